@@ -1,0 +1,54 @@
+//! riscv64: `ecall` takes the number in a7 and arguments in a0..a5 and
+//! returns in x0.
+
+use core::arch::asm;
+
+macro_rules! syscall_fns {
+    ($($name:ident($($a:ident => $reg:tt),*);)*) => {$(
+        /// Issues the system call `nr` with the given arguments and returns
+        /// the raw result (`-4095..=-1` is an error number).
+        ///
+        /// # Safety
+        /// The arguments must be valid for system call `nr`.
+        #[inline(always)]
+        pub unsafe fn $name(nr: usize $(, $a: usize)*) -> usize {
+            let ret: usize;
+            // SAFETY: the caller guarantees the arguments suit `nr`.
+            unsafe {
+                syscall_fns!(@asm nr, ret $(, $a => $reg)*);
+            }
+            ret
+        }
+    )*};
+    (@asm $nr:ident, $ret:ident) => {
+        asm!("ecall", in("a7") $nr, lateout("a0") $ret, options(nostack, preserves_flags))
+    };
+    (@asm $nr:ident, $ret:ident, $a0:ident => $r0:tt $(, $a:ident => $reg:tt)*) => {
+        asm!("ecall", in("a7") $nr, inlateout($r0) $a0 => $ret $(, in($reg) $a)*,
+            options(nostack, preserves_flags))
+    };
+}
+
+syscall_fns! {
+    syscall0();
+    syscall1(a0 => "a0");
+    syscall2(a0 => "a0", a1 => "a1");
+    syscall3(a0 => "a0", a1 => "a1", a2 => "a2");
+    syscall4(a0 => "a0", a1 => "a1", a2 => "a2", a3 => "a3");
+    syscall5(a0 => "a0", a1 => "a1", a2 => "a2", a3 => "a3", a4 => "a4");
+    syscall6(a0 => "a0", a1 => "a1", a2 => "a2", a3 => "a3", a4 => "a4", a5 => "a5");
+}
+
+/// An optimisation barrier that keeps LLVM from turning a copy or fill loop
+/// into a call to `memcpy`/`memset` (which would be the loop itself).
+#[inline(always)]
+pub fn barrier() {
+    // SAFETY: an empty instruction sequence.
+    unsafe { asm!("", options(nostack, preserves_flags)) };
+}
+
+/// Architecture-specific constants of the Linux ABI.
+pub mod abi {
+    /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.
+    pub const NEEDS_RESTORER: bool = false;
+}

@@ -1,0 +1,26 @@
+//! rawrt: a runtime for Linux programs that use no libc.
+//!
+//! Layers, lowest first: [`arch`] (the `_start` entry and the system-call
+//! instruction) → [`sys`] (typed system calls returning `Result<_, Errno>`)
+//! → [`rt`] (start, arguments, environment, exit, I/O, panic) → [`heap`]
+//! → pools and granules → the C ABI (thin `extern "C"` wrappers).
+//!
+//! Features (all on by default): `entry` (the `_start` entry and the panic
+//! handler), `cabi` (C names such as `malloc` and `memcpy`; without it only
+//! `rawrt_`-prefixed names are exported), `global-allocator` (the process
+//! heap as Rust's global allocator).
+#![cfg_attr(not(test), no_std)]
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod arch;
+pub mod mem;
+pub mod rt;
+pub mod sync;
+pub mod sys;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+use testing::main;

@@ -1,0 +1,139 @@
+//! Memory-management system calls.
+
+use super::{ret, ret_unit, Errno, Fd};
+use crate::syscall;
+
+pub use linux_raw_sys::general::{
+    MADV_DONTNEED, MADV_FREE, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+    MAP_STACK, MCL_CURRENT, MCL_FUTURE, MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE,
+    MS_SYNC, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE,
+};
+
+/// `brk(2)`: asks for the program break `addr` (0 queries it) and returns
+/// the break the kernel settled on. The raw call never fails; a break that
+/// did not move to `addr` means the request was refused.
+///
+/// # Safety
+/// Lowering the break unmaps memory: nothing may still use it.
+#[inline]
+pub unsafe fn brk(addr: usize) -> usize {
+    // SAFETY: the caller owns the memory the break releases.
+    unsafe { syscall!(__NR_brk, addr) }
+}
+
+/// `mmap(2)`.
+///
+/// # Safety
+/// With `MAP_FIXED` the mapping replaces whatever was at `addr`.
+#[inline]
+pub unsafe fn mmap(
+    addr: *mut u8,
+    len: usize,
+    prot: u32,
+    flags: u32,
+    fd: Fd,
+    offset: u64,
+) -> Result<*mut u8, Errno> {
+    // SAFETY: the caller vouches for `MAP_FIXED`; otherwise the kernel
+    // chooses a free range.
+    ret(unsafe { syscall!(__NR_mmap, addr, len, prot, flags, fd, offset) }).map(|p| p as *mut u8)
+}
+
+/// Anonymous private read-write memory, `len` bytes, zero-filled.
+#[inline]
+pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: without MAP_FIXED the kernel picks an unused range.
+    unsafe {
+        mmap(
+            core::ptr::null_mut(),
+            len,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    }
+}
+
+/// `munmap(2)`.
+///
+/// # Safety
+/// Nothing may use the range afterwards.
+#[inline]
+pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: the caller gives up the range.
+    ret_unit(unsafe { syscall!(__NR_munmap, addr, len) })
+}
+
+/// `mremap(2)`; `new_addr` is used only with `MREMAP_FIXED`.
+///
+/// # Safety
+/// The old range may move: no pointer into it stays valid.
+#[inline]
+pub unsafe fn mremap(
+    old: *mut u8,
+    old_len: usize,
+    new_len: usize,
+    flags: u32,
+    new_addr: *mut u8,
+) -> Result<*mut u8, Errno> {
+    // SAFETY: the caller accepts that the mapping moves.
+    ret(unsafe { syscall!(__NR_mremap, old, old_len, new_len, flags, new_addr) })
+        .map(|p| p as *mut u8)
+}
+
+/// `mprotect(2)`.
+///
+/// # Safety
+/// Removing access faults any later use that Rust code may make.
+#[inline]
+pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: u32) -> Result<(), Errno> {
+    // SAFETY: the caller vouches for the protection change.
+    ret_unit(unsafe { syscall!(__NR_mprotect, addr, len, prot) })
+}
+
+/// `madvise(2)`.
+///
+/// # Safety
+/// `MADV_DONTNEED` and `MADV_FREE` discard contents.
+#[inline]
+pub unsafe fn madvise(addr: *mut u8, len: usize, advice: u32) -> Result<(), Errno> {
+    // SAFETY: the caller vouches that discarded contents are not needed.
+    ret_unit(unsafe { syscall!(__NR_madvise, addr, len, advice) })
+}
+
+/// `msync(2)`.
+#[inline]
+pub fn msync(addr: *mut u8, len: usize, flags: u32) -> Result<(), Errno> {
+    // SAFETY: msync only flushes; the kernel checks the range.
+    ret_unit(unsafe { syscall!(__NR_msync, addr, len, flags) })
+}
+
+/// `mlock(2)`.
+#[inline]
+pub fn mlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: locking changes no contents; the kernel checks the range.
+    ret_unit(unsafe { syscall!(__NR_mlock, addr, len) })
+}
+
+/// `munlock(2)`.
+#[inline]
+pub fn munlock(addr: *const u8, len: usize) -> Result<(), Errno> {
+    // SAFETY: as for mlock.
+    ret_unit(unsafe { syscall!(__NR_munlock, addr, len) })
+}
+
+/// `mlockall(2)`.
+#[inline]
+pub fn mlockall(flags: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall!(__NR_mlockall, flags) })
+}
+
+/// `munlockall(2)`.
+#[inline]
+pub fn munlockall() -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall!(__NR_munlockall) })
+}

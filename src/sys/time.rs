@@ -1,0 +1,50 @@
+//! Clocks and randomness.
+
+use super::{ret, ret_unit, Errno};
+use crate::syscall;
+
+pub use linux_raw_sys::general::{
+    CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, GRND_NONBLOCK, GRND_RANDOM,
+    TIMER_ABSTIME,
+};
+
+/// A time value as the kernel's 64-bit `timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timespec {
+    /// Seconds.
+    pub sec: i64,
+    /// Nanoseconds, `0..1_000_000_000`.
+    pub nsec: i64,
+}
+
+impl Timespec {
+    /// Nanoseconds since the clock's epoch.
+    pub fn as_nanos(&self) -> i128 {
+        self.sec as i128 * 1_000_000_000 + self.nsec as i128
+    }
+}
+
+/// `clock_gettime(2)`.
+#[inline]
+pub fn clock_gettime(clock: u32) -> Result<Timespec, Errno> {
+    let mut ts = Timespec::default();
+    // SAFETY: the kernel writes one timespec into `ts`.
+    ret_unit(unsafe { syscall!(__NR_clock_gettime, clock, &mut ts as *mut Timespec) })?;
+    Ok(ts)
+}
+
+/// `clock_nanosleep(2)` with a relative or (`TIMER_ABSTIME`) absolute time.
+pub fn clock_nanosleep(clock: u32, flags: u32, t: &Timespec) -> Result<(), Errno> {
+    // SAFETY: the kernel reads one timespec; no remainder is asked for.
+    ret_unit(unsafe {
+        syscall!(__NR_clock_nanosleep, clock, flags, t as *const Timespec, core::ptr::null_mut::<Timespec>())
+    })
+}
+
+/// `getrandom(2)`: fills up to `buf.len()` bytes.
+#[inline]
+pub fn getrandom(buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes.
+    ret(unsafe { syscall!(__NR_getrandom, buf.as_mut_ptr(), buf.len(), flags) })
+}
