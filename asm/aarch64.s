@@ -7,7 +7,6 @@
     .text
     .weak   _start
     .type   _start, %function
-    .globl  _start
 _start:
     mov     x29, #0                 // outermost frame: frame pointer is 0
     mov     x30, #0                 // and no return address

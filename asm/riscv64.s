@@ -7,7 +7,6 @@
     .text
     .weak   _start
     .type   _start, @function
-    .globl  _start
 _start:
     .option push
     .option norelax

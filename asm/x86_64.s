@@ -9,7 +9,6 @@
     .text
     .weak   _start
     .type   _start, @function
-    .globl  _start
 _start:
     xor     %ebp, %ebp              # outermost frame: frame pointer is 0
     mov     %rsp, %rdi              # arg 1: the initial stack pointer

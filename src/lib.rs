@@ -15,6 +15,10 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod arch;
+#[cfg(not(test))]
+pub mod check;
+#[cfg(all(not(test), feature = "cabi"))]
+mod cabi;
 pub mod mem;
 pub mod rt;
 pub mod sync;

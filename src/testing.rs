@@ -10,6 +10,8 @@ use std::io::Write;
 const SUITES: &[&[(&str, fn())]] = &[
     crate::sys::errno_tests::TESTS,
     crate::sync::lock_tests::TESTS,
+    crate::mem::tests::TESTS,
+    crate::rt::itoa_tests::TESTS,
 ];
 
 pub(crate) fn main() {

@@ -1,1 +1,81 @@
-//! Process runtime.
+//! The process runtime: start-up, arguments, environment and auxiliary
+//! vector, exit and `atexit`, printing, the panic handler and `abort`.
+//!
+//! A program started by rawrt's `_start` has everything here. A program
+//! with its own `_start` (common in assembly) calls [`rawrt_init`] once with
+//! its initial stack pointer to get `args`/`env`/`getauxval`, constructors
+//! and `atexit`; without that call `args()` and `env()` are empty,
+//! `getauxval` returns 0 and `exit` still works.
+
+pub mod env;
+pub mod errno;
+pub mod exit;
+pub mod io;
+mod itoa;
+#[cfg(test)]
+pub(crate) use itoa::tests as itoa_tests;
+#[cfg(all(not(test), feature = "entry"))]
+mod panic;
+pub mod start;
+
+pub use env::{args, env, getauxval, getenv};
+pub use exit::{_exit, abort, atexit, exit};
+pub use start::rawrt_init;
+
+/// What a `main` function returns, turned into an exit status.
+pub trait Termination {
+    /// The exit status; prints the error of an `Err` first.
+    fn report(self) -> i32;
+}
+
+impl Termination for i32 {
+    fn report(self) -> i32 {
+        self
+    }
+}
+
+impl Termination for () {
+    fn report(self) -> i32 {
+        0
+    }
+}
+
+impl<E: core::fmt::Display> Termination for Result<(), E> {
+    fn report(self) -> i32 {
+        match self {
+            Ok(()) => 0,
+            Err(e) => {
+                crate::eprintln!("Error: {}", e);
+                1
+            }
+        }
+    }
+}
+
+/// Declares a Rust function as the program's C-ABI `main`. The function
+/// takes no arguments (use [`args`] and [`env`]) and returns `i32`, `()` or
+/// `Result<(), E>` with `E: Display` (an `Err` prints `Error: ...` on
+/// stderr and exits with status 1).
+///
+/// ```ignore
+/// #![no_std]
+/// #![no_main]
+/// rawrt::main!(run);
+/// fn run() -> i32 {
+///     rawrt::println!("hello");
+///     0
+/// }
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($f:path) => {
+        #[no_mangle]
+        pub extern "C" fn main(
+            _argc: i32,
+            _argv: *const *const u8,
+            _envp: *const *const u8,
+        ) -> i32 {
+            $crate::rt::Termination::report($f())
+        }
+    };
+}

@@ -25,6 +25,7 @@ pub fn write(fd: Fd, buf: &[u8]) -> Result<usize, Errno> {
 
 /// Writes all of `buf`: loops over short writes and retries on `EINTR`.
 /// A write that returns 0 gives `EIO` rather than looping for ever.
+#[inline(never)]
 pub fn write_all(fd: Fd, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         match write(fd, buf) {

@@ -15,7 +15,7 @@ pub use linux_raw_sys::general::{
 pub fn exit(status: i32) -> ! {
     // SAFETY: the thread ends here; nothing runs after it.
     unsafe { syscall!(__NR_exit, status) };
-    // The kernel never returns from exit; trap if it somehow does.
+    // The kernel never returns from exit.
     #[allow(clippy::empty_loop)]
     loop {}
 }
@@ -25,6 +25,7 @@ pub fn exit(status: i32) -> ! {
 pub fn exit_group(status: i32) -> ! {
     // SAFETY: the process ends here.
     unsafe { syscall!(__NR_exit_group, status) };
+    // The kernel never returns from exit_group.
     #[allow(clippy::empty_loop)]
     loop {}
 }

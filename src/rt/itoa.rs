@@ -1,0 +1,50 @@
+//! Decimal and hexadecimal digits without `core::fmt`, for the panic
+//! handler and fatal messages (which must not pull in the formatter).
+
+/// Writes `n` in decimal into the end of `buf`; returns the digits.
+pub(crate) fn dec(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        i -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // u64::MAX has 20 digits, so `i` never underflows; `get` keeps this
+    // free of bounds-check panics.
+    buf.get(i..).unwrap_or(&[])
+}
+
+/// Writes `n` as `0x` and lower-case hex digits into `buf`; returns them.
+pub(crate) fn hex(mut n: u64, buf: &mut [u8; 18]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[i - 1] = b'x';
+    buf[i - 2] = b'0';
+    &buf[i - 2..]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    fn digits() {
+        let mut b = [0; 20];
+        assert_eq!(super::dec(0, &mut b), b"0");
+        assert_eq!(super::dec(101, &mut b), b"101");
+        assert_eq!(super::dec(u64::MAX, &mut b), b"18446744073709551615");
+        let mut h = [0; 18];
+        assert_eq!(super::hex(0, &mut h), b"0x0");
+        assert_eq!(super::hex(0xdead_beef, &mut h), b"0xdeadbeef");
+        assert_eq!(super::hex(u64::MAX, &mut h), b"0xffffffffffffffff");
+    }
+
+    pub(crate) const TESTS: &[(&str, fn())] = &[("itoa::digits", digits)];
+}
