@@ -25,6 +25,8 @@ pub mod sync;
 pub mod sys;
 
 #[cfg(test)]
+mod hosted;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 use testing::main;

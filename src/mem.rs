@@ -126,7 +126,9 @@ pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, mut n: usize) -> *mut u8 {
                 n -= 1;
                 barrier();
             }
-            let word = usize::from_ne_bytes([b; W]);
+            // 0x0101..01 * b; an array repeat here would itself become a
+            // memset call at opt-level 0.
+            let word = (b as usize).wrapping_mul(usize::MAX / 255);
             while n >= W {
                 (d as *mut usize).write(word);
                 d = d.add(W);
@@ -151,6 +153,14 @@ pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, mut n: usize) -> *mut u8 {
 #[cfg_attr(all(not(test), feature = "cabi"), export_name = "memcmp")]
 #[cfg_attr(not(all(not(test), feature = "cabi")), export_name = "rawrt_memcmp")]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: forwarded contract.
+    unsafe { compare(a, b, n) }
+}
+
+/// The body of `memcmp` and `bcmp`, inlined into each so that neither
+/// calls the other.
+#[inline(always)]
+unsafe fn compare(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
     // SAFETY: both ranges are valid for `n` bytes.
     unsafe {
@@ -178,7 +188,7 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 #[cfg_attr(not(all(not(test), feature = "cabi")), export_name = "rawrt_bcmp")]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: forwarded contract.
-    unsafe { memcmp(a, b, n) }
+    unsafe { compare(a, b, n) }
 }
 
 /// C `strlen`: the number of bytes before the first NUL.

@@ -12,6 +12,7 @@ const SUITES: &[&[(&str, fn())]] = &[
     crate::sync::lock_tests::TESTS,
     crate::mem::tests::TESTS,
     crate::rt::itoa_tests::TESTS,
+    crate::hosted::TESTS,
 ];
 
 pub(crate) fn main() {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds and runs rawrt's static-ELF tests and examples for aarch64 and
+# riscv64 under qemu-user (runners in .cargo/config.toml), and checks the
+# examples' output like the native hosted check does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RAWRT_EXAMPLE="from the test"
+for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
+    echo "== $t: static-ELF tests under qemu"
+    cargo test --target "$t" --test '*'
+    echo "== $t: examples under qemu"
+    out=$(cargo run -q --target "$t" --example hello)
+    [ "$out" = "Hello from rawrt!" ] || { echo "hello on $t printed: $out"; exit 1; }
+    set +e
+    out=$(cargo run -q --target "$t" --example args -- one "two words"); st=$?
+    set -e
+    want=$'argc 3\nargv[1] = one\nargv[2] = two words\nRAWRT_EXAMPLE = from the test\nAT_PAGESZ = 4096'
+    [ "$out" = "$want" ] && [ $st -eq 3 ] || { echo "args on $t: status $st, printed: $out"; exit 1; }
+    for run in "panic:101" "error:1"; do
+        set +e; cargo run -q --target "$t" --example fail -- "${run%%:*}" 2>/dev/null; st=$?; set -e
+        [ $st -eq "${run#*:}" ] || { echo "fail ${run%%:*} on $t: status $st"; exit 1; }
+    done
+    cargo build -q --release --target "$t" --example hello
+    echo "$t release hello: $(stat -c %s target/$t/release/examples/hello) bytes"
+done
+echo "cross: 2 passed, 0 failed"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what rawrt's tests need on a fresh Debian machine: the rustup
+# targets for aarch64 and riscv64, qemu-user to run them, strace for the
+# system-call budget, binutils (readelf, objdump), and the assemblers and
+# allocators that later tests and benchmarks use. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+
+need_apt=()
+for pair in qemu-aarch64:qemu-user qemu-riscv64:qemu-user strace:strace readelf:binutils \
+            nasm:nasm fasm:fasm aarch64-linux-gnu-as:binutils-aarch64-linux-gnu \
+            riscv64-linux-gnu-as:binutils-riscv64-linux-gnu; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
+done
+for lib in libmimalloc.so.2:libmimalloc2.0 libjemalloc.so.2:libjemalloc2; do
+    ls /usr/lib/x86_64-linux-gnu/"${lib%%:*}" >/dev/null 2>&1 || need_apt+=("${lib#*:}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+installed=$(rustup target list --installed)
+for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
+    grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done

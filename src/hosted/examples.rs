@@ -1,0 +1,83 @@
+//! Runs every example built by this `cargo test` and compares its stdout,
+//! stderr and exit status with what the example promises.
+
+use std::process::Command;
+
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    stdout: &'static str,
+    /// A prefix of stderr (the rest may carry addresses).
+    stderr: &'static str,
+    status: Option<i32>,
+    signal: Option<i32>,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "hello", args: &[], stdout: "Hello from rawrt!\n", stderr: "", status: Some(0), signal: None },
+    Case {
+        name: "args",
+        args: &["one", "two words"],
+        stdout: "argc 3\nargv[1] = one\nargv[2] = two words\nRAWRT_EXAMPLE = from the test\nAT_PAGESZ = 4096\n",
+        stderr: "",
+        status: Some(3),
+        signal: None,
+    },
+    Case {
+        name: "fail",
+        args: &["panic"],
+        stdout: "",
+        stderr: "panicked at examples/fail.rs:",
+        status: Some(101),
+        signal: None,
+    },
+    Case {
+        name: "fail",
+        args: &["abort"],
+        stdout: "",
+        stderr: "",
+        status: None,
+        signal: Some(6),
+    },
+    Case {
+        name: "fail",
+        args: &["error"],
+        stdout: "",
+        stderr: "Error: EINVAL (Invalid argument)\n",
+        status: Some(1),
+        signal: None,
+    },
+];
+
+/// Every example file must have at least one case, so none goes unchecked.
+fn every_example_has_a_case() {
+    for entry in std::fs::read_dir(super::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+            assert!(CASES.iter().any(|c| c.name == stem), "example {stem} has no case in src/hosted/examples.rs");
+        }
+    }
+}
+
+pub(super) fn output_and_status() {
+    use std::os::unix::process::ExitStatusExt;
+    every_example_has_a_case();
+    let dir = super::profile_dir().join("examples");
+    for c in CASES {
+        let exe = dir.join(c.name);
+        let out = Command::new(&exe)
+            .args(c.args)
+            .env("RAWRT_EXAMPLE", "from the test")
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout, c.stdout, "stdout of {} {:?}", c.name, c.args);
+        assert!(stderr.starts_with(c.stderr), "stderr of {} {:?}: {stderr}", c.name, c.args);
+        if c.stderr.is_empty() {
+            assert_eq!(stderr, "", "stderr of {} {:?}", c.name, c.args);
+        }
+        assert_eq!(out.status.code(), c.status, "status of {} {:?}", c.name, c.args);
+        assert_eq!(out.status.signal(), c.signal, "signal of {} {:?}", c.name, c.args);
+    }
+}

@@ -1,0 +1,44 @@
+//! Hosted checks run by the library's test binary: every example run and
+//! compared, size and system-call budgets, ELF shape, and the memory
+//! routines' freedom from self-calls. They drive the static executables
+//! that the same `cargo test` built, and nested cargo builds (release, other
+//! opt-levels) in separate target directories under `target/`.
+
+mod budget;
+mod examples;
+mod memcheck;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The package root.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>/` of the running test binary.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf()
+}
+
+/// A cargo command for a nested build, in its own target directory so that
+/// it never waits on the outer build's lock.
+fn nested_cargo(target_dir: &str) -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root()).arg("build").arg("--target-dir").arg(root().join("target").join(target_dir));
+    c.env_remove("RUSTFLAGS");
+    c
+}
+
+fn run_nested(mut c: Command) {
+    let out = c.output().expect("run cargo");
+    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
+}
+
+pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("hosted::examples_output_and_status", examples::output_and_status),
+    ("hosted::hello_release_size_and_elf", budget::hello_release_size_and_elf),
+    ("hosted::hello_release_syscalls", budget::hello_release_syscalls),
+    ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
+];
