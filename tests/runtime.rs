@@ -24,6 +24,7 @@ fn tests() -> i32 {
         ("print_macros_one_write", print_macros_one_write),
         ("main_result_err_prints_and_exits_1", main_result_err_prints_and_exits_1),
         ("panic_in_atexit_handler_still_exits_101", panic_in_atexit_handler_still_exits_101),
+        ("fatal_prints_one_line_and_aborts", fatal_prints_one_line_and_aborts),
     ])
 }
 
@@ -217,4 +218,10 @@ fn panic_message_and_101() {
     assert_eq!(o.ended, Ended::Exited(101));
     assert!(o.stderr().starts_with("panicked at tests/runtime.rs:"), "{}", o.stderr());
     assert!(o.stderr().ends_with(":\nboom 42\n"), "{}", o.stderr());
+}
+
+fn fatal_prints_one_line_and_aborts() {
+    let o = child(|| rt::fatal("free", "double free of", 0xdead_beef));
+    assert_eq!(o.ended, Ended::Signaled(6));
+    assert_eq!(o.stderr(), "rawrt: free(): double free of 0xdeadbeef\n");
 }

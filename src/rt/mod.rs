@@ -10,6 +10,7 @@
 pub mod env;
 pub mod errno;
 pub mod exit;
+mod fatal;
 pub mod io;
 mod itoa;
 #[cfg(test)]
@@ -20,6 +21,7 @@ pub mod start;
 
 pub use env::{args, env, getauxval, getenv};
 pub use exit::{_exit, abort, atexit, exit};
+pub use fatal::fatal;
 pub use start::rawrt_init;
 
 /// What a `main` function returns, turned into an exit status.
