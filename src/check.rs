@@ -80,9 +80,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// What the child wrote on stderr.
+    /// What the child wrote on stderr, less the line qemu-user adds when a
+    /// child dies by a signal (`qemu: uncaught target signal 6 ...`).
     pub fn stderr(&self) -> &str {
-        core::str::from_utf8(&self.stderr[..self.stderr_len]).unwrap_or("<not UTF-8>")
+        let s = core::str::from_utf8(&self.stderr[..self.stderr_len]).unwrap_or("<not UTF-8>");
+        match s.find("qemu: uncaught target signal") {
+            Some(i) if s[i..].trim_end().lines().count() == 1 => &s[..i],
+            _ => s,
+        }
     }
     /// What the child wrote on stdout.
     pub fn stdout(&self) -> &str {

@@ -7,6 +7,7 @@
 mod budget;
 mod examples;
 mod memcheck;
+mod staticlib;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -41,4 +42,5 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("hosted::hello_release_size_and_elf", budget::hello_release_size_and_elf),
     ("hosted::hello_release_syscalls", budget::hello_release_syscalls),
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
+    ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
 ];
