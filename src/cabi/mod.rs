@@ -5,3 +5,4 @@
 //! Each wrapper has the contract of the C function it is named after.
 
 mod rt;
+mod sys;
