@@ -19,7 +19,9 @@ pub mod arch;
 pub mod check;
 #[cfg(all(not(test), feature = "cabi"))]
 mod cabi;
+pub mod gran;
 pub mod mem;
+pub mod pool;
 pub mod rt;
 pub mod sync;
 pub mod sys;

@@ -13,6 +13,8 @@ const SUITES: &[&[(&str, fn())]] = &[
     crate::mem::tests::TESTS,
     crate::rt::itoa_tests::TESTS,
     crate::hosted::TESTS,
+    crate::pool::tests::TESTS,
+    crate::gran::tests::TESTS,
 ];
 
 pub(crate) fn main() {

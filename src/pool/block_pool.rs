@@ -1,0 +1,581 @@
+//! [`Pool`]: the untyped fixed-size block pool.
+//!
+//! State (behind the pool's [`Lock`]):
+//! - `table`: every chunk, sorted by address (see [`super::table`]);
+//! - `partial`: a singly linked list of the chunks that have a free block;
+//!   a chunk is on it iff `used < nblocks`. Allocation takes from its head
+//!   and unlinks the head when it becomes full (always the head, so one
+//!   link suffices); a free that makes a full chunk non-full pushes it;
+//! - `hint`: the chunk of the last free, tried before the binary search;
+//! - counters: `capacity` (blocks in all chunks), `in_use` (the sum of
+//!   the chunks' `used`), `peak` (the maximum of `in_use` ever),
+//!   `low_water` (the minimum of `capacity - in_use` right after an
+//!   allocation, `usize::MAX` before the first).
+//!
+//! Costs (C = number of chunks): `alloc` O(1) (plus one chunk-source call
+//! when every chunk is full and the pool may grow); `free` O(1) when the
+//! pointer is in the same chunk as the previous free, else O(log C) for the
+//! table search, then O(1); `info` O(1); `for_each_used` O(blocks / 64 +
+//! used). Growing pools double their chunk size (header, bitmap and blocks)
+//! from 4 KiB to 256 KiB, so C stays below about
+//! `7 + capacity * block_size / 256 KiB`.
+
+use core::mem::{align_of, size_of, MaybeUninit};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::chunk::{header_bytes, words_for, Chunk};
+use super::table::ChunkTable;
+use super::{ChunkSource, PoolError};
+use crate::sync::Lock;
+
+/// The alignment used when 0 is given.
+pub const DEFAULT_ALIGN: usize = 16;
+
+/// Bytes of the first chunk of a growing pool.
+const FIRST_CHUNK_BYTES: usize = 4096;
+/// Chunks of a growing pool double in size up to this many bytes (a chunk
+/// is still at least one block).
+const MAX_CHUNK_BYTES: usize = 256 * 1024;
+
+/// The fixed shape of a pool's blocks.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Geometry {
+    /// Bytes per block: a multiple of `align`, at least a pointer.
+    pub(super) block_size: usize,
+    /// Alignment of every block: a power of two, at least a pointer's.
+    pub(super) align: usize,
+    /// `log2(block_size)` when it is a power of two (shifts instead of
+    /// divisions on free).
+    pub(super) shift: Option<u32>,
+}
+
+impl Geometry {
+    fn new(block_size: usize, align: usize) -> Result<Geometry, PoolError> {
+        let align = if align == 0 { DEFAULT_ALIGN } else { align };
+        if !align.is_power_of_two() || block_size == 0 || align > isize::MAX as usize / 4 {
+            return Err(PoolError::InvalidArgument);
+        }
+        let align = align.max(align_of::<usize>());
+        let block_size = block_size
+            .max(size_of::<usize>())
+            .checked_next_multiple_of(align)
+            .filter(|&b| b <= isize::MAX as usize / 4)
+            .ok_or(PoolError::InvalidArgument)?;
+        let shift = block_size.is_power_of_two().then(|| block_size.trailing_zeros());
+        Ok(Geometry { block_size, align, shift })
+    }
+
+    /// Address of block 0 for a chunk whose header is at `at` with
+    /// `nwords` bitmap words.
+    fn first_block(&self, at: usize, nwords: usize) -> Option<usize> {
+        at.checked_add(header_bytes(nwords))?.checked_next_multiple_of(self.align)
+    }
+}
+
+/// Statistics of a pool (the layout of C's `rawrt_pool_info_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PoolInfo {
+    /// Bytes per block (the requested size rounded up to the alignment).
+    pub block_size: usize,
+    /// Alignment of every block.
+    pub align: usize,
+    /// Blocks in all chunks.
+    pub capacity: usize,
+    /// Blocks in use.
+    pub in_use: usize,
+    /// Blocks free (`capacity - in_use`).
+    pub free: usize,
+    /// The fewest free blocks seen right after an allocation (the current
+    /// `free` if nothing was allocated yet). 0 means the pool ran full.
+    pub low_water: usize,
+    /// The most blocks ever in use at once.
+    pub peak_in_use: usize,
+    /// Chunks of memory (1 for a region pool).
+    pub chunks: usize,
+    /// The cap on `capacity` (0 = unlimited; a region pool's capacity).
+    pub max_blocks: usize,
+}
+
+/// The state behind the lock.
+struct Inner {
+    table: ChunkTable,
+    partial: Option<Chunk>,
+    hint: Option<Chunk>,
+    capacity: usize,
+    in_use: usize,
+    peak: usize,
+    low_water: usize,
+    max_blocks: usize,
+    /// Target size of the next chunk.
+    next_chunk_bytes: usize,
+}
+
+// SAFETY: the chunks are memory owned by the pool; only the lock holder
+// touches them.
+unsafe impl Send for Inner {}
+
+impl Inner {
+    fn new(table: ChunkTable, capacity: usize, max_blocks: usize) -> Inner {
+        let partial = table.as_slice().first().copied();
+        Inner {
+            table,
+            partial,
+            hint: None,
+            capacity,
+            in_use: 0,
+            peak: 0,
+            low_water: usize::MAX,
+            max_blocks,
+            next_chunk_bytes: FIRST_CHUNK_BYTES,
+        }
+    }
+
+    #[inline]
+    fn alloc(
+        &mut self,
+        g: &Geometry,
+        source: Option<&'static dyn ChunkSource>,
+    ) -> Result<NonNull<u8>, PoolError> {
+        let chunk = match self.partial {
+            Some(c) => c,
+            None => self.grow(g, source)?,
+        };
+        let block = chunk.alloc(g)?;
+        if chunk.is_full() {
+            self.partial = chunk.next_partial();
+            chunk.set_next_partial(None);
+        }
+        self.in_use += 1;
+        self.peak = self.peak.max(self.in_use);
+        self.low_water = self.low_water.min(self.capacity - self.in_use);
+        Ok(block)
+    }
+
+    /// Adds a chunk from the source and makes it the partial list (which
+    /// is empty when this is called).
+    #[cold]
+    fn grow(
+        &mut self,
+        g: &Geometry,
+        source: Option<&'static dyn ChunkSource>,
+    ) -> Result<Chunk, PoolError> {
+        let source = source.ok_or(PoolError::Exhausted)?;
+        // As many blocks as fit in the target size with the header and
+        // bitmap (sized for the upper bound), but at least one.
+        let target = self.next_chunk_bytes;
+        let upper = (target / g.block_size).max(1);
+        let overhead = g.first_block(0, words_for(upper)).ok_or(PoolError::NoMemory)?;
+        let mut nblocks = (target.saturating_sub(overhead) / g.block_size).max(1);
+        if self.max_blocks != 0 {
+            let room = self.max_blocks.saturating_sub(self.capacity);
+            if room == 0 {
+                return Err(PoolError::Exhausted);
+            }
+            nblocks = nblocks.min(room);
+        }
+        let nwords = words_for(nblocks);
+        let first_off = g.first_block(0, nwords).ok_or(PoolError::NoMemory)?;
+        let size = nblocks
+            .checked_mul(g.block_size)
+            .and_then(|b| b.checked_add(first_off))
+            .filter(|&s| s <= isize::MAX as usize)
+            .ok_or(PoolError::NoMemory)?;
+        let mem = source.alloc_chunk(size, g.align);
+        if mem.is_null() {
+            return Err(PoolError::NoMemory);
+        }
+        // SAFETY: `mem` is `size` fresh bytes aligned to `g.align` (>= 8):
+        // the header and bitmap fit in `first_off`, and block 0 at
+        // `mem + first_off` is aligned with room for `nblocks` blocks.
+        let chunk = unsafe { Chunk::init(mem, mem.add(first_off), nblocks, size) };
+        if let Err(e) = self.table.insert(chunk, source) {
+            // SAFETY: the chunk was just obtained and is referenced nowhere.
+            unsafe { source.free_chunk(mem, size, g.align) };
+            return Err(e);
+        }
+        self.capacity += nblocks;
+        self.next_chunk_bytes = (self.next_chunk_bytes * 2).min(MAX_CHUNK_BYTES);
+        debug_assert!(self.partial.is_none());
+        self.partial = Some(chunk);
+        Ok(chunk)
+    }
+
+    /// The chunk and block index of a block pointer, validated.
+    #[inline]
+    fn locate(&mut self, addr: usize, g: &Geometry) -> Result<(Chunk, usize), PoolError> {
+        let chunk = match self.hint {
+            Some(c) if addr >= c.addr() && addr < c.end(g) => c,
+            _ => {
+                let c = self.table.predecessor(addr).ok_or(PoolError::NotInPool)?;
+                if addr >= c.end(g) {
+                    return Err(PoolError::NotInPool);
+                }
+                self.hint = Some(c);
+                c
+            }
+        };
+        Ok((chunk, chunk.index_of(addr, g)?))
+    }
+
+    #[inline]
+    fn free(&mut self, addr: usize, g: &Geometry) -> Result<(), PoolError> {
+        let (chunk, idx) = self.locate(addr, g)?;
+        let was_full = chunk.is_full();
+        chunk.free(idx, g)?;
+        if was_full {
+            chunk.set_next_partial(self.partial);
+            self.partial = Some(chunk);
+        }
+        self.in_use -= 1;
+        Ok(())
+    }
+
+    fn info(&self, g: &Geometry) -> PoolInfo {
+        let free = self.capacity - self.in_use;
+        PoolInfo {
+            block_size: g.block_size,
+            align: g.align,
+            capacity: self.capacity,
+            in_use: self.in_use,
+            free,
+            low_water: self.low_water.min(free),
+            peak_in_use: self.peak,
+            chunks: self.table.as_slice().len(),
+            max_blocks: self.max_blocks,
+        }
+    }
+
+    /// The first non-zero bitmap word at or after word `word` of the chunk
+    /// at `at` (or of the next chunk above): the chunk's address, the
+    /// word's index, its bits and the chunk's block 0.
+    fn next_used_word(
+        &self,
+        mut at: usize,
+        mut word: usize,
+    ) -> Option<(usize, usize, u64, *mut u8)> {
+        loop {
+            let chunk = self.table.at_or_after(at)?;
+            if chunk.addr() != at {
+                at = chunk.addr();
+                word = 0;
+            }
+            while word < chunk.nwords() {
+                let bits = chunk.word(word);
+                if bits != 0 {
+                    return Some((at, word, bits, chunk.first_ptr()));
+                }
+                word += 1;
+            }
+            at += 1;
+        }
+    }
+}
+
+/// A pool of fixed-size blocks, backed by a caller's region (fixed
+/// capacity) or by a [`ChunkSource`] (growing, optionally capped).
+///
+/// All operations take `&self` and lock the pool. A `Pool` holds no
+/// pointers into itself and may be moved; blocks stay where they are.
+pub struct Pool {
+    inner: Lock<Inner>,
+    geometry: Geometry,
+    source: Option<&'static dyn ChunkSource>,
+    /// The `Pool` object itself lives in memory from `source`
+    /// ([`Pool::create`]).
+    in_source: bool,
+    /// Counts frees (wrapping): the futex word of a future "wait for a free
+    /// block". A waiter would read it, retry the allocation, and on
+    /// `Exhausted` sleep with `futex::wait(&frees, seen)`; `free` would then
+    /// add a wake when a waiter count (to be added) is non-zero.
+    frees: AtomicU32,
+}
+
+impl Pool {
+    /// A growing pool of blocks of `block_size` bytes aligned to `align`
+    /// (a power of two, or 0 for [`DEFAULT_ALIGN`]), taking chunks from
+    /// `source` as needed, never more than `max_blocks` blocks in all
+    /// (0 = unlimited). No memory is taken until the first allocation.
+    ///
+    /// The block size is raised to at least a pointer and rounded up to the
+    /// alignment; alignments below a pointer's are raised to it (a free
+    /// block holds a link).
+    ///
+    /// Errors: [`PoolError::InvalidArgument`] for a zero block size, an
+    /// alignment that is not a power of two, or sizes that overflow.
+    pub fn new(
+        block_size: usize,
+        align: usize,
+        max_blocks: usize,
+        source: &'static dyn ChunkSource,
+    ) -> Result<Pool, PoolError> {
+        let geometry = Geometry::new(block_size, align)?;
+        Ok(Pool {
+            inner: Lock::new(Inner::new(ChunkTable::new(), 0, max_blocks)),
+            geometry,
+            source: Some(source),
+            in_source: false,
+            frees: AtomicU32::new(0),
+        })
+    }
+
+    /// A fixed pool in the `region_size` bytes at `region`: one chunk whose
+    /// header and bitmap sit at the start of the region, followed by as
+    /// many blocks as fit. Block size and alignment as for [`Pool::new`].
+    ///
+    /// Errors: [`PoolError::InvalidArgument`] for bad sizes, a null
+    /// region, or a region too small for one block.
+    ///
+    /// # Safety
+    /// The region must be valid for reads and writes and used by nothing
+    /// else for as long as the pool, or any block it handed out, is in use.
+    pub unsafe fn from_region(
+        region: *mut u8,
+        region_size: usize,
+        block_size: usize,
+        align: usize,
+    ) -> Result<Pool, PoolError> {
+        let g = Geometry::new(block_size, align)?;
+        if region.is_null() {
+            return Err(PoolError::InvalidArgument);
+        }
+        let start = region as usize;
+        let end = start.checked_add(region_size).ok_or(PoolError::InvalidArgument)?;
+        let at = start
+            .checked_next_multiple_of(align_of::<usize>())
+            .ok_or(PoolError::InvalidArgument)?;
+        if at >= end {
+            return Err(PoolError::InvalidArgument);
+        }
+        // Size the bitmap for an upper bound of the block count, count the
+        // blocks that fit after it, then shrink the bitmap to that count.
+        let blocks_after = |nwords: usize| -> usize {
+            match g.first_block(at, nwords) {
+                Some(first) if first < end => (end - first) / g.block_size,
+                _ => 0,
+            }
+        };
+        let estimate = blocks_after(words_for((end - at) / g.block_size));
+        let nwords = words_for(estimate);
+        let nblocks = blocks_after(nwords).min(nwords * 64);
+        if nblocks == 0 {
+            return Err(PoolError::InvalidArgument);
+        }
+        let nwords = words_for(nblocks);
+        let first = g.first_block(at, nwords).ok_or(PoolError::InvalidArgument)?;
+        debug_assert!(first + nblocks * g.block_size <= end);
+        // SAFETY: `at` is 8-aligned inside the caller's region; the header
+        // and bitmap end at or before `first`, which is aligned and leaves
+        // room for `nblocks` blocks before `end`.
+        let chunk =
+            unsafe { Chunk::init(region.with_addr(at), region.with_addr(first), nblocks, 0) };
+        Ok(Pool {
+            inner: Lock::new(Inner::new(ChunkTable::single(chunk), nblocks, nblocks)),
+            geometry: g,
+            source: None,
+            in_source: false,
+            frees: AtomicU32::new(0),
+        })
+    }
+
+    /// A fixed pool in a static buffer (see [`Pool::from_region`]).
+    pub fn from_static(
+        region: &'static mut [MaybeUninit<u8>],
+        block_size: usize,
+        align: usize,
+    ) -> Result<Pool, PoolError> {
+        // SAFETY: the buffer is borrowed exclusively for ever.
+        unsafe { Pool::from_region(region.as_mut_ptr().cast(), region.len(), block_size, align) }
+    }
+
+    /// A growing pool (as [`Pool::new`]) whose `Pool` object itself lives
+    /// in memory from `source`: the handle of C's `rawrt_pool_create`.
+    /// Release it with [`Pool::destroy`].
+    pub fn create(
+        block_size: usize,
+        align: usize,
+        max_blocks: usize,
+        source: &'static dyn ChunkSource,
+    ) -> Result<NonNull<Pool>, PoolError> {
+        let mut pool = Pool::new(block_size, align, max_blocks, source)?;
+        pool.in_source = true;
+        let mem = source.alloc_chunk(size_of::<Pool>(), align_of::<Pool>()).cast::<Pool>();
+        let mem = NonNull::new(mem).ok_or(PoolError::NoMemory)?;
+        // SAFETY: fresh memory sized and aligned for a `Pool`.
+        unsafe { mem.as_ptr().write(pool) };
+        Ok(mem)
+    }
+
+    /// A fixed pool whose `Pool` object sits at the start of the region,
+    /// followed by its chunk: the handle of C's `rawrt_pool_create_in`.
+    /// Release it with [`Pool::destroy`] (which then frees nothing).
+    ///
+    /// # Safety
+    /// As for [`Pool::from_region`].
+    pub unsafe fn create_in(
+        region: *mut u8,
+        region_size: usize,
+        block_size: usize,
+        align: usize,
+    ) -> Result<NonNull<Pool>, PoolError> {
+        if region.is_null() {
+            return Err(PoolError::InvalidArgument);
+        }
+        let start = region as usize;
+        let end = start.checked_add(region_size).ok_or(PoolError::InvalidArgument)?;
+        let at =
+            start.checked_next_multiple_of(align_of::<Pool>()).ok_or(PoolError::InvalidArgument)?;
+        let rest = at.checked_add(size_of::<Pool>()).ok_or(PoolError::InvalidArgument)?;
+        if rest >= end {
+            return Err(PoolError::InvalidArgument);
+        }
+        // SAFETY: `rest..end` is the tail of the caller's region.
+        let pool =
+            unsafe { Pool::from_region(region.with_addr(rest), end - rest, block_size, align)? };
+        let slot = region.with_addr(at).cast::<Pool>();
+        // SAFETY: `at..rest` is inside the region, aligned for a `Pool`, and
+        // disjoint from the chunk at `rest..`.
+        unsafe { slot.write(pool) };
+        // SAFETY: inside a region, so not null.
+        Ok(unsafe { NonNull::new_unchecked(slot) })
+    }
+
+    /// Drops a pool made by [`Pool::create`] or [`Pool::create_in`]: its
+    /// chunks go back to the source, and so does the object itself if it
+    /// came from there.
+    ///
+    /// # Safety
+    /// `pool` must come from one of those constructors and not have been
+    /// destroyed; nothing may use it or its blocks afterwards.
+    pub unsafe fn destroy(pool: NonNull<Pool>) {
+        let p = pool.as_ptr();
+        // SAFETY: the caller passes a live pool.
+        let (in_source, source) = unsafe { ((*p).in_source, (*p).source) };
+        // SAFETY: the pool is live and nothing uses it after this.
+        unsafe { core::ptr::drop_in_place(p) };
+        if let (true, Some(source)) = (in_source, source) {
+            // SAFETY: `Pool::create` obtained this memory from `source` with
+            // this size and alignment.
+            unsafe { source.free_chunk(p.cast(), size_of::<Pool>(), align_of::<Pool>()) };
+        }
+    }
+
+    /// A block: O(1) from the free lists; when every block is in use, a
+    /// growing pool first adds a chunk.
+    ///
+    /// Errors: [`PoolError::Exhausted`] (full and may not grow),
+    /// [`PoolError::NoMemory`] (the source refused a chunk),
+    /// [`PoolError::Corrupted`] (a free block was overwritten).
+    #[inline]
+    pub fn alloc(&self) -> Result<NonNull<u8>, PoolError> {
+        self.inner.lock().alloc(&self.geometry, self.source)
+    }
+
+    /// A block filled with zeros (`calloc`).
+    pub fn alloc_zeroed(&self) -> Result<NonNull<u8>, PoolError> {
+        let p = self.alloc()?;
+        // SAFETY: the block is ours and `block_size` bytes long.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, self.geometry.block_size) };
+        Ok(p)
+    }
+
+    /// Returns the block at `ptr`. Checks, in this order, that `ptr` lies
+    /// in a block of this pool ([`PoolError::NotInPool`]), at its start
+    /// ([`PoolError::Misaligned`]), and that the block is in use
+    /// ([`PoolError::DoubleFree`]); on error nothing changes.
+    ///
+    /// # Safety
+    /// If `ptr` is a block in use, nothing may use it afterwards.
+    #[inline]
+    pub unsafe fn free(&self, ptr: *mut u8) -> Result<(), PoolError> {
+        self.inner.lock().free(ptr as usize, &self.geometry)?;
+        self.frees.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether `ptr` is a block of this pool that is in use: `Ok(())`, or
+    /// the error [`Pool::free`] would return.
+    pub fn check(&self, ptr: *const u8) -> Result<(), PoolError> {
+        let mut g = self.inner.lock();
+        let (chunk, idx) = g.locate(ptr as usize, &self.geometry)?;
+        if chunk.is_used(idx) {
+            Ok(())
+        } else {
+            Err(PoolError::DoubleFree)
+        }
+    }
+
+    /// Statistics.
+    pub fn info(&self) -> PoolInfo {
+        self.inner.lock().info(&self.geometry)
+    }
+
+    /// Bytes per block.
+    pub fn block_size(&self) -> usize {
+        self.geometry.block_size
+    }
+
+    /// Alignment of every block.
+    pub fn align(&self) -> usize {
+        self.geometry.align
+    }
+
+    /// The number of frees so far (wrapping); the futex word a future
+    /// "wait for a free block" sleeps on.
+    pub fn frees(&self) -> &AtomicU32 {
+        &self.frees
+    }
+
+    /// Calls `f` with every block in use, in address order, by scanning the
+    /// chunks' bitmaps.
+    ///
+    /// The pool is locked only while a bitmap word is read, never while `f`
+    /// runs, so `f` may allocate and free (including the block it is
+    /// given). Each block in use throughout the walk is visited exactly
+    /// once; a block allocated or freed during the walk may or may not be.
+    pub fn for_each_used(&self, mut f: impl FnMut(NonNull<u8>)) {
+        let bs = self.geometry.block_size;
+        let (mut at, mut word) = (0usize, 0usize);
+        loop {
+            let Some((chunk_at, w, mut bits, first)) = self.inner.lock().next_used_word(at, word)
+            else {
+                return;
+            };
+            while bits != 0 {
+                let idx = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // SAFETY: a set bit is a block inside the chunk, not at 0.
+                f(unsafe { NonNull::new_unchecked(first.add(idx * bs)) });
+            }
+            (at, word) = (chunk_at, w + 1);
+        }
+    }
+
+    /// The number of blocks in use (shorthand for `info().in_use`).
+    pub fn in_use(&self) -> usize {
+        self.inner.lock().in_use
+    }
+}
+
+impl Drop for Pool {
+    /// Returns every chunk (and the chunk table) to the source; a region
+    /// pool gives nothing back.
+    fn drop(&mut self) {
+        let Some(source) = self.source else { return };
+        let align = self.geometry.align;
+        let inner = self.inner.get_mut();
+        for chunk in inner.table.as_slice() {
+            // SAFETY: each chunk came from `source` with this size and
+            // alignment; the pool is going away, so nothing uses it.
+            unsafe { source.free_chunk(chunk.base_ptr(), chunk.alloc_size(), align) };
+        }
+        inner.table.release(source);
+    }
+}
+
+impl core::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pool").field("info", &self.info()).finish()
+    }
+}

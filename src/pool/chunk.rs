@@ -1,0 +1,283 @@
+//! A chunk: one contiguous piece of pool memory holding a header, a bitmap
+//! and `nblocks` blocks.
+//!
+//! Layout: `[ChunkHeader][bitmap: nwords u64][padding][block 0][block 1]...`,
+//! the header 8-aligned, block 0 aligned to the pool alignment, blocks
+//! `block_size` apart (a multiple of the alignment).
+//!
+//! Invariants, which hold whenever the owning pool's lock is free:
+//! - bit `i` of the bitmap is set iff block `i` is in use (handed out and
+//!   not freed); bits at `nblocks..` are clear;
+//! - `used` is the number of set bits;
+//! - blocks `bump..nblocks` have never been handed out (their bits are
+//!   clear and they are on no list);
+//! - the free list, threaded through the first word of each free block as a
+//!   block index (`NONE` ends it), holds exactly the blocks below `bump`
+//!   whose bits are clear, each once.
+//!
+//! A [`Chunk`] is a copyable handle to a header. It is created only by
+//! [`Chunk::init`] over memory the pool owns, lives in the pool's state
+//! behind the pool lock, and is used only by the holder of that lock; its
+//! safe methods rely on this.
+
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+use super::block_pool::Geometry;
+use super::PoolError;
+
+/// End of a free list.
+const NONE: usize = usize::MAX;
+
+/// Bits per bitmap word.
+const WORD_BITS: usize = 64;
+
+/// The bookkeeping at the start of every chunk.
+#[repr(C)]
+pub(super) struct ChunkHeader {
+    /// Block 0.
+    first: *mut u8,
+    nblocks: usize,
+    used: usize,
+    bump: usize,
+    /// Index of the first block of the free list, or `NONE`.
+    free_head: usize,
+    /// The next chunk with a free block (see the pool's partial list).
+    next_partial: Option<Chunk>,
+    /// Bytes obtained from the chunk source, 0 for a caller's region.
+    alloc_size: usize,
+    nwords: usize,
+}
+
+/// Bytes of header plus a bitmap of `nwords` words.
+pub(super) const fn header_bytes(nwords: usize) -> usize {
+    size_of::<ChunkHeader>() + nwords * 8
+}
+
+/// Words of bitmap for `nblocks` blocks.
+pub(super) const fn words_for(nblocks: usize) -> usize {
+    nblocks.div_ceil(WORD_BITS)
+}
+
+/// A handle to a chunk header (see the module invariants).
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Chunk(NonNull<ChunkHeader>);
+
+impl Chunk {
+    /// Writes a header and a clear bitmap at `at` for `nblocks` blocks
+    /// starting at `first`.
+    ///
+    /// # Safety
+    /// `at` must be 8-aligned and valid for writes of
+    /// `header_bytes(words_for(nblocks))` bytes; `first` must be aligned
+    /// to the pool alignment, at or after the end of the bitmap, and valid
+    /// for `nblocks` blocks; all of it owned by the calling pool.
+    pub(super) unsafe fn init(
+        at: *mut u8,
+        first: *mut u8,
+        nblocks: usize,
+        alloc_size: usize,
+    ) -> Chunk {
+        let nwords = words_for(nblocks);
+        let header = at.cast::<ChunkHeader>();
+        // SAFETY: the caller provides writable, aligned memory for the
+        // header and the bitmap that follows it.
+        unsafe {
+            header.write(ChunkHeader {
+                first,
+                nblocks,
+                used: 0,
+                bump: 0,
+                free_head: NONE,
+                next_partial: None,
+                alloc_size,
+                nwords,
+            });
+            core::ptr::write_bytes(at.add(size_of::<ChunkHeader>()).cast::<u64>(), 0, nwords);
+        }
+        // SAFETY: `at` is non-null (valid for writes).
+        Chunk(unsafe { NonNull::new_unchecked(header) })
+    }
+
+    #[inline(always)]
+    fn h(&self) -> &ChunkHeader {
+        // SAFETY: module invariant: the header is live and the pool lock is
+        // held by our caller.
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    fn h_mut(&self) -> &mut ChunkHeader {
+        // SAFETY: module invariant: the header is live, the pool lock is
+        // held, and no other reference to the header is alive (every method
+        // uses one reference at a time).
+        unsafe { &mut *self.0.as_ptr() }
+    }
+
+    #[inline(always)]
+    fn bitmap(&self) -> *mut u64 {
+        // SAFETY: the bitmap follows the header inside the same chunk.
+        unsafe { self.0.as_ptr().cast::<u8>().add(size_of::<ChunkHeader>()).cast::<u64>() }
+    }
+
+    /// Address of the header (the start of the chunk's memory).
+    #[inline(always)]
+    pub(super) fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// The start of the chunk's memory (what the source handed out).
+    pub(super) fn base_ptr(&self) -> *mut u8 {
+        self.0.as_ptr().cast()
+    }
+
+    /// Address of block 0.
+    #[inline(always)]
+    pub(super) fn first(&self) -> usize {
+        self.h().first as usize
+    }
+
+    /// Block 0.
+    pub(super) fn first_ptr(&self) -> *mut u8 {
+        self.h().first
+    }
+
+    /// Blocks in the chunk.
+    pub(super) fn nblocks(&self) -> usize {
+        self.h().nblocks
+    }
+
+    /// Whether every block is in use.
+    #[inline(always)]
+    pub(super) fn is_full(&self) -> bool {
+        let h = self.h();
+        h.used == h.nblocks
+    }
+
+    /// One past the last block.
+    #[inline(always)]
+    pub(super) fn end(&self, g: &Geometry) -> usize {
+        let h = self.h();
+        h.first as usize + h.nblocks * g.block_size
+    }
+
+    /// Bytes obtained from the source (0 for a region chunk).
+    pub(super) fn alloc_size(&self) -> usize {
+        self.h().alloc_size
+    }
+
+    /// Words in the bitmap.
+    pub(super) fn nwords(&self) -> usize {
+        self.h().nwords
+    }
+
+    /// Bitmap word `k` (`k < nwords`).
+    #[inline(always)]
+    pub(super) fn word(&self, k: usize) -> u64 {
+        debug_assert!(k < self.h().nwords);
+        // SAFETY: `k` is within the bitmap.
+        unsafe { self.bitmap().add(k).read() }
+    }
+
+    /// The next chunk on the partial list.
+    pub(super) fn next_partial(&self) -> Option<Chunk> {
+        self.h().next_partial
+    }
+
+    /// Links the chunk into the partial list before `next`.
+    pub(super) fn set_next_partial(&self, next: Option<Chunk>) {
+        self.h_mut().next_partial = next;
+    }
+
+    /// Hands out a block: the head of the free list, else the next never
+    /// used block. The chunk must not be full. Fails with `Corrupted` if
+    /// the free list names a block that is not free.
+    #[inline]
+    pub(super) fn alloc(&self, g: &Geometry) -> Result<NonNull<u8>, PoolError> {
+        let bitmap = self.bitmap();
+        let h = self.h_mut();
+        let idx = if h.free_head != NONE {
+            let idx = h.free_head;
+            if idx >= h.bump {
+                return Err(PoolError::Corrupted);
+            }
+            // SAFETY: idx < bump <= nblocks, so the word is in the bitmap.
+            let word = unsafe { &mut *bitmap.add(idx / WORD_BITS) };
+            let bit = 1u64 << (idx % WORD_BITS);
+            if *word & bit != 0 {
+                return Err(PoolError::Corrupted);
+            }
+            *word |= bit;
+            let block = h.first.wrapping_add(idx * g.block_size);
+            // SAFETY: block `idx` is a free block of this chunk; its first
+            // word (aligned: blocks are at least pointer-aligned) holds the
+            // next free index.
+            h.free_head = unsafe { block.cast::<usize>().read() };
+            idx
+        } else if h.bump < h.nblocks {
+            let idx = h.bump;
+            h.bump += 1;
+            // SAFETY: idx < nblocks.
+            unsafe { *bitmap.add(idx / WORD_BITS) |= 1u64 << (idx % WORD_BITS) };
+            idx
+        } else {
+            return Err(PoolError::Corrupted);
+        };
+        h.used += 1;
+        // SAFETY: block `idx` lies inside the chunk, which is not at 0.
+        Ok(unsafe { NonNull::new_unchecked(h.first.add(idx * g.block_size)) })
+    }
+
+    /// The index of the block starting at `addr`, which must lie in
+    /// `addr()..end()`.
+    #[inline]
+    pub(super) fn index_of(&self, addr: usize, g: &Geometry) -> Result<usize, PoolError> {
+        let first = self.first();
+        if addr < first {
+            // Inside the header, the bitmap or the padding.
+            return Err(PoolError::NotInPool);
+        }
+        let off = addr - first;
+        let (idx, rem) = match g.shift {
+            Some(s) => (off >> s, off & (g.block_size - 1)),
+            None => (off / g.block_size, off % g.block_size),
+        };
+        if idx >= self.nblocks() {
+            return Err(PoolError::NotInPool);
+        }
+        if rem != 0 {
+            return Err(PoolError::Misaligned);
+        }
+        Ok(idx)
+    }
+
+    /// Whether block `idx` (`< nblocks`) is in use.
+    #[inline]
+    pub(super) fn is_used(&self, idx: usize) -> bool {
+        self.word(idx / WORD_BITS) & (1u64 << (idx % WORD_BITS)) != 0
+    }
+
+    /// Takes back block `idx` (`< nblocks`); `DoubleFree` if it is not in
+    /// use.
+    #[inline]
+    pub(super) fn free(&self, idx: usize, g: &Geometry) -> Result<(), PoolError> {
+        let bitmap = self.bitmap();
+        let h = self.h_mut();
+        debug_assert!(idx < h.nblocks);
+        // SAFETY: idx < nblocks, so the word is in the bitmap.
+        let word = unsafe { &mut *bitmap.add(idx / WORD_BITS) };
+        let bit = 1u64 << (idx % WORD_BITS);
+        if *word & bit == 0 {
+            return Err(PoolError::DoubleFree);
+        }
+        *word &= !bit;
+        // SAFETY: block `idx` is in the chunk and now free, so its first
+        // (aligned) word may hold the link.
+        unsafe { h.first.add(idx * g.block_size).cast::<usize>().write(h.free_head) };
+        h.free_head = idx;
+        h.used -= 1;
+        Ok(())
+    }
+}

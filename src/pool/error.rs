@@ -1,0 +1,80 @@
+//! Errors of block pools.
+
+use core::fmt;
+
+use crate::sys::Errno;
+
+/// Why a pool operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolError {
+    /// Every block is in use and the pool may not grow: a region-backed
+    /// pool is full, or a heap-backed pool reached its `max_blocks`.
+    /// Maps to `ENOMEM`.
+    Exhausted,
+    /// The chunk source refused memory for a new chunk (or for the chunk
+    /// table, or for the pool object itself). Maps to `ENOMEM`.
+    NoMemory,
+    /// A bad parameter: zero or overflowing block size, an alignment that
+    /// is not a power of two, a null or too small region. Maps to `EINVAL`.
+    InvalidArgument,
+    /// Free: the pointer lies in none of this pool's blocks (another
+    /// pool's block, a heap pointer, a chunk header, null). Maps to
+    /// `EINVAL`; the C layer reports it and aborts.
+    NotInPool,
+    /// Free: the pointer lies inside a block of this pool but not at its
+    /// start. Maps to `EINVAL`; the C layer reports it and aborts.
+    Misaligned,
+    /// Free: the block is not in use (freed twice, or never handed out).
+    /// Maps to `EINVAL`; the C layer reports it and aborts.
+    DoubleFree,
+    /// Allocation: the free list points at a block that is not free, so a
+    /// free block was written to after it was freed. Maps to `EFAULT`; the
+    /// C layer reports it and aborts.
+    Corrupted,
+}
+
+impl PoolError {
+    /// The `errno` value a C caller sees.
+    pub fn errno(self) -> Errno {
+        match self {
+            PoolError::Exhausted | PoolError::NoMemory => Errno::ENOMEM,
+            PoolError::Corrupted => Errno::EFAULT,
+            PoolError::InvalidArgument
+            | PoolError::NotInPool
+            | PoolError::Misaligned
+            | PoolError::DoubleFree => Errno::EINVAL,
+        }
+    }
+
+    /// A short description, suitable for the one-line report before an
+    /// abort.
+    pub fn message(self) -> &'static str {
+        match self {
+            PoolError::Exhausted => "pool exhausted",
+            PoolError::NoMemory => "out of memory for a pool chunk",
+            PoolError::InvalidArgument => "invalid argument",
+            PoolError::NotInPool => "pointer is not a block of this pool",
+            PoolError::Misaligned => "pointer is inside a block, not at its start",
+            PoolError::DoubleFree => "block is not in use (double free?)",
+            PoolError::Corrupted => "free list corrupted (write after free?)",
+        }
+    }
+
+    /// Whether this error reports bad input or damage (the kinds the C
+    /// layer turns into an abort rather than an error return).
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            PoolError::NotInPool
+                | PoolError::Misaligned
+                | PoolError::DoubleFree
+                | PoolError::Corrupted
+        )
+    }
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}

@@ -1,0 +1,42 @@
+//! Fixed-size block pools ("list manager").
+//!
+//! A [`Pool`] hands out blocks of one size. Its memory is either a region
+//! the caller hands over ([`Pool::from_region`], fixed capacity) or chunks
+//! from a [`ChunkSource`] taken as it grows ([`Pool::new`], optionally
+//! capped at `max_blocks`). Allocation and free are O(1) through intrusive
+//! per-chunk free lists and make no system calls once the memory is there.
+//!
+//! A pool knows its blocks with certainty: every chunk has a bitmap with
+//! one bit per block, set iff the block is in use, and the pool keeps its
+//! chunks in a table sorted by address. Freeing a pointer outside every
+//! block, inside a block but not at its start, or of a block not in use
+//! fails with [`PoolError::NotInPool`], [`PoolError::Misaligned`] or
+//! [`PoolError::DoubleFree`] and changes nothing. The chunk of a pointer is
+//! found in O(1) when it is the chunk of the previous free, else by binary
+//! search, O(log chunks); chunks double in size up to 256 KiB, so a pool
+//! has few of them.
+//!
+//! [`TypedPool<T>`] stores values and hands out [`PoolBox`]es that drop
+//! the value and free the block; `&Pool` implements
+//! `allocator_api2::alloc::Allocator` for layouts that fit a block.
+//!
+//! Files: `chunk` (chunk layout, bitmap, free list), `table`
+//! (sorted chunk table), `block_pool` ([`Pool`]), `typed`
+//! ([`TypedPool`], [`PoolBox`]), `alloc_api` (the `Allocator` impl),
+//! `source` ([`ChunkSource`]), `error` ([`PoolError`]).
+
+mod alloc_api;
+mod block_pool;
+mod chunk;
+mod error;
+mod source;
+mod table;
+mod typed;
+
+pub use block_pool::{Pool, PoolInfo, DEFAULT_ALIGN};
+pub use error::PoolError;
+pub use source::ChunkSource;
+pub use typed::{PoolBox, TypedPool};
+
+#[cfg(test)]
+pub(crate) mod tests;
