@@ -17,7 +17,7 @@
 pub mod arch;
 #[cfg(not(test))]
 pub mod check;
-#[cfg(all(not(test), feature = "cabi"))]
+#[cfg(not(test))]
 mod cabi;
 pub mod gran;
 pub mod mem;

@@ -1,8 +1,30 @@
 //! The C ABI: thin `extern "C"` wrappers with C names, no logic of their own.
-//! Exported only with the `cabi` feature and never in the hosted test build.
+//! Never compiled into the hosted test build.
+//!
+//! With the `cabi` feature (default) each function is exported under its C
+//! name (`malloc`, `write`, `exit`, ...); without it, under the same name
+//! with a `rawrt_` prefix (`rawrt_malloc`, ...), so that rawrt can share a
+//! process with another libc. Names that already start with `rawrt_` are
+//! exported as they are.
 //!
 //! # Safety
 //! Each wrapper has the contract of the C function it is named after.
+
+/// Exports a function under its C name, or `rawrt_NAME` without `cabi`.
+macro_rules! c_name {
+    ($(#[$m:meta])* unsafe extern "C" fn $name:ident $($rest:tt)*) => {
+        $(#[$m])*
+        #[cfg_attr(feature = "cabi", export_name = stringify!($name))]
+        #[cfg_attr(not(feature = "cabi"), export_name = concat!("rawrt_", stringify!($name)))]
+        unsafe extern "C" fn $name $($rest)*
+    };
+    ($(#[$m:meta])* extern "C" fn $name:ident $($rest:tt)*) => {
+        $(#[$m])*
+        #[cfg_attr(feature = "cabi", export_name = stringify!($name))]
+        #[cfg_attr(not(feature = "cabi"), export_name = concat!("rawrt_", stringify!($name)))]
+        extern "C" fn $name $($rest)*
+    };
+}
 
 mod rt;
 mod sys;

@@ -4,36 +4,40 @@
 use crate::rt;
 use crate::sys::Errno;
 
+c_name! {
 /// C `getauxval`; 0 with `errno` `ENOENT` if the entry is absent. Also what
 /// aarch64's outline atomics call at start-up.
-#[no_mangle]
 extern "C" fn getauxval(ty: usize) -> usize {
     rt::getauxval(ty).unwrap_or_else(|| {
         rt::errno::set(Errno::ENOENT);
         0
     })
 }
+}
 
+c_name! {
 /// C `__errno_location`: where `errno` lives for the calling thread.
-#[no_mangle]
 extern "C" fn __errno_location() -> *mut i32 {
     rt::errno::location()
 }
+}
 
+c_name! {
 /// C `exit`.
-#[no_mangle]
 extern "C" fn exit(status: i32) -> ! {
     rt::exit(status)
 }
+}
 
+c_name! {
 /// C `_exit`.
-#[no_mangle]
 extern "C" fn _exit(status: i32) -> ! {
     rt::_exit(status)
 }
+}
 
+c_name! {
 /// C `atexit`: 0, or -1 with `ENOMEM` when the table is full.
-#[no_mangle]
 extern "C" fn atexit(f: extern "C" fn()) -> i32 {
     match rt::atexit(f) {
         Ok(()) => 0,
@@ -43,9 +47,11 @@ extern "C" fn atexit(f: extern "C" fn()) -> i32 {
         }
     }
 }
+}
 
+c_name! {
 /// C `abort`.
-#[no_mangle]
 extern "C" fn abort() -> ! {
     rt::abort()
+}
 }

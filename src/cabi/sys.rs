@@ -30,35 +30,40 @@ unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
     }
 }
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn read(fd: Fd, buf: *mut u8, n: usize) -> isize {
     // SAFETY: the kernel checks the buffer (EFAULT); passed through raw.
     c(sys::ret(unsafe { crate::syscall!(__NR_read, fd, buf, n) }).map(|v| v as isize), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn write(fd: Fd, buf: *const u8, n: usize) -> isize {
     // SAFETY: the kernel checks the buffer (EFAULT); passed through raw.
     c(sys::ret(unsafe { crate::syscall!(__NR_write, fd, buf, n) }).map(|v| v as isize), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn close(fd: Fd) -> i32 {
     c(io::close(fd).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn ftruncate(fd: Fd, len: i64) -> i32 {
     c(io::ftruncate(fd, len).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn fork() -> i32 {
     c(process::fork(), -1)
 }
+}
 
+c_name! {
 /// C `brk`: 0, or -1 with `ENOMEM` when the kernel refused to move the break.
-#[no_mangle]
 unsafe extern "C" fn brk(addr: *mut u8) -> i32 {
     // SAFETY: the caller owns the memory that moving the break affects.
     if unsafe { mm::brk(addr as usize) } == addr as usize {
@@ -68,10 +73,11 @@ unsafe extern "C" fn brk(addr: *mut u8) -> i32 {
         -1
     }
 }
+}
 
+c_name! {
 /// C `sbrk`: moves the break by `incr` and returns the old break, or
 /// `(void *)-1` with `ENOMEM`.
-#[no_mangle]
 unsafe extern "C" fn sbrk(incr: isize) -> *mut u8 {
     // SAFETY: querying the break changes nothing; moving it is the caller's
     // request.
@@ -95,67 +101,78 @@ unsafe extern "C" fn sbrk(incr: isize) -> *mut u8 {
         }
     }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: Fd, off: i64) -> *mut u8 {
     // SAFETY: the C contract of mmap is the caller's.
     c(unsafe { mm::mmap(addr, len, prot as u32, flags as u32, fd, off as u64) }, usize::MAX as *mut u8)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn munmap(addr: *mut u8, len: usize) -> i32 {
     // SAFETY: the C contract of munmap is the caller's.
     c(unsafe { mm::munmap(addr, len) }.map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mremap(old: *mut u8, old_len: usize, new_len: usize, flags: i32, new_addr: *mut u8) -> *mut u8 {
     // SAFETY: the C contract of mremap is the caller's; `new_addr` is read
     // by the kernel only with MREMAP_FIXED.
     c(unsafe { mm::mremap(old, old_len, new_len, flags as u32, new_addr) }, usize::MAX as *mut u8)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32 {
     // SAFETY: the C contract of mprotect is the caller's.
     c(unsafe { mm::mprotect(addr, len, prot as u32) }.map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn msync(addr: *mut u8, len: usize, flags: i32) -> i32 {
     c(mm::msync(addr, len, flags as u32).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn mlock(addr: *const u8, len: usize) -> i32 {
     c(mm::mlock(addr, len).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn munlock(addr: *const u8, len: usize) -> i32 {
     c(mm::munlock(addr, len).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn mlockall(flags: i32) -> i32 {
     c(mm::mlockall(flags as u32).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn munlockall() -> i32 {
     c(mm::munlockall().map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32 {
     // SAFETY: the C contract of madvise is the caller's.
     c(unsafe { mm::madvise(addr, len, advice as u32) }.map(|_| 0), -1)
 }
+}
 
+c_name! {
 /// C `posix_madvise`: returns the error number instead of setting `errno`.
 /// `POSIX_MADV_DONTNEED` (4) is only advice here, as in glibc: it is not
 /// passed on as the destructive `MADV_DONTNEED`.
-#[no_mangle]
 unsafe extern "C" fn posix_madvise(addr: *mut u8, len: usize, advice: i32) -> i32 {
     if advice == 4 {
         return 0;
@@ -165,6 +182,7 @@ unsafe extern "C" fn posix_madvise(addr: *mut u8, len: usize, advice: i32) -> i3
         Ok(()) => 0,
         Err(e) => e.raw(),
     }
+}
 }
 
 /// Where shared-memory objects live.
@@ -188,8 +206,8 @@ fn shm_path<'a>(name: &CStr, buf: &'a mut [u8; SHM_DIR.len() + NAME_MAX + 1]) ->
     CStr::from_bytes_until_nul(&buf[..]).map_err(|_| Errno::EINVAL)
 }
 
+c_name! {
 /// C `shm_open`: opens `/dev/shm/NAME` with `O_NOFOLLOW | O_CLOEXEC` added.
-#[no_mangle]
 unsafe extern "C" fn shm_open(name: *const c_char, oflag: i32, mode: u32) -> Fd {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
@@ -197,14 +215,16 @@ unsafe extern "C" fn shm_open(name: *const c_char, oflag: i32, mode: u32) -> Fd 
     let flags = oflag as u32 | linux_raw_sys::general::O_NOFOLLOW | linux_raw_sys::general::O_CLOEXEC;
     c(shm_path(name, &mut buf).and_then(|p| io::openat(io::AT_FDCWD, p, flags, mode)), -1)
 }
+}
 
+c_name! {
 /// C `shm_unlink`.
-#[no_mangle]
 unsafe extern "C" fn shm_unlink(name: *const c_char) -> i32 {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
     let mut buf = [0u8; SHM_DIR.len() + NAME_MAX + 1];
     c(shm_path(name, &mut buf).and_then(|p| io::unlinkat(io::AT_FDCWD, p, 0)).map(|_| 0), -1)
+}
 }
 
 /// A queue name `/NAME` as the kernel wants it (`NAME`), or `EINVAL`.
@@ -215,9 +235,9 @@ fn mq_name(name: &CStr) -> Result<&CStr, Errno> {
     }
 }
 
+c_name! {
 /// C `mq_open(name, oflag, ...)`; `mode` and `attr` are read only with
 /// `O_CREAT`, as in C.
-#[no_mangle]
 unsafe extern "C" fn mq_open(name: *const c_char, oflag: i32, mode: u32, attr: *const mq::MqAttr) -> Fd {
     // SAFETY: `name` is a C string; `attr` is null or an mq_attr when
     // O_CREAT is given.
@@ -227,33 +247,38 @@ unsafe extern "C" fn mq_open(name: *const c_char, oflag: i32, mode: u32, attr: *
     let mode = if creat { mode } else { 0 };
     c(mq_name(name).and_then(|n| mq::mq_open(n, oflag as u32, mode, attr)), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 extern "C" fn mq_close(mqd: Fd) -> i32 {
     c(io::close(mqd).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_unlink(name: *const c_char) -> i32 {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
     c(mq_name(name).and_then(mq::mq_unlink).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_timedsend(mqd: Fd, msg: *const u8, len: usize, prio: u32, t: *const sys::time::Timespec) -> i32 {
     // SAFETY: the caller gives `len` readable bytes and a null or valid deadline.
     let (msg, t) = unsafe { (bytes(msg, len), t.as_ref()) };
     c(mq::mq_timedsend(mqd, msg, prio, t).map(|_| 0), -1)
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_send(mqd: Fd, msg: *const u8, len: usize, prio: u32) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { mq_timedsend(mqd, msg, len, prio, core::ptr::null()) }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_timedreceive(
     mqd: Fd,
     buf: *mut u8,
@@ -279,14 +304,16 @@ unsafe extern "C" fn mq_timedreceive(
         }
     }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_receive(mqd: Fd, buf: *mut u8, len: usize, prio: *mut u32) -> isize {
     // SAFETY: forwarded contract.
     unsafe { mq_timedreceive(mqd, buf, len, prio, core::ptr::null()) }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_getattr(mqd: Fd, attr: *mut mq::MqAttr) -> i32 {
     match mq::mq_getsetattr(mqd, None) {
         Ok(a) => {
@@ -300,8 +327,9 @@ unsafe extern "C" fn mq_getattr(mqd: Fd, attr: *mut mq::MqAttr) -> i32 {
         }
     }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_setattr(mqd: Fd, new: *const mq::MqAttr, old: *mut mq::MqAttr) -> i32 {
     // SAFETY: the caller gives a readable new attribute set.
     match mq::mq_getsetattr(mqd, unsafe { new.as_ref() }) {
@@ -318,9 +346,11 @@ unsafe extern "C" fn mq_setattr(mqd: Fd, new: *const mq::MqAttr, old: *mut mq::M
         }
     }
 }
+}
 
-#[no_mangle]
+c_name! {
 unsafe extern "C" fn mq_notify(mqd: Fd, sevp: *const u8) -> i32 {
     // SAFETY: `sevp` is null or a struct sigevent.
     c(unsafe { mq::mq_notify(mqd, sevp) }.map(|_| 0), -1)
+}
 }

@@ -2,6 +2,7 @@
 //! handler and fatal messages (which must not pull in the formatter).
 
 /// Writes `n` in decimal into the end of `buf`; returns the digits.
+#[cfg_attr(not(feature = "entry"), allow(dead_code))]
 pub(crate) fn dec(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     for slot in buf.iter_mut().rev() {

@@ -41,7 +41,9 @@ pub struct SigAction {
     pub handler: usize,
     /// `SA_*` flags.
     pub flags: u64,
-    /// The return trampoline (`SA_RESTORER`), needed on x86_64.
+    /// The return trampoline (`SA_RESTORER`), needed on x86_64. riscv64's
+    /// kernel struct has no such field.
+    #[cfg(not(target_arch = "riscv64"))]
     pub restorer: usize,
     /// Signals blocked while the handler runs.
     pub mask: SigSet,
@@ -51,14 +53,22 @@ pub struct SigAction {
 ///
 /// # Safety
 /// A handler runs asynchronously; on x86_64 a handler must come with
-/// `SA_RESTORER` and a restorer that issues `rt_sigreturn`
-/// (see [`crate::rt::signal::set_handler`]).
+/// `SA_RESTORER` and a restorer that issues `rt_sigreturn`.
 pub unsafe fn rt_sigaction(sig: u32, new: Option<&SigAction>) -> Result<SigAction, Errno> {
-    let mut old = SigAction::default();
-    let newp = new.map_or(core::ptr::null(), |a| a as *const SigAction);
+    // qemu-user before 10.0 reads and writes a riscv64 sigaction as if it
+    // had a restorer field: a spare word after each struct absorbs that.
+    #[repr(C)]
+    #[derive(Default)]
+    struct Padded {
+        act: SigAction,
+        spare: u64,
+    }
+    let mut old = Padded::default();
+    let new = new.map(|a| Padded { act: *a, spare: 0 });
+    let newp = new.as_ref().map_or(core::ptr::null(), |a| a as *const Padded);
     // SAFETY: the kernel reads `new` and writes `old`; the set size is 8.
-    ret_unit(unsafe { syscall!(__NR_rt_sigaction, sig, newp, &mut old as *mut SigAction, 8usize) })?;
-    Ok(old)
+    ret_unit(unsafe { syscall!(__NR_rt_sigaction, sig, newp, &mut old as *mut Padded, 8usize) })?;
+    Ok(old.act)
 }
 
 /// `rt_sigprocmask(2)`: applies `how` with `set` if given, returns the old mask.
