@@ -37,8 +37,7 @@ pub fn exit(status: i32) -> ! {
                 break;
             }
             h.len -= 1;
-            let i = h.len;
-            h.fns.get_mut(i).and_then(Option::take)
+            h.fns.get(h.len).copied().flatten()
         };
         if let Some(f) = f {
             f();

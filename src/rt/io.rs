@@ -130,7 +130,7 @@ fn print_failed(fd: Fd, e: Errno) -> ! {
     // failed there is nowhere to say so.
     let _ = e;
     if fd != STDERR {
-        let _ = write_all(STDERR, b"rawrt: failed printing to stdout\n");
+        let _ = write_all(STDERR, b"rawrt: writing stdout failed\n");
     }
     super::exit::exit(101)
 }

@@ -51,10 +51,10 @@ pub unsafe extern "C" fn rawrt_init(sp: *const usize) {
 
 #[cfg(not(test))]
 extern "C" {
-    static __preinit_array_start: [Option<Ctor>; 0];
-    static __preinit_array_end: [Option<Ctor>; 0];
-    static __init_array_start: [Option<Ctor>; 0];
-    static __init_array_end: [Option<Ctor>; 0];
+    static __preinit_array_start: [Ctor; 0];
+    static __preinit_array_end: [Ctor; 0];
+    static __init_array_start: [Ctor; 0];
+    static __init_array_end: [Ctor; 0];
     static __fini_array_start: [Option<extern "C" fn()>; 0];
     static __fini_array_end: [Option<extern "C" fn()>; 0];
 }
@@ -73,9 +73,7 @@ unsafe fn run_constructors(argc: i32, argv: *mut *const u8, envp: *mut *const u8
             (__init_array_start.as_ptr(), __init_array_end.as_ptr()),
         ] {
             while f < end {
-                if let Some(ctor) = *f {
-                    ctor(argc, argv, envp);
-                }
+                (*f)(argc, argv, envp);
                 f = f.add(1);
             }
         }
