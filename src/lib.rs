@@ -20,11 +20,17 @@ pub mod check;
 #[cfg(not(test))]
 mod cabi;
 pub mod gran;
+pub mod heap;
 pub mod mem;
 pub mod pool;
 pub mod rt;
 pub mod sync;
 pub mod sys;
+
+/// Rust's global allocator is the process heap, shared with C's `malloc`.
+#[cfg(all(not(test), feature = "global-allocator"))]
+#[global_allocator]
+static GLOBAL: heap::ProcessHeap = heap::ProcessHeap;
 
 #[cfg(test)]
 mod hosted;

@@ -15,6 +15,10 @@ const SUITES: &[&[(&str, fn())]] = &[
     crate::hosted::TESTS,
     crate::pool::tests::TESTS,
     crate::gran::tests::TESTS,
+    crate::heap::class_tests::TESTS,
+    crate::heap::tests_model::TESTS,
+    crate::heap::tests_unit::TESTS,
+    crate::heap::tests_process::TESTS,
 ];
 
 pub(crate) fn main() {

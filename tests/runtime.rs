@@ -221,7 +221,7 @@ fn panic_message_and_101() {
 }
 
 fn fatal_prints_one_line_and_aborts() {
-    let o = child(|| rt::fatal("free", "double free of", 0xdead_beef));
+    let o = child(|| rt::fatal("free", "double free", 0xdead_beef));
     assert_eq!(o.ended, Ended::Signaled(6));
     assert_eq!(o.stderr(), "rawrt: free(): double free of 0xdeadbeef\n");
 }

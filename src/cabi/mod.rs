@@ -12,19 +12,21 @@
 
 /// Exports a function under its C name, or `rawrt_NAME` without `cabi`.
 macro_rules! c_name {
-    ($(#[$m:meta])* unsafe extern "C" fn $name:ident $($rest:tt)*) => {
+    ($(#[$m:meta])* $v:vis unsafe extern "C" fn $name:ident $($rest:tt)*) => {
         $(#[$m])*
         #[cfg_attr(feature = "cabi", export_name = stringify!($name))]
         #[cfg_attr(not(feature = "cabi"), export_name = concat!("rawrt_", stringify!($name)))]
-        unsafe extern "C" fn $name $($rest)*
+        $v unsafe extern "C" fn $name $($rest)*
     };
-    ($(#[$m:meta])* extern "C" fn $name:ident $($rest:tt)*) => {
+    ($(#[$m:meta])* $v:vis extern "C" fn $name:ident $($rest:tt)*) => {
         $(#[$m])*
         #[cfg_attr(feature = "cabi", export_name = stringify!($name))]
         #[cfg_attr(not(feature = "cabi"), export_name = concat!("rawrt_", stringify!($name)))]
-        extern "C" fn $name $($rest)*
+        $v extern "C" fn $name $($rest)*
     };
 }
 
+mod espidf;
+mod malloc;
 mod rt;
 mod sys;

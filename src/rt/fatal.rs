@@ -6,16 +6,16 @@ use super::io::FdWriter;
 use super::itoa;
 use crate::sys::STDERR;
 
-/// Prints `rawrt: FUNC(): WHAT 0xADDR` on stderr in one `write`, then ends
-/// the process with `SIGABRT`. For example
-/// `fatal("free", "double free of", p)` prints
+/// Prints `rawrt: FUNC(): WHAT of 0xADDR` on stderr in one `write`, then
+/// ends the process with `SIGABRT`. For example
+/// `fatal("free", "double free", p)` prints
 /// `rawrt: free(): double free of 0x5555deadbeef`.
 #[cold]
 #[inline(never)]
 pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
     let mut w = FdWriter::new(STDERR);
     let mut h = [0u8; 18];
-    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes(), b" ", itoa::hex(addr as u64, &mut h), b"\n"] {
+    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes(), b" of ", itoa::hex(addr as u64, &mut h), b"\n"] {
         w.push(part);
     }
     let _ = w.finish();

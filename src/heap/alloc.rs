@@ -1,0 +1,225 @@
+//! Allocation: good fit from the free lists, else bump the top, else first
+//! fit within the request's own class, else a large mapping or more memory
+//! from the source.
+
+use core::ptr::NonNull;
+
+use super::block::{
+    block_for, dirty_of, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE,
+    PURGE_MIN, SIZE,
+};
+use super::quick::QUICK_MAX;
+use super::raw::RawHeap;
+use super::source::Source;
+
+/// A block handed out: `(header, size, end of the payload prefix that may
+/// hold old data)`. Payload bytes from the third value on are zero.
+type Got = (usize, usize, usize);
+
+impl<S: Source> RawHeap<S> {
+    /// `size` bytes aligned to `align`, or `None`. `align` must be a power
+    /// of two (one above 16 that is not gives `None`; callers validate).
+    #[inline]
+    pub fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        let (p, _) = self.alloc_any(size, align)?;
+        // SAFETY: payload addresses are never 0.
+        Some(unsafe { NonNull::new_unchecked(p as *mut u8) })
+    }
+
+    /// As [`alloc`](Self::alloc), with the first `size` bytes zeroed.
+    /// Memory known to be fresh from the kernel is not written.
+    #[inline]
+    pub fn alloc_zeroed(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        let (p, dirty_end) = self.alloc_any(size, align)?;
+        let end = dirty_end.min(p + size);
+        if end > p {
+            // SAFETY: `[p, end)` lies in the payload just handed out.
+            unsafe { core::ptr::write_bytes(p as *mut u8, 0, end - p) };
+        }
+        // SAFETY: payload addresses are never 0.
+        Some(unsafe { NonNull::new_unchecked(p as *mut u8) })
+    }
+
+    /// The payload address and the end of its possibly-dirty prefix.
+    #[inline(always)]
+    pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
+        if align <= ALIGN && size < self.mmap_threshold {
+            let b = block_for(size)?;
+            let (h, s, d) = if let Some(got) = self.unpark(b) {
+                got
+            } else if let Some(h) = self.lists.find(b) {
+                self.take_free(h, b)
+            } else if self.top_size() >= b {
+                self.bump(b)
+            } else {
+                return self.alloc_slow(size, align);
+            };
+            self.note_alloc(s - HDR);
+            return Some((h + HDR, d));
+        }
+        self.alloc_slow(size, align)
+    }
+
+    #[cold]
+    fn alloc_slow(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
+        if !align.is_power_of_two() {
+            return None;
+        }
+        let b = block_for(size)?;
+        let large = size >= self.mmap_threshold && self.source.can_map();
+        // Room for moving the payload up to an alignment boundary.
+        let need = if align <= ALIGN { b } else { b.checked_add(align)?.checked_add(MIN_BLOCK)? };
+        // A large request reuses free memory if it fits without growing,
+        // else gets a mapping; if mapping fails the heap may still grow.
+        let mut got = self.block(need, !large);
+        if got.is_none() && large {
+            if let Some(p) = self.large_alloc(size, align.max(ALIGN)) {
+                return Some((p, p));
+            }
+            got = self.block(need, true);
+        }
+        let got = got?;
+        let (h, s, d) = if align <= ALIGN { got } else { self.carve(got, b, align) };
+        self.note_alloc(s - HDR);
+        Some((h + HDR, d))
+    }
+
+    /// A used block of at least `b` bytes from anywhere in the heap,
+    /// growing it only if `may_grow`. Its stats are not booked yet.
+    fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
+        if let Some(got) = self.unpark(b) {
+            return Some(got);
+        }
+        if let Some(h) = self.lists.find(b) {
+            return Some(self.take_free(h, b));
+        }
+        if self.top_size() >= b {
+            return Some(self.bump(b));
+        }
+        if let Some(h) = self.lists.first_fit(b) {
+            return Some(self.take_free(h, b));
+        }
+        if may_grow && self.st.cached_blocks > 0 {
+            // Coalesce the parked blocks before asking for more memory.
+            self.flush_quick();
+            return self.block(b, may_grow);
+        }
+        if may_grow && self.grow(b) {
+            return Some(self.bump(b));
+        }
+        None
+    }
+
+    /// A parked block of exactly `b` bytes, marked in use.
+    #[inline(always)]
+    fn unpark(&mut self, b: usize) -> Option<Got> {
+        if b > QUICK_MAX {
+            return None;
+        }
+        let h = self.quick.pop(b);
+        if h == 0 {
+            return None;
+        }
+        self.st.cached -= b;
+        self.st.cached_blocks -= 1;
+        // SAFETY: `h` is a parked block of size `b`.
+        unsafe { wr(h, (rd(h) & PREV_IN_USE) | b | IN_USE) };
+        Some((h, b, h + b))
+    }
+
+    /// Takes free block `h` (at least `b` bytes) off its list, splitting off
+    /// the remainder as a new free block when it can stand alone.
+    #[inline(always)]
+    pub(super) fn take_free(&mut self, h: usize, b: usize) -> Got {
+        // SAFETY: `h` is a listed free block of at least `b` bytes; the
+        // remainder and the next header lie within or just after it.
+        unsafe {
+            let s = rd(h) & SIZE;
+            self.lists.remove(h, s);
+            self.st.free -= s;
+            self.st.free_blocks -= 1;
+            let rem = s - b;
+            if rem >= MIN_BLOCK {
+                let r = h + b;
+                let d = dirty_of(h, s).min(rem);
+                set_free(r, rem);
+                if rem >= PURGE_MIN {
+                    wr(r + 24, d);
+                }
+                self.lists.insert(r, rem);
+                self.st.free += rem;
+                self.st.free_blocks += 1;
+                wr(h, b | IN_USE | PREV_IN_USE);
+                (h, b, h + b)
+            } else {
+                wr(h, s | IN_USE | PREV_IN_USE);
+                let n = h + s;
+                wr(n, rd(n) | PREV_IN_USE);
+                (h, s, h + s)
+            }
+        }
+    }
+
+    /// Takes `b` bytes (which the top holds) off the front of the top.
+    #[inline(always)]
+    pub(super) fn bump(&mut self, b: usize) -> Got {
+        let h = self.top;
+        // A 16-byte rest could not stand alone as a top block: take it too.
+        let s = if self.top_end - h - b < MIN_BLOCK { self.top_end - h } else { b };
+        // SAFETY: the top is heap memory; its first word becomes a header.
+        unsafe { wr(h, s | IN_USE | PREV_IN_USE) };
+        let end = h + s;
+        self.top = end;
+        let f = self.fresh;
+        if f < end {
+            self.fresh = end;
+        }
+        (h, s, f.clamp(h + HDR, end))
+    }
+
+    /// Moves the payload of used block `got` up to an `align` boundary,
+    /// freeing the front (merged into a free block before it, if any),
+    /// then trims it to `b` bytes.
+    fn carve(&mut self, got: Got, b: usize, align: usize) -> Got {
+        let (mut h, mut s, d) = got;
+        if (h + HDR) % align != 0 {
+            let nh = up(h + HDR + MIN_BLOCK, align) - HDR;
+            let front = nh - h;
+            // SAFETY: `[h, nh)` is the front of our block; `nh` is inside
+            // it; a free block before `h` is listed with a valid footer.
+            unsafe {
+                let (mut start, mut size, mut dirty) = (h, front, front);
+                if rd(h) & PREV_IN_USE == 0 {
+                    let ps = rd(h - HDR);
+                    self.unlist(h - ps, ps, &mut dirty);
+                    start -= ps;
+                    size += ps;
+                }
+                set_free(start, size);
+                if size >= PURGE_MIN {
+                    wr(start + 24, dirty);
+                }
+                self.lists.insert(start, size);
+                self.st.free += size;
+                self.st.free_blocks += 1;
+                wr(nh, (s - front) | IN_USE);
+            }
+            h = nh;
+            s -= front;
+        }
+        s = self.shrink_block(h, s, b);
+        (h, s, d.max(h + HDR))
+    }
+
+    /// Cuts used block `h` of size `s` down to `b` bytes when the rest can
+    /// stand alone, freeing the rest. Returns the new size.
+    pub(super) fn shrink_block(&mut self, h: usize, s: usize, b: usize) -> usize {
+        if s - b < MIN_BLOCK {
+            return s;
+        }
+        // SAFETY: `h` is a used block of size `s`.
+        unsafe { wr(h, b | (rd(h) & PREV_IN_USE) | IN_USE) };
+        self.release(h + b, s - b, false, super::segment::NONE);
+        b
+    }
+}

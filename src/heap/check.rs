@@ -1,0 +1,134 @@
+//! Integrity check: walks every segment block by block and every free
+//! list, and compares what it finds with the running totals.
+
+use core::fmt::Write;
+
+use super::block::{rd, ALIGN, CACHED, HDR, IN_USE, LARGE, MARK, MIN_BLOCK, PREV_IN_USE, SIZE};
+use super::raw::RawHeap;
+use super::source::Source;
+
+/// Collects errors, printing each if asked.
+pub(super) struct Report<'a> {
+    pub ok: bool,
+    pub out: Option<&'a mut dyn Write>,
+}
+
+impl Report<'_> {
+    pub fn err(&mut self, args: core::fmt::Arguments<'_>) {
+        self.ok = false;
+        if let Some(o) = self.out.as_mut() {
+            let _ = writeln!(o, "CORRUPT HEAP: {args}");
+        }
+    }
+}
+
+impl<S: Source> RawHeap<S> {
+    /// Whether `h` could be the header of a block below the top.
+    pub(super) fn is_block_addr(&self, h: usize) -> bool {
+        h % ALIGN == HDR
+            && match self.segs.find(h) {
+                Some(i) if i == self.segs.top => h < self.top,
+                Some(_) => true,
+                None => false,
+            }
+    }
+
+    /// Verifies every invariant; prints each violation to `out` if
+    /// `print_errors`. Returns whether the heap is intact.
+    pub fn check(&mut self, print_errors: bool, out: &mut dyn Write) -> bool {
+        let mut r = Report { ok: true, out: print_errors.then_some(out) };
+        let (listed, listed_sum) = self.check_lists(&mut r);
+        let (parked, parked_sum) = self.check_quick(&mut r);
+        let (mut used, mut used_sum, mut free, mut free_sum) = (0, 0, 0, 0);
+        let (mut cached, mut cached_sum) = (0, 0);
+        for i in 0..self.segs.len() {
+            let seg = *self.segs.get(i);
+            let is_top = i == self.segs.top;
+            let limit = if is_top { self.top } else { seg.sentinel };
+            let (mut h, mut prev_free) = (seg.first, false);
+            while h < limit {
+                // SAFETY: `h` is inside the segment's block area.
+                let hdr = unsafe { rd(h) };
+                let s = hdr & SIZE;
+                if s < MIN_BLOCK || s > limit - h || hdr & (IN_USE | LARGE) == IN_USE | LARGE {
+                    r.err(format_args!("bad header {hdr:#x} at {h:#x}"));
+                    break;
+                }
+                if (hdr & PREV_IN_USE == 0) != prev_free {
+                    r.err(format_args!("PREV_IN_USE of {h:#x} disagrees with its neighbour"));
+                }
+                if hdr & IN_USE != 0 {
+                    used += 1;
+                    used_sum += s - HDR;
+                    prev_free = false;
+                } else if hdr & CACHED != 0 {
+                    cached += 1;
+                    cached_sum += s;
+                    if hdr & MARK == 0 {
+                        r.err(format_args!("parked block {h:#x} is in no quick bin"));
+                    }
+                    prev_free = false;
+                } else {
+                    free += 1;
+                    free_sum += s;
+                    if prev_free {
+                        r.err(format_args!("adjacent free blocks at {h:#x}"));
+                    }
+                    if hdr & MARK == 0 {
+                        r.err(format_args!("free block {h:#x} is on no free list"));
+                    }
+                    // SAFETY: as above; the footer is the block's last word.
+                    if unsafe { rd(h + s - HDR) } != s {
+                        r.err(format_args!("footer of free block {h:#x} is not its size"));
+                    }
+                    prev_free = true;
+                }
+                h += s;
+            }
+            if is_top {
+                let t = self.top_size();
+                if prev_free || (t != 0 && t < MIN_BLOCK) || t % ALIGN != 0 {
+                    r.err(format_args!("bad top {:#x}+{t}", self.top));
+                }
+                if self.fresh < self.top || self.fresh > self.top_end {
+                    r.err(format_args!("fresh mark {:#x} outside the top", self.fresh));
+                }
+            }
+            // SAFETY: the sentinel is the segment's last word.
+            let sh = unsafe { rd(seg.sentinel) };
+            if sh & (SIZE | IN_USE | LARGE) != IN_USE
+                || (!is_top && (sh & PREV_IN_USE == 0) != prev_free)
+            {
+                r.err(format_args!("bad sentinel {sh:#x} at {:#x}", seg.sentinel));
+            }
+        }
+        self.unmark();
+        if (free, free_sum) != (listed, listed_sum) {
+            r.err(format_args!(
+                "{free} free blocks ({free_sum} B) but {listed} listed ({listed_sum} B)"
+            ));
+        }
+        if (listed, listed_sum) != (self.st.free_blocks, self.st.free) {
+            r.err(format_args!(
+                "free totals {} / {} B, lists hold {listed} / {listed_sum} B",
+                self.st.free_blocks, self.st.free
+            ));
+        }
+        if (cached, cached_sum) != (parked, parked_sum)
+            || (parked, parked_sum) != (self.st.cached_blocks, self.st.cached)
+        {
+            r.err(format_args!(
+                "{cached} parked blocks ({cached_sum} B), bins hold {parked} ({parked_sum} B), totals {} ({} B)",
+                self.st.cached_blocks, self.st.cached
+            ));
+        }
+        if (used, used_sum) != (self.st.used_blocks, self.st.used) {
+            r.err(format_args!(
+                "used totals {} / {} B, blocks {used} / {used_sum} B",
+                self.st.used_blocks, self.st.used
+            ));
+        }
+        self.check_large(&mut r);
+        r.ok
+    }
+}

@@ -1,0 +1,218 @@
+//! Segregated free lists with two-level size classes (TLSF style).
+//!
+//! Sizes below 512 have exact classes 16 bytes wide (`fl` 0 and 1). Above,
+//! each power of two `[2^f, 2^(f+1))` is split into 16 classes, so a class
+//! is at most 1/16 of its sizes wide. Sizes from 2^39 up share the last
+//! class. `fl_map` bit `i` is set iff `sl_map[i] != 0`; `sl_map[i]` bit `j`
+//! is set iff `heads[i][j]` is a non-empty list. Lists are doubly linked
+//! through the words at `h+8` (next) and `h+16` (prev), newest first.
+
+use super::block::{rd, wr, SIZE};
+
+const SL_BITS: u32 = 4;
+/// Classes per power of two.
+pub const SL: usize = 1 << SL_BITS;
+/// Rows of classes.
+pub const FL: usize = 32;
+
+/// The class `(fl, sl)` that a free block of size `s` lives in.
+#[inline(always)]
+pub fn class_of(s: usize) -> (usize, usize) {
+    if s < 256 {
+        return (0, s >> 4);
+    }
+    let f = usize::BITS - 1 - s.leading_zeros();
+    let fl = (f - 7) as usize;
+    if fl >= FL {
+        return (FL - 1, SL - 1);
+    }
+    (fl, (s >> (f - SL_BITS)) & (SL - 1))
+}
+
+/// The lowest class in which every block is at least `s` bytes (except
+/// the open-ended last class).
+#[inline(always)]
+fn class_up(s: usize) -> (usize, usize) {
+    if s < 512 {
+        return class_of(s);
+    }
+    let f = usize::BITS - 1 - s.leading_zeros();
+    class_of(s + (1 << (f - SL_BITS)) - 1)
+}
+
+/// The free lists and their bitmaps.
+pub struct FreeLists {
+    fl_map: u64,
+    sl_map: [u32; FL],
+    heads: [[usize; SL]; FL],
+}
+
+impl FreeLists {
+    /// No free blocks.
+    pub const fn new() -> Self {
+        FreeLists { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
+    }
+
+    /// Puts free block `h` of size `s` at the head of its list.
+    ///
+    /// # Safety
+    /// `h` must be a free block of size `s` with room for its links.
+    #[inline]
+    pub unsafe fn insert(&mut self, h: usize, s: usize) {
+        let (fl, sl) = class_of(s);
+        let head = self.heads[fl][sl];
+        // SAFETY: `h` and `head` are free blocks owned by the heap.
+        unsafe {
+            wr(h + 8, head);
+            wr(h + 16, 0);
+            if head != 0 {
+                wr(head + 16, h);
+            }
+        }
+        self.heads[fl][sl] = h;
+        self.fl_map |= 1 << fl;
+        self.sl_map[fl] |= 1 << sl;
+    }
+
+    /// Takes free block `h` of size `s` off its list.
+    ///
+    /// # Safety
+    /// `h` must be on the list of `class_of(s)`.
+    #[inline]
+    pub unsafe fn remove(&mut self, h: usize, s: usize) {
+        // SAFETY: `h` is a listed free block; its neighbours are too.
+        unsafe {
+            let next = rd(h + 8);
+            let prev = rd(h + 16);
+            if next != 0 {
+                wr(next + 16, prev);
+            }
+            if prev != 0 {
+                wr(prev + 8, next);
+                return;
+            }
+            let (fl, sl) = class_of(s);
+            self.heads[fl][sl] = next;
+            if next == 0 {
+                self.sl_map[fl] &= !(1 << sl);
+                if self.sl_map[fl] == 0 {
+                    self.fl_map &= !(1 << fl);
+                }
+            }
+        }
+    }
+
+    /// A free block of at least `s` bytes from the first non-empty class
+    /// that guarantees the fit, in O(1); `None` if there is none.
+    #[inline]
+    pub fn find(&self, s: usize) -> Option<usize> {
+        let (fl, sl) = class_up(s);
+        let here = self.sl_map[fl] & (!0u32 << sl);
+        let (fl, sl) = if here != 0 {
+            (fl, here.trailing_zeros() as usize)
+        } else {
+            let above = self.fl_map & (!0u64 << (fl + 1));
+            if above == 0 {
+                return None;
+            }
+            let fl = above.trailing_zeros() as usize;
+            (fl, self.sl_map[fl].trailing_zeros() as usize)
+        };
+        let h = self.heads[fl][sl];
+        // SAFETY: a listed block has a valid header.
+        if unsafe { rd(h) } & SIZE >= s {
+            Some(h)
+        } else {
+            None // only possible in the open-ended last class
+        }
+    }
+
+    /// First fit within the class of `s` itself: the slow path that makes
+    /// every free block allocatable at its exact size.
+    pub fn first_fit(&self, s: usize) -> Option<usize> {
+        let (fl, sl) = class_of(s);
+        let mut h = self.heads[fl][sl];
+        while h != 0 {
+            // SAFETY: listed blocks have valid headers and links.
+            unsafe {
+                if rd(h) & SIZE >= s {
+                    return Some(h);
+                }
+                h = rd(h + 8);
+            }
+        }
+        None
+    }
+
+    /// The size of the largest free block (scans one list).
+    pub fn largest(&self) -> usize {
+        if self.fl_map == 0 {
+            return 0;
+        }
+        let fl = 63 - self.fl_map.leading_zeros() as usize;
+        let sl = 31 - self.sl_map[fl].leading_zeros() as usize;
+        let (mut h, mut best) = (self.heads[fl][sl], 0);
+        while h != 0 {
+            // SAFETY: listed blocks have valid headers and links.
+            unsafe {
+                best = best.max(rd(h) & SIZE);
+                h = rd(h + 8);
+            }
+        }
+        best
+    }
+
+    /// The head of list `(fl, sl)`, for walks by `check` and `dump`.
+    pub fn head(&self, fl: usize, sl: usize) -> usize {
+        self.heads[fl][sl]
+    }
+
+    /// Whether the bitmaps say list `(fl, sl)` is non-empty.
+    pub fn bit(&self, fl: usize, sl: usize) -> bool {
+        self.sl_map[fl] & (1 << sl) != 0 && self.fl_map & (1 << fl) != 0
+    }
+
+    /// Whether `fl_map` agrees with `sl_map` for row `fl`.
+    pub fn row_consistent(&self, fl: usize) -> bool {
+        (self.fl_map & (1 << fl) != 0) == (self.sl_map[fl] != 0)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn classes_are_monotonic_and_exact_below_512() {
+        let mut last = (0, 0);
+        for s in (32..1 << 20).step_by(16) {
+            let c = class_of(s);
+            assert!(c >= last, "class of {s} went down");
+            last = c;
+            let u = class_up(s);
+            assert!(u >= c);
+            if s < 512 {
+                assert_eq!(u, c);
+            }
+        }
+        assert_eq!(class_of(32), (0, 2));
+        assert_eq!(class_of(256), (1, 0));
+        assert_eq!(class_of(512), (2, 0));
+        assert_eq!(class_of(544), (2, 1));
+        assert_eq!(class_of(usize::MAX & !15), (FL - 1, SL - 1));
+    }
+
+    fn class_up_guarantees_fit() {
+        // Every size in class_up(s) is >= s: the class's lower bound is.
+        for s in (512..1 << 22).step_by(48) {
+            let (fl, sl) = class_up(s);
+            let f = fl as u32 + 7;
+            let lower = (1usize << f) + (sl << (f - SL_BITS));
+            assert!(lower >= s, "class_up({s}) starts at {lower}");
+        }
+    }
+
+    pub(crate) const TESTS: &[(&str, fn())] = &[
+        ("heap::class::monotonic_exact", classes_are_monotonic_and_exact_below_512),
+        ("heap::class::class_up_fits", class_up_guarantees_fit),
+    ];
+}

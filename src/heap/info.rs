@@ -1,0 +1,178 @@
+//! Heap information (ESP-IDF `multi_heap_info_t` plus system-call counts)
+//! and the block-by-block dump.
+
+use core::fmt::{self, Write};
+
+use super::block::{rd, CACHED, HDR, IN_USE, MIN_BLOCK, SIZE};
+use super::raw::RawHeap;
+use super::source::Source;
+
+/// A snapshot of a heap's state. The first seven fields mean what they
+/// mean in ESP-IDF's `multi_heap_info_t`; sizes are usable bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapInfo {
+    /// Free bytes: every free block and the top, less one header each.
+    pub total_free_bytes: usize,
+    /// Usable bytes of all allocated blocks.
+    pub total_allocated_bytes: usize,
+    /// The largest request that succeeds without asking the source for
+    /// memory (exact).
+    pub largest_free_block: usize,
+    /// Low-water mark of `total_free_bytes`.
+    pub minimum_free_bytes: usize,
+    /// Allocated blocks, large ones included.
+    pub allocated_blocks: usize,
+    /// Free blocks, the top counted as one when it can hold a block.
+    pub free_blocks: usize,
+    /// `allocated_blocks + free_blocks`.
+    pub total_blocks: usize,
+    /// Highest `total_allocated_bytes` seen.
+    pub peak_allocated_bytes: usize,
+    /// Bytes obtained from the source and not given back.
+    pub footprint: usize,
+    /// `brk` calls made.
+    pub brk_calls: usize,
+    /// `mmap` calls made.
+    pub mmap_calls: usize,
+    /// `munmap` calls made.
+    pub munmap_calls: usize,
+    /// `mremap` calls made.
+    pub mremap_calls: usize,
+    /// `madvise` calls made.
+    pub madvise_calls: usize,
+}
+
+impl fmt::Display for HeapInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "free {} B in {} blocks (largest {}, minimum ever {})",
+            self.total_free_bytes,
+            self.free_blocks,
+            self.largest_free_block,
+            self.minimum_free_bytes
+        )?;
+        writeln!(
+            f,
+            "allocated {} B in {} blocks (peak {} B), footprint {} B",
+            self.total_allocated_bytes,
+            self.allocated_blocks,
+            self.peak_allocated_bytes,
+            self.footprint
+        )?;
+        write!(
+            f,
+            "calls: brk {} mmap {} munmap {} mremap {} madvise {}",
+            self.brk_calls,
+            self.mmap_calls,
+            self.munmap_calls,
+            self.mremap_calls,
+            self.madvise_calls
+        )
+    }
+}
+
+impl<S: Source> RawHeap<S> {
+    /// The heap's figures. Costs one scan of the highest non-empty class.
+    pub fn info(&self) -> HeapInfo {
+        let t = self.top_size();
+        let largest = self.lists.largest().max(self.quick.largest()).max(t);
+        let free = self.free_now();
+        let allocated_blocks = self.st.used_blocks + self.st.large_blocks;
+        let free_blocks = self.st.free_blocks + self.st.cached_blocks + (t >= MIN_BLOCK) as usize;
+        let segs: usize = (0..self.segs.len()).map(|i| self.segs.get(i).span.len).sum();
+        let n = self.source.counters();
+        HeapInfo {
+            total_free_bytes: free,
+            total_allocated_bytes: self.st.used + self.st.large,
+            largest_free_block: largest.saturating_sub(HDR),
+            minimum_free_bytes: self.st.min_free.min(free),
+            allocated_blocks,
+            free_blocks,
+            total_blocks: allocated_blocks + free_blocks,
+            peak_allocated_bytes: self.st.peak,
+            footprint: segs + self.st.mapped + self.large.table_bytes(),
+            brk_calls: n.brk,
+            mmap_calls: n.mmap,
+            munmap_calls: n.munmap,
+            mremap_calls: n.mremap,
+            madvise_calls: n.madvise,
+        }
+    }
+
+    /// Whether `p` points into memory this heap manages (a segment or a
+    /// large block's mapping, judged by its payload address).
+    pub fn owns(&self, p: *const u8) -> bool {
+        let a = p as usize;
+        self.segs.find(a.wrapping_sub(HDR)).is_some() || self.large.contains(a)
+    }
+
+    /// Prints one line per block (header address, usable size, used or
+    /// free, next block; next free block for free ones) and a summary.
+    pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {
+        for i in 0..self.segs.len() {
+            let seg = self.segs.get(i);
+            writeln!(
+                out,
+                "segment {:#x}..{:#x} ({} B)",
+                seg.span.base,
+                seg.span.end(),
+                seg.span.len
+            )?;
+            let limit = if i == self.segs.top { self.top } else { seg.sentinel };
+            let mut h = seg.first;
+            while h < limit {
+                // SAFETY: `h` is inside the segment's block area.
+                let hdr = unsafe { rd(h) };
+                let s = hdr & SIZE;
+                if s < MIN_BLOCK || s > limit - h {
+                    writeln!(out, "  {h:#x} bad header {hdr:#x}")?;
+                    break;
+                }
+                // SAFETY: a free or parked block's next link is its second word.
+                let nf = unsafe { rd(h + 8) };
+                let (u, n) = (s - HDR, h + s);
+                if hdr & IN_USE != 0 {
+                    writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")?;
+                } else if hdr & CACHED != 0 {
+                    writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {nf:#x} (parked)")?;
+                } else {
+                    writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {nf:#x}")?;
+                }
+                h += s;
+            }
+            if i == self.segs.top && self.top_size() > 0 {
+                writeln!(
+                    out,
+                    "  {:#x} {:>10} top next {:#x}",
+                    self.top,
+                    self.top_size() - HDR,
+                    self.top_end
+                )?;
+            }
+        }
+        let mut r = Ok(());
+        self.large.each(|p| {
+            if let Ok((m, len)) = self.large_parts(p) {
+                r = r.and(writeln!(
+                    out,
+                    "  {:#x} {:>10} large mapping {m:#x}+{len:#x}",
+                    p - HDR,
+                    m + len - p
+                ));
+            }
+        });
+        r?;
+        let i = self.info();
+        writeln!(
+            out,
+            "heap: {} used blocks ({} B), {} free blocks ({} B, largest {}), footprint {} B",
+            i.allocated_blocks,
+            i.total_allocated_bytes,
+            i.free_blocks,
+            i.total_free_bytes,
+            i.largest_free_block,
+            i.footprint
+        )
+    }
+}

@@ -1,0 +1,85 @@
+//! The heap: bump allocation plus segregated free lists over a memory
+//! [`Source`], behind a lock.
+//!
+//! - [`RawHeap`] is the allocator core (`&mut self`, no locks, no system
+//!   calls of its own). `block.rs` documents the block layout and its
+//!   invariants; `class.rs` the two-level size classes; `quick.rs` the
+//!   exact-size bins of recently freed small blocks; `large.rs` blocks
+//!   in their own mappings; `trim.rs` how memory goes back.
+//! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock); `&Heap` is an
+//!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
+//!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
+//! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
+//!   program break with mmap fallback, over an [`Os`] layer that hosted
+//!   tests replace with a simulated kernel).
+//!
+//! Misuse (a pointer that is misaligned, foreign, already free, or whose
+//! tags do not validate) comes back as a [`HeapError`]; interfaces that
+//! cannot return one report with [`misuse`] (`rawrt: free(): double free
+//! of 0x...` on stderr, then SIGABRT).
+//!
+//! # Safety
+//! This module manages raw memory: blocks are addressed as integers and
+//! their words read and written through two helpers in `block.rs`. Every
+//! pointer handed back by a user is validated (alignment, segment bounds
+//! or large-block set, header and neighbour tags) before any of its words
+//! is trusted.
+
+mod alloc;
+mod block;
+mod check;
+mod check_lists;
+mod class;
+mod error;
+mod free;
+#[allow(clippy::module_inception)]
+mod heap;
+mod info;
+mod large;
+mod os;
+mod process;
+mod quick;
+mod raw;
+mod realloc;
+mod segment;
+mod source;
+mod traits;
+mod trim;
+
+#[cfg(test)]
+pub(crate) use class::tests as class_tests;
+#[cfg(test)]
+mod mock_os;
+#[cfg(test)]
+pub(crate) mod tests_model;
+#[cfg(test)]
+pub(crate) mod tests_process;
+#[cfg(test)]
+pub(crate) mod tests_unit;
+
+pub use block::{ALIGN, MAX_REQUEST, MIN_BLOCK};
+pub use error::HeapError;
+pub use heap::Heap;
+pub use info::HeapInfo;
+pub use os::{LinuxOs, Os};
+pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, MMAP_SEGMENT};
+pub use quick::{DEFAULT_QUICK_CAP, QUICK_MAX};
+pub use raw::{FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD, TOP_PAD};
+pub use segment::MAX_SEGS;
+pub use source::{RegionSource, Source, Span, SysCounters};
+pub use traits::{misuse, ProcessHeap};
+
+/// The process heap: the program break with mmap fallback. Makes no
+/// system call until its first allocation. (Hosted unit tests build it
+/// without the break, which the test harness's own libc owns.)
+pub static PROCESS: Heap<ProcessSource> = Heap::with_source(if cfg!(test) {
+    ProcessSource::mmap_only(LinuxOs)
+} else {
+    ProcessSource::new(LinuxOs)
+});
+
+/// The process heap.
+#[inline(always)]
+pub fn process() -> &'static Heap<ProcessSource> {
+    &PROCESS
+}

@@ -1,0 +1,87 @@
+//! The memory system calls a [`ProcessSource`](super::ProcessSource)
+//! makes, behind a trait so that hosted tests can drive the real
+//! grow/shrink logic with a simulated program break.
+
+use crate::sys::mm;
+
+/// The kernel's memory calls, as the process source uses them.
+///
+/// # Safety
+/// Implementations must behave like the Linux calls: `brk` returns the
+/// break in effect afterwards, `mmap` returns fresh zero-filled private
+/// read-write memory, and so on.
+pub unsafe trait Os {
+    /// `brk(addr)`; `0` queries. Returns the break in effect afterwards.
+    ///
+    /// # Safety
+    /// Lowering the break unmaps memory that nothing may use any more.
+    unsafe fn brk(&mut self, addr: usize) -> usize;
+    /// Anonymous private read-write memory of `len` bytes.
+    fn mmap(&mut self, len: usize) -> Option<usize>;
+    /// `munmap`.
+    ///
+    /// # Safety
+    /// Nothing may use the range afterwards.
+    unsafe fn munmap(&mut self, base: usize, len: usize) -> bool;
+    /// `mremap`, in place only unless `may_move`.
+    ///
+    /// # Safety
+    /// On success with a move, the old range is gone.
+    unsafe fn mremap(
+        &mut self,
+        base: usize,
+        old: usize,
+        new: usize,
+        may_move: bool,
+    ) -> Option<usize>;
+    /// `madvise(MADV_DONTNEED)`.
+    ///
+    /// # Safety
+    /// The contents of the range are discarded.
+    unsafe fn dontneed(&mut self, base: usize, len: usize) -> bool;
+    /// The page size.
+    fn page_size(&mut self) -> usize;
+}
+
+/// The real kernel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinuxOs;
+
+// SAFETY: these are the Linux calls themselves.
+unsafe impl Os for LinuxOs {
+    #[inline]
+    unsafe fn brk(&mut self, addr: usize) -> usize {
+        // SAFETY: the caller vouches for lowering.
+        unsafe { mm::brk(addr) }
+    }
+    fn mmap(&mut self, len: usize) -> Option<usize> {
+        mm::mmap_anonymous(len).ok().map(|p| p as usize)
+    }
+    unsafe fn munmap(&mut self, base: usize, len: usize) -> bool {
+        // SAFETY: the caller gives the range up.
+        unsafe { mm::munmap(base as *mut u8, len) }.is_ok()
+    }
+    unsafe fn mremap(
+        &mut self,
+        base: usize,
+        old: usize,
+        new: usize,
+        may_move: bool,
+    ) -> Option<usize> {
+        let flags = if may_move { mm::MREMAP_MAYMOVE } else { 0 };
+        // SAFETY: the caller accepts that the mapping moves.
+        unsafe { mm::mremap(base as *mut u8, old, new, flags, core::ptr::null_mut()) }
+            .ok()
+            .map(|p| p as usize)
+    }
+    unsafe fn dontneed(&mut self, base: usize, len: usize) -> bool {
+        // SAFETY: the caller no longer needs the contents.
+        unsafe { mm::madvise(base as *mut u8, len, mm::MADV_DONTNEED) }.is_ok()
+    }
+    fn page_size(&mut self) -> usize {
+        match crate::rt::getauxval(linux_raw_sys::general::AT_PAGESZ as usize) {
+            Some(p) if p.is_power_of_two() && p >= 4096 => p,
+            _ => 4096,
+        }
+    }
+}

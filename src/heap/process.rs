@@ -1,0 +1,248 @@
+//! The process heap's source: the program break, with `mmap` fallback.
+//!
+//! The break is shared with anything else in the process that calls
+//! `brk` (another allocator, a C library). So the source never assumes it
+//! is where we left it: before moving it, it queries it, and it extends
+//! its segment only if the break is still exactly at the segment's end,
+//! lowers it only then too. If someone moved it, the next segment starts
+//! at the new break (page-aligned). If `brk` is refused (e.g. RLIMIT_DATA)
+//! the source switches to mmap'd segments of at least 1 MiB, which it
+//! tries to extend in place with `mremap` before mapping a new one.
+
+use super::block::up;
+use super::os::{LinuxOs, Os};
+use super::source::{Source, Span, SysCounters};
+
+/// Span kind: part of the program break.
+pub const KIND_BRK: u8 = 1;
+/// Span kind: an anonymous mapping.
+pub const KIND_MMAP: u8 = 2;
+/// The least the break is moved by, amortising the system calls.
+pub const GROW_STEP: usize = 128 * 1024;
+/// The least an mmap'd segment holds (grows with the number of segments).
+pub const MMAP_SEGMENT: usize = 1024 * 1024;
+/// A refused break move of at most this much disables `brk` for good.
+const BRK_GIVE_UP: usize = 64 * 1024 * 1024;
+/// Requests above this fail without a system call.
+const MAX_GROW: usize = (isize::MAX as usize) >> 1;
+
+/// Memory from the program break, falling back to `mmap`.
+pub struct ProcessSource<O: Os = LinuxOs> {
+    os: O,
+    n: SysCounters,
+    page: usize,
+    /// End of our latest break segment (0: none yet).
+    brk_end: usize,
+    use_brk: bool,
+    mmap_segs: u32,
+}
+
+// SAFETY: the source holds only addresses of memory its heap owns.
+unsafe impl<O: Os + Send> Send for ProcessSource<O> {}
+
+impl<O: Os> ProcessSource<O> {
+    /// A source that uses the break first. Makes no system call yet.
+    pub const fn new(os: O) -> Self {
+        ProcessSource { os, n: SysCounters::ZERO, page: 0, brk_end: 0, use_brk: true, mmap_segs: 0 }
+    }
+
+    /// A source that never touches the break.
+    pub const fn mmap_only(os: O) -> Self {
+        ProcessSource {
+            os,
+            n: SysCounters::ZERO,
+            page: 0,
+            brk_end: 0,
+            use_brk: false,
+            mmap_segs: 0,
+        }
+    }
+
+    /// The system-call layer, e.g. a test double.
+    pub fn os(&mut self) -> &mut O {
+        &mut self.os
+    }
+
+    /// Whether the source still uses the break.
+    pub fn uses_brk(&self) -> bool {
+        self.use_brk
+    }
+
+    fn query(&mut self) -> usize {
+        self.n.brk += 1;
+        // SAFETY: brk(0) only queries.
+        unsafe { self.os.brk(0) }
+    }
+
+    /// Raises the break from `end` to `want`; `end` was just queried.
+    fn raise(&mut self, end: usize, want: usize, step: usize) -> bool {
+        self.n.brk += 1;
+        // SAFETY: `want` is above the current break: nothing is unmapped.
+        let got = unsafe { self.os.brk(want) };
+        if got == want {
+            self.brk_end = want;
+            return true;
+        }
+        if got != end {
+            // The kernel left the break somewhere odd: put it back if we can.
+            self.n.brk += 1;
+            // SAFETY: the memory between `end` and `got` was never handed out.
+            unsafe { self.os.brk(end) };
+        }
+        if step <= BRK_GIVE_UP {
+            self.use_brk = false;
+        }
+        false
+    }
+
+    /// Extends the top segment in place. `Err(true)` if the break was ours
+    /// but the kernel refused to move it (no point asking again).
+    fn extend(&mut self, t: Span, step: usize) -> Result<Span, bool> {
+        let end = t.end();
+        if t.kind == KIND_BRK && self.use_brk && end == self.brk_end {
+            if self.query() != end {
+                return Err(false); // someone else moved the break
+            }
+            let want = end.checked_add(step).ok_or(true)?;
+            if self.raise(end, want, step) {
+                return Ok(Span { base: end, len: step, kind: KIND_BRK, zeroed: true });
+            }
+            return Err(true);
+        }
+        if t.kind == KIND_MMAP {
+            let new = t.len.checked_add(step).ok_or(false)?;
+            self.n.mremap += 1;
+            // SAFETY: growing in place leaves the old range where it is.
+            if unsafe { self.os.mremap(t.base, t.len, new, false) }.is_some() {
+                return Ok(Span { base: end, len: step, kind: KIND_MMAP, zeroed: true });
+            }
+        }
+        Err(false)
+    }
+
+    fn brk_segment(&mut self, step: usize) -> Option<Span> {
+        let cur = self.query();
+        let start = cur.checked_add(self.page - 1)? & !(self.page - 1);
+        let want = start.checked_add(step)?;
+        if self.raise(cur, want, step) {
+            return Some(Span { base: start, len: step, kind: KIND_BRK, zeroed: true });
+        }
+        None
+    }
+
+    fn mmap_segment(&mut self, step: usize) -> Option<Span> {
+        let want = MMAP_SEGMENT << self.mmap_segs.min(8);
+        for len in [step.max(want), step] {
+            self.n.mmap += 1;
+            if let Some(base) = self.os.mmap(len) {
+                self.mmap_segs += 1;
+                return Some(Span { base, len, kind: KIND_MMAP, zeroed: true });
+            }
+            if len == step {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Lowers the break from `end` to `new_end` if it is still at `end`.
+    fn lower(&mut self, end: usize, new_end: usize) -> bool {
+        if !self.use_brk || end != self.brk_end || self.query() != end {
+            return false;
+        }
+        self.n.brk += 1;
+        // SAFETY: the heap gives up `[new_end, end)`; the break is ours.
+        if unsafe { self.os.brk(new_end) } == new_end {
+            self.brk_end = new_end;
+            return true;
+        }
+        false
+    }
+}
+
+// SAFETY: spans come from the break above its previous value or from
+// fresh mappings; neither overlaps memory the heap already owns.
+unsafe impl<O: Os> Source for ProcessSource<O> {
+    fn grow(&mut self, top: Option<Span>, min: usize) -> Option<Span> {
+        if min > MAX_GROW {
+            return None;
+        }
+        let page = self.page_size();
+        let step = up(min.max(GROW_STEP), page);
+        let mut refused = false;
+        if let Some(t) = top {
+            match self.extend(t, step) {
+                Ok(s) => return Some(s),
+                Err(r) => refused = r,
+            }
+        }
+        if self.use_brk && !refused {
+            if let Some(s) = self.brk_segment(step) {
+                return Some(s);
+            }
+        }
+        self.mmap_segment(step)
+    }
+
+    unsafe fn shrink(&mut self, seg: Span, new_len: usize) -> bool {
+        let (end, new_end) = (seg.end(), seg.base + new_len);
+        match seg.kind {
+            KIND_BRK => self.lower(end, new_end),
+            KIND_MMAP => {
+                self.n.munmap += 1;
+                // SAFETY: the heap gives up the tail.
+                unsafe { self.os.munmap(new_end, end - new_end) }
+            }
+            _ => false,
+        }
+    }
+
+    unsafe fn release(&mut self, seg: Span) -> bool {
+        // SAFETY: the heap gives up the whole segment.
+        unsafe { self.shrink(seg, 0) }
+    }
+
+    unsafe fn purge(&mut self, base: usize, len: usize) -> bool {
+        self.n.madvise += 1;
+        // SAFETY: the heap no longer needs the contents.
+        unsafe { self.os.dontneed(base, len) }
+    }
+
+    fn can_map(&self) -> bool {
+        true
+    }
+
+    fn map(&mut self, len: usize) -> Option<usize> {
+        if len > MAX_GROW {
+            return None;
+        }
+        self.n.mmap += 1;
+        self.os.mmap(len)
+    }
+
+    unsafe fn unmap(&mut self, base: usize, len: usize) {
+        self.n.munmap += 1;
+        // SAFETY: the heap gives the mapping up.
+        unsafe { self.os.munmap(base, len) };
+    }
+
+    unsafe fn remap(&mut self, base: usize, old: usize, new: usize) -> Option<usize> {
+        if new > MAX_GROW {
+            return None;
+        }
+        self.n.mremap += 1;
+        // SAFETY: the heap accepts the move.
+        unsafe { self.os.mremap(base, old, new, true) }
+    }
+
+    fn page_size(&mut self) -> usize {
+        if self.page == 0 {
+            self.page = self.os.page_size();
+        }
+        self.page
+    }
+
+    fn counters(&self) -> SysCounters {
+        self.n
+    }
+}

@@ -1,0 +1,258 @@
+//! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
+//! how it takes on memory; the operations live in sibling files.
+
+use super::block::{set_free, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN};
+use super::class::FreeLists;
+use super::large::LargeSet;
+use super::quick::{Quick, DEFAULT_QUICK_CAP};
+use super::segment::{Seg, Segments};
+use super::source::Source;
+
+/// Requests at or above this many bytes get their own mapping by default.
+pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
+/// A free top bigger than this is given back by default.
+pub const DEFAULT_TRIM_THRESHOLD: usize = 128 * 1024;
+/// How much free top an automatic trim keeps.
+pub const TOP_PAD: usize = 128 * 1024;
+
+/// Called after an allocation fails: `(size, align, function name)`.
+pub type FailedAllocFn = fn(usize, usize, &'static str);
+
+/// Running totals, kept so that `info` costs no walk.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Stats {
+    /// Usable bytes of used blocks in segments.
+    pub used: usize,
+    pub used_blocks: usize,
+    /// Sum of the sizes of listed free blocks.
+    pub free: usize,
+    pub free_blocks: usize,
+    /// Sum of the sizes of parked blocks, and their number.
+    pub cached: usize,
+    pub cached_blocks: usize,
+    /// Usable bytes of large blocks, their number and mapped bytes.
+    pub large: usize,
+    pub large_blocks: usize,
+    pub mapped: usize,
+    pub peak: usize,
+    pub min_free: usize,
+}
+
+/// A heap over a [`Source`]: bump allocation from the top of the last
+/// segment plus segregated free lists (layout: see `block.rs`).
+pub struct RawHeap<S: Source> {
+    pub(super) lists: FreeLists,
+    pub(super) quick: Quick,
+    /// Header address of the top (== `top_end` when the top is empty).
+    pub(super) top: usize,
+    /// The top segment's sentinel address: the top is `[top, top_end)`.
+    pub(super) top_end: usize,
+    /// The top segment's first header, for a quick segment test.
+    pub(super) top_first: usize,
+    /// Every byte of `[fresh, top_end)` is zero.
+    pub(super) fresh: usize,
+    pub(super) segs: Segments,
+    pub(super) large: LargeSet,
+    pub(super) st: Stats,
+    pub(super) mmap_threshold: usize,
+    pub(super) trim_threshold: usize,
+    /// An automatic trim failed: do not retry until the top exceeds this.
+    pub(super) trim_fail_at: usize,
+    pub(super) on_fail: Option<FailedAllocFn>,
+    pub(super) source: S,
+}
+
+// SAFETY: the heap owns all memory its addresses point to.
+unsafe impl<S: Source + Send> Send for RawHeap<S> {}
+
+impl<S: Source> RawHeap<S> {
+    /// An empty heap; memory is asked for on first use.
+    pub const fn new(source: S) -> Self {
+        RawHeap {
+            lists: FreeLists::new(),
+            quick: Quick::new(DEFAULT_QUICK_CAP),
+            top: 0,
+            top_end: 0,
+            top_first: 0,
+            fresh: 0,
+            segs: Segments::new(),
+            large: LargeSet::new(),
+            st: Stats {
+                used: 0,
+                used_blocks: 0,
+                free: 0,
+                free_blocks: 0,
+                cached: 0,
+                cached_blocks: 0,
+                large: 0,
+                large_blocks: 0,
+                mapped: 0,
+                peak: 0,
+                min_free: usize::MAX,
+            },
+            mmap_threshold: DEFAULT_MMAP_THRESHOLD,
+            trim_threshold: DEFAULT_TRIM_THRESHOLD,
+            trim_fail_at: 0,
+            on_fail: None,
+            source,
+        }
+    }
+
+    /// Takes the first memory from the source now (a region heap does this
+    /// at creation so that `info` shows its size). Returns whether it got any.
+    pub fn init(&mut self) -> bool {
+        self.segs.len() > 0 || self.grow(0)
+    }
+
+    /// The source, e.g. to inspect a test double.
+    pub fn source(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    /// Requests of at least `n` bytes get their own mapping (when the
+    /// source can map).
+    pub fn set_mmap_threshold(&mut self, n: usize) {
+        self.mmap_threshold = n;
+    }
+
+    /// A free top bigger than `n` bytes is given back to the source.
+    pub fn set_trim_threshold(&mut self, n: usize) {
+        self.trim_threshold = n;
+    }
+
+    /// Registers (or clears) the failed-allocation callback.
+    pub fn set_failed_alloc_callback(&mut self, f: Option<FailedAllocFn>) {
+        self.on_fail = f;
+    }
+
+    /// The failed-allocation callback.
+    pub fn failed_alloc_callback(&self) -> Option<FailedAllocFn> {
+        self.on_fail
+    }
+
+    /// The spans of all segments (for tests that measure residency).
+    #[cfg(test)]
+    pub(crate) fn spans(&self) -> Vec<super::source::Span> {
+        (0..self.segs.len()).map(|i| self.segs.get(i).span).collect()
+    }
+
+    /// Size of the top.
+    #[inline(always)]
+    pub(super) fn top_size(&self) -> usize {
+        self.top_end - self.top
+    }
+
+    /// Free bytes in ESP-IDF terms: each free or parked block and the top
+    /// count their size less one header.
+    #[inline(always)]
+    pub(super) fn free_now(&self) -> usize {
+        self.st.free + self.st.cached - HDR * (self.st.free_blocks + self.st.cached_blocks)
+            + self.top_size().saturating_sub(HDR)
+    }
+
+    /// Books an allocation of `usable` bytes from a segment.
+    #[inline(always)]
+    pub(super) fn note_alloc(&mut self, usable: usize) {
+        self.st.used += usable;
+        self.st.used_blocks += 1;
+        self.note_peak();
+    }
+
+    /// Updates the peak and the low-water mark.
+    #[inline(always)]
+    pub(super) fn note_peak(&mut self) {
+        let total = self.st.used + self.st.large;
+        if total > self.st.peak {
+            self.st.peak = total;
+        }
+        let f = self.free_now();
+        if f < self.st.min_free {
+            self.st.min_free = f;
+        }
+    }
+
+    /// Gets at least `b` more bytes of top from the source. Returns
+    /// whether the top now holds `b`.
+    #[cold]
+    pub(super) fn grow(&mut self, b: usize) -> bool {
+        let Some(min) = b.checked_add(4 * MIN_BLOCK) else { return false };
+        let top = self.segs.top_span();
+        let Some(sp) = self.source.grow(top, min) else { return false };
+        match top {
+            Some(t) if sp.base == t.end() && sp.kind == t.kind => {
+                self.extend_top(sp.len, sp.zeroed)
+            }
+            _ => {
+                let Some(seg) = Seg::of(sp) else {
+                    // SAFETY: the span is ours and unused.
+                    unsafe { self.source.release(sp) };
+                    return false;
+                };
+                if !self.new_top_segment(seg) {
+                    // SAFETY: as above.
+                    unsafe { self.source.release(sp) };
+                    return false;
+                }
+            }
+        }
+        self.top_size() >= b
+    }
+
+    /// The top segment grew in place by `len` bytes.
+    fn extend_top(&mut self, len: usize, zeroed: bool) {
+        let i = self.segs.top;
+        let old = self.top_end;
+        let seg = self.segs.get_mut(i);
+        seg.span.len += len;
+        *seg = Seg::of(seg.span).expect("a grown segment still holds its blocks");
+        let new = seg.sentinel;
+        // SAFETY: the old sentinel word is now part of the top; the new
+        // sentinel lies in the new memory.
+        unsafe {
+            wr(old, 0);
+            wr(new, IN_USE | PREV_IN_USE);
+        }
+        self.top_end = new;
+        if !zeroed {
+            self.fresh = new; // nothing known to be zero any more
+        }
+    }
+
+    /// Makes `seg` the top segment; the old top becomes a free block.
+    fn new_top_segment(&mut self, seg: Seg) -> bool {
+        let Some(i) = self.segs.push(seg) else { return false };
+        if self.segs.len() > 1 {
+            self.retire_top();
+        }
+        self.segs.top = i;
+        self.top_first = seg.first;
+        self.top = seg.first;
+        self.top_end = seg.sentinel;
+        self.fresh = if seg.span.zeroed { seg.first } else { seg.sentinel };
+        self.trim_fail_at = 0;
+        // SAFETY: the sentinel word is inside the new segment.
+        unsafe { wr(seg.sentinel, IN_USE | PREV_IN_USE) };
+        true
+    }
+
+    /// Turns the old top into an ordinary free block (or nothing).
+    fn retire_top(&mut self) {
+        let (t, s) = (self.top, self.top_size());
+        // SAFETY: the top and its sentinel belong to the old top segment.
+        unsafe {
+            if s < MIN_BLOCK {
+                wr(self.top_end, IN_USE | PREV_IN_USE);
+                return;
+            }
+            set_free(t, s);
+            wr(self.top_end, IN_USE);
+            if s >= PURGE_MIN {
+                wr(t + 24, self.fresh.min(self.top_end) - t);
+            }
+            self.lists.insert(t, s);
+        }
+        self.st.free += s;
+        self.st.free_blocks += 1;
+        self.top = self.top_end;
+    }
+}

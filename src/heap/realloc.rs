@@ -1,0 +1,161 @@
+//! Resizing: in place whenever the block can shrink or its next neighbour
+//! (a free block or the top) can feed it; `mremap` for large blocks; else
+//! allocate, copy and free. A failed resize leaves the block intact.
+
+use core::ptr::{copy_nonoverlapping, NonNull};
+
+use super::block::{
+    block_for, dirty_of, rd, set_free, up, wr, ALIGN, CACHED, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE,
+    PURGE_MIN, SIZE,
+};
+use super::error::HeapError;
+use super::free::Found;
+use super::raw::RawHeap;
+use super::segment::NONE;
+use super::source::Source;
+
+impl<S: Source> RawHeap<S> {
+    /// Resizes the block at `p` to `new_size` bytes, keeping its first
+    /// bytes and its alignment `align` (which it was allocated with).
+    /// `Err(OutOfMemory)` leaves the block as it was.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free): if the block moves, nothing may use
+    /// the old pointer afterwards.
+    pub unsafe fn realloc(
+        &mut self,
+        p: *mut u8,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, HeapError> {
+        let pa = p as usize;
+        let (h, s) = match self.locate(pa)? {
+            Found::Large(p) => return self.realloc_large(p, new_size, align),
+            Found::Block { h, s, .. } => (h, s),
+        };
+        let b = block_for(new_size).ok_or(HeapError::OutOfMemory)?;
+        // SAFETY: `p` was just validated as non-null.
+        let same = unsafe { NonNull::new_unchecked(p) };
+        if b <= s {
+            let ns = self.shrink_block(h, s, b);
+            self.st.used -= s - ns;
+            return Ok(same);
+        }
+        if self.grow_in_place(h, s, b) {
+            return Ok(same);
+        }
+        let (np, _) = self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?;
+        // SAFETY: both blocks are live and distinct; the old payload is
+        // `s - HDR < new_size` bytes.
+        unsafe { copy_nonoverlapping(pa as *const u8, np as *mut u8, s - HDR) };
+        self.st.used -= s - HDR;
+        self.st.used_blocks -= 1;
+        // The allocation may have changed our neighbours: reread the header.
+        // SAFETY: `h` is still our used block.
+        let prev_free = unsafe { rd(h) } & PREV_IN_USE == 0;
+        self.release(h, s, prev_free, NONE);
+        // SAFETY: payload addresses are never 0.
+        Ok(unsafe { NonNull::new_unchecked(np as *mut u8) })
+    }
+
+    /// Grows used block `h` (size `s`) to `b` bytes into the top or a free
+    /// next neighbour.
+    fn grow_in_place(&mut self, h: usize, s: usize, b: usize) -> bool {
+        let n = h + s;
+        if n == self.top && s + self.top_size() < b {
+            self.grow(b - s); // extends the top in place when the source can
+        }
+        // SAFETY: `h` is a used block; `n` is the top or a valid header.
+        unsafe {
+            let flags = (rd(h) & PREV_IN_USE) | IN_USE;
+            let ns = if n == self.top {
+                let avail = s + self.top_size();
+                if avail < b {
+                    return false;
+                }
+                let ns = if avail - b < MIN_BLOCK { avail } else { b };
+                self.top = h + ns;
+                if self.fresh < self.top {
+                    self.fresh = self.top;
+                }
+                ns
+            } else {
+                let nh = rd(n);
+                let total = s + (nh & SIZE);
+                if nh & (IN_USE | CACHED) != 0 || total < b {
+                    return false;
+                }
+                let d = dirty_of(n, nh & SIZE);
+                self.lists.remove(n, nh & SIZE);
+                self.st.free -= nh & SIZE;
+                self.st.free_blocks -= 1;
+                if total - b >= MIN_BLOCK {
+                    let r = h + b;
+                    set_free(r, total - b);
+                    if total - b >= PURGE_MIN {
+                        wr(r + 24, d.min(total - b));
+                    }
+                    self.lists.insert(r, total - b);
+                    self.st.free += total - b;
+                    self.st.free_blocks += 1;
+                    b
+                } else {
+                    wr(h + total, rd(h + total) | PREV_IN_USE);
+                    total
+                }
+            };
+            wr(h, ns | flags);
+            self.st.used += ns - s;
+        }
+        self.note_peak();
+        true
+    }
+
+    /// Resizes large block `p`.
+    fn realloc_large(
+        &mut self,
+        p: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, HeapError> {
+        let (m, len) = self.large_parts(p)?;
+        let (off, usable) = (p - m, m + len - p);
+        let page = self.large.page;
+        // SAFETY: `p` is a live payload, never 0.
+        let same = unsafe { NonNull::new_unchecked(p as *mut u8) };
+        if new_size >= self.mmap_threshold && (align <= page || new_size <= usable) {
+            let new_len =
+                new_size.checked_add(off + page - 1).ok_or(HeapError::OutOfMemory)? & !(page - 1);
+            if new_len == len {
+                return Ok(same);
+            }
+            // SAFETY: on success the block lives at the new address only.
+            if let Some(nm) = unsafe { self.source.remap(m, len, new_len) } {
+                let np = nm + off;
+                self.large.remove(p);
+                self.large.insert(np);
+                self.st.large = self.st.large + (new_len - off) - usable;
+                self.st.mapped = self.st.mapped + new_len - len;
+                // SAFETY: the header moved with the mapping.
+                unsafe { wr(np - HDR, new_len | IN_USE | super::block::LARGE) };
+                self.note_peak();
+                // SAFETY: payload addresses are never 0.
+                return Ok(unsafe { NonNull::new_unchecked(np as *mut u8) });
+            }
+        }
+        match self.alloc_any(new_size, align.max(ALIGN)) {
+            Some((np, _)) => {
+                // SAFETY: both blocks are live and distinct.
+                unsafe { copy_nonoverlapping(p as *const u8, np as *mut u8, usable.min(new_size)) };
+                self.large_free(p)?;
+                // SAFETY: payload addresses are never 0.
+                Ok(unsafe { NonNull::new_unchecked(np as *mut u8) })
+            }
+            None if new_size <= usable => Ok(same),
+            None => Err(HeapError::OutOfMemory),
+        }
+    }
+}
+
+#[allow(dead_code)]
+const _: () = assert!(up(MIN_BLOCK, ALIGN) == MIN_BLOCK && HDR == 8);

@@ -1,0 +1,107 @@
+//! The table of segments a heap owns: contiguous spans from its source,
+//! each holding blocks from `first` to its sentinel header.
+
+use super::block::{down, up, ALIGN, HDR};
+use super::source::Span;
+
+/// How many segments a heap can hold at once.
+pub const MAX_SEGS: usize = 32;
+/// "No segment".
+pub const NONE: usize = usize::MAX;
+
+/// One segment.
+#[derive(Clone, Copy, Debug)]
+pub struct Seg {
+    /// The span as the source handed it out (and wants it back).
+    pub span: Span,
+    /// Header address of the first block.
+    pub first: usize,
+    /// Header address of the sentinel (the last word before the aligned end).
+    pub sentinel: usize,
+}
+
+impl Seg {
+    /// The block area of `span`, or `None` if it is too small for any.
+    pub fn of(span: Span) -> Option<Seg> {
+        let first = up(span.base.checked_add(ALIGN - 1)?, ALIGN) + HDR;
+        let sentinel = down(span.end(), ALIGN).checked_sub(HDR)?;
+        (sentinel >= first).then_some(Seg { span, first, sentinel })
+    }
+
+    /// Whether header address `h` lies in the block area.
+    #[inline(always)]
+    pub fn holds(&self, h: usize) -> bool {
+        h.wrapping_sub(self.first) < self.sentinel - self.first
+    }
+}
+
+const EMPTY: Seg =
+    Seg { span: Span { base: 0, len: 0, kind: 0, zeroed: false }, first: 0, sentinel: 0 };
+
+/// The segment table; `top` indexes the segment that holds the top.
+pub struct Segments {
+    list: [Seg; MAX_SEGS],
+    n: usize,
+    /// Index of the top segment, or [`NONE`].
+    pub top: usize,
+}
+
+impl Segments {
+    /// No segments.
+    pub const fn new() -> Self {
+        Segments { list: [EMPTY; MAX_SEGS], n: 0, top: NONE }
+    }
+
+    /// How many segments there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Segment `i`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> &Seg {
+        &self.list[i]
+    }
+
+    /// Segment `i`, to change.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> &mut Seg {
+        &mut self.list[i]
+    }
+
+    /// Adds a segment; `None` when the table is full.
+    pub fn push(&mut self, s: Seg) -> Option<usize> {
+        let slot = self.list.get_mut(self.n)?;
+        *slot = s;
+        self.n += 1;
+        Some(self.n - 1)
+    }
+
+    /// Removes segment `i` (never the top one).
+    pub fn remove(&mut self, i: usize) {
+        debug_assert!(i != self.top && i < self.n);
+        self.n -= 1;
+        self.list[i] = self.list[self.n];
+        if self.top == self.n {
+            self.top = i;
+        }
+    }
+
+    /// The segment whose block area holds header address `h`, searching
+    /// all but the top segment (the caller checks that one first).
+    #[inline]
+    pub fn find_other(&self, h: usize) -> Option<usize> {
+        (0..self.n).find(|&i| i != self.top && self.list[i].holds(h))
+    }
+
+    /// The segment holding `h`, top segment included.
+    pub fn find(&self, h: usize) -> Option<usize> {
+        (0..self.n).find(|&i| self.list[i].holds(h))
+    }
+
+    /// The top segment's span.
+    pub fn top_span(&self) -> Option<Span> {
+        (self.top != NONE).then(|| self.list[self.top].span)
+    }
+}

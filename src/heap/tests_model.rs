@@ -1,0 +1,426 @@
+//! Model-based randomized tests: random malloc/calloc/realloc/aligned/free
+//! against a shadow model of the live blocks (no overlap, alignment,
+//! contents kept, zeroing, statistics), with `check()` every few hundred
+//! operations, over region heaps and over the process source driven by a
+//! simulated kernel with injected faults.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::mock_os::MockOs;
+use super::{Heap, HeapError, HeapInfo, LinuxOs, ProcessSource, RawHeap, RegionSource, Source};
+
+/// xorshift64*: small, deterministic, good enough for test decisions.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// What the model drives: the core directly or the locked heap.
+pub(crate) trait Subject {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize>;
+    fn free(&mut self, p: usize) -> Result<(), HeapError>;
+    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError>;
+    fn usable(&mut self, p: usize) -> usize;
+    fn info(&mut self) -> HeapInfo;
+    fn check(&mut self, out: &mut String) -> bool;
+}
+
+impl<S: Source> Subject for RawHeap<S> {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
+        let p =
+            if zero { self.alloc_zeroed(size, align) } else { RawHeap::alloc(self, size, align) };
+        p.map(|p| p.as_ptr() as usize)
+    }
+    fn free(&mut self, p: usize) -> Result<(), HeapError> {
+        // SAFETY: the model only frees what it owns (or tests rejection).
+        unsafe { RawHeap::free(self, p as *mut u8) }
+    }
+    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError> {
+        // SAFETY: as for `free`.
+        unsafe { RawHeap::realloc(self, p as *mut u8, size, align) }.map(|p| p.as_ptr() as usize)
+    }
+    fn usable(&mut self, p: usize) -> usize {
+        // SAFETY: `p` is live.
+        unsafe { self.usable_size(p as *const u8) }.expect("usable_size of a live block")
+    }
+    fn info(&mut self) -> HeapInfo {
+        RawHeap::info(self)
+    }
+    fn check(&mut self, out: &mut String) -> bool {
+        RawHeap::check(self, true, out)
+    }
+}
+
+impl<S: Source + Send> Subject for &Heap<S> {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
+        self.allocate(size, align, zero, "model").map(|p| p.as_ptr() as usize)
+    }
+    fn free(&mut self, p: usize) -> Result<(), HeapError> {
+        // SAFETY: as above.
+        unsafe { self.dealloc(core::ptr::NonNull::new(p as *mut u8).unwrap()) }
+    }
+    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError> {
+        let p = core::ptr::NonNull::new(p as *mut u8).unwrap();
+        // SAFETY: as above.
+        unsafe { self.reallocate(p, size, align, "model") }.map(|p| p.as_ptr() as usize)
+    }
+    fn usable(&mut self, p: usize) -> usize {
+        // SAFETY: as above.
+        unsafe { self.usable_size(p as *const u8) }.expect("usable_size of a live block")
+    }
+    fn info(&mut self) -> HeapInfo {
+        Heap::info(self)
+    }
+    fn check(&mut self, out: &mut String) -> bool {
+        Heap::check(self, true, out)
+    }
+}
+
+struct Live {
+    size: usize,
+    usable: usize,
+    align: usize,
+    id: u64,
+    fill: u8,
+}
+
+/// Whether `[p, p+len)` holds only `byte`.
+pub(crate) fn all_bytes(p: usize, len: usize, byte: u8) -> bool {
+    let buf = [byte; 4096];
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(buf.len());
+        // SAFETY: the caller owns `[p, p+len)`.
+        if unsafe { core::slice::from_raw_parts((p + off) as *const u8, n) } != &buf[..n] {
+            return false;
+        }
+        off += n;
+    }
+    true
+}
+
+fn fill(p: usize, l: &Live) {
+    // SAFETY: `[p, p+size)` is the block's payload.
+    unsafe {
+        core::ptr::write_bytes(p as *mut u8, l.fill, l.size);
+        if l.size >= 8 {
+            (p as *mut u64).write(l.id);
+        }
+    }
+}
+
+fn intact(p: usize, l: &Live, len: usize) -> bool {
+    let len = len.min(l.size);
+    if l.size < 8 {
+        return all_bytes(p, len, l.fill);
+    }
+    let id = l.id.to_ne_bytes();
+    let head = len.min(8);
+    // SAFETY: as for `fill`.
+    unsafe {
+        core::slice::from_raw_parts(p as *const u8, head) == &id[..head]
+            && all_bytes(p + 8, len.saturating_sub(8), l.fill)
+    }
+}
+
+/// The shadow model around a subject heap.
+pub(crate) struct Model<H: Subject> {
+    pub heap: H,
+    live: BTreeMap<usize, Live>,
+    keys: Vec<usize>,
+    next_id: u64,
+    /// Whether a failed allocation must be explained by the largest free
+    /// block (region heaps: nothing can grow).
+    pub oracle: bool,
+    pub ops: usize,
+    pub failures: usize,
+    /// Other models use the same heap: its totals are not ours to compare.
+    pub shared: bool,
+}
+
+impl<H: Subject> Model<H> {
+    pub fn new(heap: H, oracle: bool) -> Self {
+        Model {
+            heap,
+            live: BTreeMap::new(),
+            keys: Vec::new(),
+            next_id: 1,
+            oracle,
+            ops: 0,
+            failures: 0,
+            shared: false,
+        }
+    }
+
+    fn insert(&mut self, p: usize, l: Live) {
+        assert!(p % l.align.max(16) == 0, "{p:#x} is not aligned to {}", l.align);
+        assert!(l.usable >= l.size, "usable {} < requested {}", l.usable, l.size);
+        if let Some((&q, ql)) = self.live.range(..p).next_back() {
+            assert!(q + ql.usable <= p, "block {p:#x} overlaps {q:#x}+{}", ql.usable);
+        }
+        if let Some((&q, _)) = self.live.range(p..).next() {
+            assert!(p + l.usable <= q, "block {p:#x}+{} overlaps {q:#x}", l.usable);
+        }
+        fill(p, &l);
+        self.live.insert(p, l);
+        self.keys.push(p);
+    }
+
+    pub fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
+        self.ops += 1;
+        let Some(p) = self.heap.alloc(size, align, zero) else {
+            self.failures += 1;
+            if self.oracle && align <= 16 {
+                let largest = self.heap.info().largest_free_block;
+                assert!(largest < size, "alloc({size}) failed with a free block of {largest}");
+            }
+            return None;
+        };
+        if zero {
+            assert!(all_bytes(p, size, 0), "calloc({size}) at {p:#x} is not zeroed");
+        }
+        let usable = self.heap.usable(p);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.insert(p, Live { size, usable, align, id, fill: (id % 251) as u8 + 1 });
+        Some(p)
+    }
+
+    pub fn free_at(&mut self, i: usize) {
+        self.ops += 1;
+        let p = self.keys.swap_remove(i);
+        let l = self.live.remove(&p).unwrap();
+        assert!(intact(p, &l, l.size), "block {p:#x} ({} B) was overwritten", l.size);
+        assert_eq!(self.heap.free(p), Ok(()));
+    }
+
+    pub fn realloc_at(&mut self, i: usize, size: usize) {
+        self.ops += 1;
+        let p = self.keys[i];
+        let l = &self.live[&p];
+        assert!(intact(p, l, l.size), "block {p:#x} was overwritten before realloc");
+        match self.heap.realloc(p, size, l.align) {
+            Ok(np) => {
+                let mut l = self.live.remove(&p).unwrap();
+                self.keys.swap_remove(i);
+                assert!(intact(np, &l, size), "realloc {p:#x} -> {np:#x} lost contents");
+                l.size = size;
+                l.usable = self.heap.usable(np);
+                self.insert(np, l);
+            }
+            Err(HeapError::OutOfMemory) => {
+                self.failures += 1;
+                assert!(intact(p, l, l.size), "failed realloc changed the block");
+            }
+            Err(e) => panic!("realloc of a live block: {e}"),
+        }
+    }
+
+    /// One random operation with sizes from `size_of`.
+    pub fn step(&mut self, rng: &mut Rng, size_of: &mut dyn FnMut(&mut Rng) -> usize) {
+        let n = self.keys.len();
+        let r = rng.below(100);
+        if n > 0 && (r < 38 || n > 3000) {
+            let i = rng.below(n);
+            self.free_at(i);
+        } else if n > 0 && r < 50 {
+            let i = rng.below(n);
+            let size = size_of(rng);
+            self.realloc_at(i, size);
+        } else {
+            let size = size_of(rng);
+            let align = match rng.below(100) {
+                0..=79 => 1 << rng.below(5),
+                80..=97 => 32 << rng.below(8),
+                _ => 8192 << rng.below(8), // up to 1 MiB
+            };
+            self.alloc(size, align, rng.chance(20));
+        }
+    }
+
+    /// Runs `check()` and compares the statistics with the model.
+    pub fn verify(&mut self) {
+        let mut out = String::new();
+        assert!(self.heap.check(&mut out), "heap check failed after {} ops:\n{out}", self.ops);
+        if self.shared {
+            return;
+        }
+        let i = self.heap.info();
+        let bytes: usize = self.live.values().map(|l| l.usable).sum();
+        assert_eq!(i.total_allocated_bytes, bytes, "allocated bytes");
+        assert_eq!(i.allocated_blocks, self.live.len(), "allocated blocks");
+        assert_eq!(i.total_blocks, i.allocated_blocks + i.free_blocks);
+        assert!(i.minimum_free_bytes <= i.total_free_bytes);
+        assert!(i.peak_allocated_bytes >= i.total_allocated_bytes);
+    }
+
+    /// Frees every block in random order.
+    pub fn drain(&mut self, rng: &mut Rng) {
+        while !self.keys.is_empty() {
+            let i = rng.below(self.keys.len());
+            self.free_at(i);
+        }
+        self.verify();
+    }
+
+    /// `ops` random operations with a check every `every`.
+    pub fn run(
+        &mut self,
+        rng: &mut Rng,
+        ops: usize,
+        every: usize,
+        size_of: &mut dyn FnMut(&mut Rng) -> usize,
+    ) {
+        for k in 1..=ops {
+            self.step(rng, size_of);
+            if k % every == 0 {
+                self.verify();
+            }
+        }
+        self.verify();
+    }
+}
+
+/// Bytes of `[base, base+len)` (page-aligned) resident in memory.
+pub(crate) fn resident(base: usize, len: usize) -> usize {
+    let mut v = vec![0u8; len.div_ceil(4096)];
+    // SAFETY: mincore only writes the vector, one byte per page.
+    let r = unsafe { crate::syscall!(__NR_mincore, base, len, v.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore({base:#x}, {len})");
+    v.iter().filter(|&&b| b & 1 != 0).count() * 4096
+}
+
+/// Resident bytes of all of a heap's segments.
+pub(crate) fn heap_resident<S: Source>(h: &RawHeap<S>) -> usize {
+    h.spans().iter().map(|s| resident(s.base, s.len)).sum()
+}
+
+/// Mostly small sizes, some medium, a few large (past the mmap threshold).
+pub(crate) fn mixed_size(rng: &mut Rng) -> usize {
+    match rng.below(1000) {
+        0..=599 => rng.below(129),
+        600..=879 => rng.below(1025),
+        880..=979 => rng.below(16 * 1024),
+        980..=996 => rng.below(200 * 1024),
+        _ => rng.below(600 * 1024),
+    }
+}
+
+fn small_size(rng: &mut Rng) -> usize {
+    if rng.chance(90) {
+        rng.below(257)
+    } else {
+        rng.below(4097)
+    }
+}
+
+pub(crate) fn region_heap(len: usize) -> RawHeap<RegionSource> {
+    let mem: &'static mut [u8] = Vec::leak(vec![0xA5u8; len]);
+    // SAFETY: the leaked buffer is ours forever.
+    let mut h = RawHeap::new(unsafe { RegionSource::new(mem.as_mut_ptr() as usize, len) });
+    h.set_trim_threshold(usize::MAX);
+    h.set_quick_cap(0);
+    assert!(h.init());
+    h
+}
+
+fn region_heaps() {
+    let sizes = [4 << 10, 64 << 10, 1 << 20, 16 << 20];
+    let mut total = 0;
+    for (k, &len) in sizes.iter().enumerate() {
+        for seed in 0..3u64 {
+            let mut rng = Rng::new(seed * 31 + k as u64);
+            let mut m = Model::new(region_heap(len), true);
+            let start = m.heap.info();
+            let sizer: &mut dyn FnMut(&mut Rng) -> usize =
+                if len < (1 << 20) { &mut small_size } else { &mut mixed_size };
+            m.run(&mut rng, 60_000, 250, sizer);
+            m.drain(&mut rng);
+            let end = m.heap.info();
+            // Everything coalesced back into one free area.
+            assert_eq!(
+                end.largest_free_block, start.largest_free_block,
+                "region {len} did not coalesce"
+            );
+            assert_eq!(end.total_free_bytes, start.total_free_bytes);
+            assert_eq!(end.free_blocks, 1);
+            total += m.ops;
+        }
+    }
+    assert!(total >= 700_000, "{total} operations");
+}
+
+fn process_heap_on_mock() {
+    let mut total = 0;
+    for seed in 0..6u64 {
+        let mut rng = Rng::new(1000 + seed);
+        let src = ProcessSource::new(MockOs::new(1 << 30));
+        let mut m = Model::new(RawHeap::new(src), false);
+        for phase in 0..10 {
+            // Faults between phases: a foreign break move, brk refused,
+            // mmap refused for a while.
+            let os = m.heap.source().os();
+            if rng.chance(50) {
+                os.foreign_move(1 + rng.below(300_000));
+            }
+            if seed % 3 == 1 && phase == 5 {
+                os.brk_fail = true;
+            }
+            os.mmap_fail = if rng.chance(20) { 1 + rng.below(3) } else { 0 };
+            m.run(&mut rng, 10_000, 300, &mut mixed_size);
+            m.heap.source().os().verify_foreign();
+        }
+        m.heap.source().os().mmap_fail = 0;
+        m.drain(&mut rng);
+        let i = m.heap.info();
+        assert_eq!((i.allocated_blocks, i.total_allocated_bytes), (0, 0));
+        assert!(i.peak_allocated_bytes > 1 << 20 && i.minimum_free_bytes <= i.total_free_bytes);
+        let mut d = String::new();
+        m.heap.dump(&mut d).unwrap();
+        let rss = heap_resident(&m.heap);
+        assert!(rss <= 512 << 10, "resident {rss} after drain\n{d}");
+        m.heap.source().os().verify_foreign();
+        total += m.ops;
+    }
+    assert!(total >= 600_000, "{total} operations");
+}
+
+fn locked_process_heap_real_mmap() {
+    // The locked wrapper over the real kernel (mmap only: the test
+    // harness's libc owns the break).
+    let heap: &'static Heap<ProcessSource> =
+        Box::leak(Box::new(Heap::with_source(ProcessSource::mmap_only(LinuxOs))));
+    let mut rng = Rng::new(77);
+    let mut m = Model::new(heap, false);
+    m.run(&mut rng, 80_000, 400, &mut mixed_size);
+    m.drain(&mut rng);
+    assert_eq!(m.failures, 0, "allocations failed with memory to spare");
+    let i = m.heap.info();
+    assert_eq!(i.brk_calls, 0);
+    assert!(i.mmap_calls > 0 && i.munmap_calls > 0);
+    let mut s = String::new();
+    writeln!(s, "{i}").unwrap();
+    assert!(s.contains("calls: brk 0"));
+}
+
+pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::model::region_heaps", region_heaps),
+    ("heap::model::process_heap_on_mock", process_heap_on_mock),
+    ("heap::model::locked_process_heap_real_mmap", locked_process_heap_real_mmap),
+];

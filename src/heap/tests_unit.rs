@@ -1,0 +1,359 @@
+//! Unit tests over region heaps: exact largest free block, misuse and
+//! corruption detection, in-place realloc, alignment, the callback, the
+//! allocator traits, dump and in-place initialisation.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use std::sync::Mutex;
+
+use allocator_api2::alloc::Allocator;
+
+use super::tests_model::{all_bytes, mixed_size, region_heap, Model, Rng};
+use super::{Heap, HeapError, RawHeap, RegionSource};
+
+fn a<S: super::Source>(h: &mut RawHeap<S>, size: usize) -> usize {
+    h.alloc(size, 16).expect("alloc").as_ptr() as usize
+}
+
+fn free<S: super::Source>(h: &mut RawHeap<S>, p: usize) -> Result<(), HeapError> {
+    // SAFETY: tests free their own blocks or test rejection.
+    unsafe { h.free(p as *mut u8) }
+}
+
+fn largest_free_block_is_exact() {
+    for (len, seed) in [(64 << 10, 1), (1 << 20, 2), (4 << 20, 3), (3 << 20, 4)] {
+        let mut rng = Rng::new(seed);
+        let mut m = Model::new(region_heap(len), true);
+        for _ in 0..30 {
+            m.run(&mut rng, 300, 300, &mut |r: &mut Rng| {
+                if r.chance(95) {
+                    r.below(3000)
+                } else {
+                    r.below(40_000)
+                }
+            });
+            let l = m.heap.info().largest_free_block;
+            for extra in [16, 1] {
+                assert!(m.heap.alloc(l + extra, 16).is_none(), "largest {l} + {extra} fitted");
+            }
+            if l > 0 {
+                let p = m.heap.alloc(l, 16).expect("an allocation of exactly largest_free_block");
+                // SAFETY: just allocated.
+                assert_eq!(unsafe { m.heap.usable_size(p.as_ptr()) }, Ok(l));
+                free(&mut m.heap, p.as_ptr() as usize).unwrap();
+            }
+        }
+    }
+}
+
+fn double_free_and_invalid_pointers() {
+    let mut h = region_heap(1 << 20);
+    let (x, y, z) = (a(&mut h, 200), a(&mut h, 200), a(&mut h, 200));
+    let w = a(&mut h, 200);
+    free(&mut h, y).unwrap();
+    assert_eq!(free(&mut h, y), Err(HeapError::DoubleFree), "free, free");
+    free(&mut h, x).unwrap(); // merges with the free block after it
+    assert_eq!(free(&mut h, x), Err(HeapError::DoubleFree), "merged with next");
+    assert_eq!(free(&mut h, y), Err(HeapError::DoubleFree), "inside a merged block");
+    free(&mut h, z).unwrap(); // merges with the free block before it
+    assert_eq!(free(&mut h, z), Err(HeapError::DoubleFree), "merged with prev");
+    free(&mut h, w).unwrap(); // merges into the top
+    assert_eq!(free(&mut h, w), Err(HeapError::DoubleFree), "merged into top");
+    // SAFETY: usable_size only validates.
+    assert_eq!(unsafe { h.usable_size(w as *const u8) }, Err(HeapError::DoubleFree));
+    // SAFETY: realloc of a freed pointer must be rejected, not performed.
+    assert_eq!(unsafe { h.realloc(z as *mut u8, 10, 16) }, Err(HeapError::DoubleFree));
+
+    let p = a(&mut h, 1000);
+    for bad in [p + 1, p + 8, p + 4] {
+        assert_eq!(free(&mut h, bad), Err(HeapError::InvalidPointer), "misaligned {bad:#x}");
+    }
+    let local = [0u128; 2];
+    assert_eq!(free(&mut h, local.as_ptr() as usize), Err(HeapError::InvalidPointer));
+    assert_eq!(free(&mut h, 0x10), Err(HeapError::InvalidPointer));
+    assert_eq!(free(&mut h, usize::MAX & !15), Err(HeapError::InvalidPointer));
+    // An interior pointer of a live block: rejected, heap untouched.
+    let q = a(&mut h, 64);
+    // SAFETY: q's payload is ours.
+    unsafe { core::ptr::write_bytes(q as *mut u8, 0, 64) };
+    assert!(free(&mut h, p + 64).is_err());
+    assert!(free(&mut h, q + 16).is_err());
+    assert!(h.check(false, &mut String::new()));
+    free(&mut h, p).unwrap();
+    free(&mut h, q).unwrap();
+    assert!(h.check(false, &mut String::new()));
+
+    assert_eq!(HeapError::DoubleFree.to_string(), "double free");
+    assert_eq!(HeapError::InvalidPointer.to_string(), "invalid pointer");
+}
+
+fn corruption_is_reported() {
+    let mut h = region_heap(1 << 16);
+    let (p, q, r) = (a(&mut h, 40), a(&mut h, 40), a(&mut h, 40));
+    let _keep = a(&mut h, 40);
+    // An overflow of p by 8 bytes hits q's header.
+    // SAFETY: deliberately corrupting our own heap's memory.
+    let saved = unsafe { ((q - 8) as *const usize).read() };
+    // SAFETY: as above.
+    unsafe { ((q - 8) as *mut usize).write(0x4141_4141_4141_4141) };
+    let mut out = String::new();
+    assert!(!h.check(true, &mut out));
+    assert!(out.contains("CORRUPT HEAP"), "{out}");
+    assert!(free(&mut h, q).is_err());
+    assert!(free(&mut h, p).is_err(), "p's next header no longer says p is in use");
+    // SAFETY: restore.
+    unsafe { ((q - 8) as *mut usize).write(saved) };
+    assert!(h.check(false, &mut String::new()));
+    // A broken free-list link.
+    free(&mut h, q).unwrap();
+    // SAFETY: q's first payload word is now its next-free link.
+    unsafe { (q as *mut usize).write(p + 8) };
+    let mut out = String::new();
+    assert!(!h.check(true, &mut out));
+    assert!(out.contains("not a block") || out.contains("header"), "{out}");
+    // SAFETY: restore the (empty) link.
+    unsafe { (q as *mut usize).write(0) };
+    assert!(h.check(true, &mut String::new()));
+    free(&mut h, r).unwrap();
+    free(&mut h, p).unwrap();
+    assert!(h.check(true, &mut String::new()));
+}
+
+fn realloc_in_place_and_failure() {
+    let mut h = region_heap(1 << 16);
+    let x = a(&mut h, 200);
+    let y = a(&mut h, 200);
+    let z = a(&mut h, 200);
+    free(&mut h, y).unwrap();
+    // SAFETY: x is ours.
+    unsafe { core::ptr::write_bytes(x as *mut u8, 7, 200) };
+    let re = |h: &mut RawHeap<RegionSource>, p: usize, n: usize| {
+        // SAFETY: p is live.
+        unsafe { h.realloc(p as *mut u8, n, 16) }.map(|p| p.as_ptr() as usize)
+    };
+    assert_eq!(re(&mut h, x, 400), Ok(x), "grow into the free next block");
+    assert_eq!(re(&mut h, x, 40), Ok(x), "shrink");
+    assert!(all_bytes(x, 40, 7));
+    assert_eq!(re(&mut h, z, 5000), Ok(z), "grow into the top");
+    let before = h.info();
+    assert_eq!(re(&mut h, z, 1 << 20), Err(HeapError::OutOfMemory));
+    assert_eq!(h.info().total_allocated_bytes, before.total_allocated_bytes);
+    let moved = re(&mut h, x, 30_000).unwrap();
+    assert_ne!(moved, x, "z is in the way: the block must move");
+    assert!(all_bytes(moved, 40, 7), "contents kept");
+    assert!(h.check(true, &mut String::new()));
+}
+
+fn aligned_allocations() {
+    let mut h = region_heap(24 << 20);
+    let mut live = Vec::new();
+    for shift in 4..=20 {
+        let align = 1usize << shift;
+        for size in [1, 100, align, 3 * align + 5] {
+            let p =
+                h.alloc(size, align).unwrap_or_else(|| panic!("alloc({size}, {align})")).as_ptr()
+                    as usize;
+            assert_eq!(p % align, 0);
+            // SAFETY: live block.
+            assert!(unsafe { h.usable_size(p as *const u8) }.unwrap() >= size);
+            live.push(p);
+        }
+        assert!(h.check(true, &mut String::new()));
+    }
+    let waste = h.info();
+    for p in live {
+        free(&mut h, p).unwrap();
+    }
+    let i = h.info();
+    assert_eq!(i.allocated_blocks, 0);
+    assert_eq!(i.free_blocks, 1, "all fronts and tails coalesced (had {})", waste.free_blocks);
+    assert!(h.alloc(16, 48).is_none(), "alignment must be a power of two");
+}
+
+static FAILED: Mutex<Vec<(usize, usize, &'static str)>> = Mutex::new(Vec::new());
+
+fn record(size: usize, align: usize, func: &'static str) {
+    FAILED.lock().unwrap().push((size, align, func));
+}
+
+fn leak_region(len: usize) -> &'static mut [u8] {
+    Vec::leak(vec![0u8; len])
+}
+
+fn failed_alloc_callback_fires() {
+    let heap = Heap::new_in(leak_region(1 << 16));
+    heap.set_failed_alloc_callback(Some(record));
+    assert!(heap.alloc(Layout::from_size_align(1 << 20, 8).unwrap()).is_none());
+    assert!(heap.allocate(1 << 17, 64, true, "calloc").is_none());
+    let p = heap.allocate(100, 16, false, "malloc").unwrap();
+    // SAFETY: p is live.
+    assert_eq!(unsafe { heap.reallocate(p, 1 << 20, 16, "realloc") }, Err(HeapError::OutOfMemory));
+    assert_eq!(
+        *FAILED.lock().unwrap(),
+        [(1 << 20, 8, "alloc"), (1 << 17, 64, "calloc"), (1 << 20, 16, "realloc")]
+    );
+    // SAFETY: p is live.
+    unsafe { heap.dealloc(p) }.unwrap();
+    heap.set_failed_alloc_callback(None);
+    assert!(heap.allocate(1 << 20, 16, false, "malloc").is_none());
+    assert_eq!(FAILED.lock().unwrap().len(), 3);
+    assert!(heap.allocate(60_000, 16, false, "malloc").is_some(), "works again");
+}
+
+fn allocator_traits() {
+    let heap = Heap::new_in(leak_region(1 << 20));
+    let h = &heap;
+    let l = Layout::from_size_align(100, 8).unwrap();
+    let p = Allocator::allocate(&h, l).unwrap().cast::<u8>();
+    // SAFETY: the block is ours.
+    unsafe { core::ptr::write_bytes(p.as_ptr(), 3, 100) };
+    let big = Layout::from_size_align(5000, 8).unwrap();
+    // SAFETY: p is a live block of layout l.
+    let p = unsafe { h.grow(p, l, big) }.unwrap();
+    assert_eq!(p.len(), 5000);
+    assert!(all_bytes(p.cast::<u8>().as_ptr() as usize, 100, 3));
+    let al = Layout::from_size_align(5000, 4096).unwrap();
+    // SAFETY: as above; a stricter alignment moves the block if needed.
+    let q = unsafe { h.grow(p.cast(), big, al) }.unwrap().cast::<u8>();
+    assert_eq!(q.as_ptr() as usize % 4096, 0);
+    assert!(all_bytes(q.as_ptr() as usize, 100, 3));
+    // SAFETY: as above.
+    let q = unsafe { h.shrink(q, al, Layout::from_size_align(10, 4096).unwrap()) }
+        .unwrap()
+        .cast::<u8>();
+    // SAFETY: as above.
+    unsafe { h.deallocate(q, l) };
+    let z = h.allocate_zeroed(Layout::from_size_align(3000, 16).unwrap()).unwrap();
+    assert!(all_bytes(z.cast::<u8>().as_ptr() as usize, 3000, 0));
+    // SAFETY: as above.
+    unsafe { h.deallocate(z.cast(), l) };
+    // GlobalAlloc.
+    // SAFETY: ordinary GlobalAlloc use.
+    unsafe {
+        let g = GlobalAlloc::alloc_zeroed(&heap, l);
+        assert!(all_bytes(g as usize, 100, 0));
+        g.write_bytes(9, 100);
+        let g = GlobalAlloc::realloc(&heap, g, l, 10_000);
+        assert!(all_bytes(g as usize, 100, 9));
+        GlobalAlloc::dealloc(&heap, g, l);
+        assert!(GlobalAlloc::alloc(&heap, Layout::from_size_align(2 << 20, 8).unwrap()).is_null());
+    }
+    assert_eq!(heap.info().allocated_blocks, 0);
+    assert!(heap.check(true, &mut String::new()));
+}
+
+fn dump_check_addr_and_info() {
+    let heap = Heap::new_in(leak_region(1 << 16));
+    let fresh = heap.info();
+    assert_eq!(fresh.free_blocks, 1);
+    assert_eq!(fresh.minimum_free_bytes, fresh.total_free_bytes);
+    assert!(fresh.total_free_bytes > 65_000 && fresh.total_free_bytes < 65_536);
+    assert_eq!(fresh.footprint, 1 << 16);
+    let l = Layout::from_size_align(1000, 16).unwrap();
+    let ps: Vec<NonNull<u8>> = (0..5).map(|_| heap.alloc(l).unwrap()).collect();
+    let low = heap.info();
+    assert_eq!(low.allocated_blocks, 5);
+    assert_eq!(low.total_allocated_bytes, 5 * 1000);
+    assert_eq!(low.total_free_bytes, fresh.total_free_bytes - 5 * 1008);
+    // SAFETY: live blocks.
+    unsafe {
+        heap.dealloc(ps[1]).unwrap();
+        heap.dealloc(ps[3]).unwrap();
+    }
+    let i = heap.info();
+    assert_eq!(i.minimum_free_bytes, low.total_free_bytes);
+    assert_eq!(i.peak_allocated_bytes, 5 * 1000);
+    assert_eq!(i.free_blocks, 3);
+    assert_eq!(i.total_blocks, 6);
+    let mut d = String::new();
+    heap.dump(&mut d).unwrap();
+    assert_eq!(d.lines().filter(|l| l.contains(" used next ")).count(), 3, "{d}");
+    assert_eq!(d.lines().filter(|l| l.contains(" free next ")).count(), 2, "{d}");
+    assert_eq!(d.lines().filter(|l| l.contains(" top next ")).count(), 1, "{d}");
+    assert!(
+        d.lines().last().unwrap().starts_with("heap: 3 used blocks (3000 B), 3 free blocks"),
+        "{d}"
+    );
+    assert!(heap.check_addr(ps[0].as_ptr()));
+    assert!(!heap.check_addr(&d as *const String as *const u8));
+}
+
+fn init_in_place() {
+    let mem = leak_region(1 << 16);
+    let (lo, hi) = (mem.as_ptr() as usize, mem.as_ptr() as usize + mem.len());
+    // SAFETY: the leaked region is ours.
+    let heap = unsafe { Heap::init_in_place(mem.as_mut_ptr(), mem.len()) }.unwrap();
+    let p = heap.alloc(Layout::from_size_align(100, 16).unwrap()).unwrap().as_ptr() as usize;
+    assert!(p > lo + core::mem::size_of::<Heap<RegionSource>>() && p < hi);
+    assert!(heap.info().total_free_bytes < (1 << 16) - core::mem::size_of::<Heap<RegionSource>>());
+    let tiny = leak_region(64);
+    // SAFETY: as above.
+    assert!(unsafe { Heap::init_in_place(tiny.as_mut_ptr(), 64) }.is_none());
+    // A region too small for any block: a heap where everything fails.
+    let h = Heap::new_in(leak_region(24));
+    assert!(h.alloc(Layout::from_size_align(1, 1).unwrap()).is_none());
+}
+
+fn mixed_sizes_in_a_big_region() {
+    // The mixed distribution (with requests beyond the mmap threshold,
+    // which a region serves itself) through the locked heap.
+    let heap = Heap::new_in(leak_region(32 << 20));
+    let mut rng = Rng::new(9);
+    let mut m = Model::new(&heap, true);
+    m.run(&mut rng, 40_000, 500, &mut mixed_size);
+    m.drain(&mut rng);
+    assert_eq!(heap.info().free_blocks, 1);
+}
+
+fn threads_share_a_heap() {
+    let heap: &'static Heap<RegionSource> =
+        Box::leak(Box::new(Heap::new_in(leak_region(64 << 20))));
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(t + 40);
+                let mut m = Model::new(heap, false);
+                m.shared = true;
+                // Sizes small enough that four workers never exhaust it.
+                m.run(&mut rng, 20_000, 2_000, &mut |r: &mut Rng| r.below(2000));
+                assert_eq!(m.failures, 0);
+                m.drain(&mut rng);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let i = heap.info();
+    assert_eq!((i.allocated_blocks, i.free_blocks), (0, 1));
+    assert!(heap.check(true, &mut String::new()));
+}
+
+fn process_heap_handle() {
+    let l = Layout::from_size_align(300, 8).unwrap();
+    let before = super::process().info().allocated_blocks;
+    // SAFETY: ordinary GlobalAlloc use.
+    unsafe {
+        let p = GlobalAlloc::alloc(&super::ProcessHeap, l);
+        assert!(!p.is_null());
+        assert_eq!(super::process().info().allocated_blocks, before + 1);
+        let p = GlobalAlloc::realloc(&super::ProcessHeap, p, l, 5000);
+        GlobalAlloc::dealloc(&super::ProcessHeap, p, l);
+    }
+    assert_eq!(super::process().info().allocated_blocks, before);
+}
+
+pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::unit::largest_free_block_is_exact", largest_free_block_is_exact),
+    ("heap::unit::double_free_and_invalid_pointers", double_free_and_invalid_pointers),
+    ("heap::unit::corruption_is_reported", corruption_is_reported),
+    ("heap::unit::realloc_in_place_and_failure", realloc_in_place_and_failure),
+    ("heap::unit::aligned_allocations", aligned_allocations),
+    ("heap::unit::failed_alloc_callback_fires", failed_alloc_callback_fires),
+    ("heap::unit::allocator_traits", allocator_traits),
+    ("heap::unit::dump_check_addr_and_info", dump_check_addr_and_info),
+    ("heap::unit::init_in_place", init_in_place),
+    ("heap::unit::mixed_sizes_in_a_big_region", mixed_sizes_in_a_big_region),
+    ("heap::unit::threads_share_a_heap", threads_share_a_heap),
+    ("heap::unit::process_heap_handle", process_heap_handle),
+];

@@ -1,0 +1,94 @@
+//! Giving memory back: lowering the end of the top segment, and purging
+//! (discarding the pages of) free memory that cannot be given back.
+
+use super::block::{down, rd, up, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN, SIZE};
+use super::class::{class_of, FL, SL};
+use super::raw::{RawHeap, TOP_PAD};
+use super::segment::{Seg, NONE};
+use super::source::Source;
+
+impl<S: Source> RawHeap<S> {
+    /// Gives back all but `pad` bytes of free top, and purges the unused
+    /// pages of every big free block. Returns whether any memory was
+    /// given back or purged.
+    pub fn trim(&mut self, pad: usize) -> bool {
+        self.flush_quick();
+        let mut done = self.trim_top(pad);
+        for fl in class_of(PURGE_MIN).0..FL {
+            for sl in 0..SL {
+                let mut h = self.lists.head(fl, sl);
+                while h != 0 {
+                    // SAFETY: listed blocks have valid headers and links.
+                    unsafe {
+                        let s = rd(h) & SIZE;
+                        if s >= PURGE_MIN && rd(h + 24) != 0 && self.purge_block(h, s) {
+                            wr(h + 24, 0);
+                            done = true;
+                        }
+                        h = rd(h + 8);
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// The trim that runs when a free makes the top too big.
+    #[cold]
+    pub(super) fn auto_trim(&mut self) {
+        self.flush_quick(); // parked blocks may free more of the top
+        if !self.trim_top(TOP_PAD.min(self.trim_threshold)) {
+            // Do not retry on every free: wait for the top to grow further.
+            self.trim_fail_at = self.top_size() + self.trim_threshold.max(PURGE_MIN);
+        }
+    }
+
+    /// Shrinks the top segment so that about `pad` bytes of top remain;
+    /// if the source refuses, purges the top's dirty pages instead.
+    fn trim_top(&mut self, pad: usize) -> bool {
+        let i = self.segs.top;
+        if i == NONE {
+            return false;
+        }
+        let page = self.source.page_size();
+        let seg = *self.segs.get(i);
+        let keep = pad.clamp(MIN_BLOCK, usize::MAX / 4);
+        let new_len = up(self.top + HDR + keep - seg.span.base, page);
+        if new_len < seg.span.len {
+            // SAFETY: the tail beyond the new sentinel is all top.
+            if unsafe { self.source.shrink(seg.span, new_len) } {
+                let mut span = seg.span;
+                span.len = new_len;
+                let s = Seg::of(span).expect("a trimmed segment still holds the top");
+                *self.segs.get_mut(i) = s;
+                self.top_end = s.sentinel;
+                // SAFETY: the new sentinel is inside what the segment kept.
+                unsafe { wr(s.sentinel, IN_USE | PREV_IN_USE) };
+                self.fresh = self.fresh.min(self.top_end);
+                self.trim_fail_at = 0;
+                return true;
+            }
+        }
+        self.purge_top(page)
+    }
+
+    /// Purges the top's pages that were ever written, so that they count
+    /// as fresh (zero) again.
+    fn purge_top(&mut self, page: usize) -> bool {
+        if self.fresh - self.top < PURGE_MIN {
+            return false;
+        }
+        let lo = up(self.top + HDR, page);
+        let hi = up(self.fresh, page).min(down(self.top_end, page));
+        // SAFETY: `[lo, hi)` lies in the top, which nothing uses.
+        if hi <= lo || !unsafe { self.source.purge(lo, hi - lo) } {
+            return false;
+        }
+        if hi < self.fresh {
+            // SAFETY: as above; less than a page before the sentinel.
+            unsafe { core::ptr::write_bytes(hi as *mut u8, 0, self.fresh - hi) };
+        }
+        self.fresh = lo;
+        true
+    }
+}
