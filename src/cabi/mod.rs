@@ -28,5 +28,7 @@ macro_rules! c_name {
 
 mod espidf;
 mod malloc;
+mod nuttx;
+mod pool;
 mod rt;
 mod sys;

@@ -44,15 +44,16 @@ impl GranError {
         }
     }
 
-    /// A short description, suitable for the one-line report before an
-    /// abort.
+    /// A short description; the bad-free kinds read as the noun of the
+    /// one-line report before an abort (`rawrt: gran_free(): unallocated
+    /// range of 0x...`).
     pub fn message(self) -> &'static str {
         match self {
             GranError::NoMemory => "no run of free granules is large enough",
             GranError::InvalidArgument => "invalid argument",
-            GranError::OutOfRange => "range is outside the granule heap",
-            GranError::Misaligned => "address is not at the start of a granule",
-            GranError::NotAllocated => "range is not allocated (double free?)",
+            GranError::OutOfRange => "range outside the granule heap",
+            GranError::Misaligned => "address not at a granule start",
+            GranError::NotAllocated => "unallocated range",
             GranError::Busy => "already initialised",
             GranError::Map(_) => "cannot map the page region",
         }

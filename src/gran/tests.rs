@@ -279,7 +279,7 @@ fn bad_frees() {
         assert_eq!(e.errno(), crate::sys::Errno::EINVAL);
     }
     assert_eq!(GranError::NoMemory.errno(), crate::sys::Errno::ENOMEM);
-    assert_eq!(format!("{}", GranError::NotAllocated), "range is not allocated (double free?)");
+    assert_eq!(format!("{}", GranError::NotAllocated), "unallocated range");
 }
 
 /// Random allocations and frees against a shadow bitmap: every result must

@@ -204,6 +204,16 @@ impl Heap<RegionSource> {
         Heap { raw: Lock::new(raw) }
     }
 
+    /// Adds `[ptr, ptr+len)` to the heap (NuttX's `mm_addregion`); false if
+    /// the region is too small or the heap holds too many segments.
+    ///
+    /// # Safety
+    /// As for [`from_raw`](Self::from_raw).
+    pub unsafe fn add_region(&self, ptr: *mut u8, len: usize) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { self.raw.lock().add_region(ptr as usize, len) }
+    }
+
     /// A heap whose own state lives at the start of `[ptr, ptr+len)` and
     /// which manages the rest (as ESP-IDF's `multi_heap_register` does).
     /// `None` if the region cannot hold the state.

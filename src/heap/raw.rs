@@ -198,6 +198,23 @@ impl<S: Source> RawHeap<S> {
         self.top_size() >= b
     }
 
+    /// Adds `[base, base+len)` to a region heap as one more segment (or as
+    /// growth of the top segment when it starts where the top ends). False
+    /// if the region is too small, or the heap has no room for another
+    /// segment.
+    ///
+    /// # Safety
+    /// The region must be valid for reads and writes and used by nothing
+    /// else for as long as the heap lives.
+    pub unsafe fn add_region(&mut self, base: usize, len: usize) -> bool
+    where
+        S: AddRegion,
+    {
+        // SAFETY: forwarded contract.
+        let queued = unsafe { self.source.add_region(base, len) };
+        queued && self.grow(0)
+    }
+
     /// The top segment grew in place by `len` bytes.
     fn extend_top(&mut self, len: usize, zeroed: bool) {
         let i = self.segs.top;
@@ -254,5 +271,21 @@ impl<S: Source> RawHeap<S> {
         self.st.free += s;
         self.st.free_blocks += 1;
         self.top = self.top_end;
+    }
+}
+
+/// A source that can take more regions after creation.
+pub trait AddRegion {
+    /// Queues a region for the next `grow`; false if it cannot.
+    ///
+    /// # Safety
+    /// As for [`RawHeap::add_region`].
+    unsafe fn add_region(&mut self, base: usize, len: usize) -> bool;
+}
+
+impl AddRegion for super::source::RegionSource {
+    unsafe fn add_region(&mut self, base: usize, len: usize) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { self.add(base, len) }
     }
 }

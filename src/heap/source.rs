@@ -124,6 +124,19 @@ impl RegionSource {
     pub const unsafe fn new(base: usize, len: usize) -> Self {
         RegionSource { region: Some(Span { base, len, kind: 0, zeroed: false }) }
     }
+
+    /// Queues one more region, handed out at the next `grow` (NuttX's
+    /// `mm_addregion`). False if one is queued already.
+    ///
+    /// # Safety
+    /// As for [`RegionSource::new`].
+    pub unsafe fn add(&mut self, base: usize, len: usize) -> bool {
+        if self.region.is_some() {
+            return false;
+        }
+        self.region = Some(Span { base, len, kind: 0, zeroed: false });
+        true
+    }
 }
 
 // SAFETY: the region is valid and exclusive by `RegionSource::new`'s

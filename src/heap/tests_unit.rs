@@ -344,6 +344,7 @@ fn process_heap_handle() {
 }
 
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::unit::added_region_is_used_and_checked", added_region_is_used_and_checked),
     ("heap::unit::largest_free_block_is_exact", largest_free_block_is_exact),
     ("heap::unit::double_free_and_invalid_pointers", double_free_and_invalid_pointers),
     ("heap::unit::corruption_is_reported", corruption_is_reported),
@@ -357,3 +358,33 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::unit::threads_share_a_heap", threads_share_a_heap),
     ("heap::unit::process_heap_handle", process_heap_handle),
 ];
+
+fn added_region_is_used_and_checked() {
+    // Two separate regions (NuttX's mm_initialize + mm_addregion).
+    let first: &'static mut [u64] = Box::leak(vec![0u64; 8 << 10].into_boxed_slice());
+    let second: &'static mut [u64] = Box::leak(vec![0u64; 32 << 10].into_boxed_slice());
+    // SAFETY: both buffers are leaked, so exclusively the heap's forever.
+    let h = unsafe { Heap::from_raw(first.as_mut_ptr().cast(), 64 << 10) };
+    let before = h.info().total_free_bytes;
+    assert!(h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).is_none(), "too big for the first region");
+    // SAFETY: as above.
+    assert!(unsafe { h.add_region(second.as_mut_ptr().cast(), 256 << 10) });
+    let after = h.info();
+    assert!(after.total_free_bytes > before + (250 << 10), "{} -> {}", before, after.total_free_bytes);
+    let big = h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).expect("fits the added region");
+    let lo = second.as_ptr() as usize;
+    assert!((lo..lo + (256 << 10)).contains(&(big.as_ptr() as usize)));
+    let small = h.alloc(Layout::from_size_align(1000, 16).unwrap()).expect("small");
+    assert!(h.check(true, &mut String::new()));
+    // SAFETY: live blocks of `h`.
+    unsafe {
+        h.dealloc(big).unwrap();
+        h.dealloc(small).unwrap();
+    }
+    assert_eq!(h.info().total_allocated_bytes, 0);
+    assert!(h.check(true, &mut String::new()));
+    // A region too small for a block is refused.
+    let tiny: &'static mut [u64] = Box::leak(vec![0u64; 2].into_boxed_slice());
+    // SAFETY: leaked buffer.
+    assert!(!unsafe { h.add_region(tiny.as_mut_ptr().cast(), 16) });
+}

@@ -46,17 +46,18 @@ impl PoolError {
         }
     }
 
-    /// A short description, suitable for the one-line report before an
-    /// abort.
+    /// A short description; the fatal kinds read as the noun of the
+    /// one-line report before an abort (`rawrt: rawrt_pool_free(): double
+    /// free of 0x...`).
     pub fn message(self) -> &'static str {
         match self {
             PoolError::Exhausted => "pool exhausted",
             PoolError::NoMemory => "out of memory for a pool chunk",
             PoolError::InvalidArgument => "invalid argument",
-            PoolError::NotInPool => "pointer is not a block of this pool",
-            PoolError::Misaligned => "pointer is inside a block, not at its start",
-            PoolError::DoubleFree => "block is not in use (double free?)",
-            PoolError::Corrupted => "free list corrupted (write after free?)",
+            PoolError::NotInPool => "pointer not from this pool",
+            PoolError::Misaligned => "pointer inside a block",
+            PoolError::DoubleFree => "double free",
+            PoolError::Corrupted => "free-list corruption (write after free?)",
         }
     }
 

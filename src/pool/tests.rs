@@ -367,7 +367,7 @@ fn bad_frees() {
     assert_eq!(PoolError::Exhausted.errno(), crate::sys::Errno::ENOMEM);
     assert_eq!(PoolError::NoMemory.errno(), crate::sys::Errno::ENOMEM);
     assert!(!PoolError::Exhausted.is_fatal());
-    assert_eq!(format!("{}", PoolError::DoubleFree), "block is not in use (double free?)");
+    assert_eq!(format!("{}", PoolError::DoubleFree), "double free");
 }
 
 fn bad_frees_across_chunks() {
