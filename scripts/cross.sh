@@ -20,6 +20,9 @@ for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
         set +e; cargo run -q --target "$t" --example fail -- "${run%%:*}" 2>/dev/null; st=$?; set -e
         [ $st -eq "${run#*:}" ] || { echo "fail ${run%%:*} on $t: status $st"; exit 1; }
     done
+    out=$(cargo run -q --target "$t" --example demo)
+    grep -q "^check: ok$" <<<"$out" && grep -q "^Vec of 10000 squares, sum 333283335000$" <<<"$out" \
+        || { echo "demo on $t printed: $out"; exit 1; }
     cargo build -q --release --target "$t" --example hello
     echo "$t release hello: $(stat -c %s target/$t/release/examples/hello) bytes"
 done
