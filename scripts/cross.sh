@@ -26,4 +26,23 @@ for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     cargo build -q --release --target "$t" --example hello
     echo "$t release hello: $(stat -c %s target/$t/release/examples/hello) bytes"
 done
+# The assembly examples for aarch64 and riscv64 (examples/asm/): GNU as and
+# GNU ld against the cross-built librawrt.a, run under qemu-user.
+for pair in aarch64-unknown-linux-gnu:aarch64-linux-gnu:aarch64:qemu-aarch64 \
+            riscv64gc-unknown-linux-gnu:riscv64-linux-gnu:riscv64:qemu-riscv64; do
+    IFS=: read -r t prefix arch qemu <<<"$pair"
+    echo "== $t: assembly example under qemu"
+    cargo rustc -q --release --lib --crate-type staticlib --target "$t" --target-dir "target/staticlib-$t"
+    lib="target/staticlib-$t/$t/release/librawrt.a"
+    dir="target/asm-examples-$arch"; mkdir -p "$dir"
+    "$prefix-as" "examples/asm/$arch-gas.s" -o "$dir/$arch-gas.o"
+    "$prefix-ld" -z max-page-size=4096 -static --gc-sections -s "$dir/$arch-gas.o" "$lib" -o "$dir/$arch-gas"
+    set +e; out=$("$qemu" "$dir/$arch-gas"); st=$?; set -e
+    re="^$arch GNU as: malloc, realloc, free
+pool: 2 blocks of 32 bytes in use
+heap: [0-9]+ bytes allocated, [0-9]+ bytes from the kernel$"
+    [[ $st -eq 0 && "$out" =~ $re ]] || { echo "$arch-gas: status $st, printed: $out"; exit 1; }
+    echo "$arch-gas: $(stat -c %s "$dir/$arch-gas") bytes"
+done
+echo "cross asm: 2 passed, 0 failed"
 echo "cross: 2 passed, 0 failed"

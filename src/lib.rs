@@ -26,6 +26,7 @@ pub mod pool;
 pub mod rt;
 pub mod sync;
 pub mod sys;
+pub mod thread;
 
 /// Rust's global allocator is the process heap, shared with C's `malloc`.
 #[cfg(all(not(test), feature = "global-allocator"))]

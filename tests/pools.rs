@@ -35,6 +35,7 @@ extern "C" {
     fn rawrt_pool_alloc(pool: *mut Pool) -> *mut u8;
     fn rawrt_pool_calloc(pool: *mut Pool) -> *mut u8;
     fn rawrt_pool_free(pool: *mut Pool, p: *mut u8);
+    fn rawrt_pool_alloc_wait(pool: *mut Pool, timeout: *const rawrt::sys::time::Timespec) -> *mut u8;
     fn rawrt_pool_info(pool: *mut Pool, out: *mut PoolInfo);
     fn rawrt_pool_for_each_used(pool: *mut Pool, f: extern "C" fn(*mut u8, *mut c_void), ctx: *mut c_void);
     fn rawrt_pool_destroy(pool: *mut Pool);
@@ -68,6 +69,7 @@ fn tests() -> i32 {
         ("pool_from_heap_exhaustion_and_info", pool_from_heap_exhaustion_and_info),
         ("pool_in_region_and_for_each_used", pool_in_region_and_for_each_used),
         ("pool_bad_frees_abort", pool_bad_frees_abort),
+        ("pool_alloc_wait_times_out_and_wakes", pool_alloc_wait_times_out_and_wakes),
         ("granules_beyond_32_and_info", granules_beyond_32_and_info),
         ("granule_bad_free_aborts", granule_bad_free_aborts),
         ("pages_alloc_free_info", pages_alloc_free_info),
@@ -480,4 +482,34 @@ fn pages_alloc_free_info() {
     });
     assert_eq!(o.ended, Ended::Signaled(6));
     assert!(o.stderr().starts_with("rawrt: mm_pgfree(): unallocated range of 0x"), "{}", o.stderr());
+}
+
+fn pool_alloc_wait_times_out_and_wakes() {
+    use rawrt::sys::time::{clock_gettime, Timespec, CLOCK_MONOTONIC};
+    // SAFETY: C calls on a pool this test owns; the thread frees a block
+    // of it while the main thread waits.
+    unsafe {
+        let pool = rawrt_pool_create(64, 0, 1);
+        let only = rawrt_pool_alloc(pool);
+        assert!(!only.is_null());
+        let t0 = clock_gettime(CLOCK_MONOTONIC).unwrap();
+        let wait = Timespec { sec: 0, nsec: 30_000_000 };
+        assert!(rawrt_pool_alloc_wait(pool, &wait).is_null());
+        assert_eq!(errno::get(), rawrt::sys::Errno::ETIMEDOUT.raw());
+        let waited = clock_gettime(CLOCK_MONOTONIC).unwrap().as_nanos() - t0.as_nanos();
+        assert!(waited >= 30_000_000, "waited {waited} ns");
+        let bad = Timespec { sec: -1, nsec: 0 };
+        assert!(rawrt_pool_alloc_wait(pool, &bad).is_null());
+        assert_eq!(errno::get(), rawrt::sys::Errno::EINVAL.raw());
+        let (p, b) = (pool as usize, only as usize);
+        let t = rawrt::thread::spawn(move || {
+            rawrt::thread::sleep(core::time::Duration::from_millis(20));
+            rawrt_pool_free(p as *mut Pool, b as *mut u8);
+        });
+        let again = rawrt_pool_alloc_wait(pool, core::ptr::null());
+        assert_eq!(again, only, "the block the other thread freed");
+        t.join().unwrap();
+        rawrt_pool_free(pool, again);
+        rawrt_pool_destroy(pool);
+    }
 }

@@ -47,6 +47,32 @@ pub fn barrier() {
     unsafe { asm!("", options(nostack, preserves_flags)) };
 }
 
+/// The thread pointer (`tpidr_el0`).
+///
+/// # Safety
+/// None beyond what the caller does with the value: reading the register
+/// is always allowed.
+#[inline(always)]
+pub unsafe fn thread_pointer() -> *mut u8 {
+    let p: *mut u8;
+    // SAFETY: reads a user-readable system register.
+    unsafe { asm!("mrs {}, tpidr_el0", out(reg) p, options(nostack, preserves_flags, nomem)) };
+    p
+}
+
+/// Sets the calling thread's thread pointer (`tpidr_el0`). Returns 0 (the
+/// same shape as on x86_64, where this is a system call).
+///
+/// # Safety
+/// `p` must stay valid for as long as the thread runs; code that reads
+/// the thread pointer finds whatever it points at.
+#[inline]
+pub unsafe fn set_thread_pointer(p: *mut u8) -> usize {
+    // SAFETY: writes a user-writable system register that only rawrt reads.
+    unsafe { asm!("msr tpidr_el0, {}", in(reg) p, options(nostack, preserves_flags, nomem)) };
+    0
+}
+
 /// Architecture-specific constants of the Linux ABI.
 pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.

@@ -47,6 +47,33 @@ pub fn barrier() {
     unsafe { asm!("", options(nostack, preserves_flags)) };
 }
 
+/// The thread pointer (register `tp`).
+///
+/// # Safety
+/// None beyond what the caller does with the value: reading the register
+/// is always allowed.
+#[inline(always)]
+pub unsafe fn thread_pointer() -> *mut u8 {
+    let p: *mut u8;
+    // SAFETY: copies a register.
+    unsafe { asm!("mv {}, tp", out(reg) p, options(nostack, preserves_flags, nomem)) };
+    p
+}
+
+/// Sets the calling thread's thread pointer (register `tp`, which the
+/// psABI reserves for it and compiled code never allocates). Returns 0
+/// (the same shape as on x86_64, where this is a system call).
+///
+/// # Safety
+/// `p` must stay valid for as long as the thread runs; code that reads
+/// the thread pointer finds whatever it points at.
+#[inline]
+pub unsafe fn set_thread_pointer(p: *mut u8) -> usize {
+    // SAFETY: sets a register nothing but rawrt reads.
+    unsafe { asm!("mv tp, {}", in(reg) p, options(nostack, preserves_flags, nomem)) };
+    0
+}
+
 /// Architecture-specific constants of the Linux ABI.
 pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.

@@ -45,6 +45,36 @@ pub fn barrier() {
     unsafe { asm!("", options(nostack, preserves_flags)) };
 }
 
+/// The thread pointer: the FS base's first word, which rawrt's thread
+/// control block sets to its own address (so `mov %fs:0` reads it).
+///
+/// # Safety
+/// The FS base must point at readable memory whose first word is the
+/// pointer to return (glibc's and rawrt's thread blocks both do this).
+#[inline(always)]
+pub unsafe fn thread_pointer() -> *mut u8 {
+    let p: *mut u8;
+    // SAFETY: the caller guarantees that %fs:0 is readable.
+    unsafe {
+        asm!("mov {}, qword ptr fs:[0]", out(reg) p, options(nostack, preserves_flags, readonly))
+    };
+    p
+}
+
+/// Sets the calling thread's thread pointer (`arch_prctl(ARCH_SET_FS)`);
+/// the memory at `p` must start with `p` itself. Returns the raw system
+/// call result (0, or `-errno`).
+///
+/// # Safety
+/// `p` must stay valid for as long as the thread runs; code that reads
+/// the thread pointer finds whatever it points at.
+#[inline]
+pub unsafe fn set_thread_pointer(p: *mut u8) -> usize {
+    use linux_raw_sys::general::{__NR_arch_prctl, ARCH_SET_FS};
+    // SAFETY: arch_prctl(ARCH_SET_FS) only changes this thread's FS base.
+    unsafe { syscall2(__NR_arch_prctl as usize, ARCH_SET_FS as usize, p as usize) }
+}
+
 /// Architecture-specific constants of the Linux ABI.
 pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.

@@ -198,36 +198,90 @@ extern "C" fn multi_heap_dump(h: &Region) {
 }
 }
 
+/// Allocates for a `heap_caps_*` call: from the process heap when it has
+/// `caps`, else nothing. A failure runs the failed-allocation callback
+/// here rather than in [`Heap::allocate`], so that the C hook gets the
+/// capabilities asked for, as ESP-IDF passes them (`esp_alloc_failed_hook_t`:
+/// "capabilities requested of failed allocation"), also when no heap has
+/// them.
+fn caps_alloc(size: usize, align: usize, zero: bool, caps: u32, func: &'static str) -> *mut u8 {
+    let mut g = heap::process().lock();
+    let p = if !served(caps) {
+        None
+    } else if zero {
+        g.alloc_zeroed(size, align)
+    } else {
+        g.alloc(size, align)
+    };
+    let cb = g.failed_alloc_callback();
+    drop(g);
+    match p {
+        Some(p) => p.as_ptr(),
+        None => {
+            caps_failed(cb, size, align, caps, func);
+            null_mut()
+        }
+    }
+}
+
+/// Runs the process heap's failed-allocation callback `cb` for a
+/// `heap_caps_*` call: the C hook with the requested `caps`, any other
+/// callback as the heap would.
+fn caps_failed(cb: Option<heap::FailedAllocFn>, size: usize, align: usize, caps: u32, func: &'static str) {
+    match cb {
+        Some(f) if f as usize == call_hook as heap::FailedAllocFn as usize => hook_with_caps(size, caps, func),
+        Some(f) => f(size, align, func),
+        None => {}
+    }
+}
+
 c_name! {
 /// `heap_caps_malloc`.
 extern "C" fn heap_caps_malloc(size: usize, caps: u32) -> *mut u8 {
-    if !served(caps) {
-        return null_mut();
-    }
-    heap::process().allocate(size, 16, false, "heap_caps_malloc").map_or(null_mut(), |p| p.as_ptr())
+    caps_alloc(size, 16, false, caps, "heap_caps_malloc")
 }
 }
 
 c_name! {
 /// `heap_caps_calloc`.
 extern "C" fn heap_caps_calloc(n: usize, size: usize, caps: u32) -> *mut u8 {
-    match (served(caps), n.checked_mul(size)) {
-        (true, Some(total)) => {
-            heap::process().allocate(total, 16, true, "heap_caps_calloc").map_or(null_mut(), |p| p.as_ptr())
-        }
-        _ => null_mut(),
+    match n.checked_mul(size) {
+        Some(total) => caps_alloc(total, 16, true, caps, "heap_caps_calloc"),
+        None => null_mut(),
     }
 }
 }
 
 c_name! {
-/// `heap_caps_realloc`: realloc's rules, for the served capabilities.
+/// `heap_caps_realloc`: realloc's rules, for the served capabilities; the
+/// failed-allocation hook gets `caps`, as for `heap_caps_malloc`.
 unsafe extern "C" fn heap_caps_realloc(p: *mut u8, size: usize, caps: u32) -> *mut u8 {
-    if !served(caps) {
+    const FUNC: &str = "heap_caps_realloc";
+    let Some(nn) = NonNull::new(p) else {
+        return caps_alloc(size, 16, false, caps, FUNC);
+    };
+    if size == 0 {
+        // SAFETY: C's contract: a live block of the process heap.
+        unsafe { c_free(p) };
         return null_mut();
     }
-    // SAFETY: C's contract.
-    unsafe { region_realloc(heap::process(), p, size, "heap_caps_realloc") }
+    let mut g = heap::process().lock();
+    let r = if served(caps) {
+        // SAFETY: C's contract: a live block of the process heap.
+        unsafe { g.realloc(nn.as_ptr(), size, 16) }
+    } else {
+        Err(HeapError::OutOfMemory) // no heap has `caps`: the block stays
+    };
+    let cb = g.failed_alloc_callback();
+    drop(g);
+    match r {
+        Ok(q) => q.as_ptr(),
+        Err(HeapError::OutOfMemory) => {
+            caps_failed(cb, size, 16, caps, FUNC);
+            null_mut()
+        }
+        Err(e) => misuse(FUNC, e, p),
+    }
 }
 }
 
@@ -240,12 +294,12 @@ unsafe extern "C" fn heap_caps_free(p: *mut u8) {
 }
 
 c_name! {
-/// `heap_caps_aligned_alloc`.
+/// `heap_caps_aligned_alloc`: `align` must be a power of two (else NULL).
 extern "C" fn heap_caps_aligned_alloc(align: usize, size: usize, caps: u32) -> *mut u8 {
-    if !served(caps) || !align.is_power_of_two() {
+    if !align.is_power_of_two() {
         return null_mut();
     }
-    heap::process().allocate(size, align.max(16), false, "heap_caps_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
+    caps_alloc(size, align.max(16), false, caps, "heap_caps_aligned_alloc")
 }
 }
 
@@ -345,8 +399,15 @@ type CHook = extern "C" fn(usize, u32, *const c_char);
 
 static HOOK: AtomicUsize = AtomicUsize::new(0);
 
-/// Calls the registered C hook with a NUL-terminated function name.
+/// The process heap's failed-allocation callback while a C hook is
+/// registered: a failure of malloc and friends, which ask for
+/// `MALLOC_CAP_DEFAULT` (as ESP-IDF's malloc reports its failures).
 fn call_hook(size: usize, _align: usize, func: &'static str) {
+    hook_with_caps(size, MALLOC_CAP_DEFAULT, func);
+}
+
+/// Calls the registered C hook with a NUL-terminated function name.
+fn hook_with_caps(size: usize, caps: u32, func: &'static str) {
     let f = HOOK.load(Ordering::Acquire);
     if f == 0 {
         return;
@@ -356,7 +417,7 @@ fn call_hook(size: usize, _align: usize, func: &'static str) {
     let mut name = [0u8; 48];
     let n = func.len().min(name.len() - 1);
     name[..n].copy_from_slice(&func.as_bytes()[..n]);
-    f(size, MALLOC_CAP_DEFAULT | MALLOC_CAP_8BIT, name.as_ptr().cast());
+    f(size, caps, name.as_ptr().cast());
 }
 
 c_name! {

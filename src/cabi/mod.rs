@@ -30,5 +30,7 @@ mod espidf;
 mod malloc;
 mod nuttx;
 mod pool;
+mod process;
 mod rt;
 mod sys;
+mod thread;

@@ -50,6 +50,24 @@ extern "C" fn rawrt_pool_calloc(pool: &Pool) -> *mut u8 {
     pool.alloc_zeroed().map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
 }
 
+/// `rawrt_pool_alloc_wait`: like `rawrt_pool_alloc`, but when the pool is
+/// exhausted, sleeps until another thread frees a block or `timeout`
+/// (relative; NULL waits for ever) passes: NULL with `ETIMEDOUT` then, or
+/// `ENOMEM` if the heap refuses a chunk. A negative or out-of-range
+/// timeout gives `EINVAL`.
+#[no_mangle]
+unsafe extern "C" fn rawrt_pool_alloc_wait(pool: &Pool, timeout: *const crate::sys::time::Timespec) -> *mut u8 {
+    // SAFETY: C's contract: `timeout` is NULL or a valid timespec.
+    let timeout = match unsafe { timeout.as_ref() } {
+        None => None,
+        Some(t) if t.sec >= 0 && (0..1_000_000_000).contains(&t.nsec) => {
+            Some(core::time::Duration::new(t.sec as u64, t.nsec as u32))
+        }
+        Some(_) => return pool_err(PoolError::InvalidArgument, null_mut()),
+    };
+    pool.alloc_wait(timeout).map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
+}
+
 /// `rawrt_pool_free`: NULL does nothing; a pointer that is not a block of
 /// this pool, or a block freed twice, is reported and aborts.
 #[no_mangle]

@@ -70,13 +70,16 @@ impl<S: Source> RawHeap<S> {
         // Room for moving the payload up to an alignment boundary.
         let need = if align <= ALIGN { b } else { b.checked_add(align)?.checked_add(MIN_BLOCK)? };
         // A large request reuses free memory if it fits without growing,
-        // else gets a mapping; if mapping fails the heap may still grow.
-        let mut got = self.block(need, !large);
+        // else gets a mapping; when the kernel refuses that, it fails.
+        let got = self.block(need, !large);
         if got.is_none() && large {
             if let Some(p) = self.large_alloc(size, align.max(ALIGN)) {
                 return Some((p, p));
             }
-            got = self.block(need, true);
+            // The kernel refused this much memory as a mapping: growing the
+            // heap by as much is refused too (the same address-space and
+            // overcommit limits), so fail without more system calls.
+            return None;
         }
         let got = got?;
         let (h, s, d) = if align <= ALIGN { got } else { self.carve(got, b, align) };

@@ -45,7 +45,7 @@ impl<S: Source> RawHeap<S> {
             (i, self.segs.get(i).sentinel)
         } else if self.large.contains(p) {
             return Ok(Found::Large(p));
-        } else if self.large.recently_freed(p) {
+        } else if self.large.recently_freed(p) || p == self.last_freed {
             return Err(HeapError::DoubleFree);
         } else {
             return Err(HeapError::InvalidPointer);
@@ -57,7 +57,14 @@ impl<S: Source> RawHeap<S> {
         // SAFETY: `h` lies in a segment's block area.
         let hdr = unsafe { rd(h) };
         if hdr & IN_USE == 0 {
-            return Err(HeapError::DoubleFree);
+            // A freed (or parked) block keeps its size in its header; a
+            // word with neither IN_USE nor a size (zeros inside a payload)
+            // is no block at all.
+            return Err(if hdr & SIZE >= MIN_BLOCK {
+                HeapError::DoubleFree
+            } else {
+                HeapError::InvalidPointer
+            });
         }
         let s = hdr & SIZE;
         if h >= limit || hdr & LARGE != 0 || s < MIN_BLOCK || s > limit - h {
@@ -97,6 +104,7 @@ impl<S: Source> RawHeap<S> {
         match self.locate(p as usize)? {
             Found::Large(p) => self.large_free(p),
             Found::Block { h, s, hdr, seg } => {
+                self.last_freed = h + HDR;
                 self.st.used -= s - HDR;
                 self.st.used_blocks -= 1;
                 // A block next to the top goes back to it instead.

@@ -51,8 +51,29 @@ pub struct LinuxOs;
 unsafe impl Os for LinuxOs {
     #[inline]
     unsafe fn brk(&mut self, addr: usize) -> usize {
+        // Built without C names, rawrt lives inside another C library whose
+        // `sbrk` remembers the break it last set: move the break through
+        // that library so that its idea of the break stays true.
+        #[cfg(all(not(test), not(feature = "cabi")))]
+        {
+            extern "C" {
+                fn brk(addr: *mut u8) -> i32;
+                fn sbrk(incr: isize) -> *mut u8;
+            }
+            // SAFETY: the host C library's own brk/sbrk; the caller vouches
+            // for lowering.
+            unsafe {
+                if addr != 0 {
+                    brk(addr as *mut u8);
+                }
+                sbrk(0) as usize
+            }
+        }
+        #[cfg(any(test, feature = "cabi"))]
         // SAFETY: the caller vouches for lowering.
-        unsafe { mm::brk(addr) }
+        unsafe {
+            mm::brk(addr)
+        }
     }
     fn mmap(&mut self, len: usize) -> Option<usize> {
         mm::mmap_anonymous(len).ok().map(|p| p as usize)

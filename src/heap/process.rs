@@ -23,6 +23,11 @@ pub const GROW_STEP: usize = 128 * 1024;
 pub const MMAP_SEGMENT: usize = 1024 * 1024;
 /// A refused break move of at most this much disables `brk` for good.
 const BRK_GIVE_UP: usize = 64 * 1024 * 1024;
+/// After the break has been found moved by someone else this many times,
+/// the source leaves it to them and grows by mmap: each move costs the
+/// heap a segment slot (there are `MAX_SEGS`), mmap'd segments grow
+/// geometrically and extend in place.
+const FOREIGN_GIVE_UP: u32 = 4;
 /// Requests above this fail without a system call.
 const MAX_GROW: usize = (isize::MAX as usize) >> 1;
 
@@ -35,6 +40,8 @@ pub struct ProcessSource<O: Os = LinuxOs> {
     brk_end: usize,
     use_brk: bool,
     mmap_segs: u32,
+    /// Times the break was found moved by someone else.
+    foreign_moves: u32,
 }
 
 // SAFETY: the source holds only addresses of memory its heap owns.
@@ -43,7 +50,15 @@ unsafe impl<O: Os + Send> Send for ProcessSource<O> {}
 impl<O: Os> ProcessSource<O> {
     /// A source that uses the break first. Makes no system call yet.
     pub const fn new(os: O) -> Self {
-        ProcessSource { os, n: SysCounters::ZERO, page: 0, brk_end: 0, use_brk: true, mmap_segs: 0 }
+        ProcessSource {
+            os,
+            n: SysCounters::ZERO,
+            page: 0,
+            brk_end: 0,
+            use_brk: true,
+            mmap_segs: 0,
+            foreign_moves: 0,
+        }
     }
 
     /// A source that never touches the break.
@@ -55,6 +70,7 @@ impl<O: Os> ProcessSource<O> {
             brk_end: 0,
             use_brk: false,
             mmap_segs: 0,
+            foreign_moves: 0,
         }
     }
 
@@ -101,7 +117,13 @@ impl<O: Os> ProcessSource<O> {
         let end = t.end();
         if t.kind == KIND_BRK && self.use_brk && end == self.brk_end {
             if self.query() != end {
-                return Err(false); // someone else moved the break
+                // Someone else moved the break: start a segment above
+                // theirs, or leave the break to them if they keep at it.
+                self.foreign_moves += 1;
+                if self.foreign_moves >= FOREIGN_GIVE_UP {
+                    self.use_brk = false;
+                }
+                return Err(false);
             }
             let want = end.checked_add(step).ok_or(true)?;
             if self.raise(end, want, step) {

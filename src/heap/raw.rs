@@ -59,6 +59,9 @@ pub struct RawHeap<S: Source> {
     /// An automatic trim failed: do not retry until the top exceeds this.
     pub(super) trim_fail_at: usize,
     pub(super) on_fail: Option<FailedAllocFn>,
+    /// Payload address of the block freed last, to name a second free of
+    /// it even after a trim gave its memory back.
+    pub(super) last_freed: usize,
     pub(super) source: S,
 }
 
@@ -94,6 +97,7 @@ impl<S: Source> RawHeap<S> {
             trim_threshold: DEFAULT_TRIM_THRESHOLD,
             trim_fail_at: 0,
             on_fail: None,
+            last_freed: 0,
             source,
         }
     }

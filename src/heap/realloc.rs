@@ -62,7 +62,7 @@ impl<S: Source> RawHeap<S> {
     /// next neighbour.
     fn grow_in_place(&mut self, h: usize, s: usize, b: usize) -> bool {
         let n = h + s;
-        if n == self.top && s + self.top_size() < b {
+        if n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
             self.grow(b - s); // extends the top in place when the source can
         }
         // SAFETY: `h` is a used block; `n` is the top or a valid header.

@@ -4,8 +4,15 @@
 //! that the same `cargo test` built, and nested cargo builds (release, other
 //! opt-levels) in separate target directories under `target/`.
 
+mod asm_examples;
 mod budget;
+mod cmalloc;
+mod clib;
+mod coexist;
+mod ctests;
+mod dwarf;
 mod examples;
+mod header;
 mod memcheck;
 mod staticlib;
 
@@ -43,4 +50,12 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("hosted::hello_release_syscalls", budget::hello_release_syscalls),
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
     ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
+    ("hosted::malloc_c_program", cmalloc::malloc_c_program),
+    ("hosted::header_matches_the_library", header::header_matches_the_library),
+    ("hosted::header_matches_the_library_without_c11_threads", header::header_matches_the_library_without_c11_threads),
+    ("hosted::prefixed_header_matches_the_prefixed_library", header::prefixed_header_matches_the_prefixed_library),
+    ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
+    ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
+    ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
+    ("hosted::glibc_malloc_and_rawrt_malloc_share_the_break", coexist::glibc_malloc_and_rawrt_malloc_share_the_break),
 ];

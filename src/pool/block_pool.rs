@@ -12,6 +12,9 @@
 //!   `low_water` (the minimum of `capacity - in_use` right after an
 //!   allocation, `usize::MAX` before the first).
 //!
+//! Outside the lock: `frees` (a wrapping count of frees, the futex word of
+//! [`Pool::alloc_wait`]) and `waiters` (threads about to sleep on it).
+//!
 //! Costs (C = number of chunks): `alloc` O(1) (plus one chunk-source call
 //! when every chunk is full and the pool may grow); `free` O(1) when the
 //! pointer is in the same chunk as the previous free, else O(log C) for the
@@ -23,11 +26,14 @@
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
 
 use super::chunk::{header_bytes, words_for, Chunk};
 use super::table::ChunkTable;
 use super::{ChunkSource, PoolError};
 use crate::sync::Lock;
+use crate::sys::futex;
+use crate::sys::time::{clock_gettime, Timespec, CLOCK_MONOTONIC};
 
 /// The alignment used when 0 is given.
 pub const DEFAULT_ALIGN: usize = 16;
@@ -285,11 +291,12 @@ pub struct Pool {
     /// The `Pool` object itself lives in memory from `source`
     /// ([`Pool::create`]).
     in_source: bool,
-    /// Counts frees (wrapping): the futex word of a future "wait for a free
-    /// block". A waiter would read it, retry the allocation, and on
-    /// `Exhausted` sleep with `futex::wait(&frees, seen)`; `free` would then
-    /// add a wake when a waiter count (to be added) is non-zero.
+    /// Counts frees (wrapping): the futex word [`Pool::alloc_wait`] sleeps
+    /// on. Bumped after every successful free, outside the lock.
     frees: AtomicU32,
+    /// Threads inside [`Pool::alloc_wait`]'s sleep (or about to sleep): a
+    /// free wakes one of them when this is non-zero.
+    waiters: AtomicU32,
 }
 
 impl Pool {
@@ -317,6 +324,7 @@ impl Pool {
             source: Some(source),
             in_source: false,
             frees: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
         })
     }
 
@@ -376,6 +384,7 @@ impl Pool {
             source: None,
             in_source: false,
             frees: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
         })
     }
 
@@ -490,8 +499,64 @@ impl Pool {
     #[inline]
     pub unsafe fn free(&self, ptr: *mut u8) -> Result<(), PoolError> {
         self.inner.lock().free(ptr as usize, &self.geometry)?;
-        self.frees.fetch_add(1, Ordering::Release);
+        self.freed();
         Ok(())
+    }
+
+    /// After a free: count it, and wake one thread in [`Pool::alloc_wait`]
+    /// if any. While the process has one thread nobody can be waiting, and
+    /// the count is bumped without a read-modify-write.
+    #[inline]
+    fn freed(&self) {
+        if !crate::sync::is_threaded() {
+            let n = self.frees.load(Ordering::Relaxed);
+            self.frees.store(n.wrapping_add(1), Ordering::Relaxed);
+            return;
+        }
+        // SeqCst pairs with alloc_wait's `waiters` increment: either this
+        // load sees the waiter, or the waiter's re-check (and the kernel's
+        // own check of the word) sees the new count.
+        self.frees.fetch_add(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            let _ = futex::wake(&self.frees, 1);
+        }
+    }
+
+    /// A block, waiting while the pool is exhausted (every block in use
+    /// and no growth allowed) until another thread frees one, or until
+    /// `timeout` has passed (`None`: no limit). A zero timeout tries once.
+    ///
+    /// Errors: [`PoolError::TimedOut`] (`ETIMEDOUT`) when the timeout
+    /// passes first; [`PoolError::NoMemory`] and [`PoolError::Corrupted`]
+    /// as for [`Pool::alloc`], at once (only exhaustion waits).
+    ///
+    /// No wake-up is lost: a waiter reads the free count, retries the
+    /// allocation, announces itself in a waiter count and sleeps on the
+    /// free count only while it still has the value read before the
+    /// retry; every free bumps the count and then, if anyone waits, wakes
+    /// one waiter, and a woken waiter always retries before it looks at the
+    /// clock. The time is measured on `CLOCK_MONOTONIC`; signals do not cut
+    /// the wait short. Only another thread can end an unlimited wait.
+    pub fn alloc_wait(&self, timeout: Option<Duration>) -> Result<NonNull<u8>, PoolError> {
+        let deadline = timeout.map(|d| crate::thread::deadline_after(monotonic_now(), d));
+        loop {
+            let seen = self.frees.load(Ordering::SeqCst);
+            match self.alloc() {
+                Err(PoolError::Exhausted) => {}
+                r => return r,
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => Some(time_left(d).ok_or(PoolError::TimedOut)?),
+            };
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            if self.frees.load(Ordering::SeqCst) == seen {
+                // EAGAIN (a free came first), EINTR and ETIMEDOUT all go
+                // back to the retry; the clock decides about time-outs.
+                let _ = futex::wait(&self.frees, seen, left.as_ref());
+            }
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     /// Whether `ptr` is a block of this pool that is in use: `Ok(())`, or
@@ -521,8 +586,8 @@ impl Pool {
         self.geometry.align
     }
 
-    /// The number of frees so far (wrapping); the futex word a future
-    /// "wait for a free block" sleeps on.
+    /// The number of frees so far (wrapping); the futex word that
+    /// [`Pool::alloc_wait`] sleeps on.
     pub fn frees(&self) -> &AtomicU32 {
         &self.frees
     }
@@ -556,6 +621,23 @@ impl Pool {
     pub fn in_use(&self) -> usize {
         self.inner.lock().in_use
     }
+}
+
+/// `CLOCK_MONOTONIC` now (which cannot fail with a valid clock id).
+fn monotonic_now() -> Timespec {
+    clock_gettime(CLOCK_MONOTONIC).unwrap_or_default()
+}
+
+/// The time from now until `deadline`, or `None` once it has passed.
+fn time_left(deadline: Timespec) -> Option<Timespec> {
+    let now = monotonic_now();
+    let mut sec = deadline.sec - now.sec;
+    let mut nsec = deadline.nsec - now.nsec;
+    if nsec < 0 {
+        nsec += 1_000_000_000;
+        sec -= 1;
+    }
+    (sec > 0 || (sec == 0 && nsec > 0)).then_some(Timespec { sec, nsec })
 }
 
 impl Drop for Pool {

@@ -31,6 +31,9 @@ pub enum PoolError {
     /// free block was written to after it was freed. Maps to `EFAULT`; the
     /// C layer reports it and aborts.
     Corrupted,
+    /// [`super::Pool::alloc_wait`]: no block was freed before the timeout.
+    /// Maps to `ETIMEDOUT`.
+    TimedOut,
 }
 
 impl PoolError {
@@ -39,6 +42,7 @@ impl PoolError {
         match self {
             PoolError::Exhausted | PoolError::NoMemory => Errno::ENOMEM,
             PoolError::Corrupted => Errno::EFAULT,
+            PoolError::TimedOut => Errno::ETIMEDOUT,
             PoolError::InvalidArgument
             | PoolError::NotInPool
             | PoolError::Misaligned
@@ -58,6 +62,7 @@ impl PoolError {
             PoolError::Misaligned => "pointer inside a block",
             PoolError::DoubleFree => "double free",
             PoolError::Corrupted => "free-list corruption (write after free?)",
+            PoolError::TimedOut => "timed out waiting for a free block",
         }
     }
 

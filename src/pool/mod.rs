@@ -16,6 +16,10 @@
 //! search, O(log chunks); chunks double in size up to 256 KiB, so a pool
 //! has few of them.
 //!
+//! [`Pool::alloc_wait`] blocks while the pool is exhausted, sleeping on a
+//! futex word that every free bumps, until another thread frees a block or
+//! a timeout passes ([`PoolError::TimedOut`], `ETIMEDOUT`).
+//!
 //! [`TypedPool<T>`] stores values and hands out [`PoolBox`]es that drop
 //! the value and free the block; `&Pool` implements
 //! `allocator_api2::alloc::Allocator` for layouts that fit a block.

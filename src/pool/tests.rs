@@ -854,6 +854,38 @@ fn threads_share_a_pool() {
     assert!(pool.frees().load(Ordering::Relaxed) > 0);
 }
 
+/// Many threads take and return the only blocks of a tiny pool through
+/// `alloc_wait`: a lost wake-up would leave every thread asleep while a
+/// block is free (the generous time-out then fails the test).
+fn alloc_wait_no_lost_wakeups() {
+    use std::time::Duration;
+    let buf: &'static mut [std::mem::MaybeUninit<u8>] =
+        Box::leak(vec![std::mem::MaybeUninit::uninit(); 256].into_boxed_slice());
+    let pool = Pool::from_static(buf, 64, 0).unwrap();
+    let cap = pool.info().capacity;
+    assert!((1..=3).contains(&cap), "capacity {cap}");
+    std::thread::scope(|s| {
+        for t in 0..6u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..3000u64 {
+                    let p =
+                        pool.alloc_wait(Some(Duration::from_secs(30))).expect("no lost wake-up");
+                    fill(p, 64, t ^ i);
+                    if i % 7 == 0 {
+                        std::thread::yield_now();
+                    }
+                    verify(p.as_ptr() as usize, 64, t ^ i);
+                    // SAFETY: this thread's block.
+                    unsafe { pool.free(p.as_ptr()) }.unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(pool.info().in_use, 0);
+    assert_eq!(pool.alloc_wait(Some(Duration::ZERO)).map(|_| ()), Ok(()));
+}
+
 fn static_region() {
     use std::mem::MaybeUninit;
     let buf: &'static mut [MaybeUninit<u8>] =
@@ -887,4 +919,5 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("pool::allocator_api", allocator_api),
     ("pool::threads_share_a_pool", threads_share_a_pool),
     ("pool::static_region", static_region),
+    ("pool::alloc_wait_no_lost_wakeups", alloc_wait_no_lost_wakeups),
 ];

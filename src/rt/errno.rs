@@ -1,21 +1,17 @@
-//! The C `errno` value. One per process until threads exist; the thread
-//! module moves it into each thread's control block.
+//! The C `errno`, one per thread.
+//!
+//! Each thread's `errno` lives in its thread control block
+//! ([`crate::thread`]). While no thread was spawned, [`location`] returns
+//! the main thread's (a static) without reading the thread pointer; after
+//! the first spawn it reads the thread pointer. The main thread's address
+//! is the same before and after.
 
 use crate::sys::Errno;
-use core::cell::UnsafeCell;
-
-struct ErrnoCell(UnsafeCell<i32>);
-
-// SAFETY: the cell is only touched by the thread that owns it (there is one
-// thread until the thread module gives each thread its own).
-unsafe impl Sync for ErrnoCell {}
-
-static ERRNO: ErrnoCell = ErrnoCell(UnsafeCell::new(0));
 
 /// The address of the calling thread's `errno`.
 #[inline]
 pub fn location() -> *mut i32 {
-    ERRNO.0.get()
+    crate::thread::errno_location()
 }
 
 /// Sets `errno`.

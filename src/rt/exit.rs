@@ -1,27 +1,37 @@
 //! Ending the process: `exit` (atexit handlers, then `.fini_array`, then
 //! `exit_group`), `_exit`, `atexit` and `abort`.
 
-use crate::sync::Lock;
 use crate::sys::{process, signal, Errno};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many `atexit` handlers can be registered (POSIX asks for 32).
 pub const ATEXIT_MAX: usize = 32;
 
-struct Handlers {
-    fns: [Option<extern "C" fn()>; ATEXIT_MAX],
-    len: usize,
-}
-
-static HANDLERS: Lock<Handlers> = Lock::new(Handlers { fns: [None; ATEXIT_MAX], len: 0 });
+/// The handlers, as function addresses (0: none), and how many slots are
+/// taken. Lock-free, so that `exit` carries no lock code into programs
+/// that never start a thread: a slot is reserved by moving `LEN`, then
+/// filled; `exit` pops by moving `LEN` back and takes the slot.
+static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
+static LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers `f` to run at [`exit`], after every handler registered later.
-/// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered.
+/// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
+/// handler registered by one thread while another is already in `exit`
+/// may not run.)
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
-    let mut h = HANDLERS.lock();
-    let i = h.len;
-    let slot = h.fns.get_mut(i).ok_or(Errno::ENOMEM)?;
-    *slot = Some(f);
-    h.len += 1;
+    let mut n = LEN.load(Ordering::Acquire);
+    loop {
+        if n >= ATEXIT_MAX {
+            return Err(Errno::ENOMEM);
+        }
+        match LEN.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(now) => n = now,
+        }
+    }
+    if let Some(slot) = SLOTS.get(n) {
+        slot.store(f as usize, Ordering::Release);
+    }
     Ok(())
 }
 
@@ -29,17 +39,23 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
 /// registration (a handler may register more, and may call `exit`), then
 /// the `.fini_array` destructors, then `exit_group(status)`.
 pub fn exit(status: i32) -> ! {
+    // Plain loads and stores: only one thread may run `exit` (POSIX), and
+    // no read-modify-write here keeps atomics helpers (aarch64's outline
+    // atomics) out of programs that never register a handler.
     loop {
-        // Pop one handler at a time without holding the lock while it runs.
-        let f = {
-            let mut h = HANDLERS.lock();
-            if h.len == 0 {
-                break;
-            }
-            h.len -= 1;
-            h.fns.get(h.len).copied().flatten()
-        };
-        if let Some(f) = f {
+        let n = LEN.load(Ordering::Acquire);
+        if n == 0 {
+            break;
+        }
+        LEN.store(n - 1, Ordering::Release);
+        let f = SLOTS.get(n - 1).map_or(0, |s| {
+            let f = s.load(Ordering::Acquire);
+            s.store(0, Ordering::Relaxed);
+            f
+        });
+        if f != 0 {
+            // SAFETY: only `extern "C" fn()` addresses are stored.
+            let f: extern "C" fn() = unsafe { core::mem::transmute::<usize, extern "C" fn()>(f) };
             f();
         }
     }

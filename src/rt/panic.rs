@@ -42,10 +42,14 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 }
 
 /// Referenced by the prebuilt `core`; never called with `panic=abort`.
+/// Without `cabi`, inside another C library, libgcc provides it.
+#[cfg(feature = "cabi")]
 #[no_mangle]
 extern "C" fn rust_eh_personality() {}
 
 /// Referenced by the prebuilt `core`; never called with `panic=abort`.
+/// Without `cabi` (inside a glibc or C++ program) libgcc's is used.
+#[cfg(feature = "cabi")]
 #[no_mangle]
 extern "C" fn _Unwind_Resume() -> ! {
     super::exit::abort()

@@ -1,0 +1,144 @@
+//! C programs against `librawrt.a`: `tests/c/malloc.c` uses the C
+//! allocation ABI (malloc family, mallinfo2, errno, ESP-IDF multi_heap_*
+//! and heap_caps_*) with no libc. It is built twice, with the strict
+//! flags (`-std=c11 -Wall -Wextra -Werror -fno-builtin`, so that the
+//! compiler cannot fold what it believes malloc does) and with the bare
+//! command the issue names (`cc -nostdlib -static prog.c librawrt.a`),
+//! run, and its status and output compared with what it promises.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const STRICT: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-fno-builtin"];
+const BARE: &[&str] = &["-nostdlib", "-static"];
+
+fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
+    let lib = super::staticlib::librawrt();
+    let dir = super::root().join("target/cmalloc");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(out);
+    let o = Command::new("cc")
+        .args(flags)
+        .arg(super::root().join(src))
+        .arg(&lib)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("cc");
+    assert!(o.status.success(), "cc {} {src}:\n{}", flags.join(" "), String::from_utf8_lossy(&o.stderr));
+    exe
+}
+
+fn run(exe: &Path) -> (String, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let o = Command::new(exe).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+    assert_eq!(
+        (o.status.code(), o.status.signal()),
+        (Some(0), None),
+        "{}: stderr:\n{stderr}\nstdout:\n{stdout}",
+        exe.display()
+    );
+    assert_eq!(stderr, "", "{}", exe.display());
+    (stdout, stderr)
+}
+
+/// The lines printed between `<<< name` and `>>> name`.
+fn section<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+    let start = out.find(&format!("<<< {name}\n")).unwrap_or_else(|| panic!("no {name} in:\n{out}"));
+    let rest = &out[start..];
+    let end = rest.find(&format!(">>> {name}\n")).unwrap();
+    rest[..end].lines().skip(1).collect()
+}
+
+fn hex(s: &str) -> usize {
+    usize::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("not hex: {s}"))
+}
+
+/// A dump: `segment A..B (N B)` lines, block lines `  0xH  SIZE used|free|top|large ...`
+/// in address order within each segment, each block's `next` the next
+/// line's header, and the summary last. Returns (used, free) block lines.
+fn check_dump(lines: &[&str]) -> (usize, usize) {
+    assert!(lines.len() >= 3, "{lines:#?}");
+    let summary = lines.last().unwrap();
+    assert!(summary.starts_with("heap: ") && summary.ends_with(" B"), "{summary}");
+    let (mut used, mut free, mut next) = (0, 0, None);
+    for l in &lines[..lines.len() - 1] {
+        if let Some(seg) = l.strip_prefix("segment ") {
+            let (range, size) = seg.split_once(' ').unwrap();
+            let (a, b) = range.split_once("..").unwrap();
+            assert_eq!(size, format!("({} B)", hex(b) - hex(a)), "{l}");
+            next = None;
+            continue;
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        assert!(l.starts_with("  0x") && f.len() >= 3, "{l}");
+        let (h, size) = (hex(f[0]), f[1].parse::<usize>().unwrap());
+        assert_eq!(h % 16, 8, "headers are 8 past a 16-byte boundary: {l}");
+        if let Some(n) = next {
+            assert_eq!(h, n, "each block starts where the one before ends: {l}");
+        }
+        match f[2] {
+            "used" | "free" | "top" => {
+                assert_eq!(f[3], "next", "{l}");
+                assert_eq!(hex(f[4]), h + size + 8, "next = header + size + 8: {l}");
+                next = Some(hex(f[4]));
+                if f[2] == "used" {
+                    used += 1;
+                } else if f[2] == "free" {
+                    free += 1;
+                    assert_eq!(f[5], "next_free", "{l}");
+                }
+            }
+            "large" => used += 1,
+            _ => panic!("{l}"),
+        }
+    }
+    (used, free)
+}
+
+fn check_output(stdout: &str) {
+    let oks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ") || *l == "all ok").collect();
+    assert_eq!(
+        oks,
+        ["ok basics", "ok overflow", "ok recallocarray", "ok alignment", "ok statistics", "ok multi_heap", "ok heap_caps", "all ok"],
+        "{stdout}"
+    );
+    // multi_heap_dump of a heap with two blocks (1000 and 50 bytes asked).
+    let dump = section(stdout, "multi_heap_dump");
+    let (used, _free) = check_dump(&dump);
+    assert_eq!(used, 2, "{dump:#?}");
+    assert!(dump.last().unwrap().starts_with("heap: 2 used blocks ("), "{dump:#?}");
+    assert!(dump[0].starts_with("segment 0x") && dump.iter().filter(|l| l.starts_with("segment")).count() == 1);
+    // multi_heap_check after a header was overwritten with 0x7777771.
+    let check = section(stdout, "multi_heap_check");
+    assert!(!check.is_empty() && check.iter().all(|l| l.starts_with("CORRUPT HEAP: ")), "{check:#?}");
+    assert!(check[0].starts_with("CORRUPT HEAP: bad header 0x7777771 at 0x"), "{check:#?}");
+    // heap_caps_print_heap_info.
+    let summary = section(stdout, "heap_caps_print_heap_info");
+    assert_eq!(summary.len(), 4, "{summary:#?}");
+    assert_eq!(summary[0], "Heap summary for capabilities 0x00001000:");
+    assert!(summary[1].starts_with("free ") && summary[1].contains(" B in ") && summary[1].contains("minimum ever"), "{summary:#?}");
+    assert!(summary[2].starts_with("allocated ") && summary[2].contains("footprint"), "{summary:#?}");
+    assert!(summary[3].starts_with("calls: brk "), "{summary:#?}");
+    // heap_caps_dump_all, with a block of 12345 bytes among others.
+    let all = section(stdout, "heap_caps_dump_all");
+    let (used, _) = check_dump(&all);
+    assert!(used >= 1);
+    assert!(
+        all.iter().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 2 && f[2] == "used" && f[1].parse::<usize>().is_ok_and(|n| (12345..12400).contains(&n))
+        }),
+        "{all:#?}"
+    );
+}
+
+pub(super) fn malloc_c_program() {
+    let strict = build("tests/c/malloc.c", STRICT, "malloc");
+    let (stdout, _) = run(&strict);
+    check_output(&stdout);
+    let bare = build("tests/c/malloc.c", BARE, "malloc-bare");
+    let (stdout, _) = run(&bare);
+    check_output(&stdout);
+}

@@ -1,0 +1,76 @@
+//! Static-ELF tests of the heap as its users meet it: the process heap
+//! (brk with mmap fallback) through the C ABI (malloc and friends, as a C
+//! program links them) and as Rust's global allocator, under resource
+//! limits, next to a foreign user of the program break, giving memory back
+//! to the kernel, rejecting bad pointers with one line and SIGABRT, and a
+//! region heap's dump and check output.
+//!
+//! Run one test or a group by name: `cargo test --test heap -- misuse::`.
+//! The last four tests in the table fail until the heap fixes they
+//! describe are in (each says what it expects); the harness stops at the
+//! first failure, so they come after all the others.
+//! The same binary runs natively (x86_64) and under qemu-user (aarch64,
+//! riscv64); where qemu-user 7.2 does not behave like the kernel a test
+//! says what it accepts there (search for `QEMU`).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+#[path = "heap/global.rs"]
+mod global;
+#[path = "heap/kernel.rs"]
+mod kernel;
+#[path = "heap/misuse.rs"]
+mod misuse;
+#[path = "heap/model.rs"]
+mod model;
+#[path = "heap/oom.rs"]
+mod oom;
+#[path = "heap/region.rs"]
+mod region;
+#[path = "heap/util.rs"]
+mod util;
+
+rawrt::main!(tests);
+
+/// `(module::test, fn)` pairs named after their module.
+macro_rules! table {
+    ($($m:ident :: $f:ident),* $(,)?) => {
+        &[$((concat!(stringify!($m), "::", stringify!($f)), $m::$f as fn())),*]
+    };
+}
+
+fn tests() -> i32 {
+    rawrt::check::run(table![
+        // First, so that their children start with a heap that never grew.
+        oom::rlimit_data_zero_falls_back_to_mmap,
+        oom::brk_blocked_by_a_mapping_falls_back_to_mmap,
+        global::vec_growth_keeps_contents,
+        global::string_growth_and_formatting,
+        global::boxes_and_alignment,
+        global::collections_and_c_share_one_heap,
+        model::randomized_process_heap,
+        kernel::foreign_brk_mover,
+        kernel::burst_gives_memory_back,
+        kernel::large_blocks_map_unmap_remap,
+        kernel::mmap_threshold_is_settable,
+        kernel::trim_gives_back_the_top,
+        kernel::largest_free_block_needs_no_syscall,
+        oom::rlimit_as_enomem_callback_and_recovery,
+        oom::huge_requests_fail_without_syscalls,
+        region::dump_lists_every_block_and_a_summary,
+        region::check_reports_corruption,
+        region::largest_free_block_is_exact,
+        region::allocator_api2_vec_in_a_region,
+        misuse::double_free_of_small_medium_and_large_blocks,
+        misuse::free_of_pointers_the_heap_never_gave,
+        misuse::realloc_and_usable_size_of_bad_pointers,
+        misuse::overwritten_header_is_corruption,
+        // Last: they fail until the heap is fixed (see each test).
+        misuse::free_inside_a_zeroed_block_is_invalid,
+        misuse::double_free_after_the_top_was_trimmed,
+        oom::impossible_requests_make_few_syscalls,
+        kernel::foreign_brk_mover_many_times,
+    ])
+}

@@ -1,0 +1,64 @@
+//! Static-ELF tests of threads: spawn and join, locks under contention,
+//! per-thread errno, stack overflow into the guard page, thread exit
+//! codes, no mappings left behind, blocking pools, and C11 `thrd_*` and
+//! `mtx_*` semantics through the Rust functions behind the C ABI.
+//!
+//! Run one test or a group by name: `cargo test --test threads -- c11::`.
+//! The same binary runs natively (x86_64) and under qemu-user (aarch64,
+//! riscv64).
+#![no_std]
+#![no_main]
+
+#[path = "threads/basic.rs"]
+mod basic;
+#[path = "threads/c11.rs"]
+mod c11;
+#[path = "threads/ending.rs"]
+mod ending;
+#[path = "threads/pool.rs"]
+mod pool;
+#[path = "threads/util.rs"]
+mod util;
+
+rawrt::main!(tests);
+
+/// `(module::test, fn)` pairs named after their module.
+macro_rules! table {
+    ($($m:ident :: $f:ident),* $(,)?) => {
+        &[$((concat!(stringify!($m), "::", stringify!($f)), $m::$f as fn())),*]
+    };
+}
+
+fn tests() -> i32 {
+    rawrt::check::run(table![
+        // First: it checks what the first spawn of the process changes.
+        c11::mutex_held_across_first_spawn,
+        basic::spawn_join_returns_values,
+        basic::small_stack_and_big_closure,
+        basic::lock_counter_is_exact,
+        basic::raw_lock_counter_is_exact,
+        basic::errno_is_per_thread,
+        basic::ids_differ_and_match_handles,
+        basic::sleep_and_yield,
+        ending::stack_overflow_is_sigsegv,
+        ending::exit_code_reaches_join,
+        ending::panic_in_thread_ends_process_with_101,
+        ending::main_thread_exit_waits_for_others,
+        ending::detached_threads_drop_results_once,
+        ending::no_mappings_left_after_1000_cycles,
+        ending::detached_threads_unmap_themselves,
+        pool::producers_and_consumer_share_a_small_pool,
+        pool::alloc_wait_times_out,
+        pool::alloc_wait_wakes_on_free,
+        c11::thrd_create_join_and_exit,
+        c11::thrd_current_and_equal,
+        c11::thrd_sleep_results,
+        c11::mtx_init_kinds,
+        c11::recursive_mutex,
+        c11::trylock_busy_while_held,
+        c11::timedlock_times_out,
+        c11::timedlock_succeeds_when_released,
+        c11::mutex_counter_is_exact,
+        c11::relocking_a_plain_mutex_aborts,
+    ])
+}
