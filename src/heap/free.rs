@@ -196,10 +196,19 @@ impl<S: Source> RawHeap<S> {
             set_free(h, s);
             if s >= PURGE_MIN {
                 let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
-                if seg != NONE && seg != self.segs.top && self.release_segment(seg, h, s) {
-                    return;
+                let mut at = self.purge_at();
+                if seg != NONE && seg != self.segs.top {
+                    if self.release_segment(seg, h, s) {
+                        return;
+                    }
+                    let sg = self.segs.get(seg);
+                    if h == sg.first && h + s == sg.sentinel {
+                        at = PURGE_MIN; // an idle old segment that cannot go back
+                    }
                 }
-                let d = if dirty >= PURGE_MIN && self.purge_block(h, s) { 0 } else { dirty };
+                // Purge only once enough dirty memory gathered: memory freed
+                // and reused round after round is not faulted in each time.
+                let d = if dirty >= at && self.purge_block(h, s) { 0 } else { dirty };
                 wr(h + 24, d);
             }
             self.lists.insert(h, s);

@@ -201,6 +201,7 @@ impl<S: Source> RawHeap<S> {
         self.st.mapped -= len;
         // SAFETY: the block was live and is now forgotten.
         unsafe { self.source.unmap(m, len) };
+        self.raise_thresholds(len);
         Ok(())
     }
 }

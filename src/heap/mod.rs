@@ -65,7 +65,10 @@ pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, MMAP_SEGMENT};
 pub use quick::{DEFAULT_QUICK_CAP, QUICK_MAX};
-pub use raw::{AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD, TOP_PAD};
+pub use raw::{
+    AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
+    MAX_DYN_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD, TRIM_KEEP,
+};
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
 pub use traits::{misuse, ProcessHeap};

@@ -17,8 +17,16 @@ use super::source::{Source, Span, SysCounters};
 pub const KIND_BRK: u8 = 1;
 /// Span kind: an anonymous mapping.
 pub const KIND_MMAP: u8 = 2;
-/// The least the break is moved by, amortising the system calls.
-pub const GROW_STEP: usize = 128 * 1024;
+/// The least the break is moved by, amortising the system calls (each
+/// move costs two: a query, so that a foreign move of the break is never
+/// mistaken for ours, and the move). Kept below the default trim threshold
+/// less the pad an automatic trim keeps: see `DEFAULT_TRIM_THRESHOLD`.
+pub const GROW_STEP: usize = 1024 * 1024;
+const _: () = assert!(
+    super::raw::TRIM_KEEP + GROW_STEP + 64 * 1024 <= super::raw::DEFAULT_TRIM_THRESHOLD
+);
+/// The least a new mapped segment is made of when memory is short.
+const MIN_MMAP_STEP: usize = 128 * 1024;
 /// The least an mmap'd segment holds (grows with the number of segments).
 pub const MMAP_SEGMENT: usize = 1024 * 1024;
 /// A refused break move of at most this much disables `brk` for good.
@@ -152,8 +160,11 @@ impl<O: Os> ProcessSource<O> {
         None
     }
 
-    fn mmap_segment(&mut self, step: usize) -> Option<Span> {
+    /// A new mapped segment: geometrically bigger ones first, at the last
+    /// `least` bytes (what the heap needs, when memory is short).
+    fn mmap_segment(&mut self, step: usize, least: usize) -> Option<Span> {
         let want = MMAP_SEGMENT << self.mmap_segs.min(8);
+        let step = least.max(step.min(MIN_MMAP_STEP));
         for len in [step.max(want), step] {
             self.n.mmap += 1;
             if let Some(base) = self.os.mmap(len) {
@@ -191,6 +202,7 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
         }
         let page = self.page_size();
         let step = up(min.max(GROW_STEP), page);
+        let least = up(min, page);
         let mut refused = false;
         if let Some(t) = top {
             match self.extend(t, step) {
@@ -203,7 +215,7 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
                 return Some(s);
             }
         }
-        self.mmap_segment(step)
+        self.mmap_segment(step, least)
     }
 
     unsafe fn shrink(&mut self, seg: Span, new_len: usize) -> bool {

@@ -63,6 +63,31 @@ impl Quick {
         true
     }
 
+    /// Takes parked block `h` of `s` (<= QUICK_MAX) bytes out of its bin;
+    /// false if it is not there. A bin holds at most `cap` blocks.
+    pub fn take(&mut self, h: usize, s: usize) -> bool {
+        let i = s >> 4;
+        let mut prev = 0;
+        let mut cur = self.heads[i];
+        while cur != 0 {
+            // SAFETY: parked blocks link through their first payload word.
+            let next = unsafe { rd(cur + 8) };
+            if cur == h {
+                if prev == 0 {
+                    self.heads[i] = next;
+                } else {
+                    // SAFETY: `prev` is a parked block.
+                    unsafe { wr(prev + 8, next) };
+                }
+                self.n[i] -= 1;
+                return true;
+            }
+            prev = cur;
+            cur = next;
+        }
+        false
+    }
+
     /// The size of the largest parked block (0 if none).
     pub fn largest(&self) -> usize {
         (0..BINS).rev().find(|&i| self.heads[i] != 0).map_or(0, |i| 16 * i)

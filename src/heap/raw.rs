@@ -8,12 +8,32 @@ use super::quick::{Quick, DEFAULT_QUICK_CAP};
 use super::segment::{Seg, Segments};
 use super::source::Source;
 
-/// Requests at or above this many bytes get their own mapping by default.
+/// Requests at or above this many bytes get their own mapping by default
+/// (until a freed large block raises it, see [`MAX_DYN_MMAP_THRESHOLD`]).
 pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
-/// A free top bigger than this is given back by default.
-pub const DEFAULT_TRIM_THRESHOLD: usize = 128 * 1024;
-/// How much free top an automatic trim keeps.
-pub const TOP_PAD: usize = 128 * 1024;
+/// A free top bigger than this is given back by default. It exceeds
+/// [`TRIM_KEEP`] plus the break's growth step
+/// ([`GROW_STEP`](super::GROW_STEP)), so that a working set that grew the
+/// heap once and is freed again does not trim and regrow every round
+/// (the trim's hysteresis).
+pub const DEFAULT_TRIM_THRESHOLD: usize = 1280 * 1024;
+/// How much free top an automatic trim keeps (purged: a trim means a
+/// burst went away).
+pub const TRIM_KEEP: usize = 128 * 1024;
+/// The most free top the heap keeps at the default thresholds once
+/// everything was freed: a top up to the trim threshold is kept (not
+/// even purged, so that it is reused without faults); above it, an
+/// automatic trim leaves [`TRIM_KEEP`].
+pub const TOP_PAD: usize = DEFAULT_TRIM_THRESHOLD;
+/// As in glibc: freeing a large block of up to this many bytes raises the
+/// mmap threshold to its size (and the trim threshold to twice that),
+/// unless a threshold was set explicitly.
+pub const MAX_DYN_MMAP_THRESHOLD: usize = 32 * 1024 * 1024;
+/// Free blocks are purged (their pages discarded) on free only once at
+/// least this many of their bytes (and at least the trim threshold) are
+/// dirty, so that memory that is about to be reused is not faulted in
+/// again on every round.
+pub const PURGE_AUTO: usize = 1024 * 1024;
 
 /// Called after an allocation fails: `(size, align, function name)`.
 pub type FailedAllocFn = fn(usize, usize, &'static str);
@@ -56,6 +76,9 @@ pub struct RawHeap<S: Source> {
     pub(super) st: Stats,
     pub(super) mmap_threshold: usize,
     pub(super) trim_threshold: usize,
+    /// The thresholds were set explicitly: no dynamic adjustment.
+    pub(super) mmap_fixed: bool,
+    pub(super) trim_fixed: bool,
     /// An automatic trim failed: do not retry until the top exceeds this.
     pub(super) trim_fail_at: usize,
     pub(super) on_fail: Option<FailedAllocFn>,
@@ -95,6 +118,8 @@ impl<S: Source> RawHeap<S> {
             },
             mmap_threshold: DEFAULT_MMAP_THRESHOLD,
             trim_threshold: DEFAULT_TRIM_THRESHOLD,
+            mmap_fixed: false,
+            trim_fixed: false,
             trim_fail_at: 0,
             on_fail: None,
             last_freed: 0,
@@ -114,14 +139,46 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// Requests of at least `n` bytes get their own mapping (when the
-    /// source can map).
+    /// source can map). Turns the dynamic thresholds off; a trim threshold
+    /// that was only raised dynamically goes back to its default.
     pub fn set_mmap_threshold(&mut self, n: usize) {
         self.mmap_threshold = n;
+        self.mmap_fixed = true;
+        if !self.trim_fixed {
+            self.trim_threshold = DEFAULT_TRIM_THRESHOLD;
+        }
     }
 
     /// A free top bigger than `n` bytes is given back to the source.
+    /// Turns the dynamic thresholds off; an mmap threshold that was only
+    /// raised dynamically goes back to its default.
     pub fn set_trim_threshold(&mut self, n: usize) {
         self.trim_threshold = n;
+        self.trim_fixed = true;
+        if !self.mmap_fixed {
+            self.mmap_threshold = DEFAULT_MMAP_THRESHOLD;
+        }
+    }
+
+    /// glibc's dynamic mmap threshold: a freed large block of `len` mapped
+    /// bytes shows that blocks of its size come and go, so later ones are
+    /// served from the heap instead of a mapping each.
+    #[inline]
+    pub(super) fn raise_thresholds(&mut self, len: usize) {
+        if !self.mmap_fixed
+            && !self.trim_fixed
+            && len > self.mmap_threshold
+            && len <= MAX_DYN_MMAP_THRESHOLD
+        {
+            self.mmap_threshold = len;
+            self.trim_threshold = self.trim_threshold.max(2 * len);
+        }
+    }
+
+    /// How dirty a free block must be before a free purges it.
+    #[inline(always)]
+    pub(super) fn purge_at(&self) -> usize {
+        self.trim_threshold.max(PURGE_AUTO)
     }
 
     /// Registers (or clears) the failed-allocation callback.

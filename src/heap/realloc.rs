@@ -44,7 +44,18 @@ impl<S: Source> RawHeap<S> {
         if self.grow_in_place(h, s, b) {
             return Ok(same);
         }
-        let (np, _) = self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?;
+        // A block that moves past the (static) mmap threshold gets a mapping
+        // even when the dynamic threshold is higher: growing it further is
+        // then an mremap, not a copy.
+        let mapped = if new_size >= self.realloc_threshold() && align <= ALIGN {
+            self.large_alloc(new_size, ALIGN)
+        } else {
+            None
+        };
+        let np = match mapped {
+            Some(np) => np,
+            None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
+        };
         // SAFETY: both blocks are live and distinct; the old payload is
         // `s - HDR < new_size` bytes.
         unsafe { copy_nonoverlapping(pa as *const u8, np as *mut u8, s - HDR) };
@@ -58,10 +69,34 @@ impl<S: Source> RawHeap<S> {
         Ok(unsafe { NonNull::new_unchecked(np as *mut u8) })
     }
 
+    /// The size from which a resized block lives in its own mapping: the
+    /// mmap threshold, but not above its default unless set explicitly
+    /// (the dynamic threshold is for blocks that come and go whole).
+    fn realloc_threshold(&self) -> usize {
+        if self.mmap_fixed || !self.source.can_map() {
+            self.mmap_threshold
+        } else {
+            self.mmap_threshold.min(super::raw::DEFAULT_MMAP_THRESHOLD)
+        }
+    }
+
     /// Grows used block `h` (size `s`) to `b` bytes into the top or a free
     /// next neighbour.
     fn grow_in_place(&mut self, h: usize, s: usize, b: usize) -> bool {
         let n = h + s;
+        if n != self.top {
+            // A parked next neighbour would block the growth: take it out
+            // of its bin and free it for real (merging it with what
+            // follows), then grow into it.
+            // SAFETY: `n` is the header of the block after ours.
+            let nh = unsafe { rd(n) };
+            if nh & (IN_USE | CACHED) == CACHED && self.quick.take(n, nh & SIZE) {
+                let ns = nh & SIZE;
+                self.st.cached -= ns;
+                self.st.cached_blocks -= 1;
+                self.release(n, ns, false, NONE);
+            }
+        }
         if n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
             self.grow(b - s); // extends the top in place when the source can
         }
@@ -123,7 +158,7 @@ impl<S: Source> RawHeap<S> {
         let page = self.large.page;
         // SAFETY: `p` is a live payload, never 0.
         let same = unsafe { NonNull::new_unchecked(p as *mut u8) };
-        if new_size >= self.mmap_threshold && (align <= page || new_size <= usable) {
+        if new_size >= self.realloc_threshold() && (align <= page || new_size <= usable) {
             let new_len =
                 new_size.checked_add(off + page - 1).ok_or(HeapError::OutOfMemory)? & !(page - 1);
             if new_len == len {

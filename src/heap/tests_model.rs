@@ -394,7 +394,8 @@ fn process_heap_on_mock() {
         let mut d = String::new();
         m.heap.dump(&mut d).unwrap();
         let rss = heap_resident(&m.heap);
-        assert!(rss <= 512 << 10, "resident {rss} after drain\n{d}");
+        // A free top up to the trim threshold stays (dirty) on purpose.
+        assert!(rss <= super::TOP_PAD + (512 << 10), "resident {rss} after drain\n{d}");
         m.heap.source().os().verify_foreign();
         total += m.ops;
     }

@@ -3,7 +3,7 @@
 
 use super::block::{down, rd, up, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN, SIZE};
 use super::class::{class_of, FL, SL};
-use super::raw::{RawHeap, TOP_PAD};
+use super::raw::{RawHeap, TRIM_KEEP};
 use super::segment::{Seg, NONE};
 use super::source::Source;
 
@@ -33,11 +33,23 @@ impl<S: Source> RawHeap<S> {
         done
     }
 
-    /// The trim that runs when a free makes the top too big.
+    /// The trim that runs when a free makes the top bigger than the trim
+    /// threshold. It keeps `TRIM_KEEP` (less than the threshold by more than
+    /// the break's growth step, so a heap that grows once by a step and
+    /// frees it again does not trim) and purges what it keeps: trims are
+    /// rare, and then the memory is meant to go back.
     #[cold]
     pub(super) fn auto_trim(&mut self) {
         self.flush_quick(); // parked blocks may free more of the top
-        if !self.trim_top(TOP_PAD.min(self.trim_threshold)) {
+        // The flush may have trimmed already (its frees reach the top).
+        if self.top_size() <= self.trim_threshold {
+            return;
+        }
+        let pad = TRIM_KEEP.min(self.trim_threshold);
+        if self.trim_top(pad) {
+            let page = self.source.page_size();
+            self.purge_top(page);
+        } else {
             // Do not retry on every free: wait for the top to grow further.
             self.trim_fail_at = self.top_size() + self.trim_threshold.max(PURGE_MIN);
         }
