@@ -50,6 +50,9 @@ fn main() {
 
 fn rustc_sysroot() -> PathBuf {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = std::process::Command::new(rustc).args(["--print", "sysroot"]).output().expect("rustc --print sysroot");
+    let out = std::process::Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }

@@ -36,8 +36,10 @@ fn run() -> i32 {
     println!("Vec of {} squares, sum {}", squares.len(), squares.iter().sum::<u64>());
     println!("String {:?} ({} bytes)", text.trim_end(), text.len());
     let p = heap::process().info();
-    println!("process heap: {} B allocated in {} blocks, brk calls {}, mmap calls {}",
-        p.total_allocated_bytes, p.allocated_blocks, p.brk_calls, p.mmap_calls);
+    println!(
+        "process heap: {} B allocated in {} blocks, brk calls {}, mmap calls {}",
+        p.total_allocated_bytes, p.allocated_blocks, p.brk_calls, p.mmap_calls
+    );
 
     // A heap over a static region: it never grows and makes no system call.
     // SAFETY: the static is handed to this heap alone, for the whole run.
@@ -48,9 +50,14 @@ fn run() -> i32 {
     w.push(7u32);
     drop(squares);
     let i = region.info();
-    println!("region heap: {} B free, largest free block {} B, {} used blocks, {} free blocks",
-        i.total_free_bytes, i.largest_free_block, i.allocated_blocks, i.free_blocks);
-    println!("check: {}", if region.check(true, &mut FdWriter::new(STDOUT)) { "ok" } else { "broken" });
+    println!(
+        "region heap: {} B free, largest free block {} B, {} used blocks, {} free blocks",
+        i.total_free_bytes, i.largest_free_block, i.allocated_blocks, i.free_blocks
+    );
+    println!(
+        "check: {}",
+        if region.check(true, &mut FdWriter::new(STDOUT)) { "ok" } else { "broken" }
+    );
 
     println!("dump of the region heap:");
     let mut out = FdWriter::new(STDOUT);

@@ -129,7 +129,13 @@ pub fn child(f: impl FnOnce() -> i32) -> Outcome {
     }
     let _ = io::close(err[1]);
     let _ = io::close(out[1]);
-    let mut o = Outcome { ended: Ended::Exited(0), stderr: [0; 4096], stderr_len: 0, stdout: [0; 4096], stdout_len: 0 };
+    let mut o = Outcome {
+        ended: Ended::Exited(0),
+        stderr: [0; 4096],
+        stderr_len: 0,
+        stdout: [0; 4096],
+        stdout_len: 0,
+    };
     // Small outputs fit the pipe buffers, so reading one after the other
     // cannot deadlock for what tests write.
     o.stdout_len = drain(out[0], &mut o.stdout);

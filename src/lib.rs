@@ -16,9 +16,9 @@
 
 pub mod arch;
 #[cfg(not(test))]
-pub mod check;
-#[cfg(not(test))]
 mod cabi;
+#[cfg(not(test))]
+pub mod check;
 pub mod gran;
 pub mod heap;
 pub mod mem;

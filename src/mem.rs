@@ -164,7 +164,10 @@ unsafe fn compare(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
     // SAFETY: both ranges are valid for `n` bytes.
     unsafe {
-        while i + W <= n && (a.add(i) as *const usize).read_unaligned() == (b.add(i) as *const usize).read_unaligned() {
+        while i + W <= n
+            && (a.add(i) as *const usize).read_unaligned()
+                == (b.add(i) as *const usize).read_unaligned()
+        {
             i += W;
             barrier();
         }
@@ -263,7 +266,11 @@ pub(crate) mod tests {
             unsafe { memset(buf.as_mut_ptr().add(off), c | 0x100, len) };
             for (i, &b) in buf.iter().enumerate() {
                 let inside = i >= off && i < off + len;
-                assert_eq!(b, if inside { c as u8 } else { 7 }, "memset off {off} len {len} at {i}");
+                assert_eq!(
+                    b,
+                    if inside { c as u8 } else { 7 },
+                    "memset off {off} len {len} at {i}"
+                );
             }
         }
     }
@@ -281,7 +288,8 @@ pub(crate) mod tests {
             let (oa, ob) = (r.below(8), r.below(8));
             let (sa, sb) = (&a[oa..oa + len.min(a.len() - 8)], &b[ob..ob + len.min(b.len() - 8)]);
             let n = sa.len();
-            let want = sa.iter().zip(sb).find(|(x, y)| x != y).map_or(0, |(x, y)| *x as i32 - *y as i32);
+            let want =
+                sa.iter().zip(sb).find(|(x, y)| x != y).map_or(0, |(x, y)| *x as i32 - *y as i32);
             // SAFETY: both slices have `n` bytes.
             let got = unsafe { memcmp(sa.as_ptr(), sb.as_ptr(), n) };
             assert_eq!(got.signum(), want.signum());

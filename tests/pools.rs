@@ -31,13 +31,25 @@ enum MmHeap {}
 
 extern "C" {
     fn rawrt_pool_create(block_size: usize, align: usize, max_blocks: usize) -> *mut Pool;
-    fn rawrt_pool_create_in(region: *mut u8, size: usize, block_size: usize, align: usize) -> *mut Pool;
+    fn rawrt_pool_create_in(
+        region: *mut u8,
+        size: usize,
+        block_size: usize,
+        align: usize,
+    ) -> *mut Pool;
     fn rawrt_pool_alloc(pool: *mut Pool) -> *mut u8;
     fn rawrt_pool_calloc(pool: *mut Pool) -> *mut u8;
     fn rawrt_pool_free(pool: *mut Pool, p: *mut u8);
-    fn rawrt_pool_alloc_wait(pool: *mut Pool, timeout: *const rawrt::sys::time::Timespec) -> *mut u8;
+    fn rawrt_pool_alloc_wait(
+        pool: *mut Pool,
+        timeout: *const rawrt::sys::time::Timespec,
+    ) -> *mut u8;
     fn rawrt_pool_info(pool: *mut Pool, out: *mut PoolInfo);
-    fn rawrt_pool_for_each_used(pool: *mut Pool, f: extern "C" fn(*mut u8, *mut c_void), ctx: *mut c_void);
+    fn rawrt_pool_for_each_used(
+        pool: *mut Pool,
+        f: extern "C" fn(*mut u8, *mut c_void),
+        ctx: *mut c_void,
+    );
     fn rawrt_pool_destroy(pool: *mut Pool);
     fn gran_initialize(start: *mut u8, size: usize, log2gran: u8, log2align: u8) -> *mut Gran;
     fn gran_alloc(h: *mut Gran, size: usize) -> *mut u8;
@@ -113,17 +125,46 @@ fn info(h: *mut MmHeap) -> MallInfo {
 
 /// NuttX apps/testing/mm sizes and realloc sizes (32 of each).
 const ALLOC: [usize; 32] = [
-    1024, 12, 962, 5692, 10254, 111, 9932, 601, 222, 2746, 3, 124321, 68, 776, 6750, 852, 4732, 28, 901, 480,
-    5011, 1536, 2011, 81647, 646, 1646, 69179, 194, 2590, 7, 969, 70,
+    1024, 12, 962, 5692, 10254, 111, 9932, 601, 222, 2746, 3, 124321, 68, 776, 6750, 852, 4732, 28,
+    901, 480, 5011, 1536, 2011, 81647, 646, 1646, 69179, 194, 2590, 7, 969, 70,
 ];
 const REALLOC: [usize; 32] = [
-    18, 3088, 963, 123, 511, 11666, 3723, 42, 9374, 1990, 1412, 6, 592, 4088, 11, 5040, 8663, 91255, 28, 4346,
-    9172, 168, 229, 4734, 59139, 221, 7830, 30421, 1666, 4, 812, 416,
+    18, 3088, 963, 123, 511, 11666, 3723, 42, 9374, 1990, 1412, 6, 592, 4088, 11, 5040, 8663,
+    91255, 28, 4346, 9172, 168, 229, 4734, 59139, 221, 7830, 30421, 1666, 4, 812, 416,
 ];
 const ALIGN: [usize; 32] = [
-    1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14, 1 << 15, 1 << 16,
-    1 << 17, 1 << 18, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 14,
-    1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 8, 1 << 12,
+    1 << 4,
+    1 << 5,
+    1 << 6,
+    1 << 7,
+    1 << 8,
+    1 << 9,
+    1 << 10,
+    1 << 11,
+    1 << 12,
+    1 << 13,
+    1 << 14,
+    1 << 15,
+    1 << 16,
+    1 << 17,
+    1 << 18,
+    1 << 4,
+    1 << 5,
+    1 << 6,
+    1 << 7,
+    1 << 8,
+    1 << 9,
+    1 << 10,
+    1 << 11,
+    1 << 12,
+    1 << 13,
+    1 << 14,
+    1 << 15,
+    1 << 16,
+    1 << 17,
+    1 << 18,
+    1 << 8,
+    1 << 12,
 ];
 
 /// A 1 MiB region in .bss for the NuttX tests (a region heap may use any
@@ -151,7 +192,12 @@ fn mm_tables_like_nuttx_mm_main() {
             // SAFETY: live heap.
             let p = unsafe { mm_malloc(h, ALLOC[i]) };
             if p.is_null() {
-                assert!((before.mxordblk as usize) < ALLOC[i], "malloc({}) failed with mxordblk {}", ALLOC[i], before.mxordblk);
+                assert!(
+                    (before.mxordblk as usize) < ALLOC[i],
+                    "malloc({}) failed with mxordblk {}",
+                    ALLOC[i],
+                    before.mxordblk
+                );
             } else {
                 assert_eq!(p as usize % 16, 0);
                 fill(p, ALLOC[i], i as u8);
@@ -169,10 +215,18 @@ fn mm_tables_like_nuttx_mm_main() {
             // SAFETY: live block of `h`.
             let q = unsafe { mm_realloc(h, ptrs[i], REALLOC[i]) };
             if q.is_null() {
-                assert!((before.mxordblk as usize) < REALLOC[i], "realloc to {} failed with mxordblk {}", REALLOC[i], before.mxordblk);
+                assert!(
+                    (before.mxordblk as usize) < REALLOC[i],
+                    "realloc to {} failed with mxordblk {}",
+                    REALLOC[i],
+                    before.mxordblk
+                );
                 assert!(holds(ptrs[i], sizes[i], i as u8), "failed realloc keeps the block");
             } else {
-                assert!(holds(q, sizes[i].min(REALLOC[i]), i as u8), "realloc kept contents (round {round})");
+                assert!(
+                    holds(q, sizes[i].min(REALLOC[i]), i as u8),
+                    "realloc kept contents (round {round})"
+                );
                 fill(q, REALLOC[i], i as u8);
                 ptrs[i] = q;
                 sizes[i] = REALLOC[i];
@@ -198,7 +252,13 @@ fn mm_tables_like_nuttx_mm_main() {
             // SAFETY: live heap.
             let p = unsafe { mm_memalign(h, ALIGN[i], ALLOC[i]) };
             if p.is_null() {
-                assert!((before.mxordblk as usize) < ALLOC[i] + ALIGN[i], "memalign({}, {}) failed with mxordblk {}", ALIGN[i], ALLOC[i], before.mxordblk);
+                assert!(
+                    (before.mxordblk as usize) < ALLOC[i] + ALIGN[i],
+                    "memalign({}, {}) failed with mxordblk {}",
+                    ALIGN[i],
+                    ALLOC[i],
+                    before.mxordblk
+                );
             } else {
                 assert_eq!(p as usize % ALIGN[i], 0, "aligned to {}", ALIGN[i]);
                 fill(p, ALLOC[i], i as u8);
@@ -298,7 +358,10 @@ fn pool_from_heap_exhaustion_and_info() {
         assert!(rawrt_pool_alloc(pool).is_null(), "max_blocks reached");
         assert_eq!(errno::get(), rawrt::sys::Errno::ENOMEM.raw());
         let i = pool_info(pool);
-        assert_eq!((i.block_size, i.align, i.in_use, i.peak_in_use, i.max_blocks), (48, 16, 100, 100, 100));
+        assert_eq!(
+            (i.block_size, i.align, i.in_use, i.peak_in_use, i.max_blocks),
+            (48, 16, 100, 100, 100)
+        );
         assert_eq!(i.capacity, 100);
         assert_eq!(i.low_water, 0);
         for (k, b) in blocks.iter().enumerate() {
@@ -339,7 +402,10 @@ fn pool_in_region_and_for_each_used() {
         for b in live.iter_mut().take(cap) {
             *b = rawrt_pool_alloc(pool);
             assert!(!b.is_null());
-            assert!((*b as usize) >= buf as usize && (*b as usize) + 24 <= buf as usize + 4096, "inside the region");
+            assert!(
+                (*b as usize) >= buf as usize && (*b as usize) + 24 <= buf as usize + 4096,
+                "inside the region"
+            );
         }
         assert!(rawrt_pool_alloc(pool).is_null(), "fixed capacity");
         // Free every third block; for_each_used sees exactly the rest.
@@ -357,7 +423,10 @@ fn pool_in_region_and_for_each_used() {
         assert_eq!(acc, (want_n, want_sum));
         assert_eq!(pool_info(pool).in_use, want_n);
         rawrt_pool_destroy(pool);
-        assert!(rawrt_pool_create_in(buf.cast(), 64, 128, 16).is_null(), "region too small for one block");
+        assert!(
+            rawrt_pool_create_in(buf.cast(), 64, 128, 16).is_null(),
+            "region too small for one block"
+        );
     }
 }
 
@@ -395,7 +464,13 @@ fn pool_bad_frees_abort() {
         let o = child(f);
         assert_eq!(o.ended, Ended::Signaled(6), "{what}");
         let want = "rawrt: rawrt_pool_free(): ";
-        assert!(o.stderr().starts_with(want) && o.stderr().contains(what) && o.stderr().contains(" of 0x"), "{what}: {}", o.stderr());
+        assert!(
+            o.stderr().starts_with(want)
+                && o.stderr().contains(what)
+                && o.stderr().contains(" of 0x"),
+            "{what}: {}",
+            o.stderr()
+        );
         assert_eq!(o.stderr().lines().count(), 1);
     }
 }
@@ -446,7 +521,11 @@ fn granule_bad_free_aborts() {
         0
     });
     assert_eq!(o.ended, Ended::Signaled(6));
-    assert!(o.stderr().starts_with("rawrt: gran_free(): unallocated range of 0x"), "{}", o.stderr());
+    assert!(
+        o.stderr().starts_with("rawrt: gran_free(): unallocated range of 0x"),
+        "{}",
+        o.stderr()
+    );
 }
 
 fn pages_alloc_free_info() {
@@ -481,7 +560,11 @@ fn pages_alloc_free_info() {
         0
     });
     assert_eq!(o.ended, Ended::Signaled(6));
-    assert!(o.stderr().starts_with("rawrt: mm_pgfree(): unallocated range of 0x"), "{}", o.stderr());
+    assert!(
+        o.stderr().starts_with("rawrt: mm_pgfree(): unallocated range of 0x"),
+        "{}",
+        o.stderr()
+    );
 }
 
 fn pool_alloc_wait_times_out_and_wakes() {

@@ -136,7 +136,8 @@ fn abort_ignores_handler_and_mask() {
         let ign = signal::SigAction { handler: signal::SIG_IGN, ..Default::default() };
         // SAFETY: SIG_IGN needs no restorer.
         unsafe { signal::rt_sigaction(signal::SIGABRT, Some(&ign)).unwrap() };
-        signal::rt_sigprocmask(signal::SIG_BLOCK, Some(&signal::SigSet::only(signal::SIGABRT))).unwrap();
+        signal::rt_sigprocmask(signal::SIG_BLOCK, Some(&signal::SigSet::only(signal::SIGABRT)))
+            .unwrap();
         let _ = swallow;
         rt::abort()
     });

@@ -70,7 +70,12 @@ unsafe fn region_free(h: &Region, p: *mut u8, func: &'static str) {
 }
 
 /// Resizes through `h`: realloc's rules (NULL is malloc, 0 frees).
-unsafe fn region_realloc(h: &Heap<impl heap::Source>, p: *mut u8, size: usize, func: &'static str) -> *mut u8 {
+unsafe fn region_realloc(
+    h: &Heap<impl heap::Source>,
+    p: *mut u8,
+    size: usize,
+    func: &'static str,
+) -> *mut u8 {
     let Some(nn) = NonNull::new(p) else {
         return h.allocate(size, 16, false, func).map_or(null_mut(), |q| q.as_ptr());
     };
@@ -227,9 +232,17 @@ fn caps_alloc(size: usize, align: usize, zero: bool, caps: u32, func: &'static s
 /// Runs the process heap's failed-allocation callback `cb` for a
 /// `heap_caps_*` call: the C hook with the requested `caps`, any other
 /// callback as the heap would.
-fn caps_failed(cb: Option<heap::FailedAllocFn>, size: usize, align: usize, caps: u32, func: &'static str) {
+fn caps_failed(
+    cb: Option<heap::FailedAllocFn>,
+    size: usize,
+    align: usize,
+    caps: u32,
+    func: &'static str,
+) {
     match cb {
-        Some(f) if f as usize == call_hook as heap::FailedAllocFn as usize => hook_with_caps(size, caps, func),
+        Some(f) if f as usize == call_hook as heap::FailedAllocFn as usize => {
+            hook_with_caps(size, caps, func)
+        }
         Some(f) => f(size, align, func),
         None => {}
     }

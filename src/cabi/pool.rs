@@ -29,7 +29,12 @@ extern "C" fn rawrt_pool_create(block_size: usize, align: usize, max_blocks: usi
 /// region_size)`, the pool's own state included. NULL with `EINVAL` if the
 /// region cannot hold one block.
 #[no_mangle]
-unsafe extern "C" fn rawrt_pool_create_in(region: *mut u8, region_size: usize, block_size: usize, align: usize) -> *mut Pool {
+unsafe extern "C" fn rawrt_pool_create_in(
+    region: *mut u8,
+    region_size: usize,
+    block_size: usize,
+    align: usize,
+) -> *mut Pool {
     // SAFETY: C's contract: the region is the pool's from now on.
     match unsafe { Pool::create_in(region, region_size, block_size, align) } {
         Ok(p) => p.as_ptr(),
@@ -56,7 +61,10 @@ extern "C" fn rawrt_pool_calloc(pool: &Pool) -> *mut u8 {
 /// `ENOMEM` if the heap refuses a chunk. A negative or out-of-range
 /// timeout gives `EINVAL`.
 #[no_mangle]
-unsafe extern "C" fn rawrt_pool_alloc_wait(pool: &Pool, timeout: *const crate::sys::time::Timespec) -> *mut u8 {
+unsafe extern "C" fn rawrt_pool_alloc_wait(
+    pool: &Pool,
+    timeout: *const crate::sys::time::Timespec,
+) -> *mut u8 {
     // SAFETY: C's contract: `timeout` is NULL or a valid timespec.
     let timeout = match unsafe { timeout.as_ref() } {
         None => None,
@@ -91,7 +99,11 @@ unsafe extern "C" fn rawrt_pool_info(pool: &Pool, out: *mut PoolInfo) {
 /// `rawrt_pool_for_each_used`: calls `f(block, ctx)` for every block in
 /// use, in address order. `f` may allocate and free blocks of the pool.
 #[no_mangle]
-extern "C" fn rawrt_pool_for_each_used(pool: &Pool, f: extern "C" fn(*mut u8, *mut c_void), ctx: *mut c_void) {
+extern "C" fn rawrt_pool_for_each_used(
+    pool: &Pool,
+    f: extern "C" fn(*mut u8, *mut c_void),
+    ctx: *mut c_void,
+) {
     pool.for_each_used(|b| f(b.as_ptr(), ctx))
 }
 
@@ -205,4 +217,3 @@ unsafe extern "C" fn rawrt_pages_info(out: *mut PageInfo) {
     // SAFETY: C's contract: `out` is writable.
     unsafe { *out = PAGES.info() }
 }
-

@@ -191,7 +191,10 @@ const SHM_DIR: &[u8] = b"/dev/shm/";
 const NAME_MAX: usize = 255;
 
 /// `/dev/shm/NAME` for a name `/NAME`, NUL-terminated in `buf`.
-fn shm_path<'a>(name: &CStr, buf: &'a mut [u8; SHM_DIR.len() + NAME_MAX + 1]) -> Result<&'a CStr, Errno> {
+fn shm_path<'a>(
+    name: &CStr,
+    buf: &'a mut [u8; SHM_DIR.len() + NAME_MAX + 1],
+) -> Result<&'a CStr, Errno> {
     let n = name.to_bytes();
     let rest = match n.split_first() {
         Some((b'/', rest)) if !rest.is_empty() && !rest.contains(&b'/') => rest,

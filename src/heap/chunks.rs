@@ -4,8 +4,8 @@
 use core::ptr::{null_mut, NonNull};
 
 use super::heap::Heap;
-use super::traits::misuse;
 use super::source::Source;
+use super::traits::misuse;
 use super::traits::ProcessHeap;
 use crate::pool::ChunkSource;
 

@@ -22,9 +22,8 @@ pub const KIND_MMAP: u8 = 2;
 /// mistaken for ours, and the move). Kept below the default trim threshold
 /// less the pad an automatic trim keeps: see `DEFAULT_TRIM_THRESHOLD`.
 pub const GROW_STEP: usize = 1024 * 1024;
-const _: () = assert!(
-    super::raw::TRIM_KEEP + GROW_STEP + 64 * 1024 <= super::raw::DEFAULT_TRIM_THRESHOLD
-);
+const _: () =
+    assert!(super::raw::TRIM_KEEP + GROW_STEP + 64 * 1024 <= super::raw::DEFAULT_TRIM_THRESHOLD);
 /// The least a new mapped segment is made of when memory is short.
 const MIN_MMAP_STEP: usize = 128 * 1024;
 /// The least an mmap'd segment holds (grows with the number of segments).

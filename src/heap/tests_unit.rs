@@ -366,12 +366,21 @@ fn added_region_is_used_and_checked() {
     // SAFETY: both buffers are leaked, so exclusively the heap's forever.
     let h = unsafe { Heap::from_raw(first.as_mut_ptr().cast(), 64 << 10) };
     let before = h.info().total_free_bytes;
-    assert!(h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).is_none(), "too big for the first region");
+    assert!(
+        h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).is_none(),
+        "too big for the first region"
+    );
     // SAFETY: as above.
     assert!(unsafe { h.add_region(second.as_mut_ptr().cast(), 256 << 10) });
     let after = h.info();
-    assert!(after.total_free_bytes > before + (250 << 10), "{} -> {}", before, after.total_free_bytes);
-    let big = h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).expect("fits the added region");
+    assert!(
+        after.total_free_bytes > before + (250 << 10),
+        "{} -> {}",
+        before,
+        after.total_free_bytes
+    );
+    let big =
+        h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).expect("fits the added region");
     let lo = second.as_ptr() as usize;
     assert!((lo..lo + (256 << 10)).contains(&(big.as_ptr() as usize)));
     let small = h.alloc(Layout::from_size_align(1000, 16).unwrap()).expect("small");

@@ -41,7 +41,7 @@ impl<S: Source> RawHeap<S> {
     #[cold]
     pub(super) fn auto_trim(&mut self) {
         self.flush_quick(); // parked blocks may free more of the top
-        // The flush may have trimmed already (its frees reach the top).
+                            // The flush may have trimmed already (its frees reach the top).
         if self.top_size() <= self.trim_threshold {
             return;
         }

@@ -95,10 +95,22 @@ pub(super) fn assembly_examples_x86_64() {
             run_ok(&mut (e.assemble)(&root.join(e.src), &obj, own_start));
             // Linking without `main` proves the program's own _start is the
             // entry: rawrt's weak _start would need main.
-            run_ok(Command::new("ld").args(["-static", "--gc-sections", "-s"]).arg(&obj).arg(lib).arg("-o").arg(&exe));
+            run_ok(
+                Command::new("ld")
+                    .args(["-static", "--gc-sections", "-s"])
+                    .arg(&obj)
+                    .arg(lib)
+                    .arg("-o")
+                    .arg(&exe),
+            );
             let out = Command::new(&exe).output().unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{stem}: {}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{stem}: {}\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
             if let Err(msg) = check_output(e.who, &stdout) {
                 panic!("{stem}: {msg}");
             }

@@ -27,10 +27,15 @@ pub(super) fn hello_release_size_and_elf() {
     let exe = release_hello();
     let elf = std::fs::read(&exe).unwrap();
     println!("(release hello: {} bytes) ", elf.len());
-    assert!(elf.len() as u64 <= HELLO_MAX_BYTES, "release hello is {} bytes, budget {HELLO_MAX_BYTES}", elf.len());
+    assert!(
+        elf.len() as u64 <= HELLO_MAX_BYTES,
+        "release hello is {} bytes, budget {HELLO_MAX_BYTES}",
+        elf.len()
+    );
     assert_eq!(&elf[..4], b"\x7fELF");
     assert_eq!(u16_at(&elf, 16), 2, "ET_EXEC");
-    let (phoff, phentsize, phnum) = (u64_at(&elf, 32) as usize, u16_at(&elf, 54) as usize, u16_at(&elf, 56) as usize);
+    let (phoff, phentsize, phnum) =
+        (u64_at(&elf, 32) as usize, u16_at(&elf, 54) as usize, u16_at(&elf, 56) as usize);
     let mut loads = Vec::new();
     let mut stack_flags = None;
     for i in 0..phnum {

@@ -63,7 +63,8 @@ pub(super) fn debug_lib() -> &'static Path {
 
 /// The release and debug `librawrt.a` without the `c11-threads` feature.
 pub(super) fn no_c11_threads_libs() -> (PathBuf, PathBuf) {
-    const FEATURES: &[&str] = &["--no-default-features", "--features", "entry,cabi,global-allocator"];
+    const FEATURES: &[&str] =
+        &["--no-default-features", "--features", "entry,cabi,global-allocator"];
     (
         staticlib("staticlib-no-c11", &[&["--release"], FEATURES].concat(), None, None),
         staticlib("staticlib-debug-no-c11", FEATURES, None, None),
@@ -95,13 +96,15 @@ pub(super) fn scratch(name: &str) -> PathBuf {
 pub(super) fn defined_symbols(archive: &Path) -> Vec<(String, char)> {
     // nm also reads the LLVM bitcode members of compiler_builtins and
     // complains about them on stderr; their symbols are not ours anyway.
-    let out = Command::new("nm").args(["--defined-only", "-g", "-P"]).arg(archive).output().expect("nm");
+    let out =
+        Command::new("nm").args(["--defined-only", "-g", "-P"]).arg(archive).output().expect("nm");
     let mut v: Vec<(String, char)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (name, ty) = (f.next()?, f.next()?);
-            (ty.len() == 1 && !name.ends_with(':')).then(|| (name.to_string(), ty.chars().next().unwrap()))
+            (ty.len() == 1 && !name.ends_with(':'))
+                .then(|| (name.to_string(), ty.chars().next().unwrap()))
         })
         .collect();
     v.sort();
@@ -131,7 +134,11 @@ pub(super) fn not_a_c_name(name: &str) -> Option<&'static str> {
 
 /// The C names an archive exports.
 pub(super) fn c_names(archive: &Path) -> BTreeSet<String> {
-    defined_symbols(archive).into_iter().map(|(n, _)| n).filter(|n| not_a_c_name(n).is_none()).collect()
+    defined_symbols(archive)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| not_a_c_name(n).is_none())
+        .collect()
 }
 
 /// The C compiler.
@@ -143,9 +150,18 @@ pub(super) fn cc() -> Command {
 /// with rawrt's header directory: how a C program without libc is built.
 pub(super) fn cc_nolibc() -> Command {
     let mut c = cc();
-    c.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-nostdlib", "-static", "-O2"])
-        .arg("-I")
-        .arg(super::root().join("include"));
+    c.args([
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-ffreestanding",
+        "-nostdlib",
+        "-static",
+        "-O2",
+    ])
+    .arg("-I")
+    .arg(super::root().join("include"));
     c
 }
 

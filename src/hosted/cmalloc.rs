@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const STRICT: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-fno-builtin"];
+const STRICT: &[&str] =
+    &["-std=c11", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-fno-builtin"];
 const BARE: &[&str] = &["-nostdlib", "-static"];
 
 fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
@@ -25,14 +26,22 @@ fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
         .arg(&exe)
         .output()
         .expect("cc");
-    assert!(o.status.success(), "cc {} {src}:\n{}", flags.join(" "), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "cc {} {src}:\n{}",
+        flags.join(" "),
+        String::from_utf8_lossy(&o.stderr)
+    );
     exe
 }
 
 fn run(exe: &Path) -> (String, String) {
     use std::os::unix::process::ExitStatusExt;
     let o = Command::new(exe).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
     assert_eq!(
         (o.status.code(), o.status.signal()),
         (Some(0), None),
@@ -45,7 +54,8 @@ fn run(exe: &Path) -> (String, String) {
 
 /// The lines printed between `<<< name` and `>>> name`.
 fn section<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
-    let start = out.find(&format!("<<< {name}\n")).unwrap_or_else(|| panic!("no {name} in:\n{out}"));
+    let start =
+        out.find(&format!("<<< {name}\n")).unwrap_or_else(|| panic!("no {name} in:\n{out}"));
     let rest = &out[start..];
     let end = rest.find(&format!(">>> {name}\n")).unwrap();
     rest[..end].lines().skip(1).collect()
@@ -98,10 +108,20 @@ fn check_dump(lines: &[&str]) -> (usize, usize) {
 }
 
 fn check_output(stdout: &str) {
-    let oks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ") || *l == "all ok").collect();
+    let oks: Vec<&str> =
+        stdout.lines().filter(|l| l.starts_with("ok ") || *l == "all ok").collect();
     assert_eq!(
         oks,
-        ["ok basics", "ok overflow", "ok recallocarray", "ok alignment", "ok statistics", "ok multi_heap", "ok heap_caps", "all ok"],
+        [
+            "ok basics",
+            "ok overflow",
+            "ok recallocarray",
+            "ok alignment",
+            "ok statistics",
+            "ok multi_heap",
+            "ok heap_caps",
+            "all ok"
+        ],
         "{stdout}"
     );
     // multi_heap_dump of a heap with two blocks (1000 and 50 bytes asked).
@@ -109,17 +129,31 @@ fn check_output(stdout: &str) {
     let (used, _free) = check_dump(&dump);
     assert_eq!(used, 2, "{dump:#?}");
     assert!(dump.last().unwrap().starts_with("heap: 2 used blocks ("), "{dump:#?}");
-    assert!(dump[0].starts_with("segment 0x") && dump.iter().filter(|l| l.starts_with("segment")).count() == 1);
+    assert!(
+        dump[0].starts_with("segment 0x")
+            && dump.iter().filter(|l| l.starts_with("segment")).count() == 1
+    );
     // multi_heap_check after a header was overwritten with 0x7777771.
     let check = section(stdout, "multi_heap_check");
-    assert!(!check.is_empty() && check.iter().all(|l| l.starts_with("CORRUPT HEAP: ")), "{check:#?}");
+    assert!(
+        !check.is_empty() && check.iter().all(|l| l.starts_with("CORRUPT HEAP: ")),
+        "{check:#?}"
+    );
     assert!(check[0].starts_with("CORRUPT HEAP: bad header 0x7777771 at 0x"), "{check:#?}");
     // heap_caps_print_heap_info.
     let summary = section(stdout, "heap_caps_print_heap_info");
     assert_eq!(summary.len(), 4, "{summary:#?}");
     assert_eq!(summary[0], "Heap summary for capabilities 0x00001000:");
-    assert!(summary[1].starts_with("free ") && summary[1].contains(" B in ") && summary[1].contains("minimum ever"), "{summary:#?}");
-    assert!(summary[2].starts_with("allocated ") && summary[2].contains("footprint"), "{summary:#?}");
+    assert!(
+        summary[1].starts_with("free ")
+            && summary[1].contains(" B in ")
+            && summary[1].contains("minimum ever"),
+        "{summary:#?}"
+    );
+    assert!(
+        summary[2].starts_with("allocated ") && summary[2].contains("footprint"),
+        "{summary:#?}"
+    );
     assert!(summary[3].starts_with("calls: brk "), "{summary:#?}");
     // heap_caps_dump_all, with a block of 12345 bytes among others.
     let all = section(stdout, "heap_caps_dump_all");
@@ -128,7 +162,9 @@ fn check_output(stdout: &str) {
     assert!(
         all.iter().any(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 2 && f[2] == "used" && f[1].parse::<usize>().is_ok_and(|n| (12345..12400).contains(&n))
+            f.len() > 2
+                && f[2] == "used"
+                && f[1].parse::<usize>().is_ok_and(|n| (12345..12400).contains(&n))
         }),
         "{all:#?}"
     );

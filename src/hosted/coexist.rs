@@ -78,9 +78,10 @@ pub(super) fn prefixed_library_defines_no_c_name() {
     // that a change shows up here.
     unprefixed.sort();
     assert!(
-        unprefixed
-            .iter()
-            .all(|n| matches!(*n, "_start (weak)" | "rust_eh_personality" | "_Unwind_Resume" | "rawrt_init_rs")),
+        unprefixed.iter().all(|n| matches!(
+            *n,
+            "_start (weak)" | "rust_eh_personality" | "_Unwind_Resume" | "rawrt_init_rs"
+        )),
         "unexpected unprefixed symbols: {unprefixed:?}"
     );
     print!(
@@ -97,7 +98,9 @@ pub(super) fn prefixed_library_defines_no_c_name() {
 /// hand out (or unmap) memory the other heap owns.
 fn moves_break_through_libc(lib: &std::path::Path) -> bool {
     let out = Command::new("nm").args(["-u", "-P"]).arg(lib).output().expect("nm");
-    String::from_utf8_lossy(&out.stdout).lines().any(|l| l.split_whitespace().next() == Some("sbrk"))
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some("sbrk"))
 }
 
 pub(super) fn glibc_malloc_and_rawrt_malloc_share_the_break() {
@@ -117,8 +120,12 @@ pub(super) fn glibc_malloc_and_rawrt_malloc_share_the_break() {
     let out = Command::new(&exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let passed = out.status.success() && stdout.matches("ok: ").count() == 4 && !stdout.contains("FAIL");
-    assert!(moves_break_through_libc(lib), "the no-cabi library moves the break through the C library's sbrk");
+    let passed =
+        out.status.success() && stdout.matches("ok: ").count() == 4 && !stdout.contains("FAIL");
+    assert!(
+        moves_break_through_libc(lib),
+        "the no-cabi library moves the break through the C library's sbrk"
+    );
     assert!(passed, "glibc and rawrt heaps together: {}\n{stdout}{stderr}", out.status);
     print!("(both heaps on one break, no byte changed) ");
 }

@@ -8,8 +8,15 @@ use std::process::Command;
 
 /// Each C test with the number of checks it makes (so that none is
 /// silently skipped).
-const TESTS: &[(&str, usize)] =
-    &[("shm", 22), ("mprotect", 13), ("brk", 19), ("mlock", 13), ("mq", 38), ("mm", 25), ("process", 29)];
+const TESTS: &[(&str, usize)] = &[
+    ("shm", 22),
+    ("mprotect", 13),
+    ("brk", 19),
+    ("mlock", 13),
+    ("mq", 38),
+    ("mm", 25),
+    ("process", 29),
+];
 
 /// Whether this process has CAP_IPC_LOCK (bit 14 of CapEff), which lets
 /// mlock go beyond RLIMIT_MEMLOCK; its children (the tests) inherit it.
@@ -24,10 +31,14 @@ pub(super) fn system_interfaces_from_c() {
     // programs that other hosted tests run).
     for entry in std::fs::read_dir(super::root().join("tests/c")).unwrap() {
         let path = entry.unwrap().path();
-        let ours = || std::fs::read_to_string(&path).is_ok_and(|t| t.contains("#include \"check.h\""));
+        let ours =
+            || std::fs::read_to_string(&path).is_ok_and(|t| t.contains("#include \"check.h\""));
         if path.extension().is_some_and(|e| e == "c") && ours() {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            assert!(TESTS.iter().any(|t| t.0 == stem), "tests/c/{stem}.c has no entry in src/hosted/ctests.rs");
+            assert!(
+                TESTS.iter().any(|t| t.0 == stem),
+                "tests/c/{stem}.c has no entry in src/hosted/ctests.rs"
+            );
         }
     }
     let dir = clib::scratch("ctests");
@@ -44,12 +55,18 @@ pub(super) fn system_interfaces_from_c() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let summary = format!("{name}: {checks} passed, 0 failed\n");
         assert!(
-            out.status.success() && !stdout.lines().any(|l| l.starts_with("FAIL")) && stdout.ends_with(&summary),
+            out.status.success()
+                && !stdout.lines().any(|l| l.starts_with("FAIL"))
+                && stdout.ends_with(&summary),
             "tests/c/{name}.c: {}, expected to end with {summary:?}:\n{stdout}{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
         total += checks;
     }
-    print!("({} programs, {total} checks; CAP_IPC_LOCK {}) ", TESTS.len(), if cap { "held" } else { "not held" });
+    print!(
+        "({} programs, {total} checks; CAP_IPC_LOCK {}) ",
+        TESTS.len(),
+        if cap { "held" } else { "not held" }
+    );
 }

@@ -60,7 +60,8 @@ impl Dwarf {
     pub fn load(files: &[&Path]) -> Dwarf {
         let mut d = Dwarf { dies: Vec::new(), by_offset: HashMap::new() };
         for (fi, f) in files.iter().enumerate() {
-            let out = Command::new("readelf").arg("--debug-dump=info").arg(f).output().expect("readelf");
+            let out =
+                Command::new("readelf").arg("--debug-dump=info").arg(f).output().expect("readelf");
             assert!(out.status.success(), "readelf {}", f.display());
             d.parse(fi, &String::from_utf8_lossy(&out.stdout));
         }
@@ -78,7 +79,9 @@ impl Dwarf {
                     // " <depth><offset>: Abbrev Number: N (DW_TAG_x)"
                     let head = &rest[..pos];
                     let (depth, off) = match head.split_once("><") {
-                        Some((a, b)) => (a.parse::<usize>().unwrap(), u64::from_str_radix(b, 16).unwrap()),
+                        Some((a, b)) => {
+                            (a.parse::<usize>().unwrap(), u64::from_str_radix(b, 16).unwrap())
+                        }
                         None => continue,
                     };
                     let tail = &rest[pos + 18..];
@@ -95,7 +98,13 @@ impl Dwarf {
                     }
                     let idx = self.dies.len();
                     let parent = stack.last().map(|&(_, p)| p);
-                    self.dies.push(Die { tag: tag.to_string(), attrs: Vec::new(), children: Vec::new(), parent, file });
+                    self.dies.push(Die {
+                        tag: tag.to_string(),
+                        attrs: Vec::new(),
+                        children: Vec::new(),
+                        parent,
+                        file,
+                    });
                     if let Some(&(_, p)) = stack.last() {
                         self.dies[p].children.push(idx);
                     }
@@ -109,7 +118,10 @@ impl Dwarf {
                     let a = &t[ci..];
                     if let Some((name, value)) = a.split_once(':') {
                         let mut v = value.trim();
-                        if v.starts_with("(indirect") || v.starts_with("(strx") || v.starts_with("(strp") {
+                        if v.starts_with("(indirect")
+                            || v.starts_with("(strx")
+                            || v.starts_with("(strp")
+                        {
                             if let Some(p) = v.find("): ") {
                                 v = &v[p + 3..];
                             }
@@ -142,7 +154,12 @@ impl Dwarf {
         let v = self.attr(i, name)?;
         let h = v.trim().strip_prefix("<0x")?.split('>').next()?;
         let off = u64::from_str_radix(h, 16).ok()?;
-        Some(*self.by_offset.get(&(self.dies[i].file, off)).unwrap_or_else(|| panic!("dangling reference {v}")))
+        Some(
+            *self
+                .by_offset
+                .get(&(self.dies[i].file, off))
+                .unwrap_or_else(|| panic!("dangling reference {v}")),
+        )
     }
 
     /// The name with its enclosing namespaces and types (`a::b::C`).
@@ -303,7 +320,9 @@ impl Dwarf {
     pub fn describe(&self, ty: &Ty) -> String {
         match ty {
             Ty::Record(r) => format!("struct {}", self.name(*r).unwrap_or("<anonymous>")),
-            Ty::Ptr(Some(p)) => format!("pointer to {}", self.name(*p).unwrap_or(&self.dies[*p].tag)),
+            Ty::Ptr(Some(p)) => {
+                format!("pointer to {}", self.name(*p).unwrap_or(&self.dies[*p].tag))
+            }
             Ty::Array { elem, count } => format!("[{}; {count}]", self.describe(elem)),
             t => format!("{t:?}"),
         }

@@ -80,7 +80,10 @@ fn every_example_has_a_case() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            assert!(CASES.iter().any(|c| c.name == stem), "example {stem} has no case in src/hosted/examples.rs");
+            assert!(
+                CASES.iter().any(|c| c.name == stem),
+                "example {stem} has no case in src/hosted/examples.rs"
+            );
         }
     }
 }
@@ -96,7 +99,8 @@ pub(super) fn output_and_status() {
             .env("RAWRT_EXAMPLE", "from the test")
             .output()
             .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         if c.has.is_empty() {
             assert_eq!(stdout, c.stdout, "stdout of {} {:?}", c.name, c.args);
         }

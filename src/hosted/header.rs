@@ -75,8 +75,11 @@ fn record_tags(dir: &Path, prelude: &str) -> BTreeSet<String> {
             .arg(dir.join("rawrt.i")),
     );
     let text = std::fs::read_to_string(dir.join("rawrt.i")).unwrap();
-    let toks: Vec<&str> =
-        text.split(|c: char| c.is_whitespace()).flat_map(|w| split_punct(w)).filter(|t| !t.is_empty()).collect();
+    let toks: Vec<&str> = text
+        .split(|c: char| c.is_whitespace())
+        .flat_map(|w| split_punct(w))
+        .filter(|t| !t.is_empty())
+        .collect();
     let mut tags = BTreeSet::new();
     for w in toks.windows(3) {
         if (w[0] == "struct" || w[0] == "union") && w[2] == "{" && is_ident(w[1]) {
@@ -131,8 +134,14 @@ fn header_macros(dir: &Path, prelude: &str) -> BTreeMap<String, String> {
 }
 
 /// Macros of the header that are not numeric constants.
-const NOT_CONSTANTS: &[&str] =
-    &["RAWRT_H", "RAWRT_NORETURN", "RAWRT_NO_C11_THREADS", "errno", "MAP_FAILED", "sigev_notify_thread_id"];
+const NOT_CONSTANTS: &[&str] = &[
+    "RAWRT_H",
+    "RAWRT_NORETURN",
+    "RAWRT_NO_C11_THREADS",
+    "errno",
+    "MAP_FAILED",
+    "sigev_notify_thread_id",
+];
 
 /// The value a header constant must have, from the Rust side: rawrt's own
 /// constants, read from the C-ABI sources (which the hosted build does not
@@ -228,7 +237,9 @@ fn cabi_constant(name: &str) -> Option<u64> {
             return None;
         }
         // Top-level `|`, then `<<`.
-        for (op, f) in [("|", (|a: u64, b: u64| a | b) as fn(u64, u64) -> u64), ("<<", |a, b| a << b)] {
+        for (op, f) in
+            [("|", (|a: u64, b: u64| a | b) as fn(u64, u64) -> u64), ("<<", |a, b| a << b)]
+        {
             let mut level = 0;
             for (i, ch) in e.char_indices() {
                 match ch {
@@ -287,7 +298,10 @@ fn kernel_layouts() -> Vec<Layout> {
         (
             "sigval",
             size_of::<sigval>(),
-            vec![("sival_int", offset_of!(sigval, sival_int)), ("sival_ptr", offset_of!(sigval, sival_ptr))],
+            vec![
+                ("sival_int", offset_of!(sigval, sival_int)),
+                ("sival_ptr", offset_of!(sigval, sival_ptr)),
+            ],
         ),
     ]
 }
@@ -311,8 +325,16 @@ fn rust_layouts() -> Vec<(&'static str, usize, Vec<usize>)> {
                 offset_of!(MqAttr, reserved),
             ],
         ),
-        ("Timespec", size_of::<Timespec>(), vec![offset_of!(Timespec, sec), offset_of!(Timespec, nsec)]),
-        ("rlimit64", size_of::<Rlimit>(), vec![offset_of!(Rlimit, rlim_cur), offset_of!(Rlimit, rlim_max)]),
+        (
+            "Timespec",
+            size_of::<Timespec>(),
+            vec![offset_of!(Timespec, sec), offset_of!(Timespec, nsec)],
+        ),
+        (
+            "rlimit64",
+            size_of::<Rlimit>(),
+            vec![offset_of!(Rlimit, rlim_cur), offset_of!(Rlimit, rlim_max)],
+        ),
     ]
 }
 
@@ -334,7 +356,8 @@ fn check_program(
     }
     s.push_str("};\n\n");
     for (n, v) in consts {
-        writeln!(s, "_Static_assert((unsigned long long)({n}) == {v}ULL, \"{n} is {v} in Rust\");").unwrap();
+        writeln!(s, "_Static_assert((unsigned long long)({n}) == {v}ULL, \"{n} is {v} in Rust\");")
+            .unwrap();
     }
     s.push_str(
         r#"
@@ -392,7 +415,9 @@ fn same(c: &Dwarf, ct: &Ty, r: &Dwarf, rt: &Ty, pairs: &mut Vec<(usize, usize)>)
             pairs.push((*a, *b));
             true
         }
-        (Ty::Array { elem: e1, count: n1 }, Ty::Array { elem: e2, count: n2 }) => n1 == n2 && same(c, e1, r, e2, pairs),
+        (Ty::Array { elem: e1, count: n1 }, Ty::Array { elem: e2, count: n2 }) => {
+            n1 == n2 && same(c, e1, r, e2, pairs)
+        }
         (a, b) => a == b,
     }
 }
@@ -411,7 +436,11 @@ fn same_signature(
     let (rp, _) = r.params(rf);
     if variadic {
         if rp.len() < cp.len() {
-            errs.push(format!("{name}: C has {} fixed parameters, Rust only {}", cp.len(), rp.len()));
+            errs.push(format!(
+                "{name}: C has {} fixed parameters, Rust only {}",
+                cp.len(),
+                rp.len()
+            ));
         }
         for (i, t) in rp.iter().enumerate().skip(cp.len()) {
             if !matches!(t, Ty::Int { size: 4 | 8, .. } | Ty::Ptr(_)) {
@@ -426,7 +455,11 @@ fn same_signature(
     }
     for (i, (ct, rt)) in cp.iter().zip(&rp).enumerate() {
         if !same(c, ct, r, rt, pairs) {
-            errs.push(format!("{name}: parameter {i} is {} in C, {} in Rust", c.describe(ct), r.describe(rt)));
+            errs.push(format!(
+                "{name}: parameter {i} is {} in C, {} in Rust",
+                c.describe(ct),
+                r.describe(rt)
+            ));
         }
     }
     let (cr, rr) = (c.ty_of(cf), r.ty_of(rf));
@@ -465,7 +498,9 @@ fn same_layouts(
                 // Opaque storage: only the size and alignment are C's business.
                 let (ca, ra) = (c.size(elem), r.num(b, "DW_AT_alignment").unwrap_or(0));
                 if ca != ra {
-                    errs.push(format!("opaque struct {cname} is {ca}-aligned, Rust {rname} {ra}-aligned"));
+                    errs.push(format!(
+                        "opaque struct {cname} is {ca}-aligned, Rust {rname} {ra}-aligned"
+                    ));
                 }
                 continue;
             }
@@ -478,7 +513,11 @@ fn same_layouts(
                 errs.push(format!("{cname}.{cn} at offset {co}, Rust {rname}.{rn} at {ro}"));
             }
             if !same(c, ct, r, rt, &mut pairs) || c.size(ct) != r.size(rt) {
-                errs.push(format!("{cname}.{cn} is {}, Rust {rname}.{rn} is {}", c.describe(ct), r.describe(rt)));
+                errs.push(format!(
+                    "{cname}.{cn} is {}, Rust {rname}.{rn} is {}",
+                    c.describe(ct),
+                    r.describe(rt)
+                ));
             }
         }
     }
@@ -532,7 +571,10 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
             None => unknown.push(name.clone()),
         }
     }
-    assert!(unknown.is_empty(), "header constants with no Rust value in src/hosted/header.rs: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "header constants with no Rust value in src/hosted/header.rs: {unknown:?}"
+    );
 
     // The C program: compiles warning-free, links, runs.
     let tags = record_tags(&dir, prelude);
@@ -540,7 +582,11 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     std::fs::write(&src, check_program(prelude, &decls, &tags, &consts)).unwrap();
     let obj = dir.join("check.o");
     run_ok(
-        clib::cc_nolibc().args(["-O0", "-g", "-fno-eliminate-unused-debug-types", "-c"]).arg(&src).arg("-o").arg(&obj),
+        clib::cc_nolibc()
+            .args(["-O0", "-g", "-fno-eliminate-unused-debug-types", "-c"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj),
     );
     let exe = dir.join("check");
     run_ok(clib::cc_nolibc().arg(&obj).arg(release).arg("-o").arg(&exe));
@@ -556,10 +602,12 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     let mut errs = Vec::new();
     let mut pairs = Vec::new();
     for name in &decls {
-        let cf = c.with_tag("DW_TAG_subprogram").find(|&i| c.name(i) == Some(name) && c.has(i, "DW_AT_declaration"));
-        let rf = r
+        let cf = c
             .with_tag("DW_TAG_subprogram")
-            .find(|&i| r.name(i) == Some(name) && !r.has(i, "DW_AT_linkage_name") && r.has(i, "DW_AT_low_pc"));
+            .find(|&i| c.name(i) == Some(name) && c.has(i, "DW_AT_declaration"));
+        let rf = r.with_tag("DW_TAG_subprogram").find(|&i| {
+            r.name(i) == Some(name) && !r.has(i, "DW_AT_linkage_name") && r.has(i, "DW_AT_low_pc")
+        });
         match (cf, rf) {
             (Some(cf), Some(rf)) => errs.extend(same_signature(name, &c, cf, &r, rf, &mut pairs)),
             _ => errs.push(format!("{name}: no DWARF description (C {cf:?}, Rust {rf:?})")),
@@ -578,7 +626,9 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
             .and_then(|v| v.parse::<i64>().ok());
         match (expected_constant(name), v) {
             (Some(want), Some(got)) if want == got as u64 => enumerators += 1,
-            (want, got) => errs.push(format!("enumeration constant {name} is {got:?} in C, {want:?} in Rust")),
+            (want, got) => {
+                errs.push(format!("enumeration constant {name} is {got:?} in C, {want:?} in Rust"))
+            }
         }
     }
 
@@ -592,7 +642,11 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
             continue;
         };
         let got: Vec<usize> = r.members(b).iter().map(|m| m.1 as usize).collect();
-        assert_eq!((r.num(b, "DW_AT_byte_size"), got), (Some(size as u64), offsets), "DWARF layout of {rname}");
+        assert_eq!(
+            (r.num(b, "DW_AT_byte_size"), got),
+            (Some(size as u64), offsets),
+            "DWARF layout of {rname}"
+        );
     }
 
     // Kernel structures passed through untyped.
@@ -607,16 +661,26 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
         };
         checked.insert(cname.to_string(), "linux-raw-sys".to_string());
         if c.num(a, "DW_AT_byte_size") != Some(size as u64) {
-            errs.push(format!("{cname}: {:?} bytes in C, {size} in the kernel's", c.num(a, "DW_AT_byte_size")));
+            errs.push(format!(
+                "{cname}: {:?} bytes in C, {size} in the kernel's",
+                c.num(a, "DW_AT_byte_size")
+            ));
         }
         let cm = c.members(a);
         if cm.len() != fields.len() {
-            errs.push(format!("{cname}: {} fields in C, {} in the kernel's", cm.len(), fields.len()));
+            errs.push(format!(
+                "{cname}: {} fields in C, {} in the kernel's",
+                cm.len(),
+                fields.len()
+            ));
         }
         for (f, off) in fields {
             match cm.iter().find(|m| m.0 == f) {
                 Some(m) if m.1 as usize == off => {}
-                m => errs.push(format!("{cname}.{f}: at {:?} in C, {off} in the kernel's", m.map(|m| m.1))),
+                m => errs.push(format!(
+                    "{cname}.{f}: at {:?} in C, {off} in the kernel's",
+                    m.map(|m| m.1)
+                )),
             }
         }
     }
@@ -628,14 +692,27 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
         if !checked.contains_key(name) {
             errs.push(format!("{tag} is defined in the header but matched with no Rust type"));
         }
-        let a = (0..c.dies.len()).find(|&i| c.name(i) == Some(name) && c.num(i, "DW_AT_byte_size").is_some());
-        let printed = format!("sizeof {tag} {}\n", a.and_then(|a| c.num(a, "DW_AT_byte_size")).unwrap_or(0));
+        let a = (0..c.dies.len())
+            .find(|&i| c.name(i) == Some(name) && c.num(i, "DW_AT_byte_size").is_some());
+        let printed =
+            format!("sizeof {tag} {}\n", a.and_then(|a| c.num(a, "DW_AT_byte_size")).unwrap_or(0));
         if !stdout.contains(&printed) {
-            errs.push(format!("{tag}: the program printed a size other than DWARF's ({printed:?}): {stdout}"));
+            errs.push(format!(
+                "{tag}: the program printed a size other than DWARF's ({printed:?}): {stdout}"
+            ));
         }
     }
-    assert!(errs.is_empty(), "include/rawrt.h does not match the library:\n  {}", errs.join("\n  "));
-    print!("({} functions, {} structures, {} constants) ", decls.len(), checked.len(), consts.len() + enumerators);
+    assert!(
+        errs.is_empty(),
+        "include/rawrt.h does not match the library:\n  {}",
+        errs.join("\n  ")
+    );
+    print!(
+        "({} functions, {} structures, {} constants) ",
+        decls.len(),
+        checked.len(),
+        consts.len() + enumerators
+    );
 }
 
 /// With `RAWRT_PREFIX`, in an ordinary glibc C11 program: the header

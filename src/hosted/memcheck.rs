@@ -8,12 +8,17 @@
 use std::process::Command;
 
 const ROUTINES: &[&str] = &["memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen"];
-const TARGETS: &[&str] = &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "riscv64gc-unknown-linux-gnu"];
+const TARGETS: &[&str] =
+    &["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", "riscv64gc-unknown-linux-gnu"];
 
 fn installed_targets() -> Vec<String> {
     let out = Command::new("rustup").args(["target", "list", "--installed"]).output();
     let list = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    TARGETS.iter().filter(|t| list.lines().any(|l| l.trim() == **t)).map(|t| t.to_string()).collect()
+    TARGETS
+        .iter()
+        .filter(|t| list.lines().any(|l| l.trim() == **t))
+        .map(|t| t.to_string())
+        .collect()
 }
 
 fn check_object(obj: &std::path::Path, what: &str) {
@@ -30,7 +35,11 @@ fn check_object(obj: &std::path::Path, what: &str) {
         }
         if let Some(r) = current {
             for callee in ROUTINES {
-                let hit = line.split_whitespace().any(|w| w == *callee || w.starts_with(&format!("{callee}+")) || w.starts_with(&format!("{callee}-")));
+                let hit = line.split_whitespace().any(|w| {
+                    w == *callee
+                        || w.starts_with(&format!("{callee}+"))
+                        || w.starts_with(&format!("{callee}-"))
+                });
                 assert!(!hit, "{r} refers to {callee} ({what}): {line}");
             }
         }
@@ -40,7 +49,10 @@ fn check_object(obj: &std::path::Path, what: &str) {
     let syms = Command::new("readelf").arg("-sW").arg(obj).output().expect("readelf");
     let syms = String::from_utf8_lossy(&syms.stdout);
     for r in ROUTINES {
-        assert!(syms.lines().any(|l| l.contains(" FUNC ") && l.split_whitespace().last() == Some(r)), "{r} defined ({what})");
+        assert!(
+            syms.lines().any(|l| l.contains(" FUNC ") && l.split_whitespace().last() == Some(r)),
+            "{r} defined ({what})"
+        );
     }
     let _ = seen;
 }

@@ -6,8 +6,8 @@
 
 mod asm_examples;
 mod budget;
-mod cmalloc;
 mod clib;
+mod cmalloc;
 mod coexist;
 mod ctests;
 mod dwarf;
@@ -34,7 +34,10 @@ fn profile_dir() -> PathBuf {
 /// it never waits on the outer build's lock.
 fn nested_cargo(target_dir: &str) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.current_dir(root()).arg("build").arg("--target-dir").arg(root().join("target").join(target_dir));
+    c.current_dir(root())
+        .arg("build")
+        .arg("--target-dir")
+        .arg(root().join("target").join(target_dir));
     c.env_remove("RUSTFLAGS");
     c
 }
@@ -52,10 +55,19 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
     ("hosted::malloc_c_program", cmalloc::malloc_c_program),
     ("hosted::header_matches_the_library", header::header_matches_the_library),
-    ("hosted::header_matches_the_library_without_c11_threads", header::header_matches_the_library_without_c11_threads),
-    ("hosted::prefixed_header_matches_the_prefixed_library", header::prefixed_header_matches_the_prefixed_library),
+    (
+        "hosted::header_matches_the_library_without_c11_threads",
+        header::header_matches_the_library_without_c11_threads,
+    ),
+    (
+        "hosted::prefixed_header_matches_the_prefixed_library",
+        header::prefixed_header_matches_the_prefixed_library,
+    ),
     ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
     ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
     ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
-    ("hosted::glibc_malloc_and_rawrt_malloc_share_the_break", coexist::glibc_malloc_and_rawrt_malloc_share_the_break),
+    (
+        "hosted::glibc_malloc_and_rawrt_malloc_share_the_break",
+        coexist::glibc_malloc_and_rawrt_malloc_share_the_break,
+    ),
 ];

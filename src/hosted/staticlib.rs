@@ -22,7 +22,8 @@ fn assemble_and_link(src: &str, out: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let obj = dir.join(format!("{out}.o"));
     let exe = dir.join(out);
-    let st = Command::new("as").arg(super::root().join(src)).arg("-o").arg(&obj).status().expect("as");
+    let st =
+        Command::new("as").arg(super::root().join(src)).arg("-o").arg(&obj).status().expect("as");
     assert!(st.success(), "as {src}");
     let st = Command::new("ld")
         .args(["-static", "--gc-sections", "-s"])

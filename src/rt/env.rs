@@ -48,11 +48,12 @@ pub fn argc() -> usize {
 pub fn getenv(name: &str) -> Option<&'static CStr> {
     env().find_map(|kv| {
         let b = kv.to_bytes_with_nul();
-        (b.len() > name.len() && b.starts_with(name.as_bytes()) && b[name.len()] == b'=')
-            .then(|| {
+        (b.len() > name.len() && b.starts_with(name.as_bytes()) && b[name.len()] == b'=').then(
+            || {
                 // SAFETY: the tail after `NAME=` is still NUL-terminated.
                 unsafe { CStr::from_bytes_with_nul_unchecked(&b[name.len() + 1..]) }
-            })
+            },
+        )
     })
 }
 

@@ -74,7 +74,8 @@ pub fn abort() -> ! {
     let dfl = signal::SigAction { handler: signal::SIG_DFL, ..Default::default() };
     // SAFETY: installing the default action needs no restorer.
     let _ = unsafe { signal::rt_sigaction(signal::SIGABRT, Some(&dfl)) };
-    let _ = signal::rt_sigprocmask(signal::SIG_UNBLOCK, Some(&signal::SigSet::only(signal::SIGABRT)));
+    let _ =
+        signal::rt_sigprocmask(signal::SIG_UNBLOCK, Some(&signal::SigSet::only(signal::SIGABRT)));
     let _ = process::tgkill(process::getpid(), process::gettid(), signal::SIGABRT);
     // Unreachable unless the kernel refused the signal: still never return.
     process::exit_group(127)

@@ -15,7 +15,15 @@ use crate::sys::STDERR;
 pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
     let mut w = FdWriter::new(STDERR);
     let mut h = [0u8; 18];
-    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes(), b" of ", itoa::hex(addr as u64, &mut h), b"\n"] {
+    for part in [
+        b"rawrt: ",
+        func.as_bytes(),
+        b"(): ",
+        what.as_bytes(),
+        b" of ",
+        itoa::hex(addr as u64, &mut h),
+        b"\n",
+    ] {
         w.push(part);
     }
     let _ = w.finish();

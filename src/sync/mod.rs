@@ -20,11 +20,11 @@
 mod lock;
 mod raw;
 
-pub use lock::{Guard, Lock};
 pub(crate) use lock::single::held as single_held;
-pub use raw::{RawLock, SPINS};
 #[cfg(test)]
 pub(crate) use lock::tests as lock_tests;
+pub use lock::{Guard, Lock};
+pub use raw::{RawLock, SPINS};
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

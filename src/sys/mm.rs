@@ -45,14 +45,7 @@ pub unsafe fn mmap(
 pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
     // SAFETY: without MAP_FIXED the kernel picks an unused range.
     unsafe {
-        mmap(
-            core::ptr::null_mut(),
-            len,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            -1,
-            0,
-        )
+        mmap(core::ptr::null_mut(), len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     }
 }
 

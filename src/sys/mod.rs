@@ -20,9 +20,9 @@ pub mod process;
 pub mod signal;
 pub mod time;
 
-pub use errno::Errno;
 #[cfg(test)]
 pub(crate) use errno::tests as errno_tests;
+pub use errno::Errno;
 pub use linux_raw_sys::general as consts;
 
 /// A raw file descriptor.

@@ -36,7 +36,12 @@ pub fn mq_unlink(name: &CStr) -> Result<(), Errno> {
 }
 
 /// `mq_timedsend(2)`; `deadline` is absolute (`CLOCK_REALTIME`).
-pub fn mq_timedsend(mqd: Fd, msg: &[u8], prio: u32, deadline: Option<&Timespec>) -> Result<(), Errno> {
+pub fn mq_timedsend(
+    mqd: Fd,
+    msg: &[u8],
+    prio: u32,
+    deadline: Option<&Timespec>,
+) -> Result<(), Errno> {
     let tp = deadline.map_or(core::ptr::null(), |t| t as *const Timespec);
     // SAFETY: the kernel reads `msg.len()` bytes and an optional timespec.
     ret_unit(unsafe { syscall!(__NR_mq_timedsend, mqd, msg.as_ptr(), msg.len(), prio, tp) })

@@ -115,7 +115,12 @@ impl WaitStatus {
 /// # Safety
 /// With `CLONE_VM` the child shares our memory and stack; only flags that
 /// give the child its own copy of the address space are safe here.
-pub unsafe fn clone(flags: usize, parent_tid: *mut i32, child_tid: *mut i32, tls: usize) -> Result<i32, Errno> {
+pub unsafe fn clone(
+    flags: usize,
+    parent_tid: *mut i32,
+    child_tid: *mut i32,
+    tls: usize,
+) -> Result<i32, Errno> {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: x86_64 order is (flags, stack, parent_tid, child_tid, tls).
     let r = unsafe { syscall!(__NR_clone, flags, 0usize, parent_tid, child_tid, tls) };

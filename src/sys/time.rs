@@ -38,7 +38,13 @@ pub fn clock_gettime(clock: u32) -> Result<Timespec, Errno> {
 pub fn clock_nanosleep(clock: u32, flags: u32, t: &Timespec) -> Result<(), Errno> {
     // SAFETY: the kernel reads one timespec; no remainder is asked for.
     ret_unit(unsafe {
-        syscall!(__NR_clock_nanosleep, clock, flags, t as *const Timespec, core::ptr::null_mut::<Timespec>())
+        syscall!(
+            __NR_clock_nanosleep,
+            clock,
+            flags,
+            t as *const Timespec,
+            core::ptr::null_mut::<Timespec>()
+        )
     })
 }
 

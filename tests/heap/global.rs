@@ -80,7 +80,10 @@ pub fn boxes_and_alignment() {
     assert!(big.iter().all(|&x| x == 7));
     drop((pages, lines, zeroed, big));
     let after = info();
-    assert_eq!((after.total_allocated_bytes, after.allocated_blocks), (before.total_allocated_bytes, before.allocated_blocks));
+    assert_eq!(
+        (after.total_allocated_bytes, after.allocated_blocks),
+        (before.total_allocated_bytes, before.allocated_blocks)
+    );
     heap_ok();
 }
 

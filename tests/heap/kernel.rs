@@ -137,7 +137,15 @@ pub fn burst_gives_memory_back() {
         }
         heap_ok();
         let (rss1, fp1) = (rss(), info().footprint);
-        rawrt::print!("[{order}: rss {}K -> {}K -> {}K, footprint {}K -> {}K -> {}K] ", rss0 >> 10, rss_peak >> 10, rss1 >> 10, fp0 >> 10, fp_peak >> 10, fp1 >> 10);
+        rawrt::print!(
+            "[{order}: rss {}K -> {}K -> {}K, footprint {}K -> {}K -> {}K] ",
+            rss0 >> 10,
+            rss_peak >> 10,
+            rss1 >> 10,
+            fp0 >> 10,
+            fp_peak >> 10,
+            fp1 >> 10
+        );
         assert!(fp1 <= fp0 + FOOTPRINT_SLACK, "{order}: footprint {fp0} -> {fp1}");
         // Under qemu-user this is qemu's resident set, guest memory
         // included; qemu 7.2 passes MADV_DONTNEED on anonymous memory to
@@ -190,8 +198,16 @@ pub fn large_blocks_map_unmap_remap() {
         free(r);
         let i4 = info();
         assert_eq!(i4.munmap_calls, i3.munmap_calls + 1, "free of a large block unmaps it");
-        assert_eq!((i4.allocated_blocks, i4.total_allocated_bytes), (i0.allocated_blocks, i0.total_allocated_bytes));
-        assert!(i4.footprint <= i0.footprint + PAGE, "footprint {} -> {}", i0.footprint, i4.footprint);
+        assert_eq!(
+            (i4.allocated_blocks, i4.total_allocated_bytes),
+            (i0.allocated_blocks, i0.total_allocated_bytes)
+        );
+        assert!(
+            i4.footprint <= i0.footprint + PAGE,
+            "footprint {} -> {}",
+            i0.footprint,
+            i4.footprint
+        );
         // A large block shrunk below the threshold moves into the heap.
         let p = malloc(beyond_free(300 << 10));
         fill(p, 4096, 3);
@@ -223,7 +239,11 @@ pub fn mmap_threshold_is_settable() {
         let c = malloc(256 << 10);
         fill(c, 256 << 10, 4);
         let i3 = info();
-        assert_eq!((i3.mmap_calls, i3.mremap_calls), (i2.mmap_calls, i2.mremap_calls), "256 KiB below a 1 MiB threshold");
+        assert_eq!(
+            (i3.mmap_calls, i3.mremap_calls),
+            (i2.mmap_calls, i2.mremap_calls),
+            "256 KiB below a 1 MiB threshold"
+        );
         free(c);
         assert_eq!(info().munmap_calls, i3.munmap_calls);
         // Lowered to 64 KiB: 100 KiB gets its own mapping.
@@ -257,18 +277,28 @@ pub fn trim_gives_back_the_top() {
             free(p as *mut u8);
         }
         let fp_auto = info().footprint;
-        assert!(fp_auto <= fp0 + FOOTPRINT_SLACK, "an automatic trim: {fp0} -> {fp_full} -> {fp_auto}");
+        assert!(
+            fp_auto <= fp0 + FOOTPRINT_SLACK,
+            "an automatic trim: {fp0} -> {fp_full} -> {fp_auto}"
+        );
         let purges = info().madvise_calls;
         let trimmed = malloc_trim(0);
         let fp_trim = info().footprint;
-        assert!(fp_trim < fp_auto, "trim(0) gives back the top the automatic trim kept: {fp_auto} -> {fp_trim}");
+        assert!(
+            fp_trim < fp_auto,
+            "trim(0) gives back the top the automatic trim kept: {fp_auto} -> {fp_trim}"
+        );
         assert!(fp_trim <= fp0 + PAGE, "trim(0) keeps at most a page of top: {fp0} -> {fp_trim}");
         assert_eq!(trimmed, 1, "malloc_trim reports that it gave memory back");
         let purges = info().madvise_calls - purges;
         let i = info();
         assert_eq!(malloc_trim(0), 0, "nothing left to give back");
         assert_eq!(info().footprint, fp_trim);
-        assert_eq!(info().madvise_calls, i.madvise_calls, "nothing left to purge ({purges} purged before)");
+        assert_eq!(
+            info().madvise_calls,
+            i.madvise_calls,
+            "nothing left to purge ({purges} purged before)"
+        );
         free(low);
     }
     heap_ok();
@@ -282,7 +312,9 @@ pub fn largest_free_block_needs_no_syscall() {
         for round in 0..6 {
             // A fragmented heap: blocks of all sizes, every other freed.
             for _ in 0..600 {
-                ptrs.push(malloc(16 + rng.below(if round % 2 == 0 { 5000 } else { 100_000 })) as usize);
+                ptrs.push(
+                    malloc(16 + rng.below(if round % 2 == 0 { 5000 } else { 100_000 })) as usize
+                );
             }
             let mut i = 0;
             while i < ptrs.len() {
@@ -325,7 +357,12 @@ pub fn foreign_brk_mover_many_times() {
             // SAFETY: plain C call.
             let p = unsafe { malloc(size) };
             if p.is_null() {
-                rawrt::print!("malloc({}) failed in round {} with {} segments' worth of blocks live", size, round, blocks.len());
+                rawrt::print!(
+                    "malloc({}) failed in round {} with {} segments' worth of blocks live",
+                    size,
+                    round,
+                    blocks.len()
+                );
                 return 1;
             }
             fill(p, size, round);

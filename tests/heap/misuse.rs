@@ -25,7 +25,12 @@ fn dies(func: &str, what: &str, f: impl FnOnce()) {
         .and_then(|s| s.lines().next())
         .unwrap_or_else(|| panic!("child printed no address: {out:?} / {:?}", o.stderr()));
     let want = format!("rawrt: {func}(): {what} of {addr}\n");
-    assert_eq!(o.ended, Ended::Signaled(SIGABRT), "{func}/{what}: stdout {out:?} stderr {:?}", o.stderr());
+    assert_eq!(
+        o.ended,
+        Ended::Signaled(SIGABRT),
+        "{func}/{what}: stdout {out:?} stderr {:?}",
+        o.stderr()
+    );
     assert_eq!(o.stderr(), want);
     assert_eq!(out, format!("addr {addr}\n"), "nothing after the fatal call");
 }

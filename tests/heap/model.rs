@@ -55,7 +55,14 @@ impl Model {
     fn new() -> Self {
         let live = Table::new(MAX_LIVE);
         let i = info();
-        Model { live, next_tag: 1, usable: 0, base_bytes: i.total_allocated_bytes, base_blocks: i.allocated_blocks, ops: 0 }
+        Model {
+            live,
+            next_tag: 1,
+            usable: 0,
+            base_bytes: i.total_allocated_bytes,
+            base_blocks: i.allocated_blocks,
+            ops: 0,
+        }
     }
 
     /// Books a new block: checks its alignment, zeroing and usable size,
@@ -69,7 +76,10 @@ impl Model {
         // SAFETY: a live block.
         let usable = unsafe { malloc_usable_size(p) };
         assert!(usable >= size, "{what}({size}): usable {usable}");
-        assert!(usable <= size + 64 || size >= DEFAULT_MMAP_THRESHOLD / 2 || align > 16, "{what}({size}): usable {usable} wastes");
+        assert!(
+            usable <= size + 64 || size >= DEFAULT_MMAP_THRESHOLD / 2 || align > 16,
+            "{what}({size}): usable {usable} wastes"
+        );
         let tag = self.next_tag;
         self.next_tag += 1;
         fill_sparse(p, usable, tag);
@@ -113,7 +123,9 @@ impl Model {
             _ => {
                 // The Rust interface, zeroed, freed later by C free.
                 let align = align_of(rng);
-                let p = heap::process().allocate(size, align, true, "model").map_or(core::ptr::null_mut(), |p| p.as_ptr());
+                let p = heap::process()
+                    .allocate(size, align, true, "model")
+                    .map_or(core::ptr::null_mut(), |p| p.as_ptr());
                 self.add(p, size, align, true, "Heap::allocate");
             }
         }
@@ -125,7 +137,12 @@ impl Model {
         assert_eq!(l.p % l.align, 0);
         assert_pattern(l.p as *const u8, l.usable, l.tag);
         // SAFETY: a live block.
-        assert_eq!(unsafe { malloc_usable_size(l.p as *mut u8) }, l.usable, "usable size of {:#x} changed", l.p);
+        assert_eq!(
+            unsafe { malloc_usable_size(l.p as *mut u8) },
+            l.usable,
+            "usable size of {:#x} changed",
+            l.p
+        );
     }
 
     fn free(&mut self, rng: &mut Rng) {
@@ -142,9 +159,9 @@ impl Model {
         self.verify(i);
         let l = self.live.get(i);
         let size = match rng.below(4) {
-            0 => l.size + rng.below(64),                // a little more
-            1 => l.size - rng.below(l.size + 1),        // less
-            2 => (l.size * 2).clamp(1, 2 << 20),        // doubled
+            0 => l.size + rng.below(64),         // a little more
+            1 => l.size - rng.below(l.size + 1), // less
+            2 => (l.size * 2).clamp(1, 2 << 20), // doubled
             _ => size_of(rng),
         };
         if size == 0 && rng.chance(50) {
@@ -164,7 +181,10 @@ impl Model {
         assert_eq!(q as usize % 16, 0);
         let kept = l.usable.min(size);
         if let Some(k) = first_bad_sparse_below(q, l.usable, kept, l.tag) {
-            panic!("realloc {:#x} ({} B) -> {q:p} ({size} B) lost byte {k} of {kept}", l.p, l.usable);
+            panic!(
+                "realloc {:#x} ({} B) -> {q:p} ({size} B) lost byte {k} of {kept}",
+                l.p, l.usable
+            );
         }
         self.live.swap_remove(i);
         self.usable -= l.usable;
@@ -191,15 +211,26 @@ impl Model {
         }
         heap_ok();
         let i = info();
-        assert_eq!(i.total_allocated_bytes, self.base_bytes + self.usable, "allocated bytes vs the model");
-        assert_eq!(i.allocated_blocks, self.base_blocks + self.live.len(), "allocated blocks vs the model");
+        assert_eq!(
+            i.total_allocated_bytes,
+            self.base_bytes + self.usable,
+            "allocated bytes vs the model"
+        );
+        assert_eq!(
+            i.allocated_blocks,
+            self.base_blocks + self.live.len(),
+            "allocated blocks vs the model"
+        );
         assert_eq!(i.total_blocks, i.allocated_blocks + i.free_blocks);
         assert!(i.peak_allocated_bytes >= i.total_allocated_bytes);
         assert!(i.minimum_free_bytes <= i.total_free_bytes);
         assert!(i.largest_free_block <= i.total_free_bytes);
         // SAFETY: plain C call.
         let m = unsafe { mallinfo2() };
-        assert_eq!((m.uordblks, m.fordblks, m.arena, m.usmblks), (i.total_allocated_bytes, i.total_free_bytes, i.footprint, i.peak_allocated_bytes));
+        assert_eq!(
+            (m.uordblks, m.fordblks, m.arena, m.usmblks),
+            (i.total_allocated_bytes, i.total_free_bytes, i.footprint, i.peak_allocated_bytes)
+        );
         assert_eq!((m.ordblks, m.keepcost), (i.free_blocks, i.largest_free_block));
     }
 

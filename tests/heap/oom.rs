@@ -23,7 +23,13 @@ fn limit(resource: u32, cur: u64) -> bool {
 /// Asserts that a child ran to `exit(0)`, showing what it wrote if not.
 #[track_caller]
 fn passed(o: &rawrt::check::Outcome) {
-    assert_eq!(o.ended, Ended::Exited(0), "child failed; stderr:\n{}\nstdout:\n{}", o.stderr(), o.stdout());
+    assert_eq!(
+        o.ended,
+        Ended::Exited(0),
+        "child failed; stderr:\n{}\nstdout:\n{}",
+        o.stderr(),
+        o.stdout()
+    );
 }
 
 /// In a child, after `refuse` has made the kernel refuse to move the
@@ -110,7 +116,14 @@ pub fn brk_blocked_by_a_mapping_falls_back_to_mmap() {
         let at = (current_brk() + PAGE - 1) & !(PAGE - 1);
         // SAFETY: NOREPLACE maps only where nothing is mapped.
         let p = unsafe {
-            rawrt::sys::mm::mmap(at as *mut u8, 64 * PAGE, mm::PROT_READ | mm::PROT_WRITE, mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_FIXED_NOREPLACE, -1, 0)
+            rawrt::sys::mm::mmap(
+                at as *mut u8,
+                64 * PAGE,
+                mm::PROT_READ | mm::PROT_WRITE,
+                mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
         };
         assert_eq!(p.map(|p| p as usize), Ok(at), "a mapping right above the break");
         true
@@ -135,7 +148,10 @@ extern "C" fn c_hook(size: usize, caps: u32, name: *const c_char) {
     let n = bytes.len().min(31);
     words[..n].copy_from_slice(&bytes[..n]);
     for (i, w) in HOOK_NAME.iter().enumerate() {
-        w.store(usize::from_ne_bytes(words[i * 8..i * 8 + 8].try_into().unwrap()), Ordering::Relaxed);
+        w.store(
+            usize::from_ne_bytes(words[i * 8..i * 8 + 8].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -162,7 +178,11 @@ fn hooked(calls: &mut usize, size: usize, name: &str) {
     *calls += 1;
     assert_eq!(HOOK_CALLS.load(Ordering::Relaxed), *calls, "hook calls after {name}");
     assert_eq!(HOOK_SIZE.load(Ordering::Relaxed), size, "hook size after {name}");
-    assert_eq!(HOOK_CAPS.load(Ordering::Relaxed), 1 << 12, "caps: MALLOC_CAP_DEFAULT, what malloc asks for");
+    assert_eq!(
+        HOOK_CAPS.load(Ordering::Relaxed),
+        1 << 12,
+        "caps: MALLOC_CAP_DEFAULT, what malloc asks for"
+    );
     assert_eq!(hook_name().as_str(), name);
 }
 
@@ -181,8 +201,14 @@ fn rust_cb(size: usize, align: usize, func: &'static str) {
 fn rust_cb_seen() -> (usize, usize, usize, &'static str) {
     let (p, n) = (RUST_CB[3].load(Ordering::Relaxed), RUST_CB[4].load(Ordering::Relaxed));
     // SAFETY: stored from a `&'static str`.
-    let name = unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(p as *const u8, n)) };
-    (RUST_CB[0].load(Ordering::Relaxed), RUST_CB[1].load(Ordering::Relaxed), RUST_CB[2].load(Ordering::Relaxed), name)
+    let name =
+        unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(p as *const u8, n)) };
+    (
+        RUST_CB[0].load(Ordering::Relaxed),
+        RUST_CB[1].load(Ordering::Relaxed),
+        RUST_CB[2].load(Ordering::Relaxed),
+        name,
+    )
 }
 
 /// A request that can never be satisfied, natively or under qemu: more
@@ -378,7 +404,11 @@ pub fn huge_requests_fail_without_syscalls() {
             let mut q = 0x99 as *mut u8;
             // SAFETY: `q` is writable.
             let r = unsafe { posix_memalign(&mut q, 1 << 20, n) };
-            assert_eq!((r, q as usize), (ENOMEM, 0x99), "posix_memalign: ENOMEM, *memptr untouched");
+            assert_eq!(
+                (r, q as usize),
+                (ENOMEM, 0x99),
+                "posix_memalign: ENOMEM, *memptr untouched"
+            );
             set_errno(ENOMEM); // posix_memalign reports by its result only
             core::ptr::null_mut()
         }),
@@ -440,6 +470,10 @@ pub fn impossible_requests_make_few_syscalls() {
         free(p);
     }
     heap_ok();
-    assert!(worst[0] <= 2, "a failing request past the mmap threshold made {} system calls", worst[0]);
+    assert!(
+        worst[0] <= 2,
+        "a failing request past the mmap threshold made {} system calls",
+        worst[0]
+    );
     assert!(worst[1] <= 3, "a failing request growing the heap made {} system calls", worst[1]);
 }

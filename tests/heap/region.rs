@@ -77,18 +77,28 @@ pub fn dump_lists_every_block_and_a_summary() {
     // The first header is 8 past a 16-byte boundary near the start, the
     // sentinel the last word; everything between was top.
     let first = p[0] - 8;
-    assert!(first % 16 == 8 && first >= base + 8 && first <= base + 24, "first header {first:#x}, region {base:#x}");
+    assert!(
+        first % 16 == 8 && first >= base + 8 && first <= base + 24,
+        "first header {first:#x}, region {base:#x}"
+    );
     let sentinel = base + LEN - 8;
     let top = sentinel - first - 8;
     let i = empty_info;
-    assert_eq!((i.total_free_bytes, i.largest_free_block, i.free_blocks, i.allocated_blocks), (top, top, 1, 0));
+    assert_eq!(
+        (i.total_free_bytes, i.largest_free_block, i.free_blocks, i.allocated_blocks),
+        (top, top, 1, 0)
+    );
     lines_are(&empty_dump, &[
         seg.clone(),
         format!("  {:#x} {:>10} top next {:#x}", first, top, sentinel),
         format!("heap: 0 used blocks (0 B), 1 free blocks ({top} B, largest {top}), footprint {LEN} B"),
     ]);
     for k in 1..6 {
-        assert_eq!(p[k], p[k - 1] + usable(&h, p[k - 1]) + 8, "blocks are laid out one after another");
+        assert_eq!(
+            p[k],
+            p[k - 1] + usable(&h, p[k - 1]) + 8,
+            "blocks are laid out one after another"
+        );
     }
     f(&h, p[1]).unwrap();
     f(&h, p[3]).unwrap();
@@ -107,7 +117,10 @@ pub fn dump_lists_every_block_and_a_summary() {
         format!("heap: 4 used blocks ({used} B), 3 free blocks ({free} B, largest {}), footprint {LEN} B", sentinel - t - 8),
     ]);
     let i = h.info();
-    assert_eq!((i.allocated_blocks, i.total_allocated_bytes, i.free_blocks, i.total_free_bytes), (4, used, 3, free));
+    assert_eq!(
+        (i.allocated_blocks, i.total_allocated_bytes, i.free_blocks, i.total_free_bytes),
+        (4, used, 3, free)
+    );
     // Freeing the third merges it with both free neighbours.
     let u2 = usable(&h, p[2]);
     f(&h, p[2]).unwrap();
@@ -139,9 +152,19 @@ fn check_after(corrupt: fn(&Heap<RegionSource>, &[usize; 5]) -> usize) -> (Strin
         let ok = h.check(true, &mut out);
         rawrt::print!("{:#x}\n{}", at, out.as_str());
         assert!(!h.check_addr(p[0] as *const u8), "check_addr sees the damage");
-        if ok { 1 } else { 0 }
+        if ok {
+            1
+        } else {
+            0
+        }
     });
-    assert_eq!(o.ended, Ended::Exited(0), "check missed the corruption: {}{}", o.stdout(), o.stderr());
+    assert_eq!(
+        o.ended,
+        Ended::Exited(0),
+        "check missed the corruption: {}{}",
+        o.stdout(),
+        o.stderr()
+    );
     let (at, rest) = o.stdout().split_once('\n').unwrap();
     (String::from(rest), usize::from_str_radix(at.trim_start_matches("0x"), 16).unwrap())
 }
@@ -161,7 +184,10 @@ pub fn check_reports_corruption() {
         unsafe { ((p[2] - 16) as *mut usize).write(0x30) };
         p[1] - 8
     });
-    assert!(out.contains(&format!("CORRUPT HEAP: footer of free block {h:#x} is not its size\n")), "{out}");
+    assert!(
+        out.contains(&format!("CORRUPT HEAP: footer of free block {h:#x} is not its size\n")),
+        "{out}"
+    );
     // A free block's list link overwritten.
     let (out, _) = check_after(|_, p| {
         unsafe { (p[3] as *mut usize).write(0x1234_5678) };
@@ -174,7 +200,12 @@ pub fn check_reports_corruption() {
         unsafe { (n as *mut usize).write((n as *const usize).read() & !2) };
         n
     });
-    assert!(out.contains(&format!("CORRUPT HEAP: PREV_IN_USE of {h:#x} disagrees with its neighbour\n")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "CORRUPT HEAP: PREV_IN_USE of {h:#x} disagrees with its neighbour\n"
+        )),
+        "{out}"
+    );
     // A used block grown by 16 bytes over its neighbour: the walk and the
     // totals disagree.
     let (out, _) = check_after(|h, p| {
@@ -212,11 +243,16 @@ pub fn largest_free_block_is_exact() {
         }
         let l = h.info().largest_free_block;
         let calls = FAILED[0].load(Ordering::Relaxed);
-        assert!(h.allocate(l + 16, 16, false, "region_test").is_none(), "round {round}: largest {l} + 16 fitted");
+        assert!(
+            h.allocate(l + 16, 16, false, "region_test").is_none(),
+            "round {round}: largest {l} + 16 fitted"
+        );
         assert_eq!(FAILED[0].load(Ordering::Relaxed), calls + 1);
         assert_eq!(FAILED[1].load(Ordering::Relaxed), l + 16);
         assert_eq!(FAILED[2].load(Ordering::Relaxed), 16 + "region_test".len() * 1000);
-        let p = h.allocate(l, 16, false, "exact").unwrap_or_else(|| panic!("round {round}: largest {l} did not fit"));
+        let p = h
+            .allocate(l, 16, false, "exact")
+            .unwrap_or_else(|| panic!("round {round}: largest {l} did not fit"));
         live.push(p.as_ptr() as usize);
         assert!(h.check(true, &mut Buf::<512>::new()));
     }
@@ -224,7 +260,10 @@ pub fn largest_free_block_is_exact() {
         f(&h, p).unwrap();
     }
     let i = h.info();
-    assert_eq!((i.allocated_blocks, i.free_blocks, i.largest_free_block), (0, 1, i.total_free_bytes));
+    assert_eq!(
+        (i.allocated_blocks, i.free_blocks, i.largest_free_block),
+        (0, 1, i.total_free_bytes)
+    );
     assert!(i.minimum_free_bytes < 1000, "the heap was full at times: {}", i.minimum_free_bytes);
 }
 

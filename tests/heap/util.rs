@@ -213,7 +213,15 @@ pub fn first_bad(p: *const u8, len: usize, tag: u64) -> Option<usize> {
     unsafe {
         while i + 64 <= len {
             let c = &*(p.wrapping_add(i) as *const [u64; 8]);
-            if c[0] != w || c[1] != w || c[2] != w || c[3] != w || c[4] != w || c[5] != w || c[6] != w || c[7] != w {
+            if c[0] != w
+                || c[1] != w
+                || c[2] != w
+                || c[3] != w
+                || c[4] != w
+                || c[5] != w
+                || c[6] != w
+                || c[7] != w
+            {
                 break;
             }
             i += 64;
@@ -298,7 +306,15 @@ pub fn assert_pattern(p: *const u8, len: usize, tag: u64) {
     if let Some(i) = first_bad_sparse(p, len, tag) {
         // SAFETY: `i < len`.
         let got = unsafe { p.add(i).read() };
-        panic!("block {:p} (tag {}) byte {} of {} is {:#x}, want {:#x}", p, tag, i, len, got, byte_of(tag, i));
+        panic!(
+            "block {:p} (tag {}) byte {} of {} is {:#x}, want {:#x}",
+            p,
+            tag,
+            i,
+            len,
+            got,
+            byte_of(tag, i)
+        );
     }
 }
 
@@ -374,7 +390,8 @@ pub fn syscalls(i: &HeapInfo) -> usize {
 
 /// Reads a whole small file (up to the buffer's size) into `buf`.
 pub fn read_file<'a>(path: &core::ffi::CStr, buf: &'a mut [u8]) -> &'a str {
-    let fd = io::openat(io::AT_FDCWD, path, c::O_RDONLY | c::O_CLOEXEC, 0).expect("open /proc file");
+    let fd =
+        io::openat(io::AT_FDCWD, path, c::O_RDONLY | c::O_CLOEXEC, 0).expect("open /proc file");
     let mut len = 0;
     loop {
         match io::read(fd, &mut buf[len..]) {

@@ -37,7 +37,12 @@ pub fn timespec_and_mq_attr_match_kernel_structs() {
     // four longs and `long __reserved[4]`.
     assert_eq!(size_of::<MqAttr>(), size_of::<[core::ffi::c_long; 8]>());
     assert_eq!(
-        [offset_of!(MqAttr, flags), offset_of!(MqAttr, maxmsg), offset_of!(MqAttr, msgsize), offset_of!(MqAttr, curmsgs)],
+        [
+            offset_of!(MqAttr, flags),
+            offset_of!(MqAttr, maxmsg),
+            offset_of!(MqAttr, msgsize),
+            offset_of!(MqAttr, curmsgs)
+        ],
         [0, 8, 16, 24]
     );
 }

@@ -86,7 +86,11 @@ pub fn write_all_4mib_into_pipe() {
     let reader = spawn(|| {
         io::close(w).unwrap();
         let got = drain_pattern(r, 0, usize::MAX);
-        if got == BIG { 0 } else { 1 }
+        if got == BIG {
+            0
+        } else {
+            1
+        }
     });
     io::close(r).unwrap();
     // SAFETY: the mapping stays until after the write.
@@ -112,7 +116,11 @@ fn stopped_writer(all: bool) -> (usize, WaitStatus) {
         // SAFETY: the child's copy of the mapping lives until it exits.
         let data = unsafe { bytes(p, BIG) };
         if all {
-            if io::write_all(w, data).is_ok() { 0 } else { 2 }
+            if io::write_all(w, data).is_ok() {
+                0
+            } else {
+                2
+            }
         } else {
             match io::write(w, data) {
                 Ok(n) if n > 0 && n < BIG => 0, // cut short, as expected
@@ -164,7 +172,14 @@ pub fn writev_gathers_and_faults() {
     // through them from safe code; writev takes raw vectors.)
     // SAFETY: without MAP_FIXED the kernel picks a free range.
     let none = unsafe {
-        rawrt::sys::mm::mmap(core::ptr::null_mut(), PAGE, c::PROT_NONE, c::MAP_PRIVATE | c::MAP_ANONYMOUS, -1, 0)
+        rawrt::sys::mm::mmap(
+            core::ptr::null_mut(),
+            PAGE,
+            c::PROT_NONE,
+            c::MAP_PRIVATE | c::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     }
     .unwrap();
     let bad = [IoVec { iov_base: none as *mut _, iov_len: 3 }];
@@ -206,9 +221,12 @@ pub fn openat_create_exclusive_read_back() {
 }
 
 pub fn openat_relative_to_dirfd_and_unlinkat() {
-    let dir = io::openat(AT_FDCWD, c"/tmp", c::O_RDONLY | c::O_DIRECTORY | c::O_CLOEXEC, 0).unwrap();
+    let dir =
+        io::openat(AT_FDCWD, c"/tmp", c::O_RDONLY | c::O_DIRECTORY | c::O_CLOEXEC, 0).unwrap();
     let name = text(format_args!("rawrt-syscalls-{}-rel", process::getpid()));
-    let fd = io::openat(dir, name.cstr(), c::O_CREAT | c::O_EXCL | c::O_WRONLY | c::O_CLOEXEC, 0o600).unwrap();
+    let fd =
+        io::openat(dir, name.cstr(), c::O_CREAT | c::O_EXCL | c::O_WRONLY | c::O_CLOEXEC, 0o600)
+            .unwrap();
     io::close(fd).unwrap();
     // The same file by its absolute path.
     let abs = tmp_path("rel");
@@ -235,7 +253,9 @@ pub fn close_twice_is_ebadf() {
 fn scratch_file(tag: &str) -> i32 {
     let path = tmp_path(tag);
     let _ = io::unlinkat(AT_FDCWD, path.cstr(), 0);
-    let fd = io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC, 0o600).unwrap();
+    let fd =
+        io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC, 0o600)
+            .unwrap();
     io::unlinkat(AT_FDCWD, path.cstr(), 0).unwrap();
     fd
 }

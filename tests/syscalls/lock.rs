@@ -106,7 +106,8 @@ fn drop_cap_ipc_lock() {
 
 fn set_soft_memlock(bytes: u64) {
     let hard = memlock().rlim_max;
-    process::prlimit64(0, RLIMIT_MEMLOCK, Some(&Rlimit { rlim_cur: bytes, rlim_max: hard })).unwrap();
+    process::prlimit64(0, RLIMIT_MEMLOCK, Some(&Rlimit { rlim_cur: bytes, rlim_max: hard }))
+        .unwrap();
 }
 
 pub fn memlock_limit_without_cap_ipc_lock() {
@@ -124,7 +125,11 @@ pub fn memlock_limit_without_cap_ipc_lock() {
         assert_eq!(mm::mlock(p, PAGE), Ok(()), "one page fits");
         assert_eq!(locked_kb(), 4);
         assert_eq!(mm::munlock(p, PAGE), Ok(()));
-        assert_eq!(mm::mlockall(MCL_CURRENT | MCL_ONFAULT), Err(Errno::ENOMEM), "the address space is over one page");
+        assert_eq!(
+            mm::mlockall(MCL_CURRENT | MCL_ONFAULT),
+            Err(Errno::ENOMEM),
+            "the address space is over one page"
+        );
         // MCL_FUTURE alone is not checked against the current size.
         assert_eq!(mm::mlockall(MCL_FUTURE), Ok(()));
         assert_eq!(mm::munlockall(), Ok(()));

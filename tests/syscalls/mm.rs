@@ -5,7 +5,9 @@ use crate::util::*;
 use core::ptr::{null_mut, read_volatile, write_volatile};
 use rawrt::check::{child, Ended};
 use rawrt::sys::io::{self, AT_FDCWD};
-use rawrt::sys::mm::{self, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE};
+use rawrt::sys::mm::{
+    self, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE,
+};
 use rawrt::sys::{consts as c, Errno};
 
 pub fn brk_query_grow_write_shrink() {
@@ -53,17 +55,28 @@ pub fn mmap_errors() {
     let p = pages(1);
     let rw = PROT_READ | PROT_WRITE;
     // SAFETY: refused before anything is replaced (unaligned MAP_FIXED).
-    let r = unsafe { mm::mmap(p.wrapping_add(1), PAGE, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) };
+    let r = unsafe {
+        mm::mmap(p.wrapping_add(1), PAGE, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+    };
     assert_eq!(r, Err(Errno::EINVAL), "MAP_FIXED at an unaligned address");
     // SAFETY: no MAP_FIXED in the calls below.
     unsafe {
-        assert_eq!(mm::mmap(null_mut(), PAGE, rw, MAP_ANONYMOUS, -1, 0), Err(Errno::EINVAL), "neither private nor shared");
-        assert_eq!(mm::mmap(null_mut(), PAGE, PROT_READ, MAP_PRIVATE, -1, 0), Err(Errno::EBADF), "file mapping of fd -1");
+        assert_eq!(
+            mm::mmap(null_mut(), PAGE, rw, MAP_ANONYMOUS, -1, 0),
+            Err(Errno::EINVAL),
+            "neither private nor shared"
+        );
+        assert_eq!(
+            mm::mmap(null_mut(), PAGE, PROT_READ, MAP_PRIVATE, -1, 0),
+            Err(Errno::EBADF),
+            "file mapping of fd -1"
+        );
     }
     unmap(p, 1);
     // A writable shared mapping of a file opened read-only.
     let path = tmp_path("mmap-ro");
-    let fd = io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_RDWR | c::O_CLOEXEC, 0o600).unwrap();
+    let fd =
+        io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_RDWR | c::O_CLOEXEC, 0o600).unwrap();
     io::ftruncate(fd, PAGE as i64).unwrap();
     io::close(fd).unwrap();
     let ro = io::openat(AT_FDCWD, path.cstr(), c::O_RDONLY | c::O_CLOEXEC, 0).unwrap();
@@ -130,15 +143,30 @@ pub fn mremap_errors() {
     unsafe {
         // Growing the first page in place runs into the second one.
         assert_eq!(mm::mremap(p, PAGE, 2 * PAGE, 0, null_mut()), Err(Errno::ENOMEM));
-        assert_eq!(mm::mremap(p.wrapping_add(1), PAGE, 2 * PAGE, mm::MREMAP_MAYMOVE, null_mut()), Err(Errno::EINVAL));
+        assert_eq!(
+            mm::mremap(p.wrapping_add(1), PAGE, 2 * PAGE, mm::MREMAP_MAYMOVE, null_mut()),
+            Err(Errno::EINVAL)
+        );
         // qemu-user 7.2 (target_mremap) looks for a free range of the new
         // length 0 before the kernel sees the call, finds none and says
         // ENOMEM; the kernel says EINVAL.
         let zero = if QEMU { Errno::ENOMEM } else { Errno::EINVAL };
-        assert_eq!(mm::mremap(p, PAGE, 0, mm::MREMAP_MAYMOVE, null_mut()), Err(zero), "new length 0");
+        assert_eq!(
+            mm::mremap(p, PAGE, 0, mm::MREMAP_MAYMOVE, null_mut()),
+            Err(zero),
+            "new length 0"
+        );
         let fixed = p.wrapping_add(8 * PAGE);
-        assert_eq!(mm::mremap(p, PAGE, PAGE, mm::MREMAP_FIXED, fixed), Err(Errno::EINVAL), "FIXED needs MAYMOVE");
-        assert_eq!(mm::mremap(hole(), PAGE, 2 * PAGE, mm::MREMAP_MAYMOVE, null_mut()), Err(Errno::EFAULT), "nothing mapped");
+        assert_eq!(
+            mm::mremap(p, PAGE, PAGE, mm::MREMAP_FIXED, fixed),
+            Err(Errno::EINVAL),
+            "FIXED needs MAYMOVE"
+        );
+        assert_eq!(
+            mm::mremap(hole(), PAGE, 2 * PAGE, mm::MREMAP_MAYMOVE, null_mut()),
+            Err(Errno::EFAULT),
+            "nothing mapped"
+        );
     }
     unmap(p, 2);
 }
@@ -169,7 +197,11 @@ pub fn mprotect_read_only_faults_writer() {
     }
     // SAFETY: all refused before any change.
     unsafe {
-        assert_eq!(mm::mprotect(p.wrapping_add(1), PAGE, PROT_READ), Err(Errno::EINVAL), "unaligned");
+        assert_eq!(
+            mm::mprotect(p.wrapping_add(1), PAGE, PROT_READ),
+            Err(Errno::EINVAL),
+            "unaligned"
+        );
         assert_eq!(mm::mprotect(p, PAGE, 0x100), Err(Errno::EINVAL), "unknown PROT bit");
         assert_eq!(mm::mprotect(hole(), PAGE, PROT_READ), Err(Errno::ENOMEM), "nothing mapped");
     }
@@ -208,11 +240,14 @@ pub fn madvise_dontneed_zeroes() {
 
 pub fn msync_shared_file_mapping() {
     let path = tmp_path("msync");
-    let fd = io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC, 0o600).unwrap();
+    let fd =
+        io::openat(AT_FDCWD, path.cstr(), c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC, 0o600)
+            .unwrap();
     io::unlinkat(AT_FDCWD, path.cstr(), 0).unwrap();
     io::ftruncate(fd, PAGE as i64).unwrap();
     // SAFETY: no MAP_FIXED; the file is one page long.
-    let p = unsafe { mm::mmap(null_mut(), PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }.unwrap();
+    let p =
+        unsafe { mm::mmap(null_mut(), PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }.unwrap();
     // SAFETY: the shared mapping is read-write.
     unsafe { bytes(p, 6) }.copy_from_slice(b"synced");
     assert_eq!(mm::msync(p, PAGE, mm::MS_SYNC), Ok(()));
@@ -220,7 +255,11 @@ pub fn msync_shared_file_mapping() {
     assert_eq!(io::read(fd, &mut buf), Ok(6));
     assert_eq!(&buf, b"synced", "the file holds what was written through the mapping");
     assert_eq!(mm::msync(p.wrapping_add(1), PAGE, mm::MS_SYNC), Err(Errno::EINVAL), "unaligned");
-    assert_eq!(mm::msync(p, PAGE, mm::MS_SYNC | mm::MS_ASYNC), Err(Errno::EINVAL), "SYNC and ASYNC");
+    assert_eq!(
+        mm::msync(p, PAGE, mm::MS_SYNC | mm::MS_ASYNC),
+        Err(Errno::EINVAL),
+        "SYNC and ASYNC"
+    );
     unmap(p, 1);
     assert_eq!(mm::msync(p, PAGE, mm::MS_SYNC), Err(Errno::ENOMEM), "nothing mapped");
     io::close(fd).unwrap();

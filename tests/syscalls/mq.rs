@@ -42,7 +42,12 @@ fn attr() -> MqAttr {
 /// Creates a fresh queue (removing a stale one of the same name).
 fn create(name: &Name, flags: u32) -> Fd {
     let _ = mq::mq_unlink(name.kernel());
-    match mq::mq_open(name.kernel(), c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC | flags, 0o600, Some(&attr())) {
+    match mq::mq_open(
+        name.kernel(),
+        c::O_CREAT | c::O_EXCL | c::O_RDWR | c::O_CLOEXEC | flags,
+        0o600,
+        Some(&attr()),
+    ) {
         Ok(fd) => fd,
         Err(Errno::ENOSYS) => {
             eprintln!("\n*** POSIX message queues are not available (mq_open: ENOSYS) ***");
@@ -97,7 +102,11 @@ pub fn mq_open_attributes_and_priority_order() {
     io::close(other).unwrap();
     let bad = MqAttr { maxmsg: 0, msgsize: MSGSIZE, ..Default::default() };
     let name0 = Name::new("zero");
-    assert_eq!(mq::mq_open(name0.kernel(), excl, 0o600, Some(&bad)), Err(Errno::EINVAL), "maxmsg 0");
+    assert_eq!(
+        mq::mq_open(name0.kernel(), excl, 0o600, Some(&bad)),
+        Err(Errno::EINVAL),
+        "maxmsg 0"
+    );
     remove(&name, q);
 }
 
@@ -106,15 +115,27 @@ pub fn mq_sizes_and_nonblocking() {
     let q = create(&name, c::O_NONBLOCK);
     let mut buf = [0u8; MSGSIZE as usize];
     assert_eq!(mq::mq_timedreceive(q, &mut buf, None), Err(Errno::EAGAIN), "empty, O_NONBLOCK");
-    assert_eq!(mq::mq_timedsend(q, &[0; MSGSIZE as usize + 1], 0, None), Err(Errno::EMSGSIZE), "message over msgsize");
+    assert_eq!(
+        mq::mq_timedsend(q, &[0; MSGSIZE as usize + 1], 0, None),
+        Err(Errno::EMSGSIZE),
+        "message over msgsize"
+    );
     send(q, &[7; MSGSIZE as usize], 0);
     let mut small = [0u8; MSGSIZE as usize - 1];
-    assert_eq!(mq::mq_timedreceive(q, &mut small, None), Err(Errno::EMSGSIZE), "buffer under msgsize");
+    assert_eq!(
+        mq::mq_timedreceive(q, &mut small, None),
+        Err(Errno::EMSGSIZE),
+        "buffer under msgsize"
+    );
     for _ in 1..MAXMSG {
         send(q, b"fill", 0);
     }
     assert_eq!(mq::mq_timedsend(q, b"one more", 0, None), Err(Errno::EAGAIN), "full, O_NONBLOCK");
-    assert_eq!(mq::mq_timedsend(q, b"x", 32768, None), Err(Errno::EINVAL), "priority over MQ_PRIO_MAX");
+    assert_eq!(
+        mq::mq_timedsend(q, b"x", 32768, None),
+        Err(Errno::EINVAL),
+        "priority over MQ_PRIO_MAX"
+    );
     let (got, n, _) = recv(q);
     assert_eq!(&got[..n], &[7; MSGSIZE as usize][..]);
     assert_eq!(mq::mq_timedsend(-1, b"x", 0, None), Err(Errno::EBADF));
@@ -134,7 +155,11 @@ pub fn mq_timed_calls_time_out() {
         send(q, b"fill", 0);
     }
     let deadline = add_ms(time::clock_gettime(CLOCK_REALTIME).unwrap(), 20);
-    assert_eq!(mq::mq_timedsend(q, b"late", 0, Some(&deadline)), Err(Errno::ETIMEDOUT), "full queue");
+    assert_eq!(
+        mq::mq_timedsend(q, b"late", 0, Some(&deadline)),
+        Err(Errno::ETIMEDOUT),
+        "full queue"
+    );
     assert!(now(CLOCK_REALTIME) >= deadline.as_nanos());
     remove(&name, q);
 }
@@ -149,7 +174,10 @@ pub fn mq_getsetattr_toggles_nonblock() {
     assert_eq!((old.flags, old.curmsgs), (0, 2));
     // maxmsg and msgsize in `new` are ignored: only the flags change.
     let now = mq::mq_getsetattr(q, None).unwrap();
-    assert_eq!((now.flags, now.maxmsg, now.msgsize, now.curmsgs), (c::O_NONBLOCK as i64, MAXMSG, MSGSIZE, 2));
+    assert_eq!(
+        (now.flags, now.maxmsg, now.msgsize, now.curmsgs),
+        (c::O_NONBLOCK as i64, MAXMSG, MSGSIZE, 2)
+    );
     recv(q);
     recv(q);
     let mut buf = [0u8; MSGSIZE as usize];

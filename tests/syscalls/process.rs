@@ -27,7 +27,11 @@ pub fn getpid_gettid_parent_and_child() {
     let kid = spawn(|| {
         let pid = process::getpid();
         io::write_all(w, &pid.to_ne_bytes()).unwrap();
-        if pid != me && process::gettid() == pid { 0 } else { 1 }
+        if pid != me && process::gettid() == pid {
+            0
+        } else {
+            1
+        }
     });
     io::close(w).unwrap();
     let mut buf = [0u8; 4];
@@ -72,17 +76,39 @@ pub fn tgkill_sigusr1_default_kills() {
 
 pub fn prlimit64_nofile_emfile() {
     let lim = process::prlimit64(0, RLIMIT_NOFILE, None).unwrap();
-    assert!(lim.rlim_cur >= 64 && lim.rlim_cur <= lim.rlim_max, "{:?}", (lim.rlim_cur, lim.rlim_max));
-    assert_eq!(process::prlimit64(process::getpid(), RLIMIT_NOFILE, None).map(|l| l.rlim_cur), Ok(lim.rlim_cur));
-    assert_eq!(process::prlimit64(0, 9999, None).map(|l| l.rlim_cur), Err(Errno::EINVAL), "no resource 9999");
-    assert_eq!(process::prlimit64(NO_PID, RLIMIT_NOFILE, None).map(|l| l.rlim_cur), Err(Errno::ESRCH));
+    assert!(
+        lim.rlim_cur >= 64 && lim.rlim_cur <= lim.rlim_max,
+        "{:?}",
+        (lim.rlim_cur, lim.rlim_max)
+    );
+    assert_eq!(
+        process::prlimit64(process::getpid(), RLIMIT_NOFILE, None).map(|l| l.rlim_cur),
+        Ok(lim.rlim_cur)
+    );
+    assert_eq!(
+        process::prlimit64(0, 9999, None).map(|l| l.rlim_cur),
+        Err(Errno::EINVAL),
+        "no resource 9999"
+    );
+    assert_eq!(
+        process::prlimit64(NO_PID, RLIMIT_NOFILE, None).map(|l| l.rlim_cur),
+        Err(Errno::ESRCH)
+    );
     let inverted = Rlimit { rlim_cur: 10, rlim_max: 5 };
-    assert_eq!(process::prlimit64(0, RLIMIT_NOFILE, Some(&inverted)).map(|l| l.rlim_cur), Err(Errno::EINVAL), "soft above hard");
+    assert_eq!(
+        process::prlimit64(0, RLIMIT_NOFILE, Some(&inverted)).map(|l| l.rlim_cur),
+        Err(Errno::EINVAL),
+        "soft above hard"
+    );
     let o = child(move || {
         const SOFT: u64 = 32;
         let new = Rlimit { rlim_cur: SOFT, rlim_max: lim.rlim_max };
         let old = process::prlimit64(0, RLIMIT_NOFILE, Some(&new)).unwrap();
-        assert_eq!((old.rlim_cur, old.rlim_max), (lim.rlim_cur, lim.rlim_max), "the old limit comes back");
+        assert_eq!(
+            (old.rlim_cur, old.rlim_max),
+            (lim.rlim_cur, lim.rlim_max),
+            "the old limit comes back"
+        );
         let now = process::prlimit64(0, RLIMIT_NOFILE, None).unwrap();
         assert_eq!(now.rlim_cur, SOFT);
         // Open until the table is full: every descriptor is below the limit
@@ -118,11 +144,18 @@ pub fn fork_and_wait4_statuses() {
     let kid = spawn(|| {
         io::close(w).unwrap();
         let mut b = [0u8; 1];
-        if io::read(r, &mut b) == Ok(0) { 4 } else { 1 }
+        if io::read(r, &mut b) == Ok(0) {
+            4
+        } else {
+            1
+        }
     });
     assert_eq!(process::wait4(kid, WNOHANG), Ok((0, 0)), "still running");
     io::close(w).unwrap();
-    assert_eq!(process::wait4(-1, 0).map(|(p, s)| (p, WaitStatus::from_raw(s))), Ok((kid, WaitStatus::Exited(4))));
+    assert_eq!(
+        process::wait4(-1, 0).map(|(p, s)| (p, WaitStatus::from_raw(s))),
+        Ok((kid, WaitStatus::Exited(4)))
+    );
     io::close(r).unwrap();
     assert_eq!(process::wait4(-1, 0), Err(Errno::ECHILD), "no children");
     assert_eq!(process::wait4(-1, WNOHANG), Err(Errno::ECHILD));
@@ -148,7 +181,8 @@ pub fn clone_settid_pointers() {
     }
     assert_eq!(reap(kid), WaitStatus::Exited(0), "the child found its tid at child_tid");
     // SAFETY: plain reads of our locals, which the kernel may have written.
-    let (ptid, ctid) = unsafe { (core::ptr::read_volatile(&ptid), core::ptr::read_volatile(&ctid)) };
+    let (ptid, ctid) =
+        unsafe { (core::ptr::read_volatile(&ptid), core::ptr::read_volatile(&ctid)) };
     assert_eq!(ctid, 0, "CLONE_CHILD_SETTID writes only the child's copy");
     if QEMU {
         // qemu-user's fork path of clone (do_fork in linux-user/syscall.c)

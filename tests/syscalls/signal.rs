@@ -79,7 +79,11 @@ pub fn rt_sigprocmask_setmask_and_errors() {
         assert_eq!(old, SigSet(0));
         let now = signal::rt_sigprocmask(SIG_SETMASK, Some(&old)).unwrap();
         assert!(now.has(SIGUSR2) && now.has(SIGTERM) && now.has(SIGUSR1));
-        assert!(!now.has(SIGKILL) && !now.has(c::SIGSTOP), "KILL and STOP cannot be blocked: {:?}", now);
+        assert!(
+            !now.has(SIGKILL) && !now.has(c::SIGSTOP),
+            "KILL and STOP cannot be blocked: {:?}",
+            now
+        );
         assert_eq!(signal::rt_sigprocmask(SIG_BLOCK, None), Ok(SigSet(0)), "restored");
         assert_eq!(signal::rt_sigprocmask(99, Some(&SigSet::only(SIGUSR1))), Err(Errno::EINVAL));
         0

@@ -45,10 +45,20 @@ pub fn clock_nanosleep_sleeps_long_enough() {
     assert_eq!(time::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline), Ok(()));
     assert!(now(CLOCK_MONOTONIC) >= deadline.as_nanos());
     // A deadline in the past returns at once.
-    assert_eq!(time::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &Timespec { sec: 0, nsec: 0 }), Ok(()));
+    assert_eq!(
+        time::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &Timespec { sec: 0, nsec: 0 }),
+        Ok(())
+    );
     let bad = Timespec { sec: 0, nsec: 1_000_000_000 };
-    assert_eq!(time::clock_nanosleep(CLOCK_MONOTONIC, 0, &bad), Err(Errno::EINVAL), "nsec out of range");
-    assert_eq!(time::clock_nanosleep(CLOCK_MONOTONIC, 0, &Timespec { sec: -1, nsec: 0 }), Err(Errno::EINVAL));
+    assert_eq!(
+        time::clock_nanosleep(CLOCK_MONOTONIC, 0, &bad),
+        Err(Errno::EINVAL),
+        "nsec out of range"
+    );
+    assert_eq!(
+        time::clock_nanosleep(CLOCK_MONOTONIC, 0, &Timespec { sec: -1, nsec: 0 }),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(time::clock_nanosleep(BAD_CLOCK, 0, &ms(1)), Err(Errno::EINVAL));
 }
 
@@ -74,10 +84,20 @@ pub fn futex_wait_wake_private() {
     let bad = Timespec { sec: 0, nsec: -1 };
     assert_eq!(futex::wait(&word, 5, Some(&bad)), Err(Errno::EINVAL), "bad time-out");
     // SAFETY: the kernel faults on the null word; no memory of ours is used.
-    let r = unsafe { futex::futex(core::ptr::null_mut(), FUTEX_WAIT, 0, core::ptr::null(), core::ptr::null_mut(), 0) };
+    let r = unsafe {
+        futex::futex(
+            core::ptr::null_mut(),
+            FUTEX_WAIT,
+            0,
+            core::ptr::null(),
+            core::ptr::null_mut(),
+            0,
+        )
+    };
     assert_eq!(r, Err(Errno::EFAULT));
     // SAFETY: an unknown operation touches nothing.
-    let r = unsafe { futex::futex(word.as_ptr(), 99, 0, core::ptr::null(), core::ptr::null_mut(), 0) };
+    let r =
+        unsafe { futex::futex(word.as_ptr(), 99, 0, core::ptr::null(), core::ptr::null_mut(), 0) };
     assert_eq!(r, Err(Errno::ENOSYS), "unknown futex op");
 }
 
@@ -86,7 +106,14 @@ pub fn futex_wakes_a_waiter_in_another_process() {
     // on it, the parent wakes it, and FUTEX_WAKE reports one woken waiter.
     // SAFETY: no MAP_FIXED.
     let p = unsafe {
-        mm::mmap(core::ptr::null_mut(), PAGE, mm::PROT_READ | mm::PROT_WRITE, mm::MAP_SHARED | mm::MAP_ANONYMOUS, -1, 0)
+        mm::mmap(
+            core::ptr::null_mut(),
+            PAGE,
+            mm::PROT_READ | mm::PROT_WRITE,
+            mm::MAP_SHARED | mm::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     }
     .unwrap();
     let word = p as *mut u32;
@@ -104,7 +131,9 @@ pub fn futex_wakes_a_waiter_in_another_process() {
     for _ in 0..5000 {
         // SAFETY: as above; the word stays 0, so a child that is not asleep
         // yet will still go to sleep.
-        woke = unsafe { futex::futex(word, FUTEX_WAKE, 1, core::ptr::null(), core::ptr::null_mut(), 0) };
+        woke = unsafe {
+            futex::futex(word, FUTEX_WAKE, 1, core::ptr::null(), core::ptr::null_mut(), 0)
+        };
         if woke != Ok(0) {
             break;
         }

@@ -224,7 +224,11 @@ pub fn watchdog(secs: i64) {
                 _ => return 0, // end of file: the tests are over
             }
             if now(time::CLOCK_MONOTONIC) - start > secs as i128 * 1_000_000_000 {
-                rawrt::eprintln!("\n*** syscalls: watchdog: still running after {} s, killing pid {} ***", secs, parent);
+                rawrt::eprintln!(
+                    "\n*** syscalls: watchdog: still running after {} s, killing pid {} ***",
+                    secs,
+                    parent
+                );
                 let _ = process::kill(parent, c::SIGKILL);
                 return 1;
             }
