@@ -19,6 +19,7 @@ const SUITES: &[&[(&str, fn())]] = &[
     crate::heap::tests_model::TESTS,
     crate::heap::tests_unit::TESTS,
     crate::heap::tests_process::TESTS,
+    crate::heap::tests_cache::TESTS,
 ];
 
 pub(crate) fn main() {

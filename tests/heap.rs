@@ -17,6 +17,8 @@
 
 extern crate alloc;
 
+#[path = "heap/cache.rs"]
+mod cache;
 #[path = "heap/global.rs"]
 mod global;
 #[path = "heap/kernel.rs"]
@@ -51,6 +53,8 @@ fn tests() -> i32 {
         global::boxes_and_alignment,
         global::collections_and_c_share_one_heap,
         model::randomized_process_heap,
+        cache::freed_blocks_come_back_without_the_heap,
+        cache::unused_cached_blocks_go_back_to_the_heap,
         kernel::foreign_brk_mover,
         kernel::burst_gives_memory_back,
         kernel::large_blocks_map_unmap_remap,
@@ -67,6 +71,7 @@ fn tests() -> i32 {
         misuse::free_of_pointers_the_heap_never_gave,
         misuse::realloc_and_usable_size_of_bad_pointers,
         misuse::overwritten_header_is_corruption,
+        cache::write_after_free_into_a_cached_block,
         // Last: they fail until the heap is fixed (see each test).
         misuse::free_inside_a_zeroed_block_is_invalid,
         misuse::double_free_after_the_top_was_trimmed,

@@ -1,7 +1,9 @@
 //! Static-ELF tests of threads: spawn and join, locks under contention,
-//! per-thread errno, stack overflow into the guard page, thread exit
-//! codes, no mappings left behind, blocking pools, and C11 `thrd_*` and
-//! `mtx_*` semantics through the Rust functions behind the C ABI.
+//! per-thread errno, the heap hammered by several threads (and each
+//! thread's cache given back as it ends), stack overflow into the guard
+//! page, thread exit codes, no mappings left behind, blocking pools, and
+//! C11 `thrd_*` and `mtx_*` semantics through the Rust functions behind
+//! the C ABI.
 //!
 //! Run one test or a group by name: `cargo test --test threads -- c11::`.
 //! The same binary runs natively (x86_64) and under qemu-user (aarch64,
@@ -15,6 +17,8 @@ mod basic;
 mod c11;
 #[path = "threads/ending.rs"]
 mod ending;
+#[path = "threads/heap.rs"]
+mod heap;
 #[path = "threads/pool.rs"]
 mod pool;
 #[path = "threads/util.rs"]
@@ -40,6 +44,8 @@ fn tests() -> i32 {
         basic::errno_is_per_thread,
         basic::ids_differ_and_match_handles,
         basic::sleep_and_yield,
+        heap::threads_hammer_the_heap,
+        heap::a_threads_cache_goes_back_when_it_ends,
         ending::stack_overflow_is_sigsegv,
         ending::exit_code_reaches_join,
         ending::panic_in_thread_ends_process_with_101,

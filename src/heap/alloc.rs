@@ -5,10 +5,8 @@
 use core::ptr::NonNull;
 
 use super::block::{
-    block_for, dirty_of, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE,
-    PURGE_MIN, SIZE,
+    block_for, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE,
 };
-use super::quick::QUICK_MAX;
 use super::raw::RawHeap;
 use super::source::Source;
 
@@ -45,9 +43,7 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold {
             let b = block_for(size)?;
-            let (h, s, d) = if let Some(got) = self.unpark(b) {
-                got
-            } else if let Some(h) = self.lists.find(b) {
+            let (h, s, d) = if let Some(h) = self.lists.find(b) {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
                 self.bump(b)
@@ -90,9 +86,6 @@ impl<S: Source> RawHeap<S> {
     /// A used block of at least `b` bytes from anywhere in the heap,
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
-        if let Some(got) = self.unpark(b) {
-            return Some(got);
-        }
         if let Some(h) = self.lists.find(b) {
             return Some(self.take_free(h, b));
         }
@@ -102,32 +95,10 @@ impl<S: Source> RawHeap<S> {
         if let Some(h) = self.lists.first_fit(b) {
             return Some(self.take_free(h, b));
         }
-        if may_grow && self.st.cached_blocks > 0 {
-            // Coalesce the parked blocks before asking for more memory.
-            self.flush_quick();
-            return self.block(b, may_grow);
-        }
         if may_grow && self.grow(b) {
             return Some(self.bump(b));
         }
         None
-    }
-
-    /// A parked block of exactly `b` bytes, marked in use.
-    #[inline(always)]
-    fn unpark(&mut self, b: usize) -> Option<Got> {
-        if b > QUICK_MAX {
-            return None;
-        }
-        let h = self.quick.pop(b);
-        if h == 0 {
-            return None;
-        }
-        self.st.cached -= b;
-        self.st.cached_blocks -= 1;
-        // SAFETY: `h` is a parked block of size `b`.
-        unsafe { wr(h, (rd(h) & PREV_IN_USE) | b | IN_USE) };
-        Some((h, b, h + b))
     }
 
     /// Takes free block `h` (at least `b` bytes) off its list, splitting off
@@ -138,20 +109,12 @@ impl<S: Source> RawHeap<S> {
         // remainder and the next header lie within or just after it.
         unsafe {
             let s = rd(h) & SIZE;
-            self.lists.remove(h, s);
-            self.st.free -= s;
-            self.st.free_blocks -= 1;
+            let d = self.unlist_block(h, s);
             let rem = s - b;
             if rem >= MIN_BLOCK {
                 let r = h + b;
-                let d = dirty_of(h, s).min(rem);
                 set_free(r, rem);
-                if rem >= PURGE_MIN {
-                    wr(r + 24, d);
-                }
-                self.lists.insert(r, rem);
-                self.st.free += rem;
-                self.st.free_blocks += 1;
+                self.list_block(r, rem, d.min(rem));
                 wr(h, b | IN_USE | PREV_IN_USE);
                 (h, b, h + b)
             } else {
@@ -199,12 +162,7 @@ impl<S: Source> RawHeap<S> {
                     size += ps;
                 }
                 set_free(start, size);
-                if size >= PURGE_MIN {
-                    wr(start + 24, dirty);
-                }
-                self.lists.insert(start, size);
-                self.st.free += size;
-                self.st.free_blocks += 1;
+                self.list_block(start, size, dirty);
                 wr(nh, (s - front) | IN_USE);
             }
             h = nh;

@@ -18,8 +18,6 @@
 //!   h+16   previous free block in its class list (0 = head)
 //!   h+24   dirty bytes not yet purged (only when S >= PURGE_MIN)
 //!   h+S-8  footer = S
-//! parked block (quick bin): header = S | CACHED | PREV_IN_USE?, h+8 links
-//!   to the next parked block of its size; to its neighbours it is in use.
 //! top: [top, top_end) of the top segment. Not on any list, no header; its
 //!   size is 0 or >= MIN_BLOCK and the block before it is always in use.
 //! sentinel: header `IN_USE` (size 0) in the last word of each segment, so
@@ -52,9 +50,6 @@ pub const IN_USE: usize = 1;
 pub const PREV_IN_USE: usize = 2;
 /// Header flag: a large block in its own mapping (always with IN_USE).
 pub const LARGE: usize = 4;
-/// Header flag, same bit as LARGE but only inside segments and without
-/// IN_USE: a free block parked in a quick bin (see `quick`).
-pub const CACHED: usize = 4;
 /// Header flag used only while `check` walks the free lists.
 pub const MARK: usize = 8;
 /// The size bits of a header.

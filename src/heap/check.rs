@@ -3,7 +3,7 @@
 
 use core::fmt::Write;
 
-use super::block::{rd, ALIGN, CACHED, HDR, IN_USE, LARGE, MARK, MIN_BLOCK, PREV_IN_USE, SIZE};
+use super::block::{rd, ALIGN, HDR, IN_USE, LARGE, MARK, MIN_BLOCK, PREV_IN_USE, SIZE};
 use super::raw::RawHeap;
 use super::source::Source;
 
@@ -38,9 +38,7 @@ impl<S: Source> RawHeap<S> {
     pub fn check(&mut self, print_errors: bool, out: &mut dyn Write) -> bool {
         let mut r = Report { ok: true, out: print_errors.then_some(out) };
         let (listed, listed_sum) = self.check_lists(&mut r);
-        let (parked, parked_sum) = self.check_quick(&mut r);
         let (mut used, mut used_sum, mut free, mut free_sum) = (0, 0, 0, 0);
-        let (mut cached, mut cached_sum) = (0, 0);
         for i in 0..self.segs.len() {
             let seg = *self.segs.get(i);
             let is_top = i == self.segs.top;
@@ -60,13 +58,6 @@ impl<S: Source> RawHeap<S> {
                 if hdr & IN_USE != 0 {
                     used += 1;
                     used_sum += s - HDR;
-                    prev_free = false;
-                } else if hdr & CACHED != 0 {
-                    cached += 1;
-                    cached_sum += s;
-                    if hdr & MARK == 0 {
-                        r.err(format_args!("parked block {h:#x} is in no quick bin"));
-                    }
                     prev_free = false;
                 } else {
                     free += 1;
@@ -112,14 +103,6 @@ impl<S: Source> RawHeap<S> {
             r.err(format_args!(
                 "free totals {} / {} B, lists hold {listed} / {listed_sum} B",
                 self.st.free_blocks, self.st.free
-            ));
-        }
-        if (cached, cached_sum) != (parked, parked_sum)
-            || (parked, parked_sum) != (self.st.cached_blocks, self.st.cached)
-        {
-            r.err(format_args!(
-                "{cached} parked blocks ({cached_sum} B), bins hold {parked} ({parked_sum} B), totals {} ({} B)",
-                self.st.cached_blocks, self.st.cached
             ));
         }
         if (used, used_sum) != (self.st.used_blocks, self.st.used) {

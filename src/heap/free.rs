@@ -2,16 +2,18 @@
 //! neighbours and the top, and the purge policy for big free blocks.
 
 use super::block::{
-    dirty_of, down, rd, set_free, up, wr, ALIGN, CACHED, HDR, IN_USE, LARGE, MIN_BLOCK,
-    PREV_IN_USE, PURGE_MIN, SIZE,
+    dirty_of, down, rd, set_free, up, wr, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE,
+    PURGE_MIN, SIZE,
 };
+use super::class::{class_of, FL, SL};
 use super::error::HeapError;
-use super::quick::QUICK_MAX;
 use super::raw::RawHeap;
 use super::segment::NONE;
 use super::source::Source;
+use super::tcache::{key_of, CACHE_MAX};
 
 /// What a pointer handed back to the heap turned out to be.
+#[derive(Clone, Copy)]
 pub(super) enum Found {
     /// A used block in segment `seg`: header address, size, header word.
     Block { h: usize, s: usize, hdr: usize, seg: usize },
@@ -70,6 +72,10 @@ impl<S: Source> RawHeap<S> {
         if h >= limit || hdr & LARGE != 0 || s < MIN_BLOCK || s > limit - h {
             return Err(HeapError::InvalidPointer);
         }
+        // SAFETY: the block is at least MIN_BLOCK bytes.
+        if self.keyed && s <= CACHE_MAX && unsafe { rd(h + 16) } == key_of(h) {
+            return Err(HeapError::DoubleFree); // it sits in a thread cache
+        }
         let n = h + s;
         // SAFETY: `n` is at most the segment's sentinel.
         if n != self.top && unsafe { rd(n) } & PREV_IN_USE == 0 {
@@ -101,25 +107,20 @@ impl<S: Source> RawHeap<S> {
     /// the heap, or freed just before; by header checks otherwise).
     #[inline]
     pub unsafe fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
-        match self.locate(p as usize)? {
+        let found = self.locate(p as usize)?;
+        self.free_found(found)
+    }
+
+    /// Frees what [`locate`](Self::locate) found.
+    #[inline]
+    pub(super) fn free_found(&mut self, found: Found) -> Result<(), HeapError> {
+        match found {
             Found::Large(p) => self.large_free(p),
             Found::Block { h, s, hdr, seg } => {
                 self.last_freed = h + HDR;
                 self.st.used -= s - HDR;
                 self.st.used_blocks -= 1;
-                // A block next to the top goes back to it instead.
-                if s <= QUICK_MAX && h + s != self.top && self.quick.push(h, s) {
-                    // SAFETY: `h` is our block; IN_USE clear keeps a second
-                    // free detectable.
-                    unsafe { wr(h, (hdr & !IN_USE) | CACHED) };
-                    self.st.cached += s;
-                    self.st.cached_blocks += 1;
-                } else {
-                    self.release(h, s, hdr & PREV_IN_USE == 0, seg);
-                }
-                if self.st.cached_blocks * 2 > self.st.used_blocks {
-                    self.flush_quick(); // a burst is being freed
-                }
+                self.release(h, s, hdr & PREV_IN_USE == 0, seg);
                 Ok(())
             }
         }
@@ -155,11 +156,13 @@ impl<S: Source> RawHeap<S> {
                 let t = self.top_size();
                 if t > self.trim_threshold && t > self.trim_fail_at {
                     self.auto_trim();
+                } else if self.dirty_total() > self.purge_limit() {
+                    self.purge_dirty();
                 }
                 return;
             }
             let nh = rd(n);
-            if nh & (IN_USE | CACHED) == 0 {
+            if nh & IN_USE == 0 {
                 self.unlist(n, nh & SIZE, &mut dirty);
                 size += nh & SIZE;
             } else {
@@ -175,46 +178,104 @@ impl<S: Source> RawHeap<S> {
     /// `h` must be a listed free block of size `s`.
     #[inline(always)]
     pub(super) unsafe fn unlist(&mut self, h: usize, s: usize, dirty: &mut usize) {
+        // SAFETY: forwarded contract.
+        *dirty += unsafe { self.unlist_block(h, s) };
+    }
+
+    /// Takes free block `h` of size `s` off its list; returns its dirty
+    /// bytes.
+    ///
+    /// # Safety
+    /// `h` must be a listed free block of size `s`.
+    #[inline(always)]
+    pub(super) unsafe fn unlist_block(&mut self, h: usize, s: usize) -> usize {
         // SAFETY: `h` is a listed free block of size `s`.
-        unsafe {
-            *dirty += dirty_of(h, s);
+        let d = unsafe {
             self.lists.remove(h, s);
+            dirty_of(h, s)
+        };
+        if s >= PURGE_MIN {
+            self.st.dirty -= d;
         }
         self.st.free -= s;
         self.st.free_blocks -= 1;
+        d
+    }
+
+    /// Lists free block `h` of size `s` (its tags written) with `dirty`
+    /// unpurged bytes, counted in the heap's dirty total if it is big.
+    ///
+    /// # Safety
+    /// `h` must be a free block of size `s`, on no list.
+    #[inline(always)]
+    pub(super) unsafe fn list_block(&mut self, h: usize, s: usize, dirty: usize) {
+        if s >= PURGE_MIN {
+            // SAFETY: big free blocks keep their dirty count at h+24.
+            unsafe { wr(h + 24, dirty) };
+            self.st.dirty += dirty;
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.lists.insert(h, s) };
+        self.st.free += s;
+        self.st.free_blocks += 1;
     }
 
     /// Lists free block `[h, h+s)` with `dirty` unpurged bytes; a big one
-    /// is purged or, if it fills an old segment, given back.
+    /// that fills an old segment is given back instead. Once the big free
+    /// blocks hold more dirty bytes than the purge limit, they are all
+    /// purged: memory that is freed and reused soon is not faulted in
+    /// again, and memory that stays free goes back to the kernel.
     ///
     /// # Safety
     /// `[h, h+s)` must be heap memory that no block covers any more, with
-    /// used (or parked) blocks on both sides.
+    /// used blocks on both sides.
     unsafe fn put_free(&mut self, h: usize, s: usize, dirty: usize, seg: usize) {
         // SAFETY: `[h, h+s)` is free heap memory.
-        unsafe {
-            set_free(h, s);
-            if s >= PURGE_MIN {
-                let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
-                let mut at = self.purge_at();
-                if seg != NONE && seg != self.segs.top {
-                    if self.release_segment(seg, h, s) {
-                        return;
-                    }
-                    let sg = self.segs.get(seg);
-                    if h == sg.first && h + s == sg.sentinel {
-                        at = PURGE_MIN; // an idle old segment that cannot go back
+        unsafe { set_free(h, s) };
+        if s >= PURGE_MIN {
+            let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
+            if seg != NONE && seg != self.segs.top && self.release_segment(seg, h, s) {
+                return;
+            }
+        }
+        // SAFETY: as above, and the block is on no list.
+        unsafe { self.list_block(h, s, dirty) };
+        if self.dirty_total() > self.purge_limit() {
+            self.purge_dirty();
+        }
+    }
+
+    /// Dirty bytes of the big free blocks and of the top.
+    #[inline(always)]
+    pub(super) fn dirty_total(&self) -> usize {
+        self.st.dirty + (self.fresh - self.top)
+    }
+
+    /// Purges every big free block that has dirty pages, and the top.
+    #[cold]
+    pub(super) fn purge_dirty(&mut self) -> bool {
+        let page = self.source.page_size();
+        let mut done = self.purge_top(page);
+        for fl in class_of(PURGE_MIN).0..FL {
+            for sl in 0..SL {
+                let mut h = self.lists.head(fl, sl);
+                while h != 0 {
+                    // SAFETY: listed blocks have valid headers and links;
+                    // big ones keep their dirty count at h+24.
+                    unsafe {
+                        let s = rd(h) & SIZE;
+                        let d = rd(h + 24);
+                        if s >= PURGE_MIN && d != 0 && self.purge_block(h, s) {
+                            wr(h + 24, 0);
+                            self.st.dirty -= d;
+                            done = true;
+                        }
+                        h = rd(h + 8);
                     }
                 }
-                // Purge only once enough dirty memory gathered: memory freed
-                // and reused round after round is not faulted in each time.
-                let d = if dirty >= at && self.purge_block(h, s) { 0 } else { dirty };
-                wr(h + 24, d);
             }
-            self.lists.insert(h, s);
         }
-        self.st.free += s;
-        self.st.free_blocks += 1;
+        done
     }
 
     /// Discards the whole pages inside free block `[h, h+s)`.

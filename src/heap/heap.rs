@@ -1,31 +1,103 @@
 //! [`Heap`]: a [`RawHeap`] behind its own lock, with the failed-allocation
-//! callback; the Rust allocator traits are in `traits`.
+//! callback and, for the process heap, per-thread caches in front
+//! (`tcache.rs`); the Rust allocator traits are in `traits`.
 
 use core::alloc::Layout;
 use core::fmt::Write;
+use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use super::block::ALIGN;
 use super::error::HeapError;
 use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
+use super::tcache;
 use crate::sync::{Guard, Lock};
 
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
+    /// Whether per-thread caches serve small requests (the process heap).
+    pub(super) front: bool,
+    /// The top segment's block area `[lo, hi)` as of the last unlock, for
+    /// the caches' unlocked pointer check (see [`Heap::fast_range`]).
+    lo: AtomicUsize,
+    hi: AtomicUsize,
+}
+
+/// The locked core of a [`Heap`]; unlocks on drop.
+pub struct HeapGuard<'a, S: Source> {
+    g: Guard<'a, RawHeap<S>>,
+    heap: &'a Heap<S>,
+}
+
+impl<S: Source> Deref for HeapGuard<'_, S> {
+    type Target = RawHeap<S>;
+    fn deref(&self) -> &RawHeap<S> {
+        &self.g
+    }
+}
+
+impl<S: Source> DerefMut for HeapGuard<'_, S> {
+    fn deref_mut(&mut self) -> &mut RawHeap<S> {
+        &mut self.g
+    }
+}
+
+impl<S: Source> Drop for HeapGuard<'_, S> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.heap.front {
+            // Publish where blocks may be, before the lock is released.
+            let (lo, hi) = self.g.block_area();
+            if self.heap.lo.load(Relaxed) != lo || self.heap.hi.load(Relaxed) != hi {
+                self.heap.lo.store(lo, Relaxed);
+                self.heap.hi.store(hi, Relaxed);
+            }
+        }
+    }
 }
 
 impl<S: Source> Heap<S> {
     /// A heap that asks `source` for memory on first use.
     pub const fn with_source(source: S) -> Self {
-        Heap { raw: Lock::new(RawHeap::new(source)) }
+        Heap {
+            raw: Lock::new(RawHeap::new(source)),
+            front: false,
+            lo: AtomicUsize::new(0),
+            hi: AtomicUsize::new(0),
+        }
+    }
+
+    /// A heap with per-thread caches in front (see `tcache.rs`). The caches
+    /// belong to threads, not heaps: only one such heap, the process heap,
+    /// may exist (hosted tests use one at a time per thread).
+    pub(crate) const fn with_thread_cache(source: S) -> Self {
+        let mut raw = RawHeap::new(source);
+        raw.keyed = true;
+        Heap { raw: Lock::new(raw), front: true, lo: AtomicUsize::new(0), hi: AtomicUsize::new(0) }
     }
 
     /// The locked core, for several operations under one lock. Nothing
-    /// that allocates from this heap may run while the guard lives.
-    pub fn lock(&self) -> Guard<'_, RawHeap<S>> {
-        self.raw.lock()
+    /// that allocates from this heap may run while the guard lives. With
+    /// caches, the core learns what the calling thread's cache holds.
+    #[inline]
+    pub fn lock(&self) -> HeapGuard<'_, S> {
+        let mut g = self.raw.lock();
+        if self.front {
+            g.sync_cache(tcache::current());
+        }
+        HeapGuard { g, heap: self }
+    }
+
+    /// The top segment's block area as last published: memory that is
+    /// mapped as long as no free is racing with a trim (a block that is
+    /// live is never trimmed), so that reading a header in it is safe.
+    #[inline(always)]
+    pub(super) fn fast_range(&self) -> (usize, usize) {
+        (self.lo.load(Relaxed), self.hi.load(Relaxed))
     }
 
     /// `size` bytes aligned to `align`, zeroed if `zero`; `func` names the
@@ -39,7 +111,28 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let mut g = self.raw.lock();
+        if self.front && align <= ALIGN {
+            if let Some(p) = self.cache_alloc(size) {
+                if zero {
+                    // SAFETY: the block holds at least `size` bytes.
+                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                }
+                return Some(p);
+            }
+        }
+        self.allocate_locked(size, align, zero, func)
+    }
+
+    /// [`allocate`](Self::allocate) under the lock.
+    #[inline(never)]
+    fn allocate_locked(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        let mut g = self.lock();
         let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
         if p.is_none() {
             let cb = g.failed_alloc_callback();
@@ -72,8 +165,43 @@ impl<S: Source> Heap<S> {
     /// checks as far as possible.
     #[inline]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        let p = ptr.as_ptr() as usize;
+        let full = if self.front {
+            match self.cache_free(p) {
+                tcache::Freed::Cached => return Ok(()),
+                tcache::Freed::BinFull(i) => i,
+                tcache::Freed::ToHeap => 0,
+            }
+        } else {
+            0
+        };
         // SAFETY: forwarded contract.
-        unsafe { self.raw.lock().free(ptr.as_ptr()) }
+        unsafe { self.dealloc_locked(p, full) }
+    }
+
+    /// [`dealloc`](Self::dealloc) under the lock; first gives back half of
+    /// cache bin `full_bin` (if not 0).
+    ///
+    /// # Safety
+    /// As for `dealloc`.
+    #[inline(never)]
+    unsafe fn dealloc_locked(&self, p: usize, full_bin: usize) -> Result<(), HeapError> {
+        let mut g = self.lock();
+        if !self.front {
+            // SAFETY: forwarded contract.
+            return unsafe { g.free(p as *mut u8) };
+        }
+        if full_bin != 0 {
+            tcache::spill(&mut g, full_bin);
+        }
+        let found = g.locate(p)?;
+        // A small block the fast path could not check (in another segment)
+        // is cached now that it has been.
+        if tcache::take_checked(&mut g, &found) {
+            return Ok(());
+        }
+        tcache::enforce_limit(&mut g);
+        g.free_found(found)
     }
 
     /// Resizes the block at `ptr` (allocated with alignment `align`) to
@@ -89,7 +217,7 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        let mut g = self.raw.lock();
+        let mut g = self.lock();
         // SAFETY: forwarded contract.
         let r = unsafe { g.realloc(ptr.as_ptr(), new_size, align) };
         if r == Err(HeapError::OutOfMemory) {
@@ -123,55 +251,58 @@ impl<S: Source> Heap<S> {
     /// [`dealloc`](Self::dealloc).
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
         // SAFETY: forwarded contract.
-        unsafe { self.raw.lock().usable_size(ptr) }
+        unsafe { self.lock().usable_size(ptr) }
     }
 
-    /// The heap's figures.
+    /// The heap's figures. Blocks in the calling thread's cache count as
+    /// free; those in other threads' caches as allocated.
     pub fn info(&self) -> HeapInfo {
-        self.raw.lock().info()
+        self.lock().info()
     }
 
-    /// Checks every invariant, printing violations to `out` if asked.
-    /// `out` must not allocate from this heap.
+    /// Checks every invariant (and the calling thread's cache), printing
+    /// violations to `out` if asked. `out` must not allocate from this heap.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        self.raw.lock().check(print_errors, out)
+        let mut g = self.lock();
+        let ok = g.check(print_errors, out);
+        let cache_ok = !self.front || tcache::check(&g, tcache::current(), print_errors, out);
+        ok && cache_ok
     }
 
     /// Whether `ptr` lies in this heap and the heap is intact.
     pub fn check_addr(&self, ptr: *const u8) -> bool {
-        let mut g = self.raw.lock();
-        g.owns(ptr) && g.check(false, &mut NoWrite)
+        self.lock().owns(ptr) && self.check(false, &mut NoWrite)
     }
 
-    /// Prints every block and a summary. `out` must not allocate from
-    /// this heap.
+    /// Prints every block and a summary (cached blocks marked as such).
+    /// `out` must not allocate from this heap.
     pub fn dump(&self, out: &mut dyn Write) -> core::fmt::Result {
-        self.raw.lock().dump(out)
+        self.lock().dump(out)
     }
 
-    /// Gives back free memory beyond `pad` bytes of top; see [`RawHeap::trim`].
+    /// Gives the calling thread's cache back, then free memory beyond
+    /// `pad` bytes of top; see [`RawHeap::trim`].
     pub fn trim(&self, pad: usize) -> bool {
-        self.raw.lock().trim(pad)
+        let mut g = self.lock();
+        if self.front {
+            tcache::flush_into(&mut g);
+        }
+        g.trim(pad)
     }
 
     /// Requests of at least `n` bytes get their own mapping.
     pub fn set_mmap_threshold(&self, n: usize) {
-        self.raw.lock().set_mmap_threshold(n)
+        self.lock().set_mmap_threshold(n)
     }
 
     /// A free top bigger than `n` bytes is given back.
     pub fn set_trim_threshold(&self, n: usize) {
-        self.raw.lock().set_trim_threshold(n)
-    }
-
-    /// Parks at most `cap` freed small blocks per size (0: none).
-    pub fn set_quick_cap(&self, cap: u16) {
-        self.raw.lock().set_quick_cap(cap)
+        self.lock().set_trim_threshold(n)
     }
 
     /// Registers (or clears) the failed-allocation callback.
     pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
-        self.raw.lock().set_failed_alloc_callback(f)
+        self.lock().set_failed_alloc_callback(f)
     }
 }
 
@@ -199,9 +330,8 @@ impl Heap<RegionSource> {
         // SAFETY: forwarded contract.
         let mut raw = RawHeap::new(unsafe { RegionSource::new(ptr as usize, len) });
         raw.set_trim_threshold(usize::MAX); // a region cannot be given back
-        raw.set_quick_cap(0); // keeps largest_free_block exact (see `quick`)
         raw.init();
-        Heap { raw: Lock::new(raw) }
+        Heap { raw: Lock::new(raw), front: false, lo: AtomicUsize::new(0), hi: AtomicUsize::new(0) }
     }
 
     /// Adds `[ptr, ptr+len)` to the heap (NuttX's `mm_addregion`); false if
@@ -211,7 +341,7 @@ impl Heap<RegionSource> {
     /// As for [`from_raw`](Self::from_raw).
     pub unsafe fn add_region(&self, ptr: *mut u8, len: usize) -> bool {
         // SAFETY: forwarded contract.
-        unsafe { self.raw.lock().add_region(ptr as usize, len) }
+        unsafe { self.lock().add_region(ptr as usize, len) }
     }
 
     /// A heap whose own state lives at the start of `[ptr, ptr+len)` and

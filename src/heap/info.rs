@@ -3,9 +3,10 @@
 
 use core::fmt::{self, Write};
 
-use super::block::{rd, CACHED, HDR, IN_USE, MIN_BLOCK, SIZE};
+use super::block::{rd, HDR, IN_USE, MIN_BLOCK, SIZE};
 use super::raw::RawHeap;
 use super::source::Source;
+use super::tcache::{key_of, CACHE_MAX};
 
 /// A snapshot of a heap's state. The first seven fields mean what they
 /// mean in ESP-IDF's `multi_heap_info_t`; sizes are usable bytes.
@@ -76,15 +77,15 @@ impl<S: Source> RawHeap<S> {
     /// The heap's figures. Costs one scan of the highest non-empty class.
     pub fn info(&self) -> HeapInfo {
         let t = self.top_size();
-        let largest = self.lists.largest().max(self.quick.largest()).max(t);
-        let free = self.free_now();
-        let allocated_blocks = self.st.used_blocks + self.st.large_blocks;
-        let free_blocks = self.st.free_blocks + self.st.cached_blocks + (t >= MIN_BLOCK) as usize;
+        let largest = self.lists.largest().max(t);
+        let free = self.free_now() + self.parked;
+        let allocated_blocks = self.st.used_blocks + self.st.large_blocks - self.parked_blocks;
+        let free_blocks = self.st.free_blocks + (t >= MIN_BLOCK) as usize + self.parked_blocks;
         let segs: usize = (0..self.segs.len()).map(|i| self.segs.get(i).span.len).sum();
         let n = self.source.counters();
         HeapInfo {
             total_free_bytes: free,
-            total_allocated_bytes: self.st.used + self.st.large,
+            total_allocated_bytes: self.st.used + self.st.large - self.parked,
             largest_free_block: largest.saturating_sub(HDR),
             minimum_free_bytes: self.st.min_free.min(free),
             allocated_blocks,
@@ -129,13 +130,14 @@ impl<S: Source> RawHeap<S> {
                     writeln!(out, "  {h:#x} bad header {hdr:#x}")?;
                     break;
                 }
-                // SAFETY: a free or parked block's next link is its second word.
-                let nf = unsafe { rd(h + 8) };
+                // SAFETY: a free or cached block's next link is its second
+                // word, a cached block's key its third; s >= MIN_BLOCK.
+                let (nf, key) = unsafe { (rd(h + 8), rd(h + 16)) };
                 let (u, n) = (s - HDR, h + s);
-                if hdr & IN_USE != 0 {
+                if hdr & IN_USE != 0 && self.keyed && s <= CACHE_MAX && key == key_of(h) {
+                    writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nf:#x}")?;
+                } else if hdr & IN_USE != 0 {
                     writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")?;
-                } else if hdr & CACHED != 0 {
-                    writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {nf:#x} (parked)")?;
                 } else {
                     writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {nf:#x}")?;
                 }

@@ -39,11 +39,11 @@ mod info;
 mod large;
 mod os;
 mod process;
-mod quick;
 mod raw;
 mod realloc;
 mod segment;
 mod source;
+mod tcache;
 mod traits;
 mod trim;
 
@@ -51,6 +51,8 @@ mod trim;
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 mod mock_os;
+#[cfg(test)]
+pub(crate) mod tests_cache;
 #[cfg(test)]
 pub(crate) mod tests_model;
 #[cfg(test)]
@@ -60,27 +62,31 @@ pub(crate) mod tests_unit;
 
 pub use block::{ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use error::HeapError;
-pub use heap::Heap;
+pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, MMAP_SEGMENT};
-pub use quick::{DEFAULT_QUICK_CAP, QUICK_MAX};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
     MAX_DYN_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD, TRIM_KEEP,
 };
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
+pub use tcache::{
+    ThreadCache, CACHE_CAP, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
+    CACHE_NEAR,
+};
 pub use traits::{misuse, ProcessHeap};
 
-/// The process heap: the program break with mmap fallback. Makes no
-/// system call until its first allocation. (Hosted unit tests build it
-/// without the break, which the test harness's own libc owns.)
-pub static PROCESS: Heap<ProcessSource> = Heap::with_source(if cfg!(test) {
-    ProcessSource::mmap_only(LinuxOs)
-} else {
-    ProcessSource::new(LinuxOs)
-});
+/// The process heap: the program break with mmap fallback, with
+/// per-thread caches in front. Makes no system call until its first
+/// allocation. (Hosted unit tests build it without the break, which the
+/// test harness's own libc owns, and without caches.)
+#[cfg(not(test))]
+pub static PROCESS: Heap<ProcessSource> = Heap::with_thread_cache(ProcessSource::new(LinuxOs));
+/// The process heap (hosted tests: mmap only, no thread caches).
+#[cfg(test)]
+pub static PROCESS: Heap<ProcessSource> = Heap::with_source(ProcessSource::mmap_only(LinuxOs));
 
 /// The process heap.
 #[inline(always)]

@@ -1,10 +1,9 @@
 //! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
 //! how it takes on memory; the operations live in sibling files.
 
-use super::block::{set_free, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN};
+use super::block::{set_free, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
 use super::class::FreeLists;
 use super::large::LargeSet;
-use super::quick::{Quick, DEFAULT_QUICK_CAP};
 use super::segment::{Seg, Segments};
 use super::source::Source;
 
@@ -29,10 +28,11 @@ pub const TOP_PAD: usize = DEFAULT_TRIM_THRESHOLD;
 /// mmap threshold to its size (and the trim threshold to twice that),
 /// unless a threshold was set explicitly.
 pub const MAX_DYN_MMAP_THRESHOLD: usize = 32 * 1024 * 1024;
-/// Free blocks are purged (their pages discarded) on free only once at
-/// least this many of their bytes (and at least the trim threshold) are
-/// dirty, so that memory that is about to be reused is not faulted in
-/// again on every round.
+/// The big free blocks (of at least `PURGE_MIN` bytes, inside the heap)
+/// and the top are purged, their pages discarded, only once together they
+/// hold more than this many dirty bytes (and more than the trim threshold
+/// and twice the bytes in use), so that memory that is about to be reused
+/// is not faulted in again on every round.
 pub const PURGE_AUTO: usize = 1024 * 1024;
 
 /// Called after an allocation fails: `(size, align, function name)`.
@@ -47,9 +47,9 @@ pub(super) struct Stats {
     /// Sum of the sizes of listed free blocks.
     pub free: usize,
     pub free_blocks: usize,
-    /// Sum of the sizes of parked blocks, and their number.
-    pub cached: usize,
-    pub cached_blocks: usize,
+    /// Dirty (unpurged) bytes of the listed free blocks of at least
+    /// `PURGE_MIN` bytes.
+    pub dirty: usize,
     /// Usable bytes of large blocks, their number and mapped bytes.
     pub large: usize,
     pub large_blocks: usize,
@@ -62,7 +62,6 @@ pub(super) struct Stats {
 /// segment plus segregated free lists (layout: see `block.rs`).
 pub struct RawHeap<S: Source> {
     pub(super) lists: FreeLists,
-    pub(super) quick: Quick,
     /// Header address of the top (== `top_end` when the top is empty).
     pub(super) top: usize,
     /// The top segment's sentinel address: the top is `[top, top_end)`.
@@ -85,6 +84,13 @@ pub struct RawHeap<S: Source> {
     /// Payload address of the block freed last, to name a second free of
     /// it even after a trim gave its memory back.
     pub(super) last_freed: usize,
+    /// Blocks may sit in thread caches (`tcache.rs`), marked by a key:
+    /// `free` checks it.
+    pub(super) keyed: bool,
+    /// Usable bytes and number of the used blocks that the calling thread's
+    /// cache holds: the figures count them as free.
+    pub(super) parked: usize,
+    pub(super) parked_blocks: usize,
     pub(super) source: S,
 }
 
@@ -96,7 +102,6 @@ impl<S: Source> RawHeap<S> {
     pub const fn new(source: S) -> Self {
         RawHeap {
             lists: FreeLists::new(),
-            quick: Quick::new(DEFAULT_QUICK_CAP),
             top: 0,
             top_end: 0,
             top_first: 0,
@@ -108,8 +113,7 @@ impl<S: Source> RawHeap<S> {
                 used_blocks: 0,
                 free: 0,
                 free_blocks: 0,
-                cached: 0,
-                cached_blocks: 0,
+                dirty: 0,
                 large: 0,
                 large_blocks: 0,
                 mapped: 0,
@@ -123,6 +127,9 @@ impl<S: Source> RawHeap<S> {
             trim_fail_at: 0,
             on_fail: None,
             last_freed: 0,
+            keyed: false,
+            parked: 0,
+            parked_blocks: 0,
             source,
         }
     }
@@ -175,10 +182,14 @@ impl<S: Source> RawHeap<S> {
         }
     }
 
-    /// How dirty a free block must be before a free purges it.
+    /// How many dirty bytes the big free blocks and the top may hold
+    /// before they are purged: the trim threshold (at least
+    /// [`PURGE_AUTO`]), or twice what is in use if that is more, so that a
+    /// heap in steady use keeps the free memory it keeps reusing (glibc
+    /// keeps all of it), and one that was emptied gives it back.
     #[inline(always)]
-    pub(super) fn purge_at(&self) -> usize {
-        self.trim_threshold.max(PURGE_AUTO)
+    pub(super) fn purge_limit(&self) -> usize {
+        self.trim_threshold.max(PURGE_AUTO).max(self.st.used * 2)
     }
 
     /// Registers (or clears) the failed-allocation callback.
@@ -207,8 +218,7 @@ impl<S: Source> RawHeap<S> {
     /// count their size less one header.
     #[inline(always)]
     pub(super) fn free_now(&self) -> usize {
-        self.st.free + self.st.cached - HDR * (self.st.free_blocks + self.st.cached_blocks)
-            + self.top_size().saturating_sub(HDR)
+        self.st.free - HDR * self.st.free_blocks + self.top_size().saturating_sub(HDR)
     }
 
     /// Books an allocation of `usable` bytes from a segment.
@@ -222,14 +232,43 @@ impl<S: Source> RawHeap<S> {
     /// Updates the peak and the low-water mark.
     #[inline(always)]
     pub(super) fn note_peak(&mut self) {
-        let total = self.st.used + self.st.large;
+        let total = self.st.used + self.st.large - self.parked;
         if total > self.st.peak {
             self.st.peak = total;
         }
-        let f = self.free_now();
+        let f = self.free_now() + self.parked;
         if f < self.st.min_free {
             self.st.min_free = f;
         }
+    }
+
+    /// Takes note of the calling thread's cache as the lock is taken: the
+    /// peak and low-water mark of the time since the last lock (when the
+    /// cache held its least), then what it holds now.
+    #[inline]
+    pub(super) fn sync_cache(&mut self, c: &mut super::tcache::ThreadCache) {
+        let (held, blocks) = c.held();
+        if let Some(low) = c.take_low() {
+            self.parked = low;
+            self.note_peak();
+        }
+        self.parked = held;
+        self.parked_blocks = blocks;
+        c.set_limit(self.st.used_blocks, self.block_bytes());
+    }
+
+    /// Bytes the heap's segments hold in blocks and the top (about its
+    /// footprint), without a walk.
+    #[inline(always)]
+    pub(super) fn block_bytes(&self) -> usize {
+        self.st.used + self.st.free + self.top_size()
+    }
+
+    /// The top segment's block area `[first, sentinel)` (`(0, 0)` before
+    /// the first segment).
+    #[inline(always)]
+    pub(super) fn block_area(&self) -> (usize, usize) {
+        (self.top_first, self.top_end)
     }
 
     /// Gets at least `b` more bytes of top from the source. Returns
@@ -324,13 +363,8 @@ impl<S: Source> RawHeap<S> {
             }
             set_free(t, s);
             wr(self.top_end, IN_USE);
-            if s >= PURGE_MIN {
-                wr(t + 24, self.fresh.min(self.top_end) - t);
-            }
-            self.lists.insert(t, s);
+            self.list_block(t, s, self.fresh.min(self.top_end) - t);
         }
-        self.st.free += s;
-        self.st.free_blocks += 1;
         self.top = self.top_end;
     }
 }

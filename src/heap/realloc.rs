@@ -5,8 +5,7 @@
 use core::ptr::{copy_nonoverlapping, NonNull};
 
 use super::block::{
-    block_for, dirty_of, rd, set_free, up, wr, ALIGN, CACHED, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE,
-    PURGE_MIN, SIZE,
+    block_for, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE,
 };
 use super::error::HeapError;
 use super::free::Found;
@@ -84,19 +83,6 @@ impl<S: Source> RawHeap<S> {
     /// next neighbour.
     fn grow_in_place(&mut self, h: usize, s: usize, b: usize) -> bool {
         let n = h + s;
-        if n != self.top {
-            // A parked next neighbour would block the growth: take it out
-            // of its bin and free it for real (merging it with what
-            // follows), then grow into it.
-            // SAFETY: `n` is the header of the block after ours.
-            let nh = unsafe { rd(n) };
-            if nh & (IN_USE | CACHED) == CACHED && self.quick.take(n, nh & SIZE) {
-                let ns = nh & SIZE;
-                self.st.cached -= ns;
-                self.st.cached_blocks -= 1;
-                self.release(n, ns, false, NONE);
-            }
-        }
         if n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
             self.grow(b - s); // extends the top in place when the source can
         }
@@ -117,22 +103,14 @@ impl<S: Source> RawHeap<S> {
             } else {
                 let nh = rd(n);
                 let total = s + (nh & SIZE);
-                if nh & (IN_USE | CACHED) != 0 || total < b {
+                if nh & IN_USE != 0 || total < b {
                     return false;
                 }
-                let d = dirty_of(n, nh & SIZE);
-                self.lists.remove(n, nh & SIZE);
-                self.st.free -= nh & SIZE;
-                self.st.free_blocks -= 1;
+                let d = self.unlist_block(n, nh & SIZE);
                 if total - b >= MIN_BLOCK {
                     let r = h + b;
                     set_free(r, total - b);
-                    if total - b >= PURGE_MIN {
-                        wr(r + 24, d.min(total - b));
-                    }
-                    self.lists.insert(r, total - b);
-                    self.st.free += total - b;
-                    self.st.free_blocks += 1;
+                    self.list_block(r, total - b, d.min(total - b));
                     b
                 } else {
                     wr(h + total, rd(h + total) | PREV_IN_USE);

@@ -335,7 +335,6 @@ pub(crate) fn region_heap(len: usize) -> RawHeap<RegionSource> {
     // SAFETY: the leaked buffer is ours forever.
     let mut h = RawHeap::new(unsafe { RegionSource::new(mem.as_mut_ptr() as usize, len) });
     h.set_trim_threshold(usize::MAX);
-    h.set_quick_cap(0);
     assert!(h.init());
     h
 }

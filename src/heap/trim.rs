@@ -1,8 +1,7 @@
 //! Giving memory back: lowering the end of the top segment, and purging
 //! (discarding the pages of) free memory that cannot be given back.
 
-use super::block::{down, rd, up, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN, SIZE};
-use super::class::{class_of, FL, SL};
+use super::block::{down, up, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN};
 use super::raw::{RawHeap, TRIM_KEEP};
 use super::segment::{Seg, NONE};
 use super::source::Source;
@@ -12,44 +11,18 @@ impl<S: Source> RawHeap<S> {
     /// pages of every big free block. Returns whether any memory was
     /// given back or purged.
     pub fn trim(&mut self, pad: usize) -> bool {
-        self.flush_quick();
-        let mut done = self.trim_top(pad);
-        for fl in class_of(PURGE_MIN).0..FL {
-            for sl in 0..SL {
-                let mut h = self.lists.head(fl, sl);
-                while h != 0 {
-                    // SAFETY: listed blocks have valid headers and links.
-                    unsafe {
-                        let s = rd(h) & SIZE;
-                        if s >= PURGE_MIN && rd(h + 24) != 0 && self.purge_block(h, s) {
-                            wr(h + 24, 0);
-                            done = true;
-                        }
-                        h = rd(h + 8);
-                    }
-                }
-            }
-        }
-        done
+        let trimmed = self.trim_top(pad);
+        self.purge_dirty() | trimmed
     }
 
     /// The trim that runs when a free makes the top bigger than the trim
     /// threshold. It keeps `TRIM_KEEP` (less than the threshold by more than
     /// the break's growth step, so a heap that grows once by a step and
-    /// frees it again does not trim) and purges what it keeps: trims are
-    /// rare, and then the memory is meant to go back.
+    /// frees it again does not trim).
     #[cold]
     pub(super) fn auto_trim(&mut self) {
-        self.flush_quick(); // parked blocks may free more of the top
-                            // The flush may have trimmed already (its frees reach the top).
-        if self.top_size() <= self.trim_threshold {
-            return;
-        }
         let pad = TRIM_KEEP.min(self.trim_threshold);
-        if self.trim_top(pad) {
-            let page = self.source.page_size();
-            self.purge_top(page);
-        } else {
+        if !self.trim_top(pad) {
             // Do not retry on every free: wait for the top to grow further.
             self.trim_fail_at = self.top_size() + self.trim_threshold.max(PURGE_MIN);
         }
@@ -86,7 +59,7 @@ impl<S: Source> RawHeap<S> {
 
     /// Purges the top's pages that were ever written, so that they count
     /// as fresh (zero) again.
-    fn purge_top(&mut self, page: usize) -> bool {
+    pub(super) fn purge_top(&mut self, page: usize) -> bool {
         if self.fresh - self.top < PURGE_MIN {
             return false;
         }

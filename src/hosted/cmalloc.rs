@@ -65,7 +65,7 @@ fn hex(s: &str) -> usize {
     usize::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("not hex: {s}"))
 }
 
-/// A dump: `segment A..B (N B)` lines, block lines `  0xH  SIZE used|free|top|large ...`
+/// A dump: `segment A..B (N B)` lines, block lines `  0xH  SIZE used|free|cached|top|large ...`
 /// in address order within each segment, each block's `next` the next
 /// line's header, and the summary last. Returns (used, free) block lines.
 fn check_dump(lines: &[&str]) -> (usize, usize) {
@@ -89,7 +89,7 @@ fn check_dump(lines: &[&str]) -> (usize, usize) {
             assert_eq!(h, n, "each block starts where the one before ends: {l}");
         }
         match f[2] {
-            "used" | "free" | "top" => {
+            "used" | "free" | "cached" | "top" => {
                 assert_eq!(f[3], "next", "{l}");
                 assert_eq!(hex(f[4]), h + size + 8, "next = header + size + 8: {l}");
                 next = Some(hex(f[4]));
@@ -98,6 +98,9 @@ fn check_dump(lines: &[&str]) -> (usize, usize) {
                 } else if f[2] == "free" {
                     free += 1;
                     assert_eq!(f[5], "next_free", "{l}");
+                } else if f[2] == "cached" {
+                    free += 1; // free to the program, parked in a thread cache
+                    assert_eq!(f[5], "next_cached", "{l}");
                 }
             }
             "large" => used += 1,

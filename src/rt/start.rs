@@ -60,6 +60,7 @@ extern "C" {
 }
 
 /// A constructor, called with glibc's extra arguments (argc, argv, envp).
+#[cfg(not(test))]
 type Ctor = extern "C" fn(i32, *mut *const u8, *mut *const u8);
 
 /// Runs `.preinit_array` then `.init_array`, in order.

@@ -274,6 +274,8 @@ unsafe fn drop_out<T>(tcb: *mut Tcb) {
 /// # Safety
 /// `tcb` must be the calling thread's block.
 pub(super) unsafe fn finish(tcb: *mut Tcb) -> ! {
+    // The cache's blocks go back to the heap before the block is reaped.
+    crate::heap::process().flush_thread_cache();
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
         // The main thread ended through `exit` and every other thread is
         // done: C11 says the program then ends as if by exit(EXIT_SUCCESS).
@@ -290,6 +292,7 @@ pub(super) unsafe fn finish(tcb: *mut Tcb) -> ! {
 /// Ends the main thread through [`super::exit`]: the process lives on
 /// while other threads run, and ends with status 0 after the last one.
 pub(super) fn finish_main() -> ! {
+    crate::heap::process().flush_thread_cache();
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
         crate::rt::exit(0);
     }

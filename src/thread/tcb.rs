@@ -16,6 +16,7 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use crate::heap::ThreadCache;
 use crate::sys::{process, Errno};
 
 /// `Tcb::state`: the thread runs, and a handle may still join it.
@@ -59,6 +60,8 @@ pub struct Tcb {
     pub(super) run: Option<unsafe fn(*mut Tcb)>,
     /// Drops the stored result (a detached thread's result nobody takes).
     pub(super) drop_result: Option<unsafe fn(*mut Tcb)>,
+    /// The thread's cache of small freed blocks of the process heap.
+    pub(super) heap_cache: UnsafeCell<ThreadCache>,
 }
 
 impl Tcb {
@@ -83,6 +86,7 @@ impl Tcb {
             map_len: len,
             run: Some(run),
             drop_result: Some(drop_result),
+            heap_cache: UnsafeCell::new(ThreadCache::new()),
         }
     }
 }
@@ -105,6 +109,7 @@ static MAIN: MainTcb = MainTcb(UnsafeCell::new(Tcb {
     map_len: 0,
     run: None,
     drop_result: None,
+    heap_cache: UnsafeCell::new(ThreadCache::new()),
 }));
 
 /// Whether the main thread's thread pointer is set (after the first
@@ -142,6 +147,14 @@ pub fn current() -> *mut Tcb {
 pub fn errno_location() -> *mut i32 {
     // SAFETY: `current` is a live block; `errno` is a field of it.
     unsafe { (*current()).errno.get() }
+}
+
+/// The calling thread's heap cache.
+#[cfg(not(test))]
+#[inline(always)]
+pub fn heap_cache() -> *mut ThreadCache {
+    // SAFETY: `current` is a live block; the cache is a field of it.
+    unsafe { (*current()).heap_cache.get() }
 }
 
 /// Points the main thread's thread pointer at [`MAIN`] (once; called by

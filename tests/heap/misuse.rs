@@ -13,7 +13,7 @@ const SIGABRT: i32 = 6;
 /// `rawrt: {func}(): {what} of {addr:#x}` on stderr, where `addr` is the
 /// pointer `f` announced (see [`announce`]) before passing it.
 #[track_caller]
-fn dies(func: &str, what: &str, f: impl FnOnce()) {
+pub fn dies(func: &str, what: &str, f: impl FnOnce()) {
     let o = child(|| {
         f();
         rawrt::println!("returned");
@@ -36,7 +36,7 @@ fn dies(func: &str, what: &str, f: impl FnOnce()) {
 }
 
 /// Announces the pointer about to be passed (see [`dies`]).
-fn announce(p: *const u8) -> *mut u8 {
+pub fn announce(p: *const u8) -> *mut u8 {
     rawrt::println!("addr {:#x}", p as usize);
     p as *mut u8
 }

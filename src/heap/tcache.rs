@@ -1,0 +1,483 @@
+//! Per-thread caches in front of the process heap (glibc's tcache idea):
+//! a thread keeps a few freed small blocks of each size and hands them
+//! out again without taking the heap's lock, so that small `malloc` and
+//! `free` cost a handful of instructions and no atomic operation even in
+//! a program with many threads.
+//!
+//! A cached block stays *in use* to the heap: its header is never written
+//! outside the lock (the heap changes a neighbour's `PREV_IN_USE` bit
+//! under the lock, so the cache must not touch headers). The cache links
+//! its blocks through the first payload word and marks each with a key in
+//! the second ([`key_of`]), which names the block's own address: a second
+//! `free` of a cached block finds the key and is reported as a double
+//! free, by the cache and by the heap alike (`RawHeap::locate` checks keys
+//! in heaps that have caches). `malloc` checks the key and the link of the
+//! block it takes, so a write into a freed block is caught there. A key
+//! exists only while its block is cached: taking a block out of a cache,
+//! to hand out or to give back to the heap, clears it.
+//!
+//! Bounds: at most [`CACHE_CAP`] blocks per size up to [`CACHE_MAX`] bytes;
+//! a full bin gives its older half back under one lock. In a heap whose
+//! blocks span [`CACHE_LIMIT_FROM`] or more, a cache may also hold no more
+//! than half of the heap's used blocks (its own included, as of the
+//! thread's last locked call; at least [`CACHE_MIN_KEEP`]), beyond which
+//! the thread gives its whole cache back. So when a program frees a big
+//! burst of blocks, in any order, the blocks reach the heap, which
+//! coalesces them and gives the memory back to the kernel, instead of
+//! cached blocks scattered over it keeping their pages resident; in a
+//! small heap, stack-like rounds of allocation and free stay in the cache.
+//! Every [`CACHE_GC_PERIOD`] frees into a cache, each bin gives back half
+//! of the blocks that it held all along since the last such collection
+//! (its low-water mark, as jemalloc's thread caches do), so that a cache
+//! holds about what the thread reuses. A thread's cache is emptied when
+//! the thread ends.
+//!
+//! Figures: the heap counts cached blocks as in use; a [`Heap`] with
+//! caches tells the heap (`RawHeap::parked`) how much the calling thread
+//! holds, so that its figures count those blocks as free and its peak
+//! and low-water mark stay exact in a single-threaded program. Blocks in
+//! *other* threads' caches count as allocated.
+
+use core::ptr::NonNull;
+
+use super::block::{rd, wr, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE};
+use super::heap::Heap;
+use super::raw::RawHeap;
+use super::source::Source;
+
+/// The largest block size (header included) that is cached.
+pub const CACHE_MAX: usize = 1024;
+/// Bins: bin `i` holds blocks of `16 * i` bytes.
+const BINS: usize = CACHE_MAX / 16 + 1;
+/// Blocks cached per size.
+pub const CACHE_CAP: u8 = 32;
+/// The fewest blocks a cache may always hold (see the module documentation).
+pub const CACHE_MIN_KEEP: usize = 64;
+/// A heap whose blocks span less than this has no block limit: the blocks
+/// a cache could keep there hold little memory.
+pub const CACHE_LIMIT_FROM: usize = 1 << 20;
+/// How many bins above its own a request may take a cached block from.
+pub const CACHE_NEAR: usize = 2;
+/// Frees into a cache between two collections of its unused blocks.
+pub const CACHE_GC_PERIOD: usize = 2048;
+const KEY: usize = 0x7263_6163_6865_6b79; // "rcachey"
+
+/// The key that marks block `h` as cached (see the module documentation).
+#[inline(always)]
+pub fn key_of(h: usize) -> usize {
+    h ^ KEY
+}
+
+/// One thread's cache; all zeros is an empty cache.
+#[repr(C)]
+pub struct ThreadCache {
+    heads: [usize; BINS],
+    n: [u8; BINS],
+    /// Low-water marks: the least `n[i]` since the last collection.
+    lw: [u8; BINS],
+    /// Frees into the cache until the next collection.
+    tick: usize,
+    /// Usable bytes and number of the blocks held.
+    held: usize,
+    held_blocks: usize,
+    /// The least `held` since the heap last saw this cache (for the peak
+    /// and the low-water mark, see `RawHeap::parked`).
+    low: usize,
+    /// `held` at the last locked call.
+    synced: usize,
+    /// Beyond this many blocks the cache is given back (see the module
+    /// documentation); set at every locked call.
+    limit: usize,
+}
+
+impl ThreadCache {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        ThreadCache {
+            heads: [0; BINS],
+            n: [0; BINS],
+            lw: [0; BINS],
+            tick: CACHE_GC_PERIOD,
+            held: 0,
+            held_blocks: 0,
+            low: 0,
+            synced: 0,
+            limit: CACHE_MIN_KEEP,
+        }
+    }
+
+    /// Usable bytes and number of blocks held.
+    pub fn held(&self) -> (usize, usize) {
+        (self.held, self.held_blocks)
+    }
+
+    /// The least `held` since the last call, if it fell below what it
+    /// was then (only then can the allocated figures have risen past what
+    /// the heap saw); starts a new period.
+    #[inline]
+    pub(super) fn take_low(&mut self) -> Option<usize> {
+        let low = (self.low < self.synced).then_some(self.low);
+        self.low = self.held;
+        self.synced = self.held;
+        low
+    }
+
+    /// Sets the block limit from the heap's count of used blocks (this
+    /// cache's included) and the bytes its blocks span.
+    #[inline]
+    pub(super) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
+        self.limit = if heap_bytes < CACHE_LIMIT_FROM {
+            usize::MAX
+        } else {
+            (used_blocks / 2).max(CACHE_MIN_KEEP)
+        };
+    }
+
+    /// Takes the newest block of bin `i`, clearing its key; 0 if empty.
+    #[inline(always)]
+    fn pop(&mut self, i: usize) -> usize {
+        let h = self.heads[i];
+        if h != 0 {
+            // SAFETY: a cached block is a used heap block of `16 * i`
+            // bytes; its first two payload words are the cache's.
+            let (next, key) = unsafe { (rd(h + 8), rd(h + 16)) };
+            if key != key_of(h) || (next % 16 != HDR && next != 0) {
+                corrupted(h);
+            }
+            // SAFETY: as above.
+            unsafe { wr(h + 16, 0) };
+            self.heads[i] = next;
+            self.n[i] -= 1;
+            if self.n[i] < self.lw[i] {
+                self.lw[i] = self.n[i];
+            }
+            let u = 16 * i - HDR;
+            self.held -= u;
+            self.held_blocks -= 1;
+            if self.held < self.low {
+                self.low = self.held;
+            }
+        }
+        h
+    }
+
+    /// A block from one of the [`CACHE_NEAR`] bins above `i` (at most
+    /// `16 * CACHE_NEAR` bytes more than asked), or 0: memory the thread
+    /// freed is reused before the heap is asked for more.
+    #[inline(always)]
+    fn pop_near(&mut self, i: usize) -> usize {
+        for j in i + 1..=(i + CACHE_NEAR).min(BINS - 1) {
+            if self.heads[j] != 0 {
+                return self.pop(j);
+            }
+        }
+        0
+    }
+
+    /// Takes all but the newest `keep` blocks out of bin `i`; returns the
+    /// first of them (still linked and keyed), or 0.
+    fn detach_older(&mut self, i: usize, keep: usize) -> usize {
+        let (mut prev, mut cur) = (0, self.heads[i]);
+        for _ in 0..keep {
+            if cur == 0 {
+                return 0;
+            }
+            prev = cur;
+            // SAFETY: cached blocks link through their first payload word.
+            cur = unsafe { rd(cur + 8) };
+        }
+        if cur == 0 {
+            return 0;
+        }
+        if prev == 0 {
+            self.heads[i] = 0;
+        } else {
+            // SAFETY: `prev` is a cached block.
+            unsafe { wr(prev + 8, 0) };
+        }
+        let gone = self.n[i] as usize - keep;
+        self.n[i] = keep as u8;
+        self.lw[i] = self.lw[i].min(keep as u8);
+        self.held -= gone * (16 * i - HDR);
+        self.held_blocks -= gone;
+        self.low = self.low.min(self.held);
+        cur
+    }
+
+    /// Caches block `h` of `16 * i` bytes (the bin has room).
+    #[inline(always)]
+    fn push(&mut self, i: usize, h: usize) {
+        // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
+        unsafe {
+            wr(h + 8, self.heads[i]);
+            wr(h + 16, key_of(h));
+        }
+        self.heads[i] = h;
+        self.n[i] += 1;
+        self.held += 16 * i - HDR;
+        self.held_blocks += 1;
+    }
+}
+
+impl Default for ThreadCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A cached block's link or key was overwritten: a write after free.
+#[cold]
+fn corrupted(h: usize) -> ! {
+    super::misuse("malloc", super::HeapError::Corrupted, (h + HDR) as *const u8)
+}
+
+/// The calling thread's cache.
+#[cfg(not(test))]
+#[inline(always)]
+fn cache() -> &'static mut ThreadCache {
+    // SAFETY: every thread's control block holds its own cache, used only
+    // by that thread.
+    unsafe { &mut *crate::thread::heap_cache() }
+}
+
+#[cfg(test)]
+std::thread_local! {
+    static CACHE: core::cell::UnsafeCell<ThreadCache> =
+        const { core::cell::UnsafeCell::new(ThreadCache::new()) };
+}
+
+/// The calling thread's cache (hosted tests: a thread-local; at most one
+/// heap with caches may be in use per thread at a time).
+#[cfg(test)]
+fn cache() -> &'static mut ThreadCache {
+    // SAFETY: the thread-local lives as long as the thread, which alone
+    // uses it.
+    CACHE.with(|c| unsafe { &mut *c.get() })
+}
+
+/// The block size for a cacheable request of `size` bytes.
+#[inline(always)]
+fn bin_block(size: usize) -> usize {
+    let b = (size + HDR + 15) & !15;
+    if b < MIN_BLOCK {
+        MIN_BLOCK
+    } else {
+        b
+    }
+}
+
+impl<S: Source> Heap<S> {
+    /// A block for `size` bytes (alignment 16) from the calling thread's
+    /// cache, if it has one of that size.
+    #[inline(always)]
+    pub(super) fn cache_alloc(&self, size: usize) -> Option<NonNull<u8>> {
+        if size > CACHE_MAX - HDR {
+            return None;
+        }
+        let c = cache();
+        let i = bin_block(size) >> 4;
+        let mut h = c.pop(i);
+        if h == 0 {
+            h = c.pop_near(i);
+        }
+        // SAFETY: payload addresses are never 0.
+        (h != 0).then(|| unsafe { NonNull::new_unchecked((h + HDR) as *mut u8) })
+    }
+
+    /// Caches the block at payload `p` if it is a used small block of the
+    /// top segment and its bin has room; else the locked path takes it,
+    /// and validates it fully (and reports misuse).
+    #[inline(always)]
+    pub(super) fn cache_free(&self, p: usize) -> Freed {
+        let h = p.wrapping_sub(HDR);
+        let (lo, hi) = self.fast_range();
+        if p % 16 != 0 || h.wrapping_sub(lo) >= hi.wrapping_sub(lo) {
+            return Freed::ToHeap;
+        }
+        // SAFETY: `h` lies in the top segment's block area, which is
+        // mapped (see `fast_range`).
+        let hdr = unsafe { rd(h) };
+        let s = hdr & SIZE;
+        if hdr & (IN_USE | LARGE) != IN_USE || s > CACHE_MAX || s < MIN_BLOCK {
+            return Freed::ToHeap;
+        }
+        // SAFETY: the block is at least MIN_BLOCK bytes.
+        if unsafe { rd(h + 16) } == key_of(h) {
+            return Freed::ToHeap; // cached already: the locked path reports it
+        }
+        let c = cache();
+        let i = s >> 4;
+        if c.n[i] >= CACHE_CAP {
+            return Freed::BinFull(i);
+        }
+        c.push(i, h);
+        c.tick -= 1;
+        if c.held_blocks > c.limit || c.tick == 0 {
+            self.collect_cache();
+        }
+        Freed::Cached
+    }
+
+    /// The calling thread's cache is over its limit (see the module
+    /// documentation), or its collection is due: gives back all of it, or
+    /// in each bin half of the blocks that stayed unused since the last
+    /// collection (the oldest ones).
+    #[cold]
+    fn collect_cache(&self) {
+        let mut g = self.lock();
+        let c = cache();
+        if c.held_blocks > c.limit {
+            flush_into(&mut g);
+        }
+        for i in 1..BINS {
+            let unused = c.lw[i].min(c.n[i]) as usize;
+            if unused > 0 {
+                give_back(&mut g, i, c.n[i] as usize - unused.div_ceil(2));
+            }
+            c.lw[i] = c.n[i];
+        }
+        c.tick = CACHE_GC_PERIOD;
+    }
+
+    /// Gives the calling thread's cached blocks back to the heap.
+    #[cold]
+    pub(super) fn flush_cache(&self) {
+        let mut g = self.lock();
+        flush_into(&mut g);
+    }
+
+    /// Gives the calling thread's whole cache back to the heap (a thread
+    /// calls this as it ends; `trim` does it too).
+    pub fn flush_thread_cache(&self) {
+        if self.front {
+            self.flush_cache();
+        }
+    }
+}
+
+/// Empties the calling thread's cache into `g`.
+pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>) {
+    for i in 1..BINS {
+        give_back(g, i, 0);
+    }
+    cache().set_limit(g.st.used_blocks, g.block_bytes());
+}
+
+/// Frees all but the newest `keep` blocks of bin `i` of the calling
+/// thread's cache into `g` (the oldest go: in a stack-like pattern those
+/// are the highest, next to the top), each validated by the heap as an
+/// ordinary free.
+fn give_back<S: Source>(g: &mut RawHeap<S>, i: usize, keep: usize) {
+    let c = cache();
+    let mut h = c.detach_older(i, keep);
+    (g.parked, g.parked_blocks) = c.held();
+    while h != 0 {
+        // SAFETY: detached blocks are cached blocks: used blocks of this
+        // heap linked through their first payload word, keyed.
+        let next = unsafe {
+            let (next, key) = (rd(h + 8), rd(h + 16));
+            if key != key_of(h) || (next % 16 != HDR && next != 0) {
+                corrupted(h);
+            }
+            wr(h + 16, 0);
+            next
+        };
+        // SAFETY: a live block of this heap, no longer keyed.
+        if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
+            super::misuse("free", e, (h + HDR) as *const u8);
+        }
+        h = next;
+    }
+}
+
+/// Checks cache `c` against heap `g`: every cached block is a used block
+/// of its bin's size with its key, and the counts and totals agree.
+pub(super) fn check<S: Source>(
+    g: &RawHeap<S>,
+    c: &ThreadCache,
+    print_errors: bool,
+    out: &mut dyn core::fmt::Write,
+) -> bool {
+    let mut r = super::check::Report { ok: true, out: print_errors.then_some(out) };
+    let (mut bytes, mut blocks) = (0, 0);
+    for i in 1..BINS {
+        let (mut h, mut k) = (c.heads[i], 0);
+        while h != 0 {
+            if !g.is_block_addr(h) {
+                r.err(format_args!("thread cache bin {i} points to {h:#x}, not a block"));
+                break;
+            }
+            // SAFETY: `h` is a block address inside a segment.
+            let (hdr, key) = unsafe { (rd(h), rd(h + 16)) };
+            if hdr & (IN_USE | LARGE) != IN_USE || hdr & SIZE != 16 * i || key != key_of(h) {
+                r.err(format_args!("thread cache bin {i} holds {h:#x} with header {hdr:#x}"));
+                break;
+            }
+            k += 1;
+            if k > CACHE_CAP as usize {
+                r.err(format_args!("thread cache bin {i} holds more than {CACHE_CAP} blocks"));
+                break;
+            }
+            // SAFETY: as above.
+            h = unsafe { rd(h + 8) };
+        }
+        if k != c.n[i] as usize {
+            r.err(format_args!("thread cache bin {i} holds {k} blocks, counts {}", c.n[i]));
+        }
+        bytes += k * (16 * i - HDR);
+        blocks += k;
+    }
+    if (bytes, blocks) != c.held() {
+        r.err(format_args!(
+            "thread cache holds {blocks} blocks ({bytes} B), totals {} ({} B)",
+            c.held_blocks, c.held
+        ));
+    }
+    r.ok
+}
+
+/// Gives the calling thread's cache back if it is over its limit (checked
+/// on the locked free path too: frees that do not reach the cache still
+/// empty the heap).
+#[inline]
+pub(super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>) {
+    let c = cache();
+    if c.held_blocks > c.limit {
+        flush_into(g);
+    }
+}
+
+/// Caches a block that the heap validated (`RawHeap::locate`) if it is
+/// small and its bin has room; false if it was not taken.
+pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::Found) -> bool {
+    let super::free::Found::Block { h, s, .. } = *found else { return false };
+    let c = cache();
+    if s > CACHE_MAX || c.n[s >> 4] >= CACHE_CAP {
+        return false;
+    }
+    c.push(s >> 4, h);
+    (g.parked, g.parked_blocks) = c.held();
+    enforce_limit(g);
+    true
+}
+
+/// Gives back the older half of the calling thread's full cache bin `i`.
+pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
+    give_back(g, i, CACHE_CAP as usize / 2);
+}
+
+/// What [`Heap::cache_free`] did.
+pub(super) enum Freed {
+    /// The block is in the calling thread's cache.
+    Cached,
+    /// The block's bin (this index) is full: the heap takes the block.
+    BinFull(usize),
+    /// The heap takes the block (not cacheable, or to be validated).
+    ToHeap,
+}
+
+/// The calling thread's cache, for the locked paths of [`Heap`].
+#[inline(always)]
+pub(super) fn current() -> &'static mut ThreadCache {
+    cache()
+}

@@ -1,0 +1,130 @@
+//! Hosted tests of the per-thread caches in front of a heap (`tcache.rs`):
+//! the model over a cached heap (exact figures with cached blocks counted
+//! as free), several threads sharing one, and misuse of cached blocks.
+//! Hosted caches are thread-locals: each test gives its cache back at the
+//! end, so that the next test's heap starts with an empty one.
+
+use core::ptr::NonNull;
+
+use super::mock_os::MockOs;
+use super::tests_model::{mixed_size, Model, Rng};
+use super::{Heap, HeapError, LinuxOs, ProcessSource, CACHE_CAP, CACHE_MAX};
+
+fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
+    Box::leak(Box::new(Heap::with_thread_cache(ProcessSource::new(MockOs::new(1 << 30)))))
+}
+
+fn nn(p: usize) -> NonNull<u8> {
+    NonNull::new(p as *mut u8).unwrap()
+}
+
+fn small(rng: &mut Rng) -> usize {
+    if rng.chance(90) {
+        rng.below(CACHE_MAX)
+    } else {
+        mixed_size(rng)
+    }
+}
+
+fn model_over_a_cached_heap() {
+    let heap = cached_heap();
+    let mut total = 0;
+    for seed in 0..4u64 {
+        let mut rng = Rng::new(500 + seed);
+        let mut m = Model::new(heap, false);
+        for _ in 0..8 {
+            // Small sizes mostly (the cache's), and bursts that fill and
+            // drain the heap; the figures must match the model exactly.
+            m.run(&mut rng, 10_000, 200, &mut small);
+            if rng.chance(50) {
+                m.drain(&mut rng);
+            }
+        }
+        m.drain(&mut rng);
+        let i = heap.info();
+        assert_eq!((i.allocated_blocks, i.total_allocated_bytes), (0, 0));
+        assert!(i.peak_allocated_bytes > 0 && i.minimum_free_bytes <= i.total_free_bytes);
+        total += m.ops;
+    }
+    heap.flush_thread_cache();
+    let i = heap.info();
+    assert_eq!(i.total_blocks, i.free_blocks);
+    assert!(total >= 300_000, "{total} operations");
+}
+
+fn threads_share_a_cached_heap() {
+    let heap: &'static Heap<ProcessSource> =
+        Box::leak(Box::new(Heap::with_thread_cache(ProcessSource::mmap_only(LinuxOs))));
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(900 + t);
+                let mut m = Model::new(heap, false);
+                m.shared = true;
+                m.run(&mut rng, 30_000, 1000, &mut small);
+                m.drain(&mut rng);
+                let ops = m.ops;
+                heap.flush_thread_cache(); // what a rawrt thread does as it ends
+                ops
+            })
+        })
+        .collect();
+    let ops: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(ops >= 120_000);
+    let mut out = String::new();
+    assert!(heap.check(true, &mut out), "{out}");
+    let i = heap.info();
+    assert_eq!((i.allocated_blocks, i.total_allocated_bytes), (0, 0), "{i:?}");
+}
+
+fn misuse_of_cached_blocks() {
+    let heap = cached_heap();
+    let a = |n| heap.allocate(n, 16, false, "test").unwrap().as_ptr() as usize;
+    let (p, guard) = (a(100), a(100));
+    // SAFETY (all calls below): blocks of this heap, or misuse the heap
+    // must reject.
+    unsafe {
+        heap.dealloc(nn(p)).unwrap();
+        assert_eq!(heap.dealloc(nn(p)), Err(HeapError::DoubleFree), "free of a cached block");
+        assert_eq!(heap.reallocate(nn(p), 200, 16, "t"), Err(HeapError::DoubleFree));
+        assert_eq!(heap.usable_size(p as *const u8), Err(HeapError::DoubleFree));
+        // The heap core sees the key too (callers that lock it directly).
+        assert_eq!(heap.lock().free(p as *mut u8), Err(HeapError::DoubleFree));
+        let mut d = String::new();
+        heap.dump(&mut d).unwrap();
+        assert!(d.contains(&format!("{:#x}        104 cached next", p - 8)), "{d}");
+        let mut out = String::new();
+        assert!(heap.check(true, &mut out), "{out}");
+        // A cached block's link overwritten: check names the cache.
+        let link = (p as *mut usize).read();
+        (p as *mut usize).write(0x1234_5678);
+        assert!(!heap.check(true, &mut out));
+        assert!(out.contains("thread cache bin"), "{out}");
+        (p as *mut usize).write(link);
+        // It comes back first, and the next free caches it again.
+        assert_eq!(a(100), p);
+        heap.dealloc(nn(p)).unwrap();
+        heap.dealloc(nn(guard)).unwrap();
+    }
+    // A full bin gives its older half to the heap.
+    let blocks: Vec<usize> = (0..CACHE_CAP as usize + 1).map(|_| a(300)).collect();
+    let before = heap.info();
+    for &b in &blocks {
+        // SAFETY: live blocks of this heap.
+        unsafe { heap.dealloc(nn(b)).unwrap() };
+    }
+    let after = heap.info();
+    assert_eq!(after.allocated_blocks, before.allocated_blocks - blocks.len());
+    let mut out = String::new();
+    assert!(heap.check(true, &mut out), "{out}");
+    heap.flush_thread_cache();
+    let i = heap.info();
+    assert_eq!(i.allocated_blocks, 0);
+    assert!(i.free_blocks <= 2, "coalesced after the flush: {i:?}");
+}
+
+pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::cache::model_over_a_cached_heap", model_over_a_cached_heap),
+    ("heap::cache::threads_share_a_cached_heap", threads_share_a_cached_heap),
+    ("heap::cache::misuse_of_cached_blocks", misuse_of_cached_blocks),
+];
