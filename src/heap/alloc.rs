@@ -83,6 +83,17 @@ impl<S: Source> RawHeap<S> {
         Some((h + HDR, d))
     }
 
+    /// A block of `b` bytes (a block size) aligned to `align` from free
+    /// memory, without asking the source; booked. Its payload address.
+    pub(super) fn alloc_free(&mut self, b: usize, align: usize) -> Option<usize> {
+        if align > ALIGN || b >= self.mmap_threshold {
+            return None;
+        }
+        let (h, s, _) = self.block(b, false)?;
+        self.note_alloc(s - HDR);
+        Some(h + HDR)
+    }
+
     /// A used block of at least `b` bytes from anywhere in the heap,
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {

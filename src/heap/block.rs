@@ -32,6 +32,8 @@
 //! list of `class_of(S)`; `fresh >= top` and every byte of
 //! `[fresh, top_end)` is zero (memory fresh from the kernel).
 
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
 /// Payload alignment of every block.
 pub const ALIGN: usize = 16;
 /// Bytes of header per block.
@@ -55,14 +57,17 @@ pub const MARK: usize = 8;
 /// The size bits of a header.
 pub const SIZE: usize = !15;
 
-/// Reads the word at `a`.
+/// Reads the word at `a`. Words are accessed as relaxed atomics (plain
+/// loads and stores on every target): a thread cache reads the header of
+/// a block it frees without the heap's lock, while the lock holder may be
+/// updating that header's `PREV_IN_USE` bit (see `tcache.rs`).
 ///
 /// # Safety
 /// `a` must be 8-aligned and inside memory the heap owns.
 #[inline(always)]
 pub unsafe fn rd(a: usize) -> usize {
     // SAFETY: the caller vouches for alignment and ownership.
-    unsafe { *(a as *const usize) }
+    unsafe { (*(a as *const AtomicUsize)).load(Relaxed) }
 }
 
 /// Writes the word at `a`.
@@ -72,7 +77,7 @@ pub unsafe fn rd(a: usize) -> usize {
 #[inline(always)]
 pub unsafe fn wr(a: usize, v: usize) {
     // SAFETY: the caller vouches for alignment and ownership.
-    unsafe { *(a as *mut usize) = v }
+    unsafe { (*(a as *const AtomicUsize)).store(v, Relaxed) }
 }
 
 /// The block size for a request of `size` payload bytes, or `None` when

@@ -194,13 +194,15 @@ impl<S: Source> Heap<S> {
         if full_bin != 0 {
             tcache::spill(&mut g, full_bin);
         }
+        // Before the block is looked at: giving cached blocks back changes
+        // its neighbours.
+        tcache::enforce_limit(&mut g);
         let found = g.locate(p)?;
         // A small block the fast path could not check (in another segment)
         // is cached now that it has been.
         if tcache::take_checked(&mut g, &found) {
             return Ok(());
         }
-        tcache::enforce_limit(&mut g);
         g.free_found(found)
     }
 

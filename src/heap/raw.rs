@@ -15,7 +15,7 @@ pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
 /// ([`GROW_STEP`](super::GROW_STEP)), so that a working set that grew the
 /// heap once and is freed again does not trim and regrow every round
 /// (the trim's hysteresis).
-pub const DEFAULT_TRIM_THRESHOLD: usize = 1280 * 1024;
+pub const DEFAULT_TRIM_THRESHOLD: usize = 2048 * 1024;
 /// How much free top an automatic trim keeps (purged: a trim means a
 /// burst went away).
 pub const TRIM_KEEP: usize = 128 * 1024;
@@ -33,7 +33,7 @@ pub const MAX_DYN_MMAP_THRESHOLD: usize = 32 * 1024 * 1024;
 /// hold more than this many dirty bytes (and more than the trim threshold
 /// and twice the bytes in use), so that memory that is about to be reused
 /// is not faulted in again on every round.
-pub const PURGE_AUTO: usize = 1024 * 1024;
+pub const PURGE_AUTO: usize = 2048 * 1024;
 
 /// Called after an allocation fails: `(size, align, function name)`.
 pub type FailedAllocFn = fn(usize, usize, &'static str);

@@ -13,6 +13,12 @@ use super::raw::RawHeap;
 use super::segment::NONE;
 use super::source::Source;
 
+/// A block that grows gets `1 / GROW_SLACK` of its new size as extra
+/// room (at most [`GROW_SLACK_MAX`] bytes).
+pub const GROW_SLACK: usize = 4;
+/// The most extra room a growing block gets.
+pub const GROW_SLACK_MAX: usize = 64 << 10;
+
 impl<S: Source> RawHeap<S> {
     /// Resizes the block at `p` to `new_size` bytes, keeping its first
     /// bytes and its alignment `align` (which it was allocated with).
@@ -36,11 +42,20 @@ impl<S: Source> RawHeap<S> {
         // SAFETY: `p` was just validated as non-null.
         let same = unsafe { NonNull::new_unchecked(p) };
         if b <= s {
-            let ns = self.shrink_block(h, s, b);
-            self.st.used -= s - ns;
+            // Split the rest off only if that is worth it: a block that
+            // grows in small steps keeps the room it was given.
+            if s - b >= (s / 8).max(MIN_BLOCK) {
+                let ns = self.shrink_block(h, s, b);
+                self.st.used -= s - ns;
+            }
             return Ok(same);
         }
-        if self.grow_in_place(h, s, b) {
+        // A block that grows is likely to grow again: it gets room for
+        // that ([`GROW_SLACK`]) when there is, so that the next steps need
+        // neither a move nor a call into the heap's lists.
+        let slack = (new_size / GROW_SLACK).min(GROW_SLACK_MAX);
+        let roomy = block_for(new_size.saturating_add(slack)).unwrap_or(b);
+        if self.grow_in_place(h, s, roomy, false) || self.grow_in_place(h, s, b, true) {
             return Ok(same);
         }
         // A block that moves past the (static) mmap threshold gets a mapping
@@ -53,7 +68,10 @@ impl<S: Source> RawHeap<S> {
         };
         let np = match mapped {
             Some(np) => np,
-            None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
+            None => match self.alloc_free(roomy, align) {
+                Some(np) => np,
+                None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
+            },
         };
         // SAFETY: both blocks are live and distinct; the old payload is
         // `s - HDR < new_size` bytes.
@@ -80,10 +98,10 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// Grows used block `h` (size `s`) to `b` bytes into the top or a free
-    /// next neighbour.
-    fn grow_in_place(&mut self, h: usize, s: usize, b: usize) -> bool {
+    /// next neighbour; grows the heap for it only if `may_grow`.
+    fn grow_in_place(&mut self, h: usize, s: usize, b: usize, may_grow: bool) -> bool {
         let n = h + s;
-        if n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
+        if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
             self.grow(b - s); // extends the top in place when the source can
         }
         // SAFETY: `h` is a used block; `n` is the top or a valid header.

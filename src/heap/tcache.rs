@@ -50,7 +50,11 @@ pub const CACHE_MAX: usize = 1024;
 /// Bins: bin `i` holds blocks of `16 * i` bytes.
 const BINS: usize = CACHE_MAX / 16 + 1;
 /// Blocks cached per size.
-pub const CACHE_CAP: u8 = 32;
+pub const CACHE_CAP: u16 = 32;
+/// The most blocks a bin may grow to hold.
+pub const CACHE_CAP_MAX: u16 = 16384;
+/// Usable bytes beyond which a cache's bins stop growing.
+pub const CACHE_BUDGET: usize = 1 << 20;
 /// The fewest blocks a cache may always hold (see the module documentation).
 pub const CACHE_MIN_KEEP: usize = 64;
 /// A heap whose blocks span less than this has no block limit: the blocks
@@ -58,7 +62,7 @@ pub const CACHE_MIN_KEEP: usize = 64;
 pub const CACHE_LIMIT_FROM: usize = 1 << 20;
 /// How many bins above its own a request may take a cached block from.
 pub const CACHE_NEAR: usize = 2;
-/// Frees into a cache between two collections of its unused blocks.
+/// Requests to a cache between two collections of its unused blocks.
 pub const CACHE_GC_PERIOD: usize = 2048;
 const KEY: usize = 0x7263_6163_6865_6b79; // "rcachey"
 
@@ -72,10 +76,14 @@ pub fn key_of(h: usize) -> usize {
 #[repr(C)]
 pub struct ThreadCache {
     heads: [usize; BINS],
-    n: [u8; BINS],
-    /// Low-water marks: the least `n[i]` since the last collection.
-    lw: [u8; BINS],
-    /// Frees into the cache until the next collection.
+    n: [u16; BINS],
+    /// How many blocks each bin may hold: [`CACHE_CAP`] at first, doubled
+    /// when a bin is found full (within [`CACHE_BUDGET`]), halved when a
+    /// collection finds half of it unused.
+    cap: [u16; BINS],
+    /// Bit `i`: bin `i` handed out a block since the last collection.
+    used: u128,
+    /// Requests to the cache until the next collection.
     tick: usize,
     /// Usable bytes and number of the blocks held.
     held: usize,
@@ -96,7 +104,8 @@ impl ThreadCache {
         ThreadCache {
             heads: [0; BINS],
             n: [0; BINS],
-            lw: [0; BINS],
+            cap: [CACHE_CAP; BINS],
+            used: 0,
             tick: CACHE_GC_PERIOD,
             held: 0,
             held_blocks: 0,
@@ -148,9 +157,7 @@ impl ThreadCache {
             unsafe { wr(h + 16, 0) };
             self.heads[i] = next;
             self.n[i] -= 1;
-            if self.n[i] < self.lw[i] {
-                self.lw[i] = self.n[i];
-            }
+            self.used |= 1 << i;
             let u = 16 * i - HDR;
             self.held -= u;
             self.held_blocks -= 1;
@@ -196,8 +203,7 @@ impl ThreadCache {
             unsafe { wr(prev + 8, 0) };
         }
         let gone = self.n[i] as usize - keep;
-        self.n[i] = keep as u8;
-        self.lw[i] = self.lw[i].min(keep as u8);
+        self.n[i] = keep as u16;
         self.held -= gone * (16 * i - HDR);
         self.held_blocks -= gone;
         self.low = self.low.min(self.held);
@@ -280,6 +286,10 @@ impl<S: Source> Heap<S> {
         if h == 0 {
             h = c.pop_near(i);
         }
+        c.tick -= 1;
+        if c.tick == 0 {
+            self.collect_cache();
+        }
         // SAFETY: payload addresses are never 0.
         (h != 0).then(|| unsafe { NonNull::new_unchecked((h + HDR) as *mut u8) })
     }
@@ -307,12 +317,11 @@ impl<S: Source> Heap<S> {
         }
         let c = cache();
         let i = s >> 4;
-        if c.n[i] >= CACHE_CAP {
+        if c.n[i] >= c.cap[i] {
             return Freed::BinFull(i);
         }
         c.push(i, h);
-        c.tick -= 1;
-        if c.held_blocks > c.limit || c.tick == 0 {
+        if c.held_blocks > c.limit {
             self.collect_cache();
         }
         Freed::Cached
@@ -330,12 +339,12 @@ impl<S: Source> Heap<S> {
             flush_into(&mut g);
         }
         for i in 1..BINS {
-            let unused = c.lw[i].min(c.n[i]) as usize;
-            if unused > 0 {
-                give_back(&mut g, i, c.n[i] as usize - unused.div_ceil(2));
+            if c.used & (1 << i) == 0 && c.n[i] > 0 {
+                give_back(&mut g, i, c.n[i] as usize / 2);
+                c.cap[i] = (c.cap[i] / 2).max(CACHE_CAP);
             }
-            c.lw[i] = c.n[i];
         }
+        c.used = 0;
         c.tick = CACHE_GC_PERIOD;
     }
 
@@ -414,8 +423,8 @@ pub(super) fn check<S: Source>(
                 break;
             }
             k += 1;
-            if k > CACHE_CAP as usize {
-                r.err(format_args!("thread cache bin {i} holds more than {CACHE_CAP} blocks"));
+            if k > c.cap[i] as usize {
+                r.err(format_args!("thread cache bin {i} holds more than {} blocks", c.cap[i]));
                 break;
             }
             // SAFETY: as above.
@@ -452,7 +461,7 @@ pub(super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>) {
 pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::Found) -> bool {
     let super::free::Found::Block { h, s, .. } = *found else { return false };
     let c = cache();
-    if s > CACHE_MAX || c.n[s >> 4] >= CACHE_CAP {
+    if s > CACHE_MAX || c.n[s >> 4] >= c.cap[s >> 4] {
         return false;
     }
     c.push(s >> 4, h);
@@ -461,9 +470,31 @@ pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::F
     true
 }
 
-/// Gives back the older half of the calling thread's full cache bin `i`.
+/// The calling thread's cache bin `i` is full: it may hold twice as many
+/// blocks if the cache is within its budget, else it gives its older half
+/// back.
 pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
-    give_back(g, i, CACHE_CAP as usize / 2);
+    let c = cache();
+    let cap = c.cap[i];
+    if cap < CACHE_CAP_MAX && c.held + cap as usize * (16 * i - HDR) <= CACHE_BUDGET {
+        c.cap[i] = cap * 2;
+    } else if cap <= CACHE_CAP {
+        give_back(g, i, cap as usize / 2);
+    } else {
+        // A big bin: the newest blocks, as many as a bin starts with (the
+        // oldest would take a walk down the whole list).
+        for _ in 0..CACHE_CAP {
+            let h = c.pop(i);
+            if h == 0 {
+                break;
+            }
+            (g.parked, g.parked_blocks) = c.held();
+            // SAFETY: a live block of this heap, no longer keyed.
+            if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
+                super::misuse("free", e, (h + HDR) as *const u8);
+            }
+        }
+    }
 }
 
 /// What [`Heap::cache_free`] did.
