@@ -43,7 +43,7 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold {
             let b = block_for(size)?;
-            let (h, s, d) = if let Some(h) = self.lists.find(b) {
+            let (h, s, d) = if let Some(h) = self.lists.fit(b) {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
                 self.bump(b)
@@ -97,7 +97,7 @@ impl<S: Source> RawHeap<S> {
     /// A used block of at least `b` bytes from anywhere in the heap,
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
-        if let Some(h) = self.lists.find(b) {
+        if let Some(h) = self.lists.fit(b) {
             return Some(self.take_free(h, b));
         }
         if self.top_size() >= b {

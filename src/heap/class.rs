@@ -14,6 +14,8 @@ const SL_BITS: u32 = 4;
 pub const SL: usize = 1 << SL_BITS;
 /// Rows of classes.
 pub const FL: usize = 32;
+/// How many blocks of its own class an allocation looks at for a fit.
+pub const FIT_SCAN: usize = 32;
 
 /// The class `(fl, sl)` that a free block of size `s` lives in.
 #[inline(always)]
@@ -125,6 +127,37 @@ impl FreeLists {
         } else {
             None // only possible in the open-ended last class
         }
+    }
+
+    /// The best fit for `s` among the first [`FIT_SCAN`] blocks of the class
+    /// of `s` itself (an exact size ends the scan), else a block from the
+    /// first class above that guarantees the fit ([`find`](Self::find)).
+    /// Taking a block of the request's own class when one fits, rather than
+    /// splitting a bigger one, keeps big free blocks big.
+    #[inline]
+    pub fn fit(&self, s: usize) -> Option<usize> {
+        let (fl, sl) = class_of(s);
+        let mut h = self.heads[fl][sl];
+        let (mut best, mut best_size) = (0, usize::MAX);
+        for _ in 0..FIT_SCAN {
+            if h == 0 {
+                break;
+            }
+            // SAFETY: listed blocks have valid headers and links.
+            let size = unsafe { rd(h) } & SIZE;
+            if size >= s && size < best_size {
+                (best, best_size) = (h, size);
+                if size == s {
+                    break;
+                }
+            }
+            // SAFETY: as above.
+            h = unsafe { rd(h + 8) };
+        }
+        if best != 0 {
+            return Some(best);
+        }
+        self.find(s)
     }
 
     /// First fit within the class of `s` itself: the slow path that makes

@@ -41,19 +41,22 @@ impl<S: Source> RawHeap<S> {
         let b = block_for(new_size).ok_or(HeapError::OutOfMemory)?;
         // SAFETY: `p` was just validated as non-null.
         let same = unsafe { NonNull::new_unchecked(p) };
+        // A heap that can grow trades some memory for speed: a block that
+        // grows is likely to grow again, so it gets room for that
+        // ([`GROW_SLACK`]) when there is, and one that shrinks a little
+        // keeps its room, so that the next steps need neither a move nor
+        // a call into the heap's lists. A region heap (fixed memory) fits
+        // every block tightly.
+        let roomy_heap = self.source.can_map();
         if b <= s {
-            // Split the rest off only if that is worth it: a block that
-            // grows in small steps keeps the room it was given.
-            if s - b >= (s / 8).max(MIN_BLOCK) {
+            let keep = if roomy_heap { (s / 8).max(MIN_BLOCK) } else { MIN_BLOCK };
+            if s - b >= keep {
                 let ns = self.shrink_block(h, s, b);
                 self.st.used -= s - ns;
             }
             return Ok(same);
         }
-        // A block that grows is likely to grow again: it gets room for
-        // that ([`GROW_SLACK`]) when there is, so that the next steps need
-        // neither a move nor a call into the heap's lists.
-        let slack = (new_size / GROW_SLACK).min(GROW_SLACK_MAX);
+        let slack = if roomy_heap { (new_size / GROW_SLACK).min(GROW_SLACK_MAX) } else { 0 };
         let roomy = block_for(new_size.saturating_add(slack)).unwrap_or(b);
         if self.grow_in_place(h, s, roomy, false) || self.grow_in_place(h, s, b, true) {
             return Ok(same);
@@ -68,7 +71,7 @@ impl<S: Source> RawHeap<S> {
         };
         let np = match mapped {
             Some(np) => np,
-            None => match self.alloc_free(roomy, align) {
+            None => match if slack > 0 { self.alloc_free(roomy, align) } else { None } {
                 Some(np) => np,
                 None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
             },

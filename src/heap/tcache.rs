@@ -63,7 +63,7 @@ pub const CACHE_LIMIT_FROM: usize = 1 << 20;
 /// How many bins above its own a request may take a cached block from.
 pub const CACHE_NEAR: usize = 2;
 /// Requests to a cache between two collections of its unused blocks.
-pub const CACHE_GC_PERIOD: usize = 2048;
+pub const CACHE_GC_PERIOD: usize = 8192;
 const KEY: usize = 0x7263_6163_6865_6b79; // "rcachey"
 
 /// The key that marks block `h` as cached (see the module documentation).
@@ -81,8 +81,8 @@ pub struct ThreadCache {
     /// when a bin is found full (within [`CACHE_BUDGET`]), halved when a
     /// collection finds half of it unused.
     cap: [u16; BINS],
-    /// Bit `i`: bin `i` handed out a block since the last collection.
-    used: u128,
+    /// Low-water marks: the least `n[i]` since the last collection.
+    lw: [u16; BINS],
     /// Requests to the cache until the next collection.
     tick: usize,
     /// Usable bytes and number of the blocks held.
@@ -105,7 +105,7 @@ impl ThreadCache {
             heads: [0; BINS],
             n: [0; BINS],
             cap: [CACHE_CAP; BINS],
-            used: 0,
+            lw: [0; BINS],
             tick: CACHE_GC_PERIOD,
             held: 0,
             held_blocks: 0,
@@ -157,7 +157,9 @@ impl ThreadCache {
             unsafe { wr(h + 16, 0) };
             self.heads[i] = next;
             self.n[i] -= 1;
-            self.used |= 1 << i;
+            if self.n[i] < self.lw[i] {
+                self.lw[i] = self.n[i];
+            }
             let u = 16 * i - HDR;
             self.held -= u;
             self.held_blocks -= 1;
@@ -204,6 +206,7 @@ impl ThreadCache {
         }
         let gone = self.n[i] as usize - keep;
         self.n[i] = keep as u16;
+        self.lw[i] = self.lw[i].min(keep as u16);
         self.held -= gone * (16 * i - HDR);
         self.held_blocks -= gone;
         self.low = self.low.min(self.held);
@@ -339,12 +342,16 @@ impl<S: Source> Heap<S> {
             flush_into(&mut g);
         }
         for i in 1..BINS {
-            if c.used & (1 << i) == 0 && c.n[i] > 0 {
-                give_back(&mut g, i, c.n[i] as usize / 2);
-                c.cap[i] = (c.cap[i] / 2).max(CACHE_CAP);
+            // Blocks that stayed in the bin all along: half of them go.
+            let unused = c.lw[i].min(c.n[i]);
+            if unused > 0 {
+                shed(&mut g, i, unused.div_ceil(2));
+                if unused > c.cap[i] / 2 {
+                    c.cap[i] = (c.cap[i] / 2).max(CACHE_CAP).max(c.n[i]);
+                }
             }
+            c.lw[i] = c.n[i];
         }
-        c.used = 0;
         c.tick = CACHE_GC_PERIOD;
     }
 
@@ -478,21 +485,31 @@ pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
     let cap = c.cap[i];
     if cap < CACHE_CAP_MAX && c.held + cap as usize * (16 * i - HDR) <= CACHE_BUDGET {
         c.cap[i] = cap * 2;
-    } else if cap <= CACHE_CAP {
-        give_back(g, i, cap as usize / 2);
     } else {
-        // A big bin: the newest blocks, as many as a bin starts with (the
-        // oldest would take a walk down the whole list).
-        for _ in 0..CACHE_CAP {
-            let h = c.pop(i);
-            if h == 0 {
-                break;
-            }
-            (g.parked, g.parked_blocks) = c.held();
-            // SAFETY: a live block of this heap, no longer keyed.
-            if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
-                super::misuse("free", e, (h + HDR) as *const u8);
-            }
+        shed(g, i, (cap / 2).min(CACHE_CAP));
+    }
+}
+
+/// Gives `k` blocks of the calling thread's cache bin `i` back to the heap:
+/// the oldest in a small bin (in a stack-like pattern those are the
+/// highest, next to the top), the newest in a big one (the oldest would
+/// take a walk down the whole list).
+fn shed<S: Source>(g: &mut RawHeap<S>, i: usize, k: u16) {
+    let c = cache();
+    let n = c.n[i];
+    if n <= CACHE_CAP {
+        give_back(g, i, (n - k.min(n)) as usize);
+        return;
+    }
+    for _ in 0..k {
+        let h = c.pop(i);
+        if h == 0 {
+            break;
+        }
+        (g.parked, g.parked_blocks) = c.held();
+        // SAFETY: a live block of this heap, no longer keyed.
+        if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
+            super::misuse("free", e, (h + HDR) as *const u8);
         }
     }
 }

@@ -41,7 +41,7 @@ pub trait Alloc {
     }
 }
 
-/// rawrt's region heap as `Heap::from_raw` builds it (quick bins off).
+/// rawrt's region heap as `Heap::from_raw` builds it.
 pub struct Rawrt(rawrt::heap::Heap<rawrt::heap::RegionSource>);
 
 impl Alloc for Rawrt {
@@ -66,32 +66,9 @@ impl Alloc for Rawrt {
     }
 }
 
-/// rawrt's region heap with the process heap's quick bins turned on.
-pub struct RawrtQuick(Rawrt);
-
-impl Alloc for RawrtQuick {
-    unsafe fn new(base: *mut u8, len: usize) -> Self {
-        // SAFETY: forwarded contract.
-        let h = unsafe { Rawrt::new(base, len) };
-        h.0.set_quick_cap(rawrt::heap::DEFAULT_QUICK_CAP);
-        RawrtQuick(h)
-    }
-    unsafe fn alloc(&mut self, l: Layout) -> *mut u8 {
-        // SAFETY: forwarded.
-        unsafe { self.0.alloc(l) }
-    }
-    unsafe fn dealloc(&mut self, p: *mut u8, l: Layout) {
-        // SAFETY: forwarded.
-        unsafe { self.0.dealloc(p, l) }
-    }
-    unsafe fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        // SAFETY: forwarded.
-        unsafe { self.0.realloc(p, l, new) }
-    }
-}
-
-/// rawrt's process-heap configuration (quick bins, trimming, large blocks
-/// in their own mappings) over an mmap-only source. Not
+/// rawrt's process-heap configuration (trimming, large blocks in their own
+/// mappings; no thread caches, which need rawrt's own threads) over an
+/// mmap-only source. Not
 /// `rawrt::heap::process()` itself: that one moves the program break with
 /// raw `brk` calls, and glibc (in this std program) caches the break in
 /// `sbrk` and later hands out memory that overlaps rawrt's segment. The C

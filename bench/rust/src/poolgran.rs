@@ -133,10 +133,6 @@ pub fn bench_pool(quick: bool) {
     let heap_region = Region::new(8 << 20);
     // SAFETY: as above.
     let region_heap = unsafe { Heap::from_raw(heap_region.ptr, heap_region.len) };
-    let heap_region_q = Region::new(8 << 20);
-    // SAFETY: as above.
-    let region_heap_q = unsafe { Heap::from_raw(heap_region_q.ptr, heap_region_q.len) };
-    region_heap_q.set_quick_cap(rawrt::heap::DEFAULT_QUICK_CAP);
 
     type Row<'a> = (
         &'a str,
@@ -160,14 +156,9 @@ pub fn bench_pool(quick: bool) {
             Box::new(|n| pair(&mut HeapBlocks(&crate::alloc::HOSTED_HEAP), n)),
         ),
         (
-            "rawrt region heap (quick bins off)",
+            "rawrt region heap",
             Box::new(|o, r| batch(&mut HeapBlocks(&region_heap), o, r)),
             Box::new(|n| pair(&mut HeapBlocks(&region_heap), n)),
-        ),
-        (
-            "rawrt region heap (quick bins on)",
-            Box::new(|o, r| batch(&mut HeapBlocks(&region_heap_q), o, r)),
-            Box::new(|n| pair(&mut HeapBlocks(&region_heap_q), n)),
         ),
         (
             "glibc malloc/free",
