@@ -16,6 +16,10 @@ pub const SL: usize = 1 << SL_BITS;
 pub const FL: usize = 32;
 /// How many blocks of its own class an allocation looks at for a fit.
 pub const FIT_SCAN: usize = 32;
+/// Requests from this size on take TLSF's good fit at once: for big
+/// blocks, splitting a bigger one is cheaper than hunting for the best
+/// (fewer trips to the kernel, measured).
+pub const FIT_BELOW: usize = 64 << 10;
 
 /// The class `(fl, sl)` that a free block of size `s` lives in.
 #[inline(always)]
@@ -129,13 +133,17 @@ impl FreeLists {
         }
     }
 
-    /// The best fit for `s` among the first [`FIT_SCAN`] blocks of the class
-    /// of `s` itself (an exact size ends the scan), else a block from the
+    /// The best fit for `s` (below [`FIT_BELOW`]) among the first
+    /// [`FIT_SCAN`] blocks of the class of `s` itself (an exact size ends
+    /// the scan), else a block from the
     /// first class above that guarantees the fit ([`find`](Self::find)).
     /// Taking a block of the request's own class when one fits, rather than
     /// splitting a bigger one, keeps big free blocks big.
     #[inline]
     pub fn fit(&self, s: usize) -> Option<usize> {
+        if s >= FIT_BELOW {
+            return self.find(s);
+        }
         let (fl, sl) = class_of(s);
         let mut h = self.heads[fl][sl];
         let (mut best, mut best_size) = (0, usize::MAX);
