@@ -1,14 +1,12 @@
 //! Static-ELF tests of the heap as its users meet it: the process heap
-//! (brk with mmap fallback) through the C ABI (malloc and friends, as a C
-//! program links them) and as Rust's global allocator, under resource
+//! (brk with mmap fallback, the calling thread's cache in front) through
+//! the C ABI (malloc and friends, as a C program links them) and as Rust's
+//! global allocator, under resource
 //! limits, next to a foreign user of the program break, giving memory back
 //! to the kernel, rejecting bad pointers with one line and SIGABRT, and a
 //! region heap's dump and check output.
 //!
 //! Run one test or a group by name: `cargo test --test heap -- misuse::`.
-//! The last four tests in the table fail until the heap fixes they
-//! describe are in (each says what it expects); the harness stops at the
-//! first failure, so they come after all the others.
 //! The same binary runs natively (x86_64) and under qemu-user (aarch64,
 //! riscv64); where qemu-user 7.2 does not behave like the kernel a test
 //! says what it accepts there (search for `QEMU`).
@@ -72,7 +70,6 @@ fn tests() -> i32 {
         misuse::realloc_and_usable_size_of_bad_pointers,
         misuse::overwritten_header_is_corruption,
         cache::write_after_free_into_a_cached_block,
-        // Last: they fail until the heap is fixed (see each test).
         misuse::free_inside_a_zeroed_block_is_invalid,
         misuse::double_free_after_the_top_was_trimmed,
         oom::impossible_requests_make_few_syscalls,

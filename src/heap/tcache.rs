@@ -16,21 +16,37 @@
 //! exists only while its block is cached: taking a block out of a cache,
 //! to hand out or to give back to the heap, clears it.
 //!
-//! Bounds: at most [`CACHE_CAP`] blocks per size up to [`CACHE_MAX`] bytes;
-//! a full bin gives its older half back under one lock. In a heap whose
-//! blocks span [`CACHE_LIMIT_FROM`] or more, a cache may also hold no more
-//! than half of the heap's used blocks (its own included, as of the
-//! thread's last locked call; at least [`CACHE_MIN_KEEP`]), beyond which
-//! the thread gives its whole cache back. So when a program frees a big
-//! burst of blocks, in any order, the blocks reach the heap, which
-//! coalesces them and gives the memory back to the kernel, instead of
-//! cached blocks scattered over it keeping their pages resident; in a
-//! small heap, stack-like rounds of allocation and free stay in the cache.
-//! Every [`CACHE_GC_PERIOD`] frees into a cache, each bin gives back half
-//! of the blocks that it held all along since the last such collection
-//! (its low-water mark, as jemalloc's thread caches do), so that a cache
-//! holds about what the thread reuses. A thread's cache is emptied when
-//! the thread ends.
+//! Sizes: a bin per 16 bytes up to [`CACHE_MAX`]. A request takes a block
+//! of its own size, or of up to [`CACHE_NEAR`] sizes above (at most 32
+//! bytes more), before it goes to the heap.
+//!
+//! Bounds: a bin holds [`CACHE_CAP`] blocks at first. A free that finds its
+//! bin full takes the lock; there a bin found full more than
+//! [`CACHE_GROW_AFTER`] times since the last collection doubles its
+//! capacity (up to [`CACHE_CAP_MAX`], while the cache holds less than
+//! [`CACHE_BUDGET`] bytes), so that a thread that frees and reallocates big
+//! batches of one size keeps them, while a mix of sizes that comes and
+//! goes does not pile up blocks; otherwise the bin gives blocks back: the older half of a small
+//! bin (in a stack-like pattern those are the highest, next to the top),
+//! the newest [`CACHE_CAP`] of a big one. Every [`CACHE_GC_PERIOD`]
+//! requests, each bin gives back half of the blocks it held all along since
+//! the last such collection (its low-water mark, as jemalloc's thread
+//! caches do) and halves its capacity if most of it went unused, so that a
+//! cache holds about what the thread reuses. In a heap whose blocks span
+//! [`CACHE_LIMIT_FROM`] or more, a cache may also hold no more than half
+//! of the heap's used blocks (its own included, as of the thread's last
+//! locked call; at least [`CACHE_MIN_KEEP`]), beyond which the thread
+//! gives its whole cache back: so when a program frees a big burst of
+//! blocks, in any order, the blocks reach the heap, which coalesces them
+//! and gives the memory back to the kernel, instead of cached blocks
+//! scattered over it keeping their pages resident; in a small heap,
+//! stack-like rounds of allocation and free stay in the cache. A thread's
+//! cache is emptied when the thread ends, and by `trim`.
+//!
+//! Blocks of the top segment are checked without the lock: the heap
+//! publishes the segment's block area as it unlocks ([`Heap::fast_range`]),
+//! and a free reads the header only inside it. Blocks of other segments
+//! take the locked path, which validates them fully and then caches them.
 //!
 //! Figures: the heap counts cached blocks as in use; a [`Heap`] with
 //! caches tells the heap (`RawHeap::parked`) how much the calling thread
@@ -62,6 +78,9 @@ pub const CACHE_MIN_KEEP: usize = 64;
 pub const CACHE_LIMIT_FROM: usize = 1 << 20;
 /// How many bins above its own a request may take a cached block from.
 pub const CACHE_NEAR: usize = 2;
+/// A bin grows once it was found full this many times since the last
+/// collection: batches of one size, not the ups and downs of a mix.
+pub const CACHE_GROW_AFTER: u8 = 8;
 /// Requests to a cache between two collections of its unused blocks.
 pub const CACHE_GC_PERIOD: usize = 8192;
 const KEY: usize = 0x7263_6163_6865_6b79; // "rcachey"
@@ -83,6 +102,8 @@ pub struct ThreadCache {
     cap: [u16; BINS],
     /// Low-water marks: the least `n[i]` since the last collection.
     lw: [u16; BINS],
+    /// Times each bin was found full since the last collection.
+    full: [u8; BINS],
     /// Requests to the cache until the next collection.
     tick: usize,
     /// Usable bytes and number of the blocks held.
@@ -106,6 +127,7 @@ impl ThreadCache {
             n: [0; BINS],
             cap: [CACHE_CAP; BINS],
             lw: [0; BINS],
+            full: [0; BINS],
             tick: CACHE_GC_PERIOD,
             held: 0,
             held_blocks: 0,
@@ -351,6 +373,7 @@ impl<S: Source> Heap<S> {
                 }
             }
             c.lw[i] = c.n[i];
+            c.full[i] = 0;
         }
         c.tick = CACHE_GC_PERIOD;
     }
@@ -483,7 +506,11 @@ pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::F
 pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
     let c = cache();
     let cap = c.cap[i];
-    if cap < CACHE_CAP_MAX && c.held + cap as usize * (16 * i - HDR) <= CACHE_BUDGET {
+    c.full[i] = c.full[i].saturating_add(1);
+    if c.full[i] > CACHE_GROW_AFTER
+        && cap < CACHE_CAP_MAX
+        && c.held + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
+    {
         c.cap[i] = cap * 2;
     } else {
         shed(g, i, (cap / 2).min(CACHE_CAP));

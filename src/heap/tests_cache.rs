@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 
 use super::mock_os::MockOs;
 use super::tests_model::{mixed_size, Model, Rng};
-use super::{Heap, HeapError, LinuxOs, ProcessSource, CACHE_CAP, CACHE_MAX};
+use super::{Heap, HeapError, LinuxOs, ProcessSource, CACHE_CAP, CACHE_GC_PERIOD, CACHE_MAX};
 
 fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
     Box::leak(Box::new(Heap::with_thread_cache(ProcessSource::new(MockOs::new(1 << 30)))))
@@ -158,7 +158,47 @@ fn cached_heap_with_changing_thresholds() {
     assert!(total >= 1_200_000, "{total} operations");
 }
 
+/// Cached blocks in `heap`'s dump of `usable` bytes.
+fn cached_in_dump(heap: &Heap<ProcessSource<MockOs>>, usable: usize) -> usize {
+    let mut d = String::new();
+    heap.dump(&mut d).unwrap();
+    let tag = format!("{usable:>10} cached next");
+    d.lines().filter(|l| l.contains(&tag)).count()
+}
+
+fn a_bin_grows_for_batches_and_shrinks_when_idle() {
+    let heap = cached_heap();
+    let a = |n| heap.allocate(n, 16, false, "test").unwrap().as_ptr() as usize;
+    // Batches of one size, freed and allocated again: the bin grows past
+    // its first capacity to keep them.
+    for _ in 0..4 {
+        let blocks: Vec<usize> = (0..2000).map(|_| a(64)).collect();
+        for &b in &blocks {
+            // SAFETY: live blocks of this heap.
+            unsafe { heap.dealloc(nn(b)).unwrap() };
+        }
+    }
+    let kept = cached_in_dump(heap, 72);
+    assert!(kept > 8 * CACHE_CAP as usize && kept <= 2000, "{kept} cached");
+    let mut out = String::new();
+    assert!(heap.check(true, &mut out), "{out}");
+    // Then other sizes only: collections give the idle blocks back.
+    for _ in 0..4 * CACHE_GC_PERIOD {
+        let p = a(200);
+        // SAFETY: as above.
+        unsafe { heap.dealloc(nn(p)).unwrap() };
+    }
+    let left = cached_in_dump(heap, 72);
+    assert!(left <= kept / 8, "{left} of {kept} still cached");
+    heap.flush_thread_cache();
+    assert_eq!(heap.info().allocated_blocks, 0);
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    (
+        "heap::cache::a_bin_grows_for_batches_and_shrinks_when_idle",
+        a_bin_grows_for_batches_and_shrinks_when_idle,
+    ),
     ("heap::cache::model_over_a_cached_heap", model_over_a_cached_heap),
     ("heap::cache::threads_share_a_cached_heap", threads_share_a_cached_heap),
     ("heap::cache::misuse_of_cached_blocks", misuse_of_cached_blocks),

@@ -55,7 +55,7 @@ impl<E: core::fmt::Display> Termination for Result<(), E> {
 }
 
 /// Declares a Rust function as the program's C-ABI `main`. The function
-/// takes no arguments (use [`args`] and [`env`]) and returns `i32`, `()` or
+/// takes no arguments (use [`args`] and [`env`](fn@env)) and returns `i32`, `()` or
 /// `Result<(), E>` with `E: Display` (an `Err` prints `Error: ...` on
 /// stderr and exits with status 1).
 ///

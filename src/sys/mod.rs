@@ -2,7 +2,7 @@
 //! `Result<_, Errno>`.
 //!
 //! Layers: [`crate::arch`] issues the instruction (`syscall0`..`syscall6`),
-//! the [`syscall!`] macro converts each argument to a register word, and the
+//! the [`syscall!`](crate::syscall!) macro converts each argument to a register word, and the
 //! wrappers in the submodules decode the result in one place
 //! ([`Errno::result`]). Numbers and constants come from `linux-raw-sys`.
 //!
