@@ -96,15 +96,17 @@ pub fn key_of(h: usize) -> usize {
 pub struct ThreadCache {
     heads: [usize; BINS],
     n: [u16; BINS],
-    /// How many blocks each bin may hold: [`CACHE_CAP`] at first, doubled
+    /// How many blocks each bin may hold, as a shift of [`CACHE_CAP`] (all
+    /// fields start at zero, so that the main thread's cache lives in
+    /// `.bss`, not in the program file): [`CACHE_CAP`] at first, doubled
     /// when a bin is found full (within [`CACHE_BUDGET`]), halved when a
     /// collection finds half of it unused.
-    cap: [u16; BINS],
+    grow: [u8; BINS],
     /// Low-water marks: the least `n[i]` since the last collection.
     lw: [u16; BINS],
     /// Times each bin was found full since the last collection.
     full: [u8; BINS],
-    /// Requests to the cache until the next collection.
+    /// Requests to the cache since the last collection.
     tick: usize,
     /// Usable bytes and number of the blocks held.
     held: usize,
@@ -115,7 +117,8 @@ pub struct ThreadCache {
     /// `held` at the last locked call.
     synced: usize,
     /// Beyond this many blocks the cache is given back (see the module
-    /// documentation); set at every locked call.
+    /// documentation); set at every locked call (0 at first: the first
+    /// free takes the lock once and sets it).
     limit: usize,
 }
 
@@ -125,16 +128,22 @@ impl ThreadCache {
         ThreadCache {
             heads: [0; BINS],
             n: [0; BINS],
-            cap: [CACHE_CAP; BINS],
+            grow: [0; BINS],
             lw: [0; BINS],
             full: [0; BINS],
-            tick: CACHE_GC_PERIOD,
+            tick: 0,
             held: 0,
             held_blocks: 0,
             low: 0,
             synced: 0,
-            limit: CACHE_MIN_KEEP,
+            limit: 0,
         }
+    }
+
+    /// How many blocks bin `i` may hold.
+    #[inline(always)]
+    fn cap(&self, i: usize) -> u16 {
+        CACHE_CAP << self.grow[i]
     }
 
     /// Usable bytes and number of blocks held.
@@ -311,8 +320,8 @@ impl<S: Source> Heap<S> {
         if h == 0 {
             h = c.pop_near(i);
         }
-        c.tick -= 1;
-        if c.tick == 0 {
+        c.tick += 1;
+        if c.tick == CACHE_GC_PERIOD {
             self.collect_cache();
         }
         // SAFETY: payload addresses are never 0.
@@ -342,7 +351,7 @@ impl<S: Source> Heap<S> {
         }
         let c = cache();
         let i = s >> 4;
-        if c.n[i] >= c.cap[i] {
+        if c.n[i] >= c.cap(i) {
             return Freed::BinFull(i);
         }
         c.push(i, h);
@@ -368,14 +377,14 @@ impl<S: Source> Heap<S> {
             let unused = c.lw[i].min(c.n[i]);
             if unused > 0 {
                 shed(&mut g, i, unused.div_ceil(2));
-                if unused > c.cap[i] / 2 {
-                    c.cap[i] = (c.cap[i] / 2).max(CACHE_CAP).max(c.n[i]);
+                if unused > c.cap(i) / 2 && c.grow[i] > 0 && c.n[i] <= c.cap(i) / 2 {
+                    c.grow[i] -= 1;
                 }
             }
             c.lw[i] = c.n[i];
             c.full[i] = 0;
         }
-        c.tick = CACHE_GC_PERIOD;
+        c.tick = 0;
     }
 
     /// Gives the calling thread's cached blocks back to the heap.
@@ -453,8 +462,8 @@ pub(super) fn check<S: Source>(
                 break;
             }
             k += 1;
-            if k > c.cap[i] as usize {
-                r.err(format_args!("thread cache bin {i} holds more than {} blocks", c.cap[i]));
+            if k > c.cap(i) as usize {
+                r.err(format_args!("thread cache bin {i} holds more than {} blocks", c.cap(i)));
                 break;
             }
             // SAFETY: as above.
@@ -491,7 +500,7 @@ pub(super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>) {
 pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::Found) -> bool {
     let super::free::Found::Block { h, s, .. } = *found else { return false };
     let c = cache();
-    if s > CACHE_MAX || c.n[s >> 4] >= c.cap[s >> 4] {
+    if s > CACHE_MAX || c.n[s >> 4] >= c.cap(s >> 4) {
         return false;
     }
     c.push(s >> 4, h);
@@ -505,13 +514,13 @@ pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::F
 /// back.
 pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
     let c = cache();
-    let cap = c.cap[i];
+    let cap = c.cap(i);
     c.full[i] = c.full[i].saturating_add(1);
     if c.full[i] > CACHE_GROW_AFTER
         && cap < CACHE_CAP_MAX
         && c.held + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
     {
-        c.cap[i] = cap * 2;
+        c.grow[i] += 1;
     } else {
         shed(g, i, (cap / 2).min(CACHE_CAP));
     }
