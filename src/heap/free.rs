@@ -156,7 +156,7 @@ impl<S: Source> RawHeap<S> {
                 let t = self.top_size();
                 if t > self.trim_threshold && t > self.trim_fail_at {
                     self.auto_trim();
-                } else if self.dirty_total() > self.purge_limit() {
+                } else if self.purge_due() {
                     self.purge_dirty();
                 }
                 return;
@@ -240,7 +240,7 @@ impl<S: Source> RawHeap<S> {
         }
         // SAFETY: as above, and the block is on no list.
         unsafe { self.list_block(h, s, dirty) };
-        if self.dirty_total() > self.purge_limit() {
+        if self.purge_due() {
             self.purge_dirty();
         }
     }
@@ -249,6 +249,13 @@ impl<S: Source> RawHeap<S> {
     #[inline(always)]
     pub(super) fn dirty_total(&self) -> usize {
         self.st.dirty + (self.fresh - self.top)
+    }
+
+    /// Whether the dirty memory is over the purge limit (and, if a purge
+    /// found nothing it could discard, has grown by the limit since).
+    #[inline(always)]
+    fn purge_due(&self) -> bool {
+        self.dirty_total() > self.purge_limit().max(self.purge_fail_at)
     }
 
     /// Purges every big free block that has dirty pages, and the top.
@@ -275,6 +282,10 @@ impl<S: Source> RawHeap<S> {
                 }
             }
         }
+        // If the source refused (or nothing was big enough to purge), do not
+        // walk the lists again on every free.
+        self.purge_fail_at =
+            if done { 0 } else { self.dirty_total().saturating_add(self.purge_limit()) };
         done
     }
 

@@ -179,8 +179,9 @@ impl<S: Source> Heap<S> {
         unsafe { self.dealloc_locked(p, full) }
     }
 
-    /// [`dealloc`](Self::dealloc) under the lock; first gives back half of
-    /// cache bin `full_bin` (if not 0).
+    /// [`dealloc`](Self::dealloc) under the lock; first makes room in the
+    /// calling thread's cache bin `full_bin` if the fast path found it full
+    /// (not 0; see `tcache::spill`).
     ///
     /// # Safety
     /// As for `dealloc`.
@@ -273,7 +274,8 @@ impl<S: Source> Heap<S> {
 
     /// Whether `ptr` lies in this heap and the heap is intact.
     pub fn check_addr(&self, ptr: *const u8) -> bool {
-        self.lock().owns(ptr) && self.check(false, &mut NoWrite)
+        let owns = self.lock().owns(ptr);
+        owns && self.check(false, &mut NoWrite)
     }
 
     /// Prints every block and a summary (cached blocks marked as such).

@@ -80,6 +80,9 @@ pub struct RawHeap<S: Source> {
     pub(super) trim_fixed: bool,
     /// An automatic trim failed: do not retry until the top exceeds this.
     pub(super) trim_fail_at: usize,
+    /// An automatic purge discarded nothing: do not retry until the dirty
+    /// memory exceeds this.
+    pub(super) purge_fail_at: usize,
     pub(super) on_fail: Option<FailedAllocFn>,
     /// Payload address of the block freed last, to name a second free of
     /// it even after a trim gave its memory back.
@@ -125,6 +128,7 @@ impl<S: Source> RawHeap<S> {
             mmap_fixed: false,
             trim_fixed: false,
             trim_fail_at: 0,
+            purge_fail_at: 0,
             on_fail: None,
             last_freed: 0,
             keyed: false,

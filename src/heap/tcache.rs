@@ -26,9 +26,9 @@
 //! capacity (up to [`CACHE_CAP_MAX`], while the cache holds less than
 //! [`CACHE_BUDGET`] bytes), so that a thread that frees and reallocates big
 //! batches of one size keeps them, while a mix of sizes that comes and
-//! goes does not pile up blocks; otherwise the bin gives blocks back: the older half of a small
-//! bin (in a stack-like pattern those are the highest, next to the top),
-//! the newest [`CACHE_CAP`] of a big one. Every [`CACHE_GC_PERIOD`]
+//! goes does not pile up blocks; otherwise the bin gives blocks back: the
+//! older half of a small bin (in a stack-like pattern those are the
+//! highest, next to the top), the newest [`CACHE_CAP`] of a big one. Every [`CACHE_GC_PERIOD`]
 //! requests, each bin gives back half of the blocks it held all along since
 //! the last such collection (its low-water mark, as jemalloc's thread
 //! caches do) and halves its capacity if most of it went unused, so that a
