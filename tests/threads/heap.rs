@@ -230,4 +230,12 @@ pub fn a_threads_cache_goes_back_when_it_ends() {
     let after = heap::process().info();
     assert_eq!(allocated(&after), allocated(&before), "given back as the thread ended");
     heap_ok();
+    // With threads the heap's lock is a real one: check_addr takes it once.
+    // SAFETY: plain C calls on a block of this test.
+    unsafe {
+        let p = malloc(100);
+        assert!(heap::process().check_addr(p));
+        assert!(!heap::process().check_addr(SEEN.as_ptr().cast()));
+        free(p);
+    }
 }
