@@ -16,13 +16,13 @@ pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
 /// heap once and is freed again does not trim and regrow every round
 /// (the trim's hysteresis).
 pub const DEFAULT_TRIM_THRESHOLD: usize = 2048 * 1024;
-/// How much free top an automatic trim keeps (purged: a trim means a
-/// burst went away).
+/// How much free top an automatic trim keeps.
 pub const TRIM_KEEP: usize = 128 * 1024;
 /// The most free top the heap keeps at the default thresholds once
-/// everything was freed: a top up to the trim threshold is kept (not
-/// even purged, so that it is reused without faults); above it, an
-/// automatic trim leaves [`TRIM_KEEP`].
+/// everything was freed: a top up to the trim threshold is kept (purged
+/// only with the rest of the dirty memory, see [`PURGE_AUTO`], so that it
+/// is reused without faults); above it, an automatic trim leaves
+/// [`TRIM_KEEP`].
 pub const TOP_PAD: usize = DEFAULT_TRIM_THRESHOLD;
 /// As in glibc: freeing a large block of up to this many bytes raises the
 /// mmap threshold to its size (and the trim threshold to twice that),
