@@ -41,7 +41,7 @@ impl<S: Source> RawHeap<S> {
     /// The payload address and the end of its possibly-dirty prefix.
     #[inline(always)]
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
-        if align <= ALIGN && size < self.mmap_threshold {
+        if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
             let (h, s, d) = if let Some(h) = self.lists.fit(b) {
                 self.take_free(h, b)
@@ -62,7 +62,7 @@ impl<S: Source> RawHeap<S> {
             return None;
         }
         let b = block_for(size)?;
-        let large = size >= self.mmap_threshold && self.source.can_map();
+        let large = size >= self.mmap_threshold() && self.source.can_map();
         // Room for moving the payload up to an alignment boundary.
         let need = if align <= ALIGN { b } else { b.checked_add(align)?.checked_add(MIN_BLOCK)? };
         // A large request reuses free memory if it fits without growing,
@@ -86,7 +86,7 @@ impl<S: Source> RawHeap<S> {
     /// A block of `b` bytes (a block size) aligned to `align` from free
     /// memory, without asking the source; booked. Its payload address.
     pub(super) fn alloc_free(&mut self, b: usize, align: usize) -> Option<usize> {
-        if align > ALIGN || b >= self.mmap_threshold {
+        if align > ALIGN || b >= self.mmap_threshold() {
             return None;
         }
         let (h, s, _) = self.block(b, false)?;

@@ -27,7 +27,7 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn is_block_addr(&self, h: usize) -> bool {
         h % ALIGN == HDR
             && match self.segs.find(h) {
-                Some(i) if i == self.segs.top => h < self.top,
+                Some(i) if i == self.segs.top() => h < self.top,
                 Some(_) => true,
                 None => false,
             }
@@ -41,7 +41,7 @@ impl<S: Source> RawHeap<S> {
         let (mut used, mut used_sum, mut free, mut free_sum) = (0, 0, 0, 0);
         for i in 0..self.segs.len() {
             let seg = *self.segs.get(i);
-            let is_top = i == self.segs.top;
+            let is_top = i == self.segs.top();
             let limit = if is_top { self.top } else { seg.sentinel };
             let (mut h, mut prev_free) = (seg.first, false);
             while h < limit {

@@ -42,7 +42,7 @@ impl<S: Source> RawHeap<S> {
         }
         let h = p - HDR;
         let (seg, limit) = if h.wrapping_sub(self.top_first) < self.top_end - self.top_first {
-            (self.segs.top, self.top)
+            (self.segs.top(), self.top)
         } else if let Some(i) = self.segs.find_other(h) {
             (i, self.segs.get(i).sentinel)
         } else if self.large.contains(p) {
@@ -73,7 +73,7 @@ impl<S: Source> RawHeap<S> {
             return Err(HeapError::InvalidPointer);
         }
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if self.keyed && s <= CACHE_MAX && unsafe { rd(h + 16) } == key_of(h) {
+        if !self.unkeyed && s <= CACHE_MAX && unsafe { rd(h + 16) } == key_of(h) {
             return Err(HeapError::DoubleFree); // it sits in a thread cache
         }
         let n = h + s;
@@ -154,7 +154,7 @@ impl<S: Source> RawHeap<S> {
             if n == self.top {
                 self.top = start;
                 let t = self.top_size();
-                if t > self.trim_threshold && t > self.trim_fail_at {
+                if t > self.trim_threshold() && t > self.trim_fail_at {
                     self.auto_trim();
                 } else if self.purge_due() {
                     self.purge_dirty();
@@ -234,7 +234,7 @@ impl<S: Source> RawHeap<S> {
         unsafe { set_free(h, s) };
         if s >= PURGE_MIN {
             let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
-            if seg != NONE && seg != self.segs.top && self.release_segment(seg, h, s) {
+            if seg != NONE && seg != self.segs.top() && self.release_segment(seg, h, s) {
                 return;
             }
         }
@@ -305,7 +305,7 @@ impl<S: Source> RawHeap<S> {
             return false;
         }
         self.segs.remove(i);
-        self.top_first = self.segs.get(self.segs.top).first;
+        self.top_first = self.segs.get(self.segs.top()).first;
         true
     }
 }

@@ -19,8 +19,9 @@ use crate::sync::{Guard, Lock};
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
-    /// Whether per-thread caches serve small requests (the process heap).
-    pub(super) front: bool,
+    /// No per-thread caches serve small requests: every heap but the
+    /// process heap (which is all zeros at first, so it lives in `.bss`).
+    pub(super) uncached: bool,
     /// The top segment's block area `[lo, hi)` as of the last unlock, for
     /// the caches' unlocked pointer check (see [`Heap::fast_range`]).
     lo: AtomicUsize,
@@ -49,7 +50,7 @@ impl<S: Source> DerefMut for HeapGuard<'_, S> {
 impl<S: Source> Drop for HeapGuard<'_, S> {
     #[inline]
     fn drop(&mut self) {
-        if self.heap.front {
+        if !self.heap.uncached {
             // Publish where blocks may be, before the lock is released.
             let (lo, hi) = self.g.block_area();
             if self.heap.lo.load(Relaxed) != lo || self.heap.hi.load(Relaxed) != hi {
@@ -65,7 +66,7 @@ impl<S: Source> Heap<S> {
     pub const fn with_source(source: S) -> Self {
         Heap {
             raw: Lock::new(RawHeap::new(source)),
-            front: false,
+            uncached: true,
             lo: AtomicUsize::new(0),
             hi: AtomicUsize::new(0),
         }
@@ -76,8 +77,13 @@ impl<S: Source> Heap<S> {
     /// may exist (hosted tests use one at a time per thread).
     pub(crate) const fn with_thread_cache(source: S) -> Self {
         let mut raw = RawHeap::new(source);
-        raw.keyed = true;
-        Heap { raw: Lock::new(raw), front: true, lo: AtomicUsize::new(0), hi: AtomicUsize::new(0) }
+        raw.unkeyed = false;
+        Heap {
+            raw: Lock::new(raw),
+            uncached: false,
+            lo: AtomicUsize::new(0),
+            hi: AtomicUsize::new(0),
+        }
     }
 
     /// The locked core, for several operations under one lock. Nothing
@@ -86,7 +92,7 @@ impl<S: Source> Heap<S> {
     #[inline]
     pub fn lock(&self) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
-        if self.front {
+        if !self.uncached {
             g.sync_cache(tcache::current());
         }
         HeapGuard { g, heap: self }
@@ -111,7 +117,7 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if self.front && align <= ALIGN {
+        if !self.uncached && align <= ALIGN {
             if let Some(p) = self.cache_alloc(size) {
                 if zero {
                     // SAFETY: the block holds at least `size` bytes.
@@ -166,7 +172,7 @@ impl<S: Source> Heap<S> {
     #[inline]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
         let p = ptr.as_ptr() as usize;
-        let full = if self.front {
+        let full = if !self.uncached {
             match self.cache_free(p) {
                 tcache::Freed::Cached => return Ok(()),
                 tcache::Freed::BinFull(i) => i,
@@ -188,7 +194,7 @@ impl<S: Source> Heap<S> {
     #[inline(never)]
     unsafe fn dealloc_locked(&self, p: usize, full_bin: usize) -> Result<(), HeapError> {
         let mut g = self.lock();
-        if !self.front {
+        if self.uncached {
             // SAFETY: forwarded contract.
             return unsafe { g.free(p as *mut u8) };
         }
@@ -268,7 +274,7 @@ impl<S: Source> Heap<S> {
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
         let mut g = self.lock();
         let ok = g.check(print_errors, out);
-        let cache_ok = !self.front || tcache::check(&g, tcache::current(), print_errors, out);
+        let cache_ok = self.uncached || tcache::check(&g, tcache::current(), print_errors, out);
         ok && cache_ok
     }
 
@@ -288,7 +294,7 @@ impl<S: Source> Heap<S> {
     /// `pad` bytes of top; see [`RawHeap::trim`].
     pub fn trim(&self, pad: usize) -> bool {
         let mut g = self.lock();
-        if self.front {
+        if !self.uncached {
             tcache::flush_into(&mut g);
         }
         g.trim(pad)
@@ -335,7 +341,12 @@ impl Heap<RegionSource> {
         let mut raw = RawHeap::new(unsafe { RegionSource::new(ptr as usize, len) });
         raw.set_trim_threshold(usize::MAX); // a region cannot be given back
         raw.init();
-        Heap { raw: Lock::new(raw), front: false, lo: AtomicUsize::new(0), hi: AtomicUsize::new(0) }
+        Heap {
+            raw: Lock::new(raw),
+            uncached: true,
+            lo: AtomicUsize::new(0),
+            hi: AtomicUsize::new(0),
+        }
     }
 
     /// Adds `[ptr, ptr+len)` to the heap (NuttX's `mm_addregion`); false if

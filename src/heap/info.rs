@@ -87,7 +87,7 @@ impl<S: Source> RawHeap<S> {
             total_free_bytes: free,
             total_allocated_bytes: self.st.used + self.st.large - self.parked,
             largest_free_block: largest.saturating_sub(HDR),
-            minimum_free_bytes: self.st.min_free.min(free),
+            minimum_free_bytes: (!self.st.min_free_c).min(free),
             allocated_blocks,
             free_blocks,
             total_blocks: allocated_blocks + free_blocks,
@@ -120,7 +120,7 @@ impl<S: Source> RawHeap<S> {
                 seg.span.end(),
                 seg.span.len
             )?;
-            let limit = if i == self.segs.top { self.top } else { seg.sentinel };
+            let limit = if i == self.segs.top() { self.top } else { seg.sentinel };
             let mut h = seg.first;
             while h < limit {
                 // SAFETY: `h` is inside the segment's block area.
@@ -134,7 +134,7 @@ impl<S: Source> RawHeap<S> {
                 // word, a cached block's key its third; s >= MIN_BLOCK.
                 let (nf, key) = unsafe { (rd(h + 8), rd(h + 16)) };
                 let (u, n) = (s - HDR, h + s);
-                if hdr & IN_USE != 0 && self.keyed && s <= CACHE_MAX && key == key_of(h) {
+                if hdr & IN_USE != 0 && !self.unkeyed && s <= CACHE_MAX && key == key_of(h) {
                     writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nf:#x}")?;
                 } else if hdr & IN_USE != 0 {
                     writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")?;
@@ -143,7 +143,7 @@ impl<S: Source> RawHeap<S> {
                 }
                 h += s;
             }
-            if i == self.segs.top && self.top_size() > 0 {
+            if i == self.segs.top() && self.top_size() > 0 {
                 writeln!(
                     out,
                     "  {:#x} {:>10} top next {:#x}",

@@ -13,7 +13,9 @@ pub(super) struct LargeSet {
     table: usize,
     cap: usize,
     len: usize,
-    pub page: usize,
+    /// The page size the mappings were made in (0 until the first: a new
+    /// set is all zeros); see [`LargeSet::page`].
+    page: usize,
     recent: [usize; 4],
     recent_i: usize,
 }
@@ -25,7 +27,22 @@ fn hash(key: usize, mask: usize) -> usize {
 
 impl LargeSet {
     pub const fn new() -> Self {
-        LargeSet { table: 0, cap: 0, len: 0, page: 4096, recent: [0; 4], recent_i: 0 }
+        LargeSet { table: 0, cap: 0, len: 0, page: 0, recent: [0; 4], recent_i: 0 }
+    }
+
+    /// The page size of the mappings (4096 before the first).
+    #[inline]
+    pub fn page(&self) -> usize {
+        if self.page == 0 {
+            4096
+        } else {
+            self.page
+        }
+    }
+
+    /// Records the source's page size.
+    pub fn set_page(&mut self, page: usize) {
+        self.page = page;
     }
 
     /// How many large blocks there are.
@@ -35,7 +52,7 @@ impl LargeSet {
 
     /// Bytes the table itself maps.
     pub fn table_bytes(&self) -> usize {
-        up(self.cap * 8, self.page)
+        up(self.cap * 8, self.page())
     }
 
     #[inline(always)]
@@ -78,7 +95,7 @@ impl LargeSet {
         }
         let cap = (self.cap * 2).max(512);
         let Some(bytes) = cap.checked_mul(8) else { return false };
-        let Some(table) = src.map(up(bytes, self.page)) else { return false };
+        let Some(table) = src.map(up(bytes, self.page())) else { return false };
         let (old, old_cap) = (self.table, self.cap);
         let old_bytes = self.table_bytes();
         self.table = table;
@@ -152,7 +169,7 @@ impl<S: Source> RawHeap<S> {
     /// A large block of `size` bytes aligned to `align`, in its own mapping.
     pub(super) fn large_alloc(&mut self, size: usize, align: usize) -> Option<usize> {
         let page = self.source.page_size();
-        self.large.page = page;
+        self.large.set_page(page);
         let room = if align <= 16 { 16 } else { align.checked_add(16)? };
         let len = size.checked_add(room)?.checked_add(page - 1)? & !(page - 1);
         let m = self.source.map(len)?;
@@ -185,7 +202,7 @@ impl<S: Source> RawHeap<S> {
             || off < 16
             || off % 16 != 0
             || off >= len
-            || m % self.large.page != 0
+            || m % self.large.page() != 0
         {
             return Err(HeapError::Corrupted);
         }

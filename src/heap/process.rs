@@ -45,7 +45,8 @@ pub struct ProcessSource<O: Os = LinuxOs> {
     page: usize,
     /// End of our latest break segment (0: none yet).
     brk_end: usize,
-    use_brk: bool,
+    /// The break is not used (refused, taken over, or never: mmap only).
+    no_brk: bool,
     mmap_segs: u32,
     /// Times the break was found moved by someone else.
     foreign_moves: u32,
@@ -62,7 +63,7 @@ impl<O: Os> ProcessSource<O> {
             n: SysCounters::ZERO,
             page: 0,
             brk_end: 0,
-            use_brk: true,
+            no_brk: false,
             mmap_segs: 0,
             foreign_moves: 0,
         }
@@ -75,7 +76,7 @@ impl<O: Os> ProcessSource<O> {
             n: SysCounters::ZERO,
             page: 0,
             brk_end: 0,
-            use_brk: false,
+            no_brk: true,
             mmap_segs: 0,
             foreign_moves: 0,
         }
@@ -88,7 +89,7 @@ impl<O: Os> ProcessSource<O> {
 
     /// Whether the source still uses the break.
     pub fn uses_brk(&self) -> bool {
-        self.use_brk
+        !self.no_brk
     }
 
     fn query(&mut self) -> usize {
@@ -113,7 +114,7 @@ impl<O: Os> ProcessSource<O> {
             unsafe { self.os.brk(end) };
         }
         if step <= BRK_GIVE_UP {
-            self.use_brk = false;
+            self.no_brk = true;
         }
         false
     }
@@ -122,13 +123,13 @@ impl<O: Os> ProcessSource<O> {
     /// but the kernel refused to move it (no point asking again).
     fn extend(&mut self, t: Span, step: usize) -> Result<Span, bool> {
         let end = t.end();
-        if t.kind == KIND_BRK && self.use_brk && end == self.brk_end {
+        if t.kind == KIND_BRK && !self.no_brk && end == self.brk_end {
             if self.query() != end {
                 // Someone else moved the break: start a segment above
                 // theirs, or leave the break to them if they keep at it.
                 self.foreign_moves += 1;
                 if self.foreign_moves >= FOREIGN_GIVE_UP {
-                    self.use_brk = false;
+                    self.no_brk = true;
                 }
                 return Err(false);
             }
@@ -179,7 +180,7 @@ impl<O: Os> ProcessSource<O> {
 
     /// Lowers the break from `end` to `new_end` if it is still at `end`.
     fn lower(&mut self, end: usize, new_end: usize) -> bool {
-        if !self.use_brk || end != self.brk_end || self.query() != end {
+        if self.no_brk || end != self.brk_end || self.query() != end {
             return false;
         }
         self.n.brk += 1;
@@ -209,7 +210,7 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
                 Err(r) => refused = r,
             }
         }
-        if self.use_brk && !refused {
+        if !self.no_brk && !refused {
             if let Some(s) = self.brk_segment(step) {
                 return Some(s);
             }

@@ -55,7 +55,9 @@ pub(super) struct Stats {
     pub large_blocks: usize,
     pub mapped: usize,
     pub peak: usize,
-    pub min_free: usize,
+    /// The low-water mark of the free bytes, complemented (`!0` is zero
+    /// free bytes; a new heap, all zeros, has seen no low yet).
+    pub min_free_c: usize,
 }
 
 /// A heap over a [`Source`]: bump allocation from the top of the last
@@ -73,8 +75,11 @@ pub struct RawHeap<S: Source> {
     pub(super) segs: Segments,
     pub(super) large: LargeSet,
     pub(super) st: Stats,
-    pub(super) mmap_threshold: usize,
-    pub(super) trim_threshold: usize,
+    /// The mmap and trim thresholds, each stored XOR its default, so that
+    /// a new heap is all zeros (the process heap lives in `.bss`, not in
+    /// the program file); see [`mmap_threshold`](Self::mmap_threshold).
+    mmap_x: usize,
+    trim_x: usize,
     /// The thresholds were set explicitly: no dynamic adjustment.
     pub(super) mmap_fixed: bool,
     pub(super) trim_fixed: bool,
@@ -87,9 +92,10 @@ pub struct RawHeap<S: Source> {
     /// Payload address of the block freed last, to name a second free of
     /// it even after a trim gave its memory back.
     pub(super) last_freed: usize,
-    /// Blocks may sit in thread caches (`tcache.rs`), marked by a key:
-    /// `free` checks it.
-    pub(super) keyed: bool,
+    /// No thread caches hold this heap's blocks, so `free` need not check
+    /// their keys (`tcache.rs`); false for the process heap (a new heap
+    /// is all zeros), set by the other constructors.
+    pub(super) unkeyed: bool,
     /// Usable bytes and number of the used blocks that the calling thread's
     /// cache holds: the figures count them as free.
     pub(super) parked: usize,
@@ -121,17 +127,17 @@ impl<S: Source> RawHeap<S> {
                 large_blocks: 0,
                 mapped: 0,
                 peak: 0,
-                min_free: usize::MAX,
+                min_free_c: 0,
             },
-            mmap_threshold: DEFAULT_MMAP_THRESHOLD,
-            trim_threshold: DEFAULT_TRIM_THRESHOLD,
+            mmap_x: 0,
+            trim_x: 0,
             mmap_fixed: false,
             trim_fixed: false,
             trim_fail_at: 0,
             purge_fail_at: 0,
             on_fail: None,
             last_freed: 0,
-            keyed: false,
+            unkeyed: true,
             parked: 0,
             parked_blocks: 0,
             source,
@@ -149,14 +155,26 @@ impl<S: Source> RawHeap<S> {
         &mut self.source
     }
 
+    /// Requests of at least this many bytes get their own mapping.
+    #[inline(always)]
+    pub fn mmap_threshold(&self) -> usize {
+        self.mmap_x ^ DEFAULT_MMAP_THRESHOLD
+    }
+
+    /// A free top bigger than this is given back.
+    #[inline(always)]
+    pub fn trim_threshold(&self) -> usize {
+        self.trim_x ^ DEFAULT_TRIM_THRESHOLD
+    }
+
     /// Requests of at least `n` bytes get their own mapping (when the
     /// source can map). Turns the dynamic thresholds off; a trim threshold
     /// that was only raised dynamically goes back to its default.
     pub fn set_mmap_threshold(&mut self, n: usize) {
-        self.mmap_threshold = n;
+        self.mmap_x = n ^ DEFAULT_MMAP_THRESHOLD;
         self.mmap_fixed = true;
         if !self.trim_fixed {
-            self.trim_threshold = DEFAULT_TRIM_THRESHOLD;
+            self.trim_x = 0; // the default
         }
     }
 
@@ -164,10 +182,10 @@ impl<S: Source> RawHeap<S> {
     /// Turns the dynamic thresholds off; an mmap threshold that was only
     /// raised dynamically goes back to its default.
     pub fn set_trim_threshold(&mut self, n: usize) {
-        self.trim_threshold = n;
+        self.trim_x = n ^ DEFAULT_TRIM_THRESHOLD;
         self.trim_fixed = true;
         if !self.mmap_fixed {
-            self.mmap_threshold = DEFAULT_MMAP_THRESHOLD;
+            self.mmap_x = 0; // the default
         }
     }
 
@@ -178,11 +196,11 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn raise_thresholds(&mut self, len: usize) {
         if !self.mmap_fixed
             && !self.trim_fixed
-            && len > self.mmap_threshold
+            && len > self.mmap_threshold()
             && len <= MAX_DYN_MMAP_THRESHOLD
         {
-            self.mmap_threshold = len;
-            self.trim_threshold = self.trim_threshold.max(2 * len);
+            self.mmap_x = len ^ DEFAULT_MMAP_THRESHOLD;
+            self.trim_x = self.trim_threshold().max(2 * len) ^ DEFAULT_TRIM_THRESHOLD;
         }
     }
 
@@ -193,7 +211,7 @@ impl<S: Source> RawHeap<S> {
     /// keeps all of it), and one that was emptied gives it back.
     #[inline(always)]
     pub(super) fn purge_limit(&self) -> usize {
-        self.trim_threshold.max(PURGE_AUTO).max(self.st.used * 2)
+        self.trim_threshold().max(PURGE_AUTO).max(self.st.used * 2)
     }
 
     /// Registers (or clears) the failed-allocation callback.
@@ -241,8 +259,8 @@ impl<S: Source> RawHeap<S> {
             self.st.peak = total;
         }
         let f = self.free_now() + self.parked;
-        if f < self.st.min_free {
-            self.st.min_free = f;
+        if !f > self.st.min_free_c {
+            self.st.min_free_c = !f;
         }
     }
 
@@ -321,7 +339,7 @@ impl<S: Source> RawHeap<S> {
 
     /// The top segment grew in place by `len` bytes.
     fn extend_top(&mut self, len: usize, zeroed: bool) {
-        let i = self.segs.top;
+        let i = self.segs.top();
         let old = self.top_end;
         let seg = self.segs.get_mut(i);
         seg.span.len += len;
@@ -345,7 +363,7 @@ impl<S: Source> RawHeap<S> {
         if self.segs.len() > 1 {
             self.retire_top();
         }
-        self.segs.top = i;
+        self.segs.set_top(i);
         self.top_first = seg.first;
         self.top = seg.first;
         self.top_end = seg.sentinel;

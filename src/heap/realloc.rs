@@ -94,9 +94,9 @@ impl<S: Source> RawHeap<S> {
     /// (the dynamic threshold is for blocks that come and go whole).
     fn realloc_threshold(&self) -> usize {
         if self.mmap_fixed || !self.source.can_map() {
-            self.mmap_threshold
+            self.mmap_threshold()
         } else {
-            self.mmap_threshold.min(super::raw::DEFAULT_MMAP_THRESHOLD)
+            self.mmap_threshold().min(super::raw::DEFAULT_MMAP_THRESHOLD)
         }
     }
 
@@ -104,7 +104,7 @@ impl<S: Source> RawHeap<S> {
     /// next neighbour; grows the heap for it only if `may_grow`.
     fn grow_in_place(&mut self, h: usize, s: usize, b: usize, may_grow: bool) -> bool {
         let n = h + s;
-        if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold {
+        if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold() {
             self.grow(b - s); // extends the top in place when the source can
         }
         // SAFETY: `h` is a used block; `n` is the top or a valid header.
@@ -154,7 +154,7 @@ impl<S: Source> RawHeap<S> {
     ) -> Result<NonNull<u8>, HeapError> {
         let (m, len) = self.large_parts(p)?;
         let (off, usable) = (p - m, m + len - p);
-        let page = self.large.page;
+        let page = self.large.page();
         // SAFETY: `p` is a live payload, never 0.
         let same = unsafe { NonNull::new_unchecked(p as *mut u8) };
         if new_size >= self.realloc_threshold() && (align <= page || new_size <= usable) {

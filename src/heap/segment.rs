@@ -38,18 +38,32 @@ impl Seg {
 const EMPTY: Seg =
     Seg { span: Span { base: 0, len: 0, kind: 0, zeroed: false }, first: 0, sentinel: 0 };
 
-/// The segment table; `top` indexes the segment that holds the top.
+/// The segment table; [`top`](Segments::top) indexes the segment that
+/// holds the top.
 pub struct Segments {
     list: [Seg; MAX_SEGS],
     n: usize,
-    /// Index of the top segment, or [`NONE`].
-    pub top: usize,
+    /// Index of the top segment plus one, 0 for none (so that a new table
+    /// is all zeros).
+    top1: usize,
 }
 
 impl Segments {
     /// No segments.
     pub const fn new() -> Self {
-        Segments { list: [EMPTY; MAX_SEGS], n: 0, top: NONE }
+        Segments { list: [EMPTY; MAX_SEGS], n: 0, top1: 0 }
+    }
+
+    /// Index of the top segment, or [`NONE`].
+    #[inline(always)]
+    pub fn top(&self) -> usize {
+        self.top1.wrapping_sub(1)
+    }
+
+    /// Makes segment `i` the top segment.
+    #[inline]
+    pub fn set_top(&mut self, i: usize) {
+        self.top1 = i + 1;
     }
 
     /// How many segments there are.
@@ -80,11 +94,11 @@ impl Segments {
 
     /// Removes segment `i` (never the top one).
     pub fn remove(&mut self, i: usize) {
-        debug_assert!(i != self.top && i < self.n);
+        debug_assert!(i != self.top() && i < self.n);
         self.n -= 1;
         self.list[i] = self.list[self.n];
-        if self.top == self.n {
-            self.top = i;
+        if self.top() == self.n {
+            self.set_top(i);
         }
     }
 
@@ -92,7 +106,7 @@ impl Segments {
     /// all but the top segment (the caller checks that one first).
     #[inline]
     pub fn find_other(&self, h: usize) -> Option<usize> {
-        (0..self.n).find(|&i| i != self.top && self.list[i].holds(h))
+        (0..self.n).find(|&i| i != self.top() && self.list[i].holds(h))
     }
 
     /// The segment holding `h`, top segment included.
@@ -102,6 +116,6 @@ impl Segments {
 
     /// The top segment's span.
     pub fn top_span(&self) -> Option<Span> {
-        (self.top != NONE).then(|| self.list[self.top].span)
+        (self.top() != NONE).then(|| self.list[self.top()].span)
     }
 }

@@ -397,7 +397,7 @@ impl<S: Source> Heap<S> {
     /// Gives the calling thread's whole cache back to the heap (a thread
     /// calls this as it ends; `trim` does it too).
     pub fn flush_thread_cache(&self) {
-        if self.front {
+        if !self.uncached {
             self.flush_cache();
         }
     }

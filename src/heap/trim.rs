@@ -21,17 +21,17 @@ impl<S: Source> RawHeap<S> {
     /// frees it again does not trim).
     #[cold]
     pub(super) fn auto_trim(&mut self) {
-        let pad = TRIM_KEEP.min(self.trim_threshold);
+        let pad = TRIM_KEEP.min(self.trim_threshold());
         if !self.trim_top(pad) {
             // Do not retry on every free: wait for the top to grow further.
-            self.trim_fail_at = self.top_size() + self.trim_threshold.max(PURGE_MIN);
+            self.trim_fail_at = self.top_size() + self.trim_threshold().max(PURGE_MIN);
         }
     }
 
     /// Shrinks the top segment so that about `pad` bytes of top remain;
     /// if the source refuses, purges the top's dirty pages instead.
     fn trim_top(&mut self, pad: usize) -> bool {
-        let i = self.segs.top;
+        let i = self.segs.top();
         if i == NONE {
             return false;
         }
