@@ -87,8 +87,19 @@ pub fn block_for(size: usize) -> Option<usize> {
     if size > MAX_REQUEST {
         return None;
     }
+    Some(block_of(size))
+}
+
+/// The block size for a request of `size` payload bytes, which must be at
+/// most [`MAX_REQUEST`].
+#[inline(always)]
+pub fn block_of(size: usize) -> usize {
     let b = (size + HDR + ALIGN - 1) & !(ALIGN - 1);
-    Some(if b < MIN_BLOCK { MIN_BLOCK } else { b })
+    if b < MIN_BLOCK {
+        MIN_BLOCK
+    } else {
+        b
+    }
 }
 
 /// `a` rounded up to a multiple of the power of two `p`.

@@ -93,7 +93,7 @@ impl<S: Source> Heap<S> {
     pub fn lock(&self) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
         if !self.uncached {
-            g.sync_cache(tcache::current());
+            g.sync_cache(tcache::cache());
         }
         HeapGuard { g, heap: self }
     }
@@ -274,7 +274,7 @@ impl<S: Source> Heap<S> {
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
         let mut g = self.lock();
         let ok = g.check(print_errors, out);
-        let cache_ok = self.uncached || tcache::check(&g, tcache::current(), print_errors, out);
+        let cache_ok = self.uncached || tcache::check(&g, tcache::cache(), print_errors, out);
         ok && cache_ok
     }
 

@@ -58,7 +58,9 @@ impl<S: Source> RawHeap<S> {
         }
         let slack = if roomy_heap { (new_size / GROW_SLACK).min(GROW_SLACK_MAX) } else { 0 };
         let roomy = block_for(new_size.saturating_add(slack)).unwrap_or(b);
-        if self.grow_in_place(h, s, roomy, false) || self.grow_in_place(h, s, b, true) {
+        if (roomy > b && self.grow_in_place(h, s, roomy, false))
+            || self.grow_in_place(h, s, b, true)
+        {
             return Ok(same);
         }
         // A block that moves past the (static) mmap threshold gets a mapping

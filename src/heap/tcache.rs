@@ -56,7 +56,7 @@
 
 use core::ptr::NonNull;
 
-use super::block::{rd, wr, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE};
+use super::block::{block_of, rd, wr, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE};
 use super::heap::Heap;
 use super::raw::RawHeap;
 use super::source::Source;
@@ -98,9 +98,8 @@ pub struct ThreadCache {
     n: [u16; BINS],
     /// How many blocks each bin may hold, as a shift of [`CACHE_CAP`] (all
     /// fields start at zero, so that the main thread's cache lives in
-    /// `.bss`, not in the program file): [`CACHE_CAP`] at first, doubled
-    /// when a bin is found full (within [`CACHE_BUDGET`]), halved when a
-    /// collection finds half of it unused.
+    /// `.bss`, not in the program file); see [`spill`] and the
+    /// collection.
     grow: [u8; BINS],
     /// Low-water marks: the least `n[i]` since the last collection.
     lw: [u16; BINS],
@@ -178,15 +177,8 @@ impl ThreadCache {
     fn pop(&mut self, i: usize) -> usize {
         let h = self.heads[i];
         if h != 0 {
-            // SAFETY: a cached block is a used heap block of `16 * i`
-            // bytes; its first two payload words are the cache's.
-            let (next, key) = unsafe { (rd(h + 8), rd(h + 16)) };
-            if key != key_of(h) || (next % 16 != HDR && next != 0) {
-                corrupted(h);
-            }
-            // SAFETY: as above.
-            unsafe { wr(h + 16, 0) };
-            self.heads[i] = next;
+            // SAFETY: `h` heads bin `i`: a cached block.
+            self.heads[i] = unsafe { unkey(h) };
             self.n[i] -= 1;
             if self.n[i] < self.lw[i] {
                 self.lw[i] = self.n[i];
@@ -265,16 +257,44 @@ impl Default for ThreadCache {
     }
 }
 
+/// Takes the key off cached block `h` and returns its link to the next
+/// cached block, after checking both (a write after free changes them).
+///
+/// # Safety
+/// `h` must be a cached block: a used heap block whose first two payload
+/// words belong to the cache.
+#[inline(always)]
+unsafe fn unkey(h: usize) -> usize {
+    // SAFETY: per the contract.
+    let (next, key) = unsafe { (rd(h + 8), rd(h + 16)) };
+    if key != key_of(h) || (next % 16 != HDR && next != 0) {
+        corrupted(h);
+    }
+    // SAFETY: as above.
+    unsafe { wr(h + 16, 0) };
+    next
+}
+
 /// A cached block's link or key was overwritten: a write after free.
 #[cold]
 fn corrupted(h: usize) -> ! {
     super::misuse("malloc", super::HeapError::Corrupted, (h + HDR) as *const u8)
 }
 
+/// Frees block `h`, no longer cached, into `g` as an ordinary free (which
+/// validates it), telling `g` what the calling thread's cache holds now.
+fn return_block<S: Source>(g: &mut RawHeap<S>, h: usize) {
+    (g.parked, g.parked_blocks) = cache().held();
+    // SAFETY: a live block of this heap, no longer keyed.
+    if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
+        super::misuse("free", e, (h + HDR) as *const u8);
+    }
+}
+
 /// The calling thread's cache.
 #[cfg(not(test))]
 #[inline(always)]
-fn cache() -> &'static mut ThreadCache {
+pub(super) fn cache() -> &'static mut ThreadCache {
     // SAFETY: every thread's control block holds its own cache, used only
     // by that thread.
     unsafe { &mut *crate::thread::heap_cache() }
@@ -289,21 +309,10 @@ std::thread_local! {
 /// The calling thread's cache (hosted tests: a thread-local; at most one
 /// heap with caches may be in use per thread at a time).
 #[cfg(test)]
-fn cache() -> &'static mut ThreadCache {
+pub(super) fn cache() -> &'static mut ThreadCache {
     // SAFETY: the thread-local lives as long as the thread, which alone
     // uses it.
     CACHE.with(|c| unsafe { &mut *c.get() })
-}
-
-/// The block size for a cacheable request of `size` bytes.
-#[inline(always)]
-fn bin_block(size: usize) -> usize {
-    let b = (size + HDR + 15) & !15;
-    if b < MIN_BLOCK {
-        MIN_BLOCK
-    } else {
-        b
-    }
 }
 
 impl<S: Source> Heap<S> {
@@ -315,7 +324,7 @@ impl<S: Source> Heap<S> {
             return None;
         }
         let c = cache();
-        let i = bin_block(size) >> 4;
+        let i = block_of(size) >> 4;
         let mut h = c.pop(i);
         if h == 0 {
             h = c.pop_near(i);
@@ -364,7 +373,7 @@ impl<S: Source> Heap<S> {
     /// The calling thread's cache is over its limit (see the module
     /// documentation), or its collection is due: gives back all of it, or
     /// in each bin half of the blocks that stayed unused since the last
-    /// collection (the oldest ones).
+    /// collection (see [`shed`] for which).
     #[cold]
     fn collect_cache(&self) {
         let mut g = self.lock();
@@ -387,28 +396,24 @@ impl<S: Source> Heap<S> {
         c.tick = 0;
     }
 
-    /// Gives the calling thread's cached blocks back to the heap.
-    #[cold]
-    pub(super) fn flush_cache(&self) {
-        let mut g = self.lock();
-        flush_into(&mut g);
-    }
-
     /// Gives the calling thread's whole cache back to the heap (a thread
     /// calls this as it ends; `trim` does it too).
     pub fn flush_thread_cache(&self) {
         if !self.uncached {
-            self.flush_cache();
+            flush_into(&mut self.lock());
         }
     }
 }
 
-/// Empties the calling thread's cache into `g`.
+/// Empties the calling thread's cache into `g`; its bins start over at
+/// their first capacity.
 pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>) {
     for i in 1..BINS {
         give_back(g, i, 0);
     }
-    cache().set_limit(g.st.used_blocks, g.block_bytes());
+    let c = cache();
+    (c.grow, c.full, c.lw) = ([0; BINS], [0; BINS], [0; BINS]);
+    c.set_limit(g.st.used_blocks, g.block_bytes());
 }
 
 /// Frees all but the newest `keep` blocks of bin `i` of the calling
@@ -416,24 +421,11 @@ pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>) {
 /// are the highest, next to the top), each validated by the heap as an
 /// ordinary free.
 fn give_back<S: Source>(g: &mut RawHeap<S>, i: usize, keep: usize) {
-    let c = cache();
-    let mut h = c.detach_older(i, keep);
-    (g.parked, g.parked_blocks) = c.held();
+    let mut h = cache().detach_older(i, keep);
     while h != 0 {
-        // SAFETY: detached blocks are cached blocks: used blocks of this
-        // heap linked through their first payload word, keyed.
-        let next = unsafe {
-            let (next, key) = (rd(h + 8), rd(h + 16));
-            if key != key_of(h) || (next % 16 != HDR && next != 0) {
-                corrupted(h);
-            }
-            wr(h + 16, 0);
-            next
-        };
-        // SAFETY: a live block of this heap, no longer keyed.
-        if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
-            super::misuse("free", e, (h + HDR) as *const u8);
-        }
+        // SAFETY: detached blocks are still cached blocks, linked and keyed.
+        let next = unsafe { unkey(h) };
+        return_block(g, h);
         h = next;
     }
 }
@@ -509,9 +501,10 @@ pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::F
     true
 }
 
-/// The calling thread's cache bin `i` is full: it may hold twice as many
-/// blocks if the cache is within its budget, else it gives its older half
-/// back.
+/// The calling thread's cache bin `i` is full: a bin found full more than
+/// [`CACHE_GROW_AFTER`] times since the last collection may hold twice as
+/// many blocks (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); otherwise
+/// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
 pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
     let c = cache();
     let cap = c.cap(i);
@@ -542,11 +535,7 @@ fn shed<S: Source>(g: &mut RawHeap<S>, i: usize, k: u16) {
         if h == 0 {
             break;
         }
-        (g.parked, g.parked_blocks) = c.held();
-        // SAFETY: a live block of this heap, no longer keyed.
-        if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
-            super::misuse("free", e, (h + HDR) as *const u8);
-        }
+        return_block(g, h);
     }
 }
 
@@ -558,10 +547,4 @@ pub(super) enum Freed {
     BinFull(usize),
     /// The heap takes the block (not cacheable, or to be validated).
     ToHeap,
-}
-
-/// The calling thread's cache, for the locked paths of [`Heap`].
-#[inline(always)]
-pub(super) fn current() -> &'static mut ThreadCache {
-    cache()
 }

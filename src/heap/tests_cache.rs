@@ -106,8 +106,12 @@ fn misuse_of_cached_blocks() {
         heap.dealloc(nn(p)).unwrap();
         heap.dealloc(nn(guard)).unwrap();
     }
-    // A full bin gives its older half to the heap.
+    // A full bin gives half of its blocks to the heap, then takes the one
+    // being freed.
+    heap.flush_thread_cache(); // bins back at their first capacity
     let blocks: Vec<usize> = (0..CACHE_CAP as usize + 1).map(|_| a(300)).collect();
+    // SAFETY: a live block of this heap.
+    let usable = unsafe { heap.usable_size(blocks[0] as *const u8) }.unwrap();
     let before = heap.info();
     for &b in &blocks {
         // SAFETY: live blocks of this heap.
@@ -115,6 +119,7 @@ fn misuse_of_cached_blocks() {
     }
     let after = heap.info();
     assert_eq!(after.allocated_blocks, before.allocated_blocks - blocks.len());
+    assert_eq!(cached_in_dump(heap, usable), CACHE_CAP as usize / 2 + 1, "spilled half");
     let mut out = String::new();
     assert!(heap.check(true, &mut out), "{out}");
     heap.flush_thread_cache();
