@@ -427,8 +427,15 @@ size_t RAWRT_N(strlen)(const char *s);
 /* ------------------------------------------------------------------------
  * Allocation: the process heap (brk first, mmap when the break cannot
  * move; large blocks mapped on their own). Every result is 16-byte aligned.
- * A double free or a pointer the heap never gave out is reported on stderr
- * and aborts.
+ * A double free or a pointer the heap never gave out (a block of another
+ * heap included, even one inside a malloc'd block) is reported on stderr
+ * and aborts: "rawrt: free(): double free of 0x...". So is heap metadata
+ * found overwritten (free-list links that point outside the heap or not
+ * back, a free block's size or header, a cached block after a write after
+ * free): "rawrt: malloc(): corrupted free list (links do not point back)
+ * at 0x...". Before an allocation returns NULL with ENOMEM, the calling
+ * thread's cached blocks and the heap's free memory go back and it is
+ * tried again.
  * ------------------------------------------------------------------------ */
 
 void *RAWRT_N(malloc)(size_t size);
@@ -495,7 +502,9 @@ int RAWRT_N(mm_mallinfo)(struct RAWRT_N(mm_heap_s) *heap, struct RAWRT_N(mallinf
 /* ------------------------------------------------------------------------
  * Pools of equal blocks, granules, pages. A pointer that is not a block of
  * the pool (or range of the allocator), or one freed twice, is reported on
- * stderr and aborts.
+ * stderr and aborts; so is a pool block written after it was freed (found
+ * when the pool would hand it out) and a gran_free or mm_pgfree whose
+ * address or size is not exactly one allocation's.
  * ------------------------------------------------------------------------ */
 
 /* A pool of block_size-byte blocks aligned to align (0: 16), growing from
@@ -522,6 +531,7 @@ void rawrt_pool_destroy(rawrt_pool_t *pool); /* all its memory goes back; NULL d
  * NULL with EINVAL. */
 RAWRT_N(GRAN_HANDLE) RAWRT_N(gran_initialize)(void *heapstart, size_t heapsize, uint8_t log2gran, uint8_t log2align);
 void *RAWRT_N(gran_alloc)(RAWRT_N(GRAN_HANDLE) handle, size_t size); /* whole granules; NULL with ENOMEM */
+/* memory and size as allocated (any size of the same granule count). */
 void RAWRT_N(gran_free)(RAWRT_N(GRAN_HANDLE) handle, void *memory, size_t size);
 void RAWRT_N(gran_info)(RAWRT_N(GRAN_HANDLE) handle, struct RAWRT_N(graninfo_s) *info);
 

@@ -38,3 +38,37 @@ pub(crate) fn main() {
     }
     println!("\n{passed} passed, 0 failed, {filtered} skipped");
 }
+
+/// How a forked child that was expected to die ended: the signal that
+/// killed it (`None` if it exited) and what it wrote on stderr.
+pub(crate) struct Death {
+    pub signal: Option<i32>,
+    pub stderr: String,
+}
+
+/// Runs `f` in a forked child (natively; not under Miri, which cannot
+/// fork), for tests of the reports that end the process: allocator
+/// corruption found on the way, which aborts rather than return an error.
+pub(crate) fn dies(f: impl FnOnce()) -> Death {
+    use crate::sys::{io, process};
+    let [r, w] = io::pipe2(0).expect("pipe2");
+    let pid = process::fork().expect("fork");
+    if pid == 0 {
+        let _ = io::dup3(w, 2, 0);
+        f();
+        process::exit_group(0);
+    }
+    let _ = io::close(w);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n @ 1..) = io::read(r, &mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    let _ = io::close(r);
+    let (_, status) = process::wait4(pid, 0).expect("wait4");
+    let signal = match process::WaitStatus::from_raw(status) {
+        process::WaitStatus::Signaled(s) => Some(s),
+        _ => None,
+    };
+    Death { signal, stderr: String::from_utf8_lossy(&out).into_owned() }
+}

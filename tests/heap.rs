@@ -19,6 +19,8 @@ extern crate alloc;
 mod cache;
 #[path = "heap/global.rs"]
 mod global;
+#[path = "heap/hardening.rs"]
+mod hardening;
 #[path = "heap/kernel.rs"]
 mod kernel;
 #[path = "heap/misuse.rs"]
@@ -46,6 +48,8 @@ fn tests() -> i32 {
         // First, so that their children start with a heap that never grew.
         oom::rlimit_data_zero_falls_back_to_mmap,
         oom::brk_blocked_by_a_mapping_falls_back_to_mmap,
+        oom::enomem_only_after_the_cache_went_back,
+        oom::random_run_under_one_mib_of_data,
         global::vec_growth_keeps_contents,
         global::string_growth_and_formatting,
         global::boxes_and_alignment,
@@ -72,6 +76,12 @@ fn tests() -> i32 {
         cache::write_after_free_into_a_cached_block,
         misuse::free_inside_a_zeroed_block_is_invalid,
         misuse::double_free_after_the_top_was_trimmed,
+        hardening::unlink_of_forged_links,
+        hardening::free_list_link_to_static_data,
+        hardening::cache_link_to_static_data_with_forged_key,
+        hardening::overflow_into_a_free_header,
+        hardening::nested_heaps_are_told_apart,
+        hardening::double_free_of_a_mapped_block,
         oom::impossible_requests_make_few_syscalls,
         kernel::foreign_brk_mover_many_times,
     ])

@@ -5,6 +5,8 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 use core::ffi::c_void;
 use rawrt::check::{child, Ended};
 use rawrt::gran::{GranInfo, PageInfo};
@@ -81,9 +83,11 @@ fn tests() -> i32 {
         ("pool_from_heap_exhaustion_and_info", pool_from_heap_exhaustion_and_info),
         ("pool_in_region_and_for_each_used", pool_in_region_and_for_each_used),
         ("pool_bad_frees_abort", pool_bad_frees_abort),
+        ("pool_free_list_corruption_aborts", pool_free_list_corruption_aborts),
         ("pool_alloc_wait_times_out_and_wakes", pool_alloc_wait_times_out_and_wakes),
         ("granules_beyond_32_and_info", granules_beyond_32_and_info),
         ("granule_bad_free_aborts", granule_bad_free_aborts),
+        ("granule_frees_must_match_the_allocation", granule_frees_must_match_the_allocation),
         ("pages_alloc_free_info", pages_alloc_free_info),
     ])
 }
@@ -566,5 +570,125 @@ fn pool_alloc_wait_times_out_and_wakes() {
         t.join().unwrap();
         rawrt_pool_free(pool, again);
         rawrt_pool_destroy(pool);
+    }
+}
+
+/// Runs `f` in a child that announces an address on stdout (`addr 0x...`)
+/// and must then die by SIGABRT with exactly `rawrt: {func}(): {what}
+/// {word} {addr}` on stderr.
+#[track_caller]
+fn dies(func: &str, what: &str, word: &str, f: fn() -> i32) {
+    let o = child(f);
+    let out = o.stdout();
+    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap_or("?");
+    assert_eq!(o.ended, Ended::Signaled(6), "{func}: {what}: {out:?} {:?}", o.stderr());
+    assert_eq!(o.stderr(), alloc::format!("rawrt: {func}(): {what} {word} {addr}\n"));
+    assert_eq!(out, alloc::format!("addr {addr}\n"), "nothing after the fatal call");
+}
+
+fn announce(p: *const u8) -> *mut u8 {
+    rawrt::println!("addr {:#x}", p as usize);
+    p as *mut u8
+}
+
+/// Finding 5 of the trust issue: a write after free into a pool block
+/// made `rawrt_pool_alloc` return NULL with EFAULT, again and again. The
+/// link is checked when the block is handed out: the report names it.
+fn pool_free_list_corruption_aborts() {
+    dies("rawrt_pool_alloc", "corrupted free list (write after free)", "at", || {
+        static mut REGION: [u64; 512] = [0; 512];
+        // SAFETY: the child's own region; the write after free is the test.
+        unsafe {
+            let pool = rawrt_pool_create_in((&raw mut REGION).cast(), 4096, 64, 16);
+            let a = rawrt_pool_alloc(pool);
+            let _b = rawrt_pool_alloc(pool);
+            rawrt_pool_free(pool, a);
+            announce(a);
+            // Through an address the compiler cannot see through: a write
+            // into a freed block is out of bounds to it.
+            (core::hint::black_box(a) as *mut u64).write_volatile(0x4141_4141_4141_4141);
+            let x = rawrt_pool_alloc(pool);
+            let y = rawrt_pool_alloc(pool);
+            rawrt::println!("got {:p} and {:p}, errno {}", x, y, errno::get());
+        }
+        0
+    });
+    // The same through `rawrt_pool_calloc` on a heap-backed pool, with a
+    // link aimed at a block in use.
+    dies("rawrt_pool_calloc", "corrupted free list (write after free)", "at", || {
+        // SAFETY: as above.
+        unsafe {
+            let pool = rawrt_pool_create(32, 0, 0);
+            let a = rawrt_pool_alloc(pool);
+            let _b = rawrt_pool_alloc(pool); // block index 1, in use
+            rawrt_pool_free(pool, a);
+            announce(a);
+            (core::hint::black_box(a) as *mut usize).write_volatile(1);
+            let x = rawrt_pool_calloc(pool);
+            let y = rawrt_pool_calloc(pool);
+            rawrt::println!("got {:p} and {:p}", x, y);
+        }
+        0
+    });
+}
+
+/// Finding 7: `gran_free` with more than the allocation freed a live
+/// neighbour (handed out again), with less or from inside it freed part
+/// of it, silently. Each allocation's start and length are known now.
+fn granule_frees_must_match_the_allocation() {
+    static mut BUF: [u64; 4096] = [0; 4096];
+    fn setup() -> (*mut Gran, *mut u8, *mut u8) {
+        // SAFETY: the child's own region.
+        unsafe {
+            let g = gran_initialize((&raw mut BUF).cast(), 32 << 10, 7, 7);
+            let a = gran_alloc(g, 3 * 128);
+            let b = gran_alloc(g, 2 * 128);
+            assert_eq!(b as usize, a as usize + 3 * 128);
+            (g, a, b)
+        }
+    }
+    let what = "size does not match the allocation";
+    dies("gran_free", what, "of", || {
+        let (g, a, b) = setup();
+        // SAFETY: the misuse under test.
+        unsafe {
+            gran_free(g, announce(a), 5 * 128);
+            let c = gran_alloc(g, 2 * 128);
+            rawrt::println!("b {:p} handed out again as {:p}", b, c);
+        }
+        0
+    });
+    dies("gran_free", what, "of", || {
+        let (g, a, _) = setup();
+        // SAFETY: as above.
+        unsafe { gran_free(g, announce(a), 128) };
+        0
+    });
+    dies("gran_free", "address not at the start of an allocation", "of", || {
+        let (g, a, _) = setup();
+        // SAFETY: as above.
+        unsafe { gran_free(g, announce(a.add(128)), 2 * 128) };
+        0
+    });
+    // The page allocator over granules checks the same.
+    dies("mm_pgfree", what, "of", || {
+        // SAFETY: as above.
+        unsafe {
+            rawrt_pages_init(64);
+            let a = mm_pgalloc(3);
+            let _b = mm_pgalloc(1);
+            mm_pgfree(announce(a as *const u8) as usize, 1);
+        }
+        0
+    });
+    // Whole allocations still free as before, in any order.
+    let (g, a, b) = setup();
+    // SAFETY: live allocations, freed once each.
+    unsafe {
+        gran_free(g, b, 2 * 128);
+        gran_free(g, a, 3 * 128);
+        let mut i = GranInfo::default();
+        gran_info(g, &mut i);
+        assert_eq!(i.nfree, i.ngranules);
     }
 }

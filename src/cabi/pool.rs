@@ -46,13 +46,14 @@ unsafe extern "C" fn rawrt_pool_create_in(
 /// exhausted (and may not grow) or the heap refuses a chunk.
 #[no_mangle]
 extern "C" fn rawrt_pool_alloc(pool: &Pool) -> *mut u8 {
-    pool.alloc().map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
+    pool.alloc_as("rawrt_pool_alloc").map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
 }
 
 /// `rawrt_pool_calloc`: a zeroed block, as `rawrt_pool_alloc`.
 #[no_mangle]
 extern "C" fn rawrt_pool_calloc(pool: &Pool) -> *mut u8 {
-    pool.alloc_zeroed().map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
+    pool.alloc_zeroed_as("rawrt_pool_calloc")
+        .map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
 }
 
 /// `rawrt_pool_alloc_wait`: like `rawrt_pool_alloc`, but when the pool is
@@ -73,7 +74,8 @@ unsafe extern "C" fn rawrt_pool_alloc_wait(
         }
         Some(_) => return pool_err(PoolError::InvalidArgument, null_mut()),
     };
-    pool.alloc_wait(timeout).map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
+    pool.alloc_wait_as(timeout, "rawrt_pool_alloc_wait")
+        .map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
 }
 
 /// `rawrt_pool_free`: NULL does nothing; a pointer that is not a block of

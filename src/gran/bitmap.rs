@@ -184,6 +184,27 @@ pub fn range_all_clear(words: &[u64], start: usize, n: usize) -> bool {
     all
 }
 
+/// The length of the allocation that starts at bit `first` (whose `starts`
+/// bit is set): the bits from `first` up to the first bit after it that is
+/// clear in `words` or set in `starts` (or `nbits`), a word at a time.
+pub fn allocation_len(words: &[u64], starts: &[u64], nbits: usize, first: usize) -> usize {
+    let mut k = first / WORD_BITS;
+    // Bits that end the allocation: free, or another allocation's start;
+    // `first` itself and the bits below it do not count (two shifts: the
+    // second takes the top bit out when `first` is a word's last).
+    let mut ends = (!words[k] | starts[k]) & (!0u64 << (first % WORD_BITS) << 1);
+    loop {
+        if ends != 0 {
+            return (k * WORD_BITS + ends.trailing_zeros() as usize).min(nbits) - first;
+        }
+        k += 1;
+        if k * WORD_BITS >= nbits {
+            return nbits - first;
+        }
+        ends = !words[k] | starts[k];
+    }
+}
+
 /// Bit-by-bit reference for [`find_clear_run`] (with `start_word` 0): the
 /// obvious loop over every candidate start and every bit of the run. Kept
 /// for the correctness tests and as the baseline of the granule benchmark;

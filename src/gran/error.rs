@@ -20,10 +20,19 @@ pub enum GranError {
     /// Free: the address is not at the start of a granule. Maps to
     /// `EINVAL`; the C layer reports it and aborts.
     Misaligned,
-    /// Free: at least one granule of the range is not allocated (a double
-    /// free, or a range that was never handed out). Nothing was changed.
-    /// Maps to `EINVAL`; the C layer reports it and aborts.
+    /// Free: the first granule is not allocated (a double free, or a range
+    /// that was never handed out). Nothing was changed. Maps to `EINVAL`;
+    /// the C layer reports it and aborts.
     NotAllocated,
+    /// Free: the address lies inside an allocation, not at its start.
+    /// Nothing was changed. Maps to `EINVAL`; the C layer reports it and
+    /// aborts.
+    NotAStart,
+    /// Free: the size covers more or fewer granules than the allocation
+    /// (would free a neighbour's granules, or part of the allocation).
+    /// Nothing was changed. Maps to `EINVAL`; the C layer reports it and
+    /// aborts.
+    WrongSize,
     /// The page allocator was already initialised. Maps to `EBUSY`.
     Busy,
     /// Reserving the page region failed with this error (`mmap`).
@@ -40,7 +49,9 @@ impl GranError {
             GranError::InvalidArgument
             | GranError::OutOfRange
             | GranError::Misaligned
-            | GranError::NotAllocated => Errno::EINVAL,
+            | GranError::NotAllocated
+            | GranError::NotAStart
+            | GranError::WrongSize => Errno::EINVAL,
         }
     }
 
@@ -54,6 +65,8 @@ impl GranError {
             GranError::OutOfRange => "range outside the granule heap",
             GranError::Misaligned => "address not at a granule start",
             GranError::NotAllocated => "unallocated range",
+            GranError::NotAStart => "address not at the start of an allocation",
+            GranError::WrongSize => "size does not match the allocation",
             GranError::Busy => "already initialised",
             GranError::Map(_) => "cannot map the page region",
         }
@@ -62,7 +75,14 @@ impl GranError {
     /// Whether this error reports bad input to a free (the kinds the C
     /// layer turns into an abort rather than an error return).
     pub fn is_bad_free(self) -> bool {
-        matches!(self, GranError::OutOfRange | GranError::Misaligned | GranError::NotAllocated)
+        matches!(
+            self,
+            GranError::OutOfRange
+                | GranError::Misaligned
+                | GranError::NotAllocated
+                | GranError::NotAStart
+                | GranError::WrongSize
+        )
     }
 }
 

@@ -6,6 +6,12 @@
 //!   and `heap` is aligned to `1 << log2align`;
 //! - bit `i` of the bitmap is set iff granule `i` is allocated; bits at
 //!   `ngranules..` of the last word are ignored;
+//! - bit `i` of the second bitmap (`starts`, the `nwords` words after the
+//!   first) is set iff an allocation begins at granule `i`: an allocation
+//!   is granules `i..j`, where `j` is the first granule after `i` that is
+//!   free or begins another allocation. A free must name exactly one
+//!   allocation (its start and its length): any other range is reported,
+//!   and nothing changes (1 bit more per granule);
 //! - `nfree` is the number of clear bits among the first `ngranules`;
 //! - every bitmap word below `hint` is all ones (so searches start there).
 //!
@@ -52,6 +58,8 @@ pub(super) struct GranInner {
     /// Alignment in granules: allocations start at multiples of it.
     step: usize,
     pub(super) bitmap: NonNull<u64>,
+    /// Words of each of the two bitmaps (the allocation bitmap, then the
+    /// starts).
     nwords: usize,
     /// Every word below this index is all ones.
     hint: usize,
@@ -85,9 +93,13 @@ impl GranInner {
         unsafe { core::slice::from_raw_parts(self.bitmap.as_ptr(), self.nwords) }
     }
 
-    fn words_mut(&mut self) -> &mut [u64] {
-        // SAFETY: as in `words`, with exclusive access through `&mut self`.
-        unsafe { core::slice::from_raw_parts_mut(self.bitmap.as_ptr(), self.nwords) }
+    /// The allocation bitmap and the starts, to change.
+    fn both_mut(&mut self) -> (&mut [u64], &mut [u64]) {
+        // SAFETY: the storage holds `2 * nwords` words (the starts follow
+        // the allocation bitmap), exclusively ours through `&mut self`
+        // (dangling with `nwords == 0` when empty).
+        let all = unsafe { core::slice::from_raw_parts_mut(self.bitmap.as_ptr(), 2 * self.nwords) };
+        all.split_at_mut(self.nwords)
     }
 
     /// Number of granules covering `size` bytes, if representable.
@@ -113,7 +125,9 @@ impl GranInner {
         let found = bitmap::find_clear_run(words, nbits, hint, n, step);
         self.hint = hint;
         let i = found.ok_or(GranError::NoMemory)?;
-        bitmap::set_range(self.words_mut(), i, n);
+        let (words, starts) = self.both_mut();
+        bitmap::set_range(words, i, n);
+        starts[i / bitmap::WORD_BITS] |= 1 << (i % bitmap::WORD_BITS);
         self.nfree -= n;
         // SAFETY: granule `i` lies inside the heap, which does not contain 0.
         Ok(unsafe { NonNull::new_unchecked(self.heap.add(i << self.log2gran)) })
@@ -143,10 +157,21 @@ impl GranInner {
 
     fn free(&mut self, ptr: *mut u8, size: usize) -> Result<(), GranError> {
         let (first, n) = self.range_of(ptr, size)?;
-        if !bitmap::range_all_set(self.words(), first, n) {
-            return Err(GranError::NotAllocated);
+        let ngranules = self.ngranules;
+        let (words, starts) = self.both_mut();
+        let bit = |w: &[u64], i: usize| w[i / bitmap::WORD_BITS] >> (i % bitmap::WORD_BITS) & 1;
+        if bit(starts, first) == 0 {
+            return Err(if bit(words, first) != 0 {
+                GranError::NotAStart
+            } else {
+                GranError::NotAllocated
+            });
         }
-        bitmap::clear_range(self.words_mut(), first, n);
+        if bitmap::allocation_len(words, starts, ngranules, first) != n {
+            return Err(GranError::WrongSize);
+        }
+        bitmap::clear_range(words, first, n);
+        starts[first / bitmap::WORD_BITS] &= !(1 << (first % bitmap::WORD_BITS));
         self.nfree += n;
         self.hint = self.hint.min(first / bitmap::WORD_BITS);
         Ok(())
@@ -195,14 +220,14 @@ fn geometry(from: usize, end: usize, log2gran: u8, align: usize, max: usize) -> 
     (ngranules > 0).then_some(Geometry { heap, ngranules })
 }
 
-/// The geometry when a bitmap is placed at `bm_at` (8-aligned) and the
-/// heap after it, all before `end`: sized with a first over-estimate of
-/// the bitmap and refined once, so the bitmap wastes at most one word.
+/// The geometry when the two bitmaps are placed at `bm_at` (8-aligned) and
+/// the heap after them, all before `end`: sized with a first over-estimate
+/// of the bitmaps and refined once, so each wastes at most one word.
 fn geometry_after_bitmap(bm_at: usize, end: usize, log2gran: u8, align: usize) -> Option<Geometry> {
     let estimate = words_for((end - bm_at) >> log2gran);
-    let first = geometry(bm_at.checked_add(estimate * 8)?, end, log2gran, align, usize::MAX)?;
+    let first = geometry(bm_at.checked_add(estimate * 16)?, end, log2gran, align, usize::MAX)?;
     let words = words_for(first.ngranules);
-    geometry(bm_at + words * 8, end, log2gran, align, words * bitmap::WORD_BITS)
+    geometry(bm_at + words * 16, end, log2gran, align, words * bitmap::WORD_BITS)
 }
 
 /// A granule allocator (NuttX's `GRAN_HANDLE`).
@@ -219,13 +244,14 @@ impl Gran {
         Gran { inner: Lock::new(GranInner::EMPTY) }
     }
 
-    /// Builds the state for a heap at `geo` with the bitmap at `bitmap`
-    /// (`nwords` words, zeroed here); `region` is any pointer into the
-    /// heap's region (its provenance is used for the granules).
+    /// Builds the state for a heap at `geo` with its two bitmaps at
+    /// `bitmap` (`nwords` words each, the starts after the allocation
+    /// bitmap, zeroed here); `region` is any pointer into the heap's region
+    /// (its provenance is used for the granules).
     ///
     /// # Safety
-    /// `bitmap` must be valid for `nwords` words and not overlap the heap;
-    /// both are owned by the allocator from now on.
+    /// `bitmap` must be valid for `2 * nwords` words and not overlap the
+    /// heap; both are owned by the allocator from now on.
     unsafe fn build(
         region: *mut u8,
         geo: Geometry,
@@ -235,8 +261,8 @@ impl Gran {
         nwords: usize,
     ) -> GranInner {
         debug_assert!(nwords >= words_for(geo.ngranules));
-        // SAFETY: the caller hands over `nwords` words at `bitmap`.
-        unsafe { core::ptr::write_bytes(bitmap, 0, nwords) };
+        // SAFETY: the caller hands over `2 * nwords` words at `bitmap`.
+        unsafe { core::ptr::write_bytes(bitmap, 0, 2 * nwords) };
         let step = if log2align > log2gran { 1usize << (log2align - log2gran) } else { 1 };
         GranInner {
             heap: region.with_addr(geo.heap),
@@ -257,8 +283,9 @@ impl Gran {
     /// bytes at `heapstart`, with granules of `1 << log2gran` bytes and
     /// allocations aligned to `1 << log2align` bytes.
     ///
-    /// The bitmap (one bit per granule) is placed at the start of the
-    /// region; the granules follow it, from the first address aligned to
+    /// The bitmaps (two bits per granule: allocated, and allocation start)
+    /// are placed at the start of the region; the granules follow them,
+    /// from the first address aligned to
     /// `1 << log2align`, so the region yields slightly fewer granules than
     /// `heapsize >> log2gran`. Use [`Gran::with_bitmap`] to keep the bitmap
     /// elsewhere.
@@ -287,7 +314,7 @@ impl Gran {
         let geo =
             geometry_after_bitmap(bm_at, end, log2gran, align).ok_or(GranError::InvalidArgument)?;
         let nwords = words_for(geo.ngranules);
-        // SAFETY: the bitmap occupies `bm_at..bm_at + 8 * nwords`, inside
+        // SAFETY: the bitmaps occupy `bm_at..bm_at + 16 * nwords`, inside
         // the caller's region and below `geo.heap`.
         let inner = unsafe {
             Gran::build(
@@ -302,10 +329,10 @@ impl Gran {
         Ok(Gran { inner: Lock::new(inner) })
     }
 
-    /// Like [`Gran::new`], but the bitmap lives in `bitmap_words` words at
-    /// `bitmap`, supplied by the caller, and the whole region (from its
-    /// first aligned address) holds granules. [`Gran::bitmap_words`] gives
-    /// a sufficient size.
+    /// Like [`Gran::new`], but the bitmaps live in `bitmap_words` words at
+    /// `bitmap`, supplied by the caller (two bits per granule), and the
+    /// whole region (from its first aligned address) holds granules.
+    /// [`Gran::bitmap_words`] gives a sufficient size.
     ///
     /// Errors: as [`Gran::new`], and [`GranError::InvalidArgument`] if the
     /// bitmap is null or too small.
@@ -329,12 +356,12 @@ impl Gran {
         }
         let geo =
             geometry(start, end, log2gran, align, usize::MAX).ok_or(GranError::InvalidArgument)?;
-        if bitmap_words < words_for(geo.ngranules) {
+        let nwords = words_for(geo.ngranules);
+        if bitmap_words / 2 < nwords {
             return Err(GranError::InvalidArgument);
         }
         // SAFETY: the caller hands over the bitmap storage.
-        let inner =
-            unsafe { Gran::build(heapstart, geo, log2gran, log2align, bitmap, bitmap_words) };
+        let inner = unsafe { Gran::build(heapstart, geo, log2gran, log2align, bitmap, nwords) };
         Ok(Gran { inner: Lock::new(inner) })
     }
 
@@ -372,9 +399,9 @@ impl Gran {
 
     /// A number of bitmap words sufficient for a region of `heapsize`
     /// bytes with granules of `1 << log2gran` bytes (for
-    /// [`Gran::with_bitmap`]).
+    /// [`Gran::with_bitmap`]): two bits per granule.
     pub const fn bitmap_words(heapsize: usize, log2gran: u8) -> usize {
-        words_for(heapsize >> log2gran)
+        2 * words_for(heapsize >> log2gran)
     }
 
     /// NuttX's `gran_alloc`: at least `size` bytes as whole granules,
@@ -387,13 +414,15 @@ impl Gran {
         self.inner.lock().alloc(size)
     }
 
-    /// NuttX's `gran_free`: returns the granules covering `size` bytes from
-    /// `ptr`. A part of an allocation may be freed on its own (as in
-    /// NuttX), but every granule of the range must be allocated: otherwise
-    /// nothing changes and the error says why
-    /// ([`GranError::OutOfRange`], [`GranError::Misaligned`],
-    /// [`GranError::NotAllocated`], or [`GranError::InvalidArgument`] for
-    /// `size == 0`).
+    /// NuttX's `gran_free`: returns the allocation at `ptr`, whose size
+    /// `size` was asked for (any size that covers the same number of
+    /// granules). Anything else changes nothing and the error says why:
+    /// [`GranError::OutOfRange`], [`GranError::Misaligned`],
+    /// [`GranError::NotAllocated`] (not allocated: a double free),
+    /// [`GranError::NotAStart`] (inside an allocation),
+    /// [`GranError::WrongSize`] (more or fewer granules than the
+    /// allocation: freeing a neighbour's, or part of one), or
+    /// [`GranError::InvalidArgument`] for `size == 0`.
     ///
     /// # Safety
     /// Nothing may use the freed memory afterwards.

@@ -68,7 +68,7 @@ impl Pages {
         if npages == 0 || npages > (isize::MAX as usize >> Self::PAGE_SHIFT) / 2 {
             return Err(GranError::InvalidArgument);
         }
-        let nwords = words_for(npages);
+        let nwords = 2 * words_for(npages); // allocated bits and starts
         let bitmap_bytes = (nwords * 8).next_multiple_of(Self::PAGE_SIZE);
         let heap_bytes = npages << Self::PAGE_SHIFT;
         let len = bitmap_bytes + heap_bytes;

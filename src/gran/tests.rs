@@ -94,17 +94,18 @@ fn geometry_and_info() {
     let region = Region::new(65_536, 4096);
     // SAFETY: the region outlives the allocator.
     let gran = unsafe { Gran::new(region.ptr, 65_536, 6, 4) }.unwrap();
-    // The bitmap (16 words) takes the first 128 bytes.
+    // The two bitmaps (16 words each: allocated, allocation starts) take
+    // the first 256 bytes.
     let (heap, size) = gran.heap();
-    assert_eq!(heap as usize, region.addr() + 128);
-    assert_eq!(size, 1022 * 64);
-    assert_eq!(gran.info(), GranInfo { log2gran: 6, ngranules: 1022, nfree: 1022, mxfree: 1022 });
+    assert_eq!(heap as usize, region.addr() + 256);
+    assert_eq!(size, 1020 * 64);
+    assert_eq!(gran.info(), GranInfo { log2gran: 6, ngranules: 1020, nfree: 1020, mxfree: 1020 });
     assert_eq!(gran.granule_size(), 64);
     assert_eq!(gran.alignment(), 16);
     // NuttX's example: 47 bytes take one 64-byte granule.
     let p = gran.alloc(47).unwrap().as_ptr() as usize;
-    assert_eq!(p, region.addr() + 128);
-    assert_eq!(gran.info().nfree, 1021);
+    assert_eq!(p, region.addr() + 256);
+    assert_eq!(gran.info().nfree, 1019);
     let a = gran.alloc(10 * 64).unwrap().as_ptr() as usize;
     let b = gran.alloc(20 * 64 - 5).unwrap().as_ptr() as usize;
     let c = gran.alloc(30 * 64).unwrap().as_ptr() as usize;
@@ -113,14 +114,14 @@ fn geometry_and_info() {
     unsafe { gran.free(b as *mut u8, 20 * 64) }.unwrap();
     assert_eq!(
         gran.info(),
-        GranInfo { log2gran: 6, ngranules: 1022, nfree: 1022 - 41, mxfree: 1022 - 61 }
+        GranInfo { log2gran: 6, ngranules: 1020, nfree: 1020 - 41, mxfree: 1020 - 61 }
     );
     // The hole is reused first (first fit).
     assert_eq!(gran.alloc(64 * 20).unwrap().as_ptr() as usize, b);
 
     // The bitmap in storage of the caller: the whole region is granules.
     let mut bits = vec![0xAAu64; Gran::bitmap_words(65_536, 6)];
-    assert_eq!(bits.len(), 16);
+    assert_eq!(bits.len(), 32);
     // SAFETY: region and bitmap outlive the allocator.
     let g2 = unsafe { Gran::with_bitmap(region.ptr, 65_536, 6, 4, bits.as_mut_ptr(), bits.len()) }
         .unwrap();
@@ -128,10 +129,12 @@ fn geometry_and_info() {
     assert_eq!(g2.heap().0 as usize, region.addr());
     // SAFETY: bad parameters are refused before anything is touched.
     unsafe {
-        assert_eq!(
-            Gran::with_bitmap(region.ptr, 65_536, 6, 4, bits.as_mut_ptr(), 15).err(),
-            Some(GranError::InvalidArgument)
-        );
+        for short in [15, 31] {
+            assert_eq!(
+                Gran::with_bitmap(region.ptr, 65_536, 6, 4, bits.as_mut_ptr(), short).err(),
+                Some(GranError::InvalidArgument)
+            );
+        }
         assert_eq!(
             Gran::new(std::ptr::null_mut(), 4096, 6, 4).err(),
             Some(GranError::InvalidArgument)
@@ -241,7 +244,7 @@ fn large_allocations() {
 
 fn bad_frees() {
     let region = Region::new(64 * 256, 64);
-    let mut bits = vec![0u64; 4];
+    let mut bits = vec![0u64; 8];
     // SAFETY: region and bitmap outlive the allocator.
     let gran =
         unsafe { Gran::with_bitmap(region.ptr, 64 * 256, 6, 6, bits.as_mut_ptr(), bits.len()) }
@@ -253,10 +256,12 @@ fn bad_frees() {
     // SAFETY: every call is refused without touching memory.
     unsafe {
         assert_eq!(gran.free(a.add(4 * 64), 64), Err(GranError::NotAllocated), "never allocated");
-        assert_eq!(gran.free(a, 5 * 64), Err(GranError::NotAllocated), "runs past the allocation");
+        assert_eq!(gran.free(a, 5 * 64), Err(GranError::WrongSize), "runs past the allocation");
+        assert_eq!(gran.free(a, 3 * 64), Err(GranError::WrongSize), "a part of it");
+        assert_eq!(gran.free(a.add(64), 2 * 64), Err(GranError::NotAStart), "from inside it");
         assert_eq!(gran.free(a.add(1), 64), Err(GranError::Misaligned));
         assert_eq!(gran.free(a.add(63), 64), Err(GranError::Misaligned));
-        assert_eq!(gran.free(base.sub(64), 64), Err(GranError::OutOfRange));
+        assert_eq!(gran.free(base.wrapping_sub(64), 64), Err(GranError::OutOfRange));
         assert_eq!(gran.free(base.add(256 * 64), 64), Err(GranError::OutOfRange));
         assert_eq!(gran.free(base.add(255 * 64), 128), Err(GranError::OutOfRange), "spans the end");
         assert_eq!(gran.free(a, usize::MAX), Err(GranError::OutOfRange));
@@ -264,17 +269,43 @@ fn bad_frees() {
         assert_eq!(gran.free(std::ptr::null_mut(), 64), Err(GranError::OutOfRange));
     }
     assert_eq!(gran.info(), before, "refused frees change nothing");
-    // SAFETY: ours: a part of an allocation may be freed alone (NuttX).
+    // Allocations side by side: a free that covers the neighbour's
+    // granules is refused (it was taken once, and the neighbour's granules
+    // handed out again); one that covers less than its own too.
+    let b = gran.alloc(2 * 64).unwrap().as_ptr();
+    let c = gran.alloc(3 * 64).unwrap().as_ptr();
+    assert_eq!((b, c), (a.wrapping_add(4 * 64), a.wrapping_add(6 * 64)));
+    let before = gran.info();
+    // SAFETY: refused frees change nothing; then live allocations are
+    // freed once each, with any size of the same granule count.
     unsafe {
-        gran.free(a.add(64), 2 * 64).unwrap();
-        assert_eq!(gran.free(a.add(64), 64), Err(GranError::NotAllocated));
-        assert_eq!(gran.free(a, 4 * 64), Err(GranError::NotAllocated), "middle already freed");
-        gran.free(a, 64).unwrap();
-        gran.free(a.add(3 * 64), 1).unwrap();
+        assert_eq!(gran.free(a, 6 * 64), Err(GranError::WrongSize));
+        assert_eq!(gran.free(b, 5 * 64), Err(GranError::WrongSize));
+        assert_eq!(gran.free(b, 64), Err(GranError::WrongSize));
+        assert_eq!(gran.free(c.add(2 * 64), 64), Err(GranError::NotAStart));
+        assert_eq!(gran.info(), before);
+        gran.free(b, 2 * 64 - 7).unwrap();
+        assert_eq!(gran.free(b, 2 * 64), Err(GranError::NotAllocated), "double free");
+        assert_eq!(gran.free(a, 6 * 64), Err(GranError::WrongSize), "b's granules are free now");
+        gran.free(a, 4 * 64).unwrap();
+        gran.free(c, 3 * 64).unwrap();
         assert_eq!(gran.free(a, 64), Err(GranError::NotAllocated), "double free");
     }
     assert_eq!(gran.info().nfree, 256);
-    for e in [GranError::OutOfRange, GranError::Misaligned, GranError::NotAllocated] {
+    // The last granule and a whole-heap allocation.
+    let all = gran.alloc(256 * 64).unwrap().as_ptr();
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(gran.free(all, 255 * 64), Err(GranError::WrongSize));
+        gran.free(all, 256 * 64).unwrap();
+    }
+    for e in [
+        GranError::OutOfRange,
+        GranError::Misaligned,
+        GranError::NotAllocated,
+        GranError::NotAStart,
+        GranError::WrongSize,
+    ] {
         assert!(e.is_bad_free());
         assert_eq!(e.errno(), crate::sys::Errno::EINVAL);
     }
@@ -446,7 +477,32 @@ fn pages_two_step_and_errors() {
     assert!(matches!(mapping_fails, Err(GranError::Map(e)) if e == crate::sys::Errno::ENOMEM));
 }
 
+/// `allocation_len` against the bit-by-bit rule on random bitmaps of
+/// allocations: from a start, up to the first free granule or the next
+/// start.
+fn allocation_len_matches_naive() {
+    let mut rng = Rng::new(7);
+    for round in 0..if cfg!(miri) { 50 } else { 2000 } {
+        let nbits = 1 + rng.below(300);
+        let words = random_bitmap(&mut rng, nbits, [50, 90, 100][round % 3]);
+        let starts = random_bitmap(&mut rng, nbits, [5, 30, 70][round % 3]);
+        let bit = |w: &[u64], i: usize| w[i / 64] >> (i % 64) & 1 != 0;
+        for first in 0..nbits {
+            let mut end = first + 1;
+            while end < nbits && bit(&words, end) && !bit(&starts, end) {
+                end += 1;
+            }
+            assert_eq!(
+                bitmap::allocation_len(&words, &starts, nbits, first),
+                end - first,
+                "nbits {nbits} first {first} words {words:x?} starts {starts:x?}"
+            );
+        }
+    }
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("gran::allocation_len_matches_naive", allocation_len_matches_naive),
     ("gran::finder_matches_naive", finder_matches_naive),
     ("gran::geometry_and_info", geometry_and_info),
     ("gran::alignment_of_results", alignment_of_results),

@@ -4,9 +4,7 @@
 
 use core::ptr::NonNull;
 
-use super::block::{
-    block_for, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE,
-};
+use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
 use super::raw::RawHeap;
 use super::source::Source;
 
@@ -21,7 +19,7 @@ impl<S: Source> RawHeap<S> {
     pub fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
         let (p, _) = self.alloc_any(size, align)?;
         // SAFETY: payload addresses are never 0.
-        Some(unsafe { NonNull::new_unchecked(p as *mut u8) })
+        Some(unsafe { NonNull::new_unchecked(self.mem.ptr(p)) })
     }
 
     /// As [`alloc`](Self::alloc), with the first `size` bytes zeroed.
@@ -30,12 +28,13 @@ impl<S: Source> RawHeap<S> {
     pub fn alloc_zeroed(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
         let (p, dirty_end) = self.alloc_any(size, align)?;
         let end = dirty_end.min(p + size);
+        let ptr = self.mem.ptr::<u8>(p);
         if end > p {
             // SAFETY: `[p, end)` lies in the payload just handed out.
-            unsafe { core::ptr::write_bytes(p as *mut u8, 0, end - p) };
+            unsafe { core::ptr::write_bytes(ptr, 0, end - p) };
         }
         // SAFETY: payload addresses are never 0.
-        Some(unsafe { NonNull::new_unchecked(p as *mut u8) })
+        Some(unsafe { NonNull::new_unchecked(ptr) })
     }
 
     /// The payload address and the end of its possibly-dirty prefix.
@@ -43,7 +42,7 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
-            let (h, s, d) = if let Some(h) = self.lists.fit(b) {
+            let (h, s, d) = if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
                 self.bump(b)
@@ -97,13 +96,13 @@ impl<S: Source> RawHeap<S> {
     /// A used block of at least `b` bytes from anywhere in the heap,
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
-        if let Some(h) = self.lists.fit(b) {
+        if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {
             return Some(self.take_free(h, b));
         }
         if self.top_size() >= b {
             return Some(self.bump(b));
         }
-        if let Some(h) = self.lists.first_fit(b) {
+        if let Some(h) = self.intact(self.lists.first_fit(&self.walk(), b)) {
             return Some(self.take_free(h, b));
         }
         if may_grow && self.grow(b) {
@@ -112,26 +111,31 @@ impl<S: Source> RawHeap<S> {
         None
     }
 
-    /// Takes free block `h` (at least `b` bytes) off its list, splitting off
-    /// the remainder as a new free block when it can stand alone.
+    /// Takes free block `h` (a list offered it for `b` bytes) off its
+    /// list, splitting off the remainder as a new free block when it can
+    /// stand alone. Its size is checked first (`free_size`).
     #[inline(always)]
     pub(super) fn take_free(&mut self, h: usize, b: usize) -> Got {
-        // SAFETY: `h` is a listed free block of at least `b` bytes; the
-        // remainder and the next header lie within or just after it.
+        let s = self.free_size(h);
+        if s < b {
+            self.corrupt((super::error::Corruption::FreeSize, h));
+        }
+        let (m, tag) = (self.mem, self.tag);
+        // SAFETY: `h` is a listed free block of `s >= b` bytes, checked;
+        // the remainder and the next header lie within or just after it.
         unsafe {
-            let s = rd(h) & SIZE;
             let d = self.unlist_block(h, s);
             let rem = s - b;
             if rem >= MIN_BLOCK {
                 let r = h + b;
-                set_free(r, rem);
+                set_free(m, tag, r, rem);
                 self.list_block(r, rem, d.min(rem));
-                wr(h, b | IN_USE | PREV_IN_USE);
+                m.wr(h, tag | b | IN_USE | PREV_IN_USE);
                 (h, b, h + b)
             } else {
-                wr(h, s | IN_USE | PREV_IN_USE);
+                m.wr(h, tag | s | IN_USE | PREV_IN_USE);
                 let n = h + s;
-                wr(n, rd(n) | PREV_IN_USE);
+                m.wr(n, m.rd(n) | PREV_IN_USE);
                 (h, s, h + s)
             }
         }
@@ -144,7 +148,7 @@ impl<S: Source> RawHeap<S> {
         // A 16-byte rest could not stand alone as a top block: take it too.
         let s = if self.top_end - h - b < MIN_BLOCK { self.top_end - h } else { b };
         // SAFETY: the top is heap memory; its first word becomes a header.
-        unsafe { wr(h, s | IN_USE | PREV_IN_USE) };
+        unsafe { self.mem.wr(h, self.tag | s | IN_USE | PREV_IN_USE) };
         let end = h + s;
         self.top = end;
         let f = self.fresh;
@@ -166,15 +170,15 @@ impl<S: Source> RawHeap<S> {
             // it; a free block before `h` is listed with a valid footer.
             unsafe {
                 let (mut start, mut size, mut dirty) = (h, front, front);
-                if rd(h) & PREV_IN_USE == 0 {
-                    let ps = rd(h - HDR);
+                if self.mem.rd(h) & PREV_IN_USE == 0 {
+                    let ps = self.prev_free(h);
                     self.unlist(h - ps, ps, &mut dirty);
                     start -= ps;
                     size += ps;
                 }
-                set_free(start, size);
+                set_free(self.mem, self.tag, start, size);
                 self.list_block(start, size, dirty);
-                wr(nh, (s - front) | IN_USE);
+                self.mem.wr(nh, self.tag | (s - front) | IN_USE);
             }
             h = nh;
             s -= front;
@@ -190,7 +194,7 @@ impl<S: Source> RawHeap<S> {
             return s;
         }
         // SAFETY: `h` is a used block of size `s`.
-        unsafe { wr(h, b | (rd(h) & PREV_IN_USE) | IN_USE) };
+        unsafe { self.mem.wr(h, self.tag | b | (self.mem.rd(h) & PREV_IN_USE) | IN_USE) };
         self.release(h + b, s - b, false, super::segment::NONE);
         b
     }

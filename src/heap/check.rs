@@ -3,7 +3,7 @@
 
 use core::fmt::Write;
 
-use super::block::{rd, ALIGN, HDR, IN_USE, LARGE, MARK, MIN_BLOCK, PREV_IN_USE, SIZE};
+use super::block::{ALIGN, HDR, IN_USE, LARGE, MARK, MIN_BLOCK, PREV_IN_USE, SIZE, TAG_BITS};
 use super::raw::RawHeap;
 use super::source::Source;
 
@@ -46,9 +46,13 @@ impl<S: Source> RawHeap<S> {
             let (mut h, mut prev_free) = (seg.first, false);
             while h < limit {
                 // SAFETY: `h` is inside the segment's block area.
-                let hdr = unsafe { rd(h) };
+                let hdr = unsafe { self.mem.rd(h) };
                 let s = hdr & SIZE;
-                if s < MIN_BLOCK || s > limit - h || hdr & (IN_USE | LARGE) == IN_USE | LARGE {
+                if s < MIN_BLOCK
+                    || s > limit - h
+                    || hdr & (IN_USE | LARGE) == IN_USE | LARGE
+                    || hdr & TAG_BITS != self.tag
+                {
                     r.err(format_args!("bad header {hdr:#x} at {h:#x}"));
                     break;
                 }
@@ -69,7 +73,7 @@ impl<S: Source> RawHeap<S> {
                         r.err(format_args!("free block {h:#x} is on no free list"));
                     }
                     // SAFETY: as above; the footer is the block's last word.
-                    if unsafe { rd(h + s - HDR) } != s {
+                    if unsafe { self.mem.rd(h + s - HDR) } != s {
                         r.err(format_args!("footer of free block {h:#x} is not its size"));
                     }
                     prev_free = true;
@@ -86,8 +90,8 @@ impl<S: Source> RawHeap<S> {
                 }
             }
             // SAFETY: the sentinel is the segment's last word.
-            let sh = unsafe { rd(seg.sentinel) };
-            if sh & (SIZE | IN_USE | LARGE) != IN_USE
+            let sh = unsafe { self.mem.rd(seg.sentinel) };
+            if sh & (TAG_BITS | SIZE | IN_USE | LARGE) != self.tag | IN_USE
                 || (!is_top && (sh & PREV_IN_USE == 0) != prev_free)
             {
                 r.err(format_args!("bad sentinel {sh:#x} at {:#x}", seg.sentinel));

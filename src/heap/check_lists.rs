@@ -3,7 +3,7 @@
 //! runs, so that the segment walk can tell that each is on exactly one
 //! list; `unmark` clears it again.
 
-use super::block::{rd, wr, IN_USE, MARK, MIN_BLOCK, PURGE_MIN, SIZE};
+use super::block::{IN_USE, MARK, MIN_BLOCK, PURGE_MIN, SIZE};
 use super::check::Report;
 use super::class::{class_of, FL, SL};
 use super::raw::RawHeap;
@@ -14,6 +14,7 @@ impl<S: Source> RawHeap<S> {
     /// Also checks the total of dirty bytes in big free blocks.
     pub(super) fn check_lists(&mut self, r: &mut Report<'_>) -> (usize, usize) {
         let (mut n, mut sum, mut dirty) = (0, 0, 0);
+        let m = self.mem;
         for fl in 0..FL {
             if !self.lists.row_consistent(fl) {
                 r.err(format_args!("first-level bitmap bit {fl} is wrong"));
@@ -30,7 +31,7 @@ impl<S: Source> RawHeap<S> {
                         break;
                     }
                     // SAFETY: `h` is a block address inside a segment.
-                    let (hdr, back) = unsafe { (rd(h), rd(h + 16)) };
+                    let (hdr, back) = unsafe { (m.rd(h), m.rd(h + 16)) };
                     let s = hdr & SIZE;
                     if hdr & (IN_USE | MARK) != 0 || s < MIN_BLOCK {
                         r.err(format_args!("list ({fl},{sl}) holds {h:#x} with header {hdr:#x}"));
@@ -44,19 +45,19 @@ impl<S: Source> RawHeap<S> {
                     }
                     if s >= PURGE_MIN {
                         // SAFETY: big free blocks keep their dirty count at h+24.
-                        let d = unsafe { rd(h + 24) };
+                        let d = unsafe { m.rd(h + 24) };
                         if d > s {
                             r.err(format_args!("free block {h:#x} of {s} B claims {d} B dirty"));
                         }
                         dirty += d;
                     }
                     // SAFETY: as above.
-                    unsafe { wr(h, hdr | MARK) };
+                    unsafe { m.wr(h, hdr | MARK) };
                     n += 1;
                     sum += s;
                     prev = h;
                     // SAFETY: as above.
-                    h = unsafe { rd(h + 8) };
+                    h = unsafe { m.rd(h + 8) };
                 }
             }
         }
@@ -72,15 +73,16 @@ impl<S: Source> RawHeap<S> {
     /// Clears the marks `check_lists` left (also on
     /// blocks the walk missed).
     pub(super) fn unmark(&mut self) {
+        let m = self.mem;
         for fl in 0..FL {
             for sl in 0..SL {
                 let mut h = self.lists.head(fl, sl);
                 // SAFETY: only marked blocks (validated before marking) are
                 // followed; the first unmarked one ends the list walk.
                 unsafe {
-                    while h != 0 && self.is_block_addr(h) && rd(h) & (MARK | IN_USE) == MARK {
-                        wr(h, rd(h) & !MARK);
-                        h = rd(h + 8);
+                    while h != 0 && self.is_block_addr(h) && m.rd(h) & (MARK | IN_USE) == MARK {
+                        m.wr(h, m.rd(h) & !MARK);
+                        h = m.rd(h + 8);
                     }
                 }
             }
@@ -89,7 +91,7 @@ impl<S: Source> RawHeap<S> {
 
     pub(super) fn check_large(&self, r: &mut Report<'_>) {
         let (mut n, mut usable, mut mapped) = (0, 0, 0);
-        self.large.each(|p| match self.large_parts(p) {
+        self.large.each(self.mem, |p| match self.large_parts(p) {
             Ok((m, len)) => {
                 n += 1;
                 usable += m + len - p;

@@ -7,7 +7,9 @@
 //! is set iff `heads[i][j]` is a non-empty list. Lists are doubly linked
 //! through the words at `h+8` (next) and `h+16` (prev), newest first.
 
-use super::block::{rd, wr, SIZE};
+use super::block::{Mem, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE, TAG_BITS};
+use super::error::Corruption;
+use super::segment::Segments;
 
 const SL_BITS: u32 = 4;
 /// Classes per power of two.
@@ -20,6 +22,10 @@ pub const FIT_SCAN: usize = 32;
 /// blocks, splitting a bigger one is cheaper than hunting for the best
 /// (fewer trips to the kernel, measured).
 pub const FIT_BELOW: usize = 64 << 10;
+
+/// A damaged list found at a block: which check and the block's header
+/// address.
+pub type Damage = (Corruption, usize);
 
 /// The class `(fl, sl)` that a free block of size `s` lives in.
 #[inline(always)]
@@ -46,6 +52,62 @@ fn class_up(s: usize) -> (usize, usize) {
     class_of(s + (1 << (f - SL_BITS)) - 1)
 }
 
+/// How list code reaches and judges blocks: the heap's [`Mem`], its tag,
+/// and its segments, to tell whether an address can be a listed block.
+pub struct Walk<'a> {
+    /// Where the words are.
+    pub m: Mem,
+    /// The heap's tag (a free block's header carries it).
+    pub tag: usize,
+    /// The top segment's first header and the top: blocks of the top
+    /// segment lie in `[first, top)`.
+    pub first: usize,
+    /// See `first`.
+    pub top: usize,
+    /// All segments (the others are searched when an address is not in the
+    /// top segment).
+    pub segs: &'a Segments,
+}
+
+impl Walk<'_> {
+    /// Whether `x` can be the header address of a block with room for its
+    /// links: ≡ 8 (mod 16), inside a segment's block area with at least a
+    /// minimal block before its end.
+    #[inline(always)]
+    pub fn link_ok(&self, x: usize) -> bool {
+        if x % ALIGN != HDR {
+            return false;
+        }
+        if x.wrapping_sub(self.first) < self.top.wrapping_sub(self.first) {
+            return self.top - x >= MIN_BLOCK;
+        }
+        self.segs.limit_other(x).is_some_and(|end| end - x >= MIN_BLOCK)
+    }
+
+    /// Follows the link at `at` (block `h`'s word), checked.
+    #[inline(always)]
+    fn link(&self, h: usize, at: usize) -> Result<usize, Damage> {
+        // SAFETY: `h` is a checked listed block; its links are its words.
+        let x = unsafe { self.m.rd(at) };
+        if x != 0 && !self.link_ok(x) {
+            return Err((Corruption::Link, h));
+        }
+        Ok(x)
+    }
+
+    /// The size of listed block `h`, whose header must be a free block's
+    /// of this heap.
+    #[inline(always)]
+    fn size(&self, h: usize) -> Result<usize, Damage> {
+        // SAFETY: `h` is a head or a checked link: a block address.
+        let hdr = unsafe { self.m.rd(h) };
+        if hdr & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag | PREV_IN_USE {
+            return Err((Corruption::FreeHeader, h));
+        }
+        Ok(hdr & SIZE)
+    }
+}
+
 /// The free lists and their bitmaps.
 pub struct FreeLists {
     fl_map: u64,
@@ -62,17 +124,18 @@ impl FreeLists {
     /// Puts free block `h` of size `s` at the head of its list.
     ///
     /// # Safety
-    /// `h` must be a free block of size `s` with room for its links.
+    /// `h` must be a free block of size `s` with room for its links; the
+    /// listed blocks must be intact (the head's back link is written).
     #[inline]
-    pub unsafe fn insert(&mut self, h: usize, s: usize) {
+    pub unsafe fn insert(&mut self, m: Mem, h: usize, s: usize) {
         let (fl, sl) = class_of(s);
         let head = self.heads[fl][sl];
         // SAFETY: `h` and `head` are free blocks owned by the heap.
         unsafe {
-            wr(h + 8, head);
-            wr(h + 16, 0);
+            m.wr(h + 8, head);
+            m.wr(h + 16, 0);
             if head != 0 {
-                wr(head + 16, h);
+                m.wr(head + 16, h);
             }
         }
         self.heads[fl][sl] = h;
@@ -80,38 +143,53 @@ impl FreeLists {
         self.sl_map[fl] |= 1 << sl;
     }
 
-    /// Takes free block `h` of size `s` off its list.
+    /// Takes free block `h` of size `s` off its list, after checking that
+    /// its links point to blocks that point back at it (and that a block
+    /// with no previous one heads the list of its size): a block whose
+    /// links were overwritten is reported, never followed.
     ///
     /// # Safety
-    /// `h` must be on the list of `class_of(s)`.
+    /// `h` must be a block address of the heap whose header was checked.
     #[inline]
-    pub unsafe fn remove(&mut self, h: usize, s: usize) {
-        // SAFETY: `h` is a listed free block; its neighbours are too.
+    pub unsafe fn remove(&mut self, w: &Walk<'_>, h: usize, s: usize) -> Result<(), Damage> {
+        let next = w.link(h, h + 8)?;
+        let prev = w.link(h, h + 16)?;
+        let (fl, sl) = class_of(s);
+        // SAFETY: `next` and `prev` passed the link check: block addresses
+        // inside a segment, with room for their links.
         unsafe {
-            let next = rd(h + 8);
-            let prev = rd(h + 16);
-            if next != 0 {
-                wr(next + 16, prev);
+            if next != 0 && w.m.rd(next + 16) != h {
+                return Err((Corruption::Unlink, h));
             }
             if prev != 0 {
-                wr(prev + 8, next);
-                return;
-            }
-            let (fl, sl) = class_of(s);
-            self.heads[fl][sl] = next;
-            if next == 0 {
-                self.sl_map[fl] &= !(1 << sl);
-                if self.sl_map[fl] == 0 {
-                    self.fl_map &= !(1 << fl);
+                if w.m.rd(prev + 8) != h {
+                    return Err((Corruption::Unlink, h));
                 }
+            } else if self.heads[fl][sl] != h {
+                return Err((Corruption::Unlink, h));
+            }
+            if next != 0 {
+                w.m.wr(next + 16, prev);
+            }
+            if prev != 0 {
+                w.m.wr(prev + 8, next);
+                return Ok(());
             }
         }
+        self.heads[fl][sl] = next;
+        if next == 0 {
+            self.sl_map[fl] &= !(1 << sl);
+            if self.sl_map[fl] == 0 {
+                self.fl_map &= !(1 << fl);
+            }
+        }
+        Ok(())
     }
 
     /// A free block of at least `s` bytes from the first non-empty class
     /// that guarantees the fit, in O(1); `None` if there is none.
     #[inline]
-    pub fn find(&self, s: usize) -> Option<usize> {
+    pub fn find(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         let (fl, sl) = class_up(s);
         let here = self.sl_map[fl] & (!0u32 << sl);
         let (fl, sl) = if here != 0 {
@@ -119,18 +197,14 @@ impl FreeLists {
         } else {
             let above = self.fl_map & (!0u64 << (fl + 1));
             if above == 0 {
-                return None;
+                return Ok(None);
             }
             let fl = above.trailing_zeros() as usize;
             (fl, self.sl_map[fl].trailing_zeros() as usize)
         };
         let h = self.heads[fl][sl];
-        // SAFETY: a listed block has a valid header.
-        if unsafe { rd(h) } & SIZE >= s {
-            Some(h)
-        } else {
-            None // only possible in the open-ended last class
-        }
+        // Only the open-ended last class may hold a block too small.
+        Ok((w.size(h)? >= s).then_some(h))
     }
 
     /// The best fit for `s` (below [`FIT_BELOW`]) among the first
@@ -138,11 +212,12 @@ impl FreeLists {
     /// the scan), else a block from the
     /// first class above that guarantees the fit ([`find`](Self::find)).
     /// Taking a block of the request's own class when one fits, rather than
-    /// splitting a bigger one, keeps big free blocks big.
+    /// splitting a bigger one, keeps big free blocks big. Every block
+    /// looked at and every link followed is checked first.
     #[inline]
-    pub fn fit(&self, s: usize) -> Option<usize> {
+    pub fn fit(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         if s >= FIT_BELOW {
-            return self.find(s);
+            return self.find(w, s);
         }
         let (fl, sl) = class_of(s);
         let mut h = self.heads[fl][sl];
@@ -151,56 +226,68 @@ impl FreeLists {
             if h == 0 {
                 break;
             }
-            // SAFETY: listed blocks have valid headers and links.
-            let size = unsafe { rd(h) } & SIZE;
+            let size = w.size(h)?;
             if size >= s && size < best_size {
                 (best, best_size) = (h, size);
                 if size == s {
                     break;
                 }
             }
-            // SAFETY: as above.
-            h = unsafe { rd(h + 8) };
+            h = w.link(h, h + 8)?;
         }
         if best != 0 {
-            return Some(best);
+            return Ok(Some(best));
         }
-        self.find(s)
+        self.find(w, s)
     }
 
     /// First fit within the class of `s` itself: the slow path that makes
     /// every free block allocatable at its exact size.
-    pub fn first_fit(&self, s: usize) -> Option<usize> {
+    pub fn first_fit(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         let (fl, sl) = class_of(s);
         let mut h = self.heads[fl][sl];
         while h != 0 {
-            // SAFETY: listed blocks have valid headers and links.
-            unsafe {
-                if rd(h) & SIZE >= s {
-                    return Some(h);
-                }
-                h = rd(h + 8);
+            if w.size(h)? >= s {
+                return Ok(Some(h));
             }
+            h = w.link(h, h + 8)?;
         }
-        None
+        Ok(None)
     }
 
     /// The size of the largest free block (scans one list).
-    pub fn largest(&self) -> usize {
+    pub fn largest(&self, w: &Walk<'_>) -> Result<usize, Damage> {
         if self.fl_map == 0 {
-            return 0;
+            return Ok(0);
         }
         let fl = 63 - self.fl_map.leading_zeros() as usize;
         let sl = 31 - self.sl_map[fl].leading_zeros() as usize;
         let (mut h, mut best) = (self.heads[fl][sl], 0);
         while h != 0 {
-            // SAFETY: listed blocks have valid headers and links.
-            unsafe {
-                best = best.max(rd(h) & SIZE);
-                h = rd(h + 8);
+            best = best.max(w.size(h)?);
+            h = w.link(h, h + 8)?;
+        }
+        Ok(best)
+    }
+
+    /// Calls `f(h, size)` for every block of the lists of classes from
+    /// `(fl, 0)` up, checking each block and link first.
+    pub fn each_from(
+        &self,
+        w: &Walk<'_>,
+        fl: usize,
+        mut f: impl FnMut(usize, usize),
+    ) -> Result<(), Damage> {
+        for row in &self.heads[fl..] {
+            for &head in row {
+                let mut h = head;
+                while h != 0 {
+                    f(h, w.size(h)?);
+                    h = w.link(h, h + 8)?;
+                }
             }
         }
-        best
+        Ok(())
     }
 
     /// The head of list `(fl, sl)`, for walks by `check` and `dump`.

@@ -2,15 +2,18 @@
 //! neighbours and the top, and the purge policy for big free blocks.
 
 use super::block::{
-    dirty_of, down, rd, set_free, up, wr, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE,
-    PURGE_MIN, SIZE,
+    dirty_of, down, set_free, up, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN,
+    SIZE, TAG_BITS,
 };
-use super::class::{class_of, FL, SL};
-use super::error::HeapError;
+use super::class::class_of;
+use super::error::{Corruption, HeapError};
 use super::raw::RawHeap;
 use super::segment::NONE;
 use super::source::Source;
 use super::tcache::{key_of, CACHE_MAX};
+
+/// What `locate` reports when the tags around a block disagree with it.
+const NEIGHBOUR: HeapError = HeapError::Corrupted(Corruption::Neighbour);
 
 /// What a pointer handed back to the heap turned out to be.
 #[derive(Clone, Copy)]
@@ -34,7 +37,9 @@ fn prefetch(a: usize) {
 }
 
 impl<S: Source> RawHeap<S> {
-    /// Validates a payload pointer handed back by the user.
+    /// Validates a payload pointer handed back by the user: it must be
+    /// a block of this heap (its segment, its tag), in use, with boundary
+    /// tags around it that agree.
     #[inline]
     pub(super) fn locate(&self, p: usize) -> Result<Found, HeapError> {
         if p % ALIGN != 0 || p == 0 {
@@ -45,9 +50,9 @@ impl<S: Source> RawHeap<S> {
             (self.segs.top(), self.top)
         } else if let Some(i) = self.segs.find_other(h) {
             (i, self.segs.get(i).sentinel)
-        } else if self.large.contains(p) {
+        } else if self.large.contains(self.mem, p) {
             return Ok(Found::Large(p));
-        } else if self.large.recently_freed(p) || p == self.last_freed {
+        } else if self.large.recently_freed(self.mem, p) || p == self.last_freed {
             return Err(HeapError::DoubleFree);
         } else {
             return Err(HeapError::InvalidPointer);
@@ -56,12 +61,17 @@ impl<S: Source> RawHeap<S> {
         // lines where it most likely is, in parallel with the header's.
         prefetch(h + 64);
         prefetch(h + 128);
+        let m = self.mem;
         // SAFETY: `h` lies in a segment's block area.
-        let hdr = unsafe { rd(h) };
+        let hdr = unsafe { m.rd(h) };
+        if hdr & TAG_BITS != self.tag {
+            // Not a header this heap wrote: a stray pointer, or a block of
+            // another heap (one that lives inside a block of this one).
+            return Err(HeapError::InvalidPointer);
+        }
         if hdr & IN_USE == 0 {
             // A freed (or parked) block keeps its size in its header; a
-            // word with neither IN_USE nor a size (zeros inside a payload)
-            // is no block at all.
+            // word with neither IN_USE nor a size is no block at all.
             return Err(if hdr & SIZE >= MIN_BLOCK {
                 HeapError::DoubleFree
             } else {
@@ -73,27 +83,28 @@ impl<S: Source> RawHeap<S> {
             return Err(HeapError::InvalidPointer);
         }
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if !self.unkeyed && s <= CACHE_MAX && unsafe { rd(h + 16) } == key_of(h) {
+        if !self.unkeyed && s <= CACHE_MAX && unsafe { m.rd(h + 16) } == key_of(h) {
             return Err(HeapError::DoubleFree); // it sits in a thread cache
         }
         let n = h + s;
         // SAFETY: `n` is at most the segment's sentinel.
-        if n != self.top && unsafe { rd(n) } & PREV_IN_USE == 0 {
-            return Err(HeapError::Corrupted);
+        if n != self.top && unsafe { m.rd(n) } & (TAG_BITS | PREV_IN_USE) != self.tag | PREV_IN_USE
+        {
+            return Err(NEIGHBOUR);
         }
         if hdr & PREV_IN_USE == 0 {
             let first = self.segs.get(seg).first;
             // SAFETY: `h-8` is the previous block's footer or the segment's
             // pad word; `h-ps` is checked to lie in the segment first.
             let bad = unsafe {
-                let ps = rd(h - HDR);
+                let ps = m.rd(h - HDR);
                 ps < MIN_BLOCK
                     || ps % ALIGN != 0
                     || ps > h - first
-                    || rd(h - ps) & (SIZE | IN_USE) != ps
+                    || m.rd(h - ps) & (TAG_BITS | SIZE | IN_USE) != self.tag | ps
             };
             if bad {
-                return Err(HeapError::Corrupted);
+                return Err(NEIGHBOUR);
             }
         }
         Ok(Found::Block { h, s, hdr, seg })
@@ -107,7 +118,7 @@ impl<S: Source> RawHeap<S> {
     /// the heap, or freed just before; by header checks otherwise).
     #[inline]
     pub unsafe fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
-        let found = self.locate(p as usize)?;
+        let found = self.locate(p.addr())?;
         self.free_found(found)
     }
 
@@ -131,25 +142,28 @@ impl<S: Source> RawHeap<S> {
     /// # Safety
     /// `p` should come from this heap; others are rejected as by `free`.
     pub unsafe fn usable_size(&self, p: *const u8) -> Result<usize, HeapError> {
-        match self.locate(p as usize)? {
+        match self.locate(p.addr())? {
             Found::Large(p) => self.large_parts(p).map(|(m, len)| m + len - p),
             Found::Block { s, .. } => Ok(s - HDR),
         }
     }
 
     /// Returns block `[h, h+s)` (no longer counted as used) to the free
-    /// state: merges it with free neighbours or the top, lists it.
+    /// state: merges it with free neighbours (checked first) or the top,
+    /// lists it.
     pub(super) fn release(&mut self, h: usize, s: usize, prev_free: bool, seg: usize) {
         let (mut start, mut size, mut dirty) = (h, s, s);
-        // SAFETY: `h` was a used block; its neighbours' tags were validated.
+        let m = self.mem;
+        // SAFETY: `h` was a used block; its neighbours' tags are checked
+        // before they are trusted.
         unsafe {
-            wr(h, s); // IN_USE clear: a second free of `h` is seen as double
             if prev_free {
-                let ps = rd(h - HDR);
+                let ps = self.prev_free(h);
                 start = h - ps;
                 self.unlist(start, ps, &mut dirty);
                 size += ps;
             }
+            m.wr(h, self.tag | s); // IN_USE clear: a second free of `h` is seen as double
             let n = h + s;
             if n == self.top {
                 self.top = start;
@@ -161,12 +175,13 @@ impl<S: Source> RawHeap<S> {
                 }
                 return;
             }
-            let nh = rd(n);
+            let nh = m.rd(n);
             if nh & IN_USE == 0 {
-                self.unlist(n, nh & SIZE, &mut dirty);
-                size += nh & SIZE;
+                let ns = self.free_size(n);
+                self.unlist(n, ns, &mut dirty);
+                size += ns;
             } else {
-                wr(n, nh & !PREV_IN_USE);
+                m.wr(n, nh & !PREV_IN_USE);
             }
             self.put_free(start, size, dirty, seg);
         }
@@ -175,25 +190,33 @@ impl<S: Source> RawHeap<S> {
     /// Takes a free neighbour off its list, adding up its dirty bytes.
     ///
     /// # Safety
-    /// `h` must be a listed free block of size `s`.
+    /// `h` must be a listed free block of size `s`, checked.
     #[inline(always)]
     pub(super) unsafe fn unlist(&mut self, h: usize, s: usize, dirty: &mut usize) {
         // SAFETY: forwarded contract.
         *dirty += unsafe { self.unlist_block(h, s) };
     }
 
-    /// Takes free block `h` of size `s` off its list; returns its dirty
-    /// bytes.
+    /// Takes free block `h` of size `s` off its list (its links checked
+    /// first); returns its dirty bytes.
     ///
     /// # Safety
-    /// `h` must be a listed free block of size `s`.
+    /// `h` must be a listed free block of size `s`, checked.
     #[inline(always)]
     pub(super) unsafe fn unlist_block(&mut self, h: usize, s: usize) -> usize {
-        // SAFETY: `h` is a listed free block of size `s`.
-        let d = unsafe {
-            self.lists.remove(h, s);
-            dirty_of(h, s)
+        let w = super::class::Walk {
+            m: self.mem,
+            tag: self.tag,
+            first: self.top_first,
+            top: self.top,
+            segs: &self.segs,
         };
+        // SAFETY: `h` is a checked free block.
+        if let Err(d) = unsafe { self.lists.remove(&w, h, s) } {
+            self.corrupt(d);
+        }
+        // SAFETY: as above.
+        let d = unsafe { dirty_of(self.mem, h, s) };
         if s >= PURGE_MIN {
             self.st.dirty -= d;
         }
@@ -211,11 +234,11 @@ impl<S: Source> RawHeap<S> {
     pub(super) unsafe fn list_block(&mut self, h: usize, s: usize, dirty: usize) {
         if s >= PURGE_MIN {
             // SAFETY: big free blocks keep their dirty count at h+24.
-            unsafe { wr(h + 24, dirty) };
+            unsafe { self.mem.wr(h + 24, dirty) };
             self.st.dirty += dirty;
         }
         // SAFETY: forwarded contract.
-        unsafe { self.lists.insert(h, s) };
+        unsafe { self.lists.insert(self.mem, h, s) };
         self.st.free += s;
         self.st.free_blocks += 1;
     }
@@ -231,7 +254,7 @@ impl<S: Source> RawHeap<S> {
     /// used blocks on both sides.
     unsafe fn put_free(&mut self, h: usize, s: usize, dirty: usize, seg: usize) {
         // SAFETY: `[h, h+s)` is free heap memory.
-        unsafe { set_free(h, s) };
+        unsafe { set_free(self.mem, self.tag, h, s) };
         if s >= PURGE_MIN {
             let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
             if seg != NONE && seg != self.segs.top() && self.release_segment(seg, h, s) {
@@ -263,38 +286,38 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn purge_dirty(&mut self) -> bool {
         let page = self.source.page_size();
         let mut done = self.purge_top(page);
-        for fl in class_of(PURGE_MIN).0..FL {
-            for sl in 0..SL {
-                let mut h = self.lists.head(fl, sl);
-                while h != 0 {
-                    // SAFETY: listed blocks have valid headers and links;
-                    // big ones keep their dirty count at h+24.
-                    unsafe {
-                        let s = rd(h) & SIZE;
-                        let d = rd(h + 24);
-                        if s >= PURGE_MIN && d != 0 && self.purge_block(h, s) {
-                            wr(h + 24, 0);
-                            self.st.dirty -= d;
-                            done = true;
-                        }
-                        h = rd(h + 8);
-                    }
+        let (m, mut purged) = (self.mem, 0);
+        let w = super::class::Walk {
+            m,
+            tag: self.tag,
+            first: self.top_first,
+            top: self.top,
+            segs: &self.segs,
+        };
+        let source = &mut self.source;
+        let walked = self.lists.each_from(&w, class_of(PURGE_MIN).0, |h, s| {
+            // SAFETY: a checked listed block; big ones keep their dirty
+            // count at h+24; the pages purged lie inside it, clear of its
+            // tags.
+            unsafe {
+                let d = m.rd(h + 24);
+                let (lo, hi) = (up(h + 32, page), down(h + s - HDR, page));
+                if s >= PURGE_MIN && d != 0 && hi > lo && source.purge(lo, hi - lo) {
+                    m.wr(h + 24, 0);
+                    purged += d;
                 }
             }
+        });
+        if let Err(d) = walked {
+            self.corrupt(d);
         }
+        self.st.dirty -= purged;
+        done |= purged != 0;
         // If the source refused (or nothing was big enough to purge), do not
         // walk the lists again on every free.
         self.purge_fail_at =
             if done { 0 } else { self.dirty_total().saturating_add(self.purge_limit()) };
         done
-    }
-
-    /// Discards the whole pages inside free block `[h, h+s)`.
-    pub(super) fn purge_block(&mut self, h: usize, s: usize) -> bool {
-        let page = self.source.page_size();
-        let (lo, hi) = (up(h + 32, page), down(h + s - HDR, page));
-        // SAFETY: the pages lie inside a free block, clear of its tags.
-        hi > lo && unsafe { self.source.purge(lo, hi - lo) }
     }
 
     /// Gives back segment `i` if free block `[h, h+s)` fills it.
@@ -306,6 +329,7 @@ impl<S: Source> RawHeap<S> {
         }
         self.segs.remove(i);
         self.top_first = self.segs.get(self.segs.top()).first;
+        self.bounds = self.segs.bounds();
         true
     }
 }

@@ -1,6 +1,8 @@
 //! [`Heap`]: a [`RawHeap`] behind its own lock, with the failed-allocation
-//! callback and, for the process heap, per-thread caches in front
-//! (`tcache.rs`); the Rust allocator traits are in `traits`.
+//! callback, recovery before an allocation fails, and thread caches in
+//! front (`tcache.rs`): the calling thread's own for the process heap,
+//! caches its callers bring for a heap made [`Heap::with_caches`]. The
+//! Rust allocator traits are in `traits`.
 
 use core::alloc::Layout;
 use core::fmt::Write;
@@ -8,24 +10,40 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use super::block::ALIGN;
+use super::block::{Mem, ALIGN};
 use super::error::HeapError;
 use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
-use super::tcache;
+use super::tcache::{self, Bounds, ThreadCache};
 use crate::sync::{Guard, Lock};
+
+/// The process heap: the calling thread's own cache serves the plain
+/// entry points (0, so that the process heap is all zeros).
+const TCB: u8 = 0;
+/// No caches: every operation takes the lock.
+const PLAIN: u8 = 1;
+/// Blocks may sit in caches that callers bring ([`Heap::alloc_cached`]).
+const KEYED: u8 = 2;
 
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
-    /// No per-thread caches serve small requests: every heap but the
-    /// process heap (which is all zeros at first, so it lives in `.bss`).
-    pub(super) uncached: bool,
+    /// Which caches serve the heap: [`TCB`], [`PLAIN`] or [`KEYED`].
+    mode: u8,
     /// The top segment's block area `[lo, hi)` as of the last unlock, for
     /// the caches' unlocked pointer check (see [`Heap::fast_range`]).
     lo: AtomicUsize,
     hi: AtomicUsize,
+    /// The bounds of all segments as of the last unlock, for the caches'
+    /// link check (see [`Bounds`]).
+    blo: AtomicUsize,
+    bhi: AtomicUsize,
+    /// The heap's tag (see `block.rs`), published once it has one.
+    tag: AtomicUsize,
+    /// The source's root pointer (see [`Mem`]), published with the tag.
+    #[cfg(miri)]
+    root: core::sync::atomic::AtomicPtr<u8>,
 }
 
 /// The locked core of a [`Heap`]; unlocks on drop.
@@ -50,50 +68,108 @@ impl<S: Source> DerefMut for HeapGuard<'_, S> {
 impl<S: Source> Drop for HeapGuard<'_, S> {
     #[inline]
     fn drop(&mut self) {
-        if !self.heap.uncached {
+        if self.heap.mode != PLAIN {
             // Publish where blocks may be, before the lock is released.
+            let h = self.heap;
             let (lo, hi) = self.g.block_area();
-            if self.heap.lo.load(Relaxed) != lo || self.heap.hi.load(Relaxed) != hi {
-                self.heap.lo.store(lo, Relaxed);
-                self.heap.hi.store(hi, Relaxed);
+            if h.lo.load(Relaxed) != lo || h.hi.load(Relaxed) != hi {
+                h.lo.store(lo, Relaxed);
+                h.hi.store(hi, Relaxed);
+            }
+            let (blo, bhi) = self.g.bounds;
+            if h.blo.load(Relaxed) != blo || h.bhi.load(Relaxed) != bhi {
+                h.blo.store(blo, Relaxed);
+                h.bhi.store(bhi, Relaxed);
+            }
+            if h.tag.load(Relaxed) != self.g.tag {
+                h.tag.store(self.g.tag, Relaxed);
+                #[cfg(miri)]
+                h.root.store(self.g.source.root(), Relaxed);
             }
         }
     }
 }
 
 impl<S: Source> Heap<S> {
-    /// A heap that asks `source` for memory on first use.
-    pub const fn with_source(source: S) -> Self {
+    const fn make(raw: RawHeap<S>, mode: u8) -> Self {
         Heap {
-            raw: Lock::new(RawHeap::new(source)),
-            uncached: true,
+            raw: Lock::new(raw),
+            mode,
             lo: AtomicUsize::new(0),
             hi: AtomicUsize::new(0),
+            blo: AtomicUsize::new(0),
+            bhi: AtomicUsize::new(0),
+            tag: AtomicUsize::new(0),
+            #[cfg(miri)]
+            root: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
-    /// A heap with per-thread caches in front (see `tcache.rs`). The caches
-    /// belong to threads, not heaps: only one such heap, the process heap,
-    /// may exist (hosted tests use one at a time per thread).
+    /// A heap that asks `source` for memory on first use.
+    pub const fn with_source(source: S) -> Self {
+        Self::make(RawHeap::new(source), PLAIN)
+    }
+
+    /// A heap whose callers bring thread caches: [`alloc_cached`],
+    /// [`dealloc_cached`] and [`realloc_cached`] take one, and keep small
+    /// blocks there without the lock (see `tcache.rs`); the other methods
+    /// take the lock as usual (and still recognise cached blocks).
+    ///
+    /// [`alloc_cached`]: Self::alloc_cached
+    /// [`dealloc_cached`]: Self::dealloc_cached
+    /// [`realloc_cached`]: Self::realloc_cached
+    pub const fn with_caches(source: S) -> Self {
+        let mut raw = RawHeap::new(source);
+        raw.unkeyed = false;
+        Self::make(raw, KEYED)
+    }
+
+    /// The process heap's constructor: the calling thread's own cache (in
+    /// its control block, see [`crate::thread`]) serves the plain entry
+    /// points. Only the process heap may be one, and only in programs
+    /// whose threads are rawrt's.
+    #[cfg_attr(test, allow(dead_code))] // hosted tests' process heap has no caches
     pub(crate) const fn with_thread_cache(source: S) -> Self {
         let mut raw = RawHeap::new(source);
         raw.unkeyed = false;
-        Heap {
-            raw: Lock::new(raw),
-            uncached: false,
-            lo: AtomicUsize::new(0),
-            hi: AtomicUsize::new(0),
-        }
+        Self::make(raw, TCB)
+    }
+
+    /// Whether the plain entry points use the calling thread's own cache.
+    #[inline(always)]
+    pub(super) fn uses_thread_cache(&self) -> bool {
+        self.mode == TCB
     }
 
     /// The locked core, for several operations under one lock. Nothing
-    /// that allocates from this heap may run while the guard lives. With
-    /// caches, the core learns what the calling thread's cache holds.
+    /// that allocates from this heap may run while the guard lives. For
+    /// the process heap, the core learns what the calling thread's cache
+    /// holds.
     #[inline]
     pub fn lock(&self) -> HeapGuard<'_, S> {
+        if self.mode == TCB {
+            // SAFETY: the calling thread's own cache; no other reference to
+            // it is live while a caller takes the lock.
+            return self.lock_with(Some(unsafe { &mut *tcache::current() }));
+        }
+        self.lock_with(None)
+    }
+
+    /// The locked core; the core learns what cache `c` holds (its blocks
+    /// count as free in the figures).
+    #[inline]
+    pub fn lock_cached(&self, c: &mut ThreadCache) -> HeapGuard<'_, S> {
+        self.lock_with(Some(c))
+    }
+
+    /// The locked core, told about cache `c` if there is one.
+    #[inline]
+    pub(super) fn lock_with(&self, c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
-        if !self.uncached {
-            g.sync_cache(tcache::cache());
+        if let Some(c) = c {
+            if self.mode != PLAIN {
+                g.sync_cache(c);
+            }
         }
         HeapGuard { g, heap: self }
     }
@@ -106,9 +182,32 @@ impl<S: Source> Heap<S> {
         (self.lo.load(Relaxed), self.hi.load(Relaxed))
     }
 
+    /// Where cached blocks may lie, as last published.
+    #[inline(always)]
+    pub(super) fn bounds(&self) -> Bounds {
+        Bounds::new((self.blo.load(Relaxed), self.bhi.load(Relaxed)))
+    }
+
+    /// The heap's tag, as last published.
+    #[inline(always)]
+    pub(super) fn tag(&self) -> usize {
+        self.tag.load(Relaxed)
+    }
+
+    /// How the caches reach blocks (the published root under Miri).
+    #[inline(always)]
+    pub(super) fn mem(&self) -> Mem {
+        #[cfg(miri)]
+        return Mem::new(self.root.load(Relaxed));
+        #[cfg(not(miri))]
+        Mem::new(core::ptr::null_mut())
+    }
+
     /// `size` bytes aligned to `align`, zeroed if `zero`; `func` names the
-    /// caller (`"malloc"`, `"calloc"`, ...) for the failed-allocation
-    /// callback, which runs after the lock is released.
+    /// caller (`"malloc"`, `"calloc"`, ...) in reports and for the
+    /// failed-allocation callback, which runs after the lock is released.
+    /// Before it fails, an allocation gives the calling thread's cache and
+    /// the heap's free memory back and tries again.
     #[inline]
     pub fn allocate(
         &self,
@@ -117,37 +216,93 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if !self.uncached && align <= ALIGN {
-            if let Some(p) = self.cache_alloc(size) {
-                if zero {
-                    // SAFETY: the block holds at least `size` bytes.
-                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                }
-                return Some(p);
-            }
+        let p = if self.mode == TCB {
+            // SAFETY: the calling thread's own cache, used by nothing else
+            // until this call returns (the callback runs after).
+            self.alloc_with(Some(unsafe { &mut *tcache::current() }), size, align, zero, func)
+        } else {
+            self.alloc_with(None, size, align, zero, func)
+        };
+        if p.is_none() {
+            self.failed(size, align, func);
         }
-        self.allocate_locked(size, align, zero, func)
+        p
     }
 
-    /// [`allocate`](Self::allocate) under the lock.
-    #[inline(never)]
-    fn allocate_locked(
+    /// [`allocate`](Self::allocate) with cache `c` in front (a heap made
+    /// [`with_caches`](Self::with_caches); other heaps ignore it).
+    #[inline]
+    pub fn alloc_cached(
         &self,
+        c: &mut ThreadCache,
         size: usize,
         align: usize,
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let mut g = self.lock();
-        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
+        let p = self.alloc_with(Some(c), size, align, zero, func);
         if p.is_none() {
-            let cb = g.failed_alloc_callback();
-            drop(g);
-            if let Some(cb) = cb {
-                cb(size, align, func);
-            }
+            self.failed(size, align, func);
         }
         p
+    }
+
+    #[inline(always)]
+    fn alloc_with(
+        &self,
+        c: Option<&mut ThreadCache>,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        match c {
+            Some(c) if self.mode != PLAIN && align <= ALIGN => {
+                if let Some(p) = self.cache_alloc(c, size, func) {
+                    if zero {
+                        // SAFETY: the block holds at least `size` bytes.
+                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                    }
+                    return Some(p);
+                }
+                self.allocate_locked(Some(c), size, align, zero, func)
+            }
+            c => self.allocate_locked(c, size, align, zero, func),
+        }
+    }
+
+    /// [`allocate`](Self::allocate) under the lock, with the recovery.
+    #[inline(never)]
+    fn allocate_locked(
+        &self,
+        mut c: Option<&mut ThreadCache>,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        let mut g = self.lock_with(c.as_deref_mut());
+        g.op = Some(func);
+        let try_alloc = |g: &mut RawHeap<S>| {
+            if zero {
+                g.alloc_zeroed(size, align)
+            } else {
+                g.alloc(size, align)
+            }
+        };
+        if let Some(p) = try_alloc(&mut g) {
+            return Some(p);
+        }
+        recover(&mut g, c, size, try_alloc)
+    }
+
+    /// Calls the failed-allocation callback, if one is registered.
+    #[cold]
+    fn failed(&self, size: usize, align: usize, func: &'static str) {
+        let cb = self.raw.lock().failed_alloc_callback();
+        if let Some(cb) = cb {
+            cb(size, align, func);
+        }
     }
 
     /// Allocates for `layout` (callback name `"alloc"`).
@@ -171,51 +326,91 @@ impl<S: Source> Heap<S> {
     /// checks as far as possible.
     #[inline]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
-        let p = ptr.as_ptr() as usize;
-        let full = if !self.uncached {
-            match self.cache_free(p) {
-                tcache::Freed::Cached => return Ok(()),
-                tcache::Freed::BinFull(i) => i,
-                tcache::Freed::ToHeap => 0,
-            }
-        } else {
-            0
-        };
+        if self.mode == TCB {
+            // SAFETY: the calling thread's own cache (see `allocate`);
+            // forwarded contract.
+            return unsafe { self.dealloc_with(Some(&mut *tcache::current()), ptr) };
+        }
         // SAFETY: forwarded contract.
-        unsafe { self.dealloc_locked(p, full) }
+        unsafe { self.dealloc_with(None, ptr) }
     }
 
-    /// [`dealloc`](Self::dealloc) under the lock; first makes room in the
-    /// calling thread's cache bin `full_bin` if the fast path found it full
-    /// (not 0; see `tcache::spill`).
+    /// [`dealloc`](Self::dealloc) with cache `c` in front (a heap made
+    /// [`with_caches`](Self::with_caches)).
+    ///
+    /// # Safety
+    /// As for `dealloc`.
+    #[inline]
+    pub unsafe fn dealloc_cached(
+        &self,
+        c: &mut ThreadCache,
+        ptr: NonNull<u8>,
+    ) -> Result<(), HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.dealloc_with(Some(c), ptr) }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc_with(
+        &self,
+        c: Option<&mut ThreadCache>,
+        ptr: NonNull<u8>,
+    ) -> Result<(), HeapError> {
+        let p = ptr.as_ptr().addr();
+        match c {
+            Some(c) if self.mode != PLAIN => {
+                let full = match self.cache_free(c, p) {
+                    tcache::Freed::Cached => return Ok(()),
+                    tcache::Freed::BinFull(i) => i,
+                    tcache::Freed::ToHeap => 0,
+                };
+                // SAFETY: forwarded contract.
+                unsafe { self.dealloc_locked(Some(c), p, full) }
+            }
+            // SAFETY: forwarded contract.
+            _ => unsafe { self.dealloc_locked(None, p, 0) },
+        }
+    }
+
+    /// [`dealloc`](Self::dealloc) under the lock; first makes room in cache
+    /// `c`'s bin `full_bin` if the fast path found it full (not 0; see
+    /// `tcache::spill`).
     ///
     /// # Safety
     /// As for `dealloc`.
     #[inline(never)]
-    unsafe fn dealloc_locked(&self, p: usize, full_bin: usize) -> Result<(), HeapError> {
-        let mut g = self.lock();
-        if self.uncached {
-            // SAFETY: forwarded contract.
-            return unsafe { g.free(p as *mut u8) };
-        }
+    unsafe fn dealloc_locked(
+        &self,
+        mut c: Option<&mut ThreadCache>,
+        p: usize,
+        full_bin: usize,
+    ) -> Result<(), HeapError> {
+        let mut g = self.lock_with(c.as_deref_mut());
+        g.op = Some("free");
+        let Some(c) = c else {
+            let found = g.locate(p)?;
+            return g.free_found(found);
+        };
         if full_bin != 0 {
-            tcache::spill(&mut g, full_bin);
+            tcache::spill(&mut g, c, full_bin);
         }
         // Before the block is looked at: giving cached blocks back changes
         // its neighbours.
-        tcache::enforce_limit(&mut g);
+        tcache::enforce_limit(&mut g, c);
         let found = g.locate(p)?;
         // A small block the fast path could not check (in another segment)
         // is cached now that it has been.
-        if tcache::take_checked(&mut g, &found) {
+        if tcache::take_checked(&mut g, c, &found) {
             return Ok(());
         }
         g.free_found(found)
     }
 
     /// Resizes the block at `ptr` (allocated with alignment `align`) to
-    /// `new_size` bytes; `func` names the caller for the callback. On
-    /// `Err` the block is left as it was.
+    /// `new_size` bytes; `func` names the caller for reports and the
+    /// callback. On `Err` the block is left as it was; before an
+    /// `OutOfMemory`, the calling thread's cache and the heap's free memory
+    /// go back and the resize is tried again.
     ///
     /// # Safety
     /// As for [`dealloc`](Self::dealloc) when the block moves.
@@ -226,17 +421,60 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        let mut g = self.lock();
-        // SAFETY: forwarded contract.
-        let r = unsafe { g.realloc(ptr.as_ptr(), new_size, align) };
+        let r = if self.mode == TCB {
+            // SAFETY: the calling thread's own cache (see `allocate`);
+            // forwarded contract.
+            unsafe { self.realloc_with(Some(&mut *tcache::current()), ptr, new_size, align, func) }
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { self.realloc_with(None, ptr, new_size, align, func) }
+        };
         if r == Err(HeapError::OutOfMemory) {
-            let cb = g.failed_alloc_callback();
-            drop(g);
-            if let Some(cb) = cb {
-                cb(new_size, align, func);
-            }
+            self.failed(new_size, align, func);
         }
         r
+    }
+
+    /// [`reallocate`](Self::reallocate) with cache `c` (whose blocks go
+    /// back before the resize fails).
+    ///
+    /// # Safety
+    /// As for `reallocate`.
+    pub unsafe fn realloc_cached(
+        &self,
+        c: &mut ThreadCache,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract.
+        let r = unsafe { self.realloc_with(Some(c), ptr, new_size, align, func) };
+        if r == Err(HeapError::OutOfMemory) {
+            self.failed(new_size, align, func);
+        }
+        r
+    }
+
+    unsafe fn realloc_with(
+        &self,
+        mut c: Option<&mut ThreadCache>,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        let mut g = self.lock_with(c.as_deref_mut());
+        g.op = Some(func);
+        // SAFETY: forwarded contract.
+        let resize = |g: &mut RawHeap<S>| unsafe { g.realloc(ptr.as_ptr(), new_size, align) };
+        match resize(&mut g) {
+            Err(HeapError::OutOfMemory) => {
+                let mut again = |g: &mut RawHeap<S>| resize(g).ok();
+                recover(&mut g, c, new_size, &mut again).ok_or(HeapError::OutOfMemory)
+            }
+            r => r,
+        }
     }
 
     /// Resizes for `layout`'s alignment (callback name `"realloc"`).
@@ -264,17 +502,32 @@ impl<S: Source> Heap<S> {
     }
 
     /// The heap's figures. Blocks in the calling thread's cache count as
-    /// free; those in other threads' caches as allocated.
+    /// free (process heap); those in other caches as allocated.
     pub fn info(&self) -> HeapInfo {
         self.lock().info()
     }
 
-    /// Checks every invariant (and the calling thread's cache), printing
-    /// violations to `out` if asked. `out` must not allocate from this heap.
+    /// Checks every invariant (and the calling thread's cache, for the
+    /// process heap), printing violations to `out` if asked. `out` must not
+    /// allocate from this heap.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        let mut g = self.lock();
+        if self.mode == TCB {
+            // SAFETY: the calling thread's own cache (see `lock`).
+            return self.check_cached(unsafe { &mut *tcache::current() }, print_errors, out);
+        }
+        self.lock().check(print_errors, out)
+    }
+
+    /// [`check`](Self::check), with cache `c` checked too.
+    pub fn check_cached(
+        &self,
+        c: &mut ThreadCache,
+        print_errors: bool,
+        out: &mut dyn Write,
+    ) -> bool {
+        let mut g = self.lock_with(Some(&mut *c));
         let ok = g.check(print_errors, out);
-        let cache_ok = self.uncached || tcache::check(&g, tcache::cache(), print_errors, out);
+        let cache_ok = self.mode == PLAIN || tcache::check(&g, c, print_errors, out);
         ok && cache_ok
     }
 
@@ -290,14 +543,17 @@ impl<S: Source> Heap<S> {
         self.lock().dump(out)
     }
 
-    /// Gives the calling thread's cache back, then free memory beyond
-    /// `pad` bytes of top; see [`RawHeap::trim`].
+    /// Gives the calling thread's cache back (process heap), then free
+    /// memory beyond `pad` bytes of top; see [`RawHeap::trim`].
     pub fn trim(&self, pad: usize) -> bool {
-        let mut g = self.lock();
-        if !self.uncached {
-            tcache::flush_into(&mut g);
+        if self.mode == TCB {
+            // SAFETY: the calling thread's own cache (see `lock`).
+            let c = unsafe { &mut *tcache::current() };
+            let mut g = self.lock_with(Some(&mut *c));
+            tcache::flush_into(&mut g, c);
+            return g.trim(pad);
         }
-        g.trim(pad)
+        self.lock().trim(pad)
     }
 
     /// Requests of at least `n` bytes get their own mapping.
@@ -314,6 +570,35 @@ impl<S: Source> Heap<S> {
     pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
         self.lock().set_failed_alloc_callback(f)
     }
+}
+
+/// After an allocation of `size` bytes in `g` failed: if the memory the
+/// heap holds (free, and in cache `c`) could serve it, gives cache `c`
+/// back, then the heap's free top and dirty pages (room under a memory
+/// limit for a new mapping), retrying `retry` after each step. A request
+/// bigger than all of that fails at once, without system calls.
+#[cold]
+fn recover<S: Source, T>(
+    g: &mut RawHeap<S>,
+    c: Option<&mut ThreadCache>,
+    size: usize,
+    mut retry: impl FnMut(&mut RawHeap<S>) -> Option<T>,
+) -> Option<T> {
+    if size > g.free_now() + g.parked {
+        return None;
+    }
+    if let Some(c) = c {
+        if c.held().1 > 0 {
+            tcache::flush_into(g, c);
+            if let Some(v) = retry(g) {
+                return Some(v);
+            }
+        }
+    }
+    if g.trim(0) {
+        return retry(g);
+    }
+    None
 }
 
 struct NoWrite;
@@ -338,15 +623,10 @@ impl Heap<RegionSource> {
     /// else for as long as the heap is used.
     pub unsafe fn from_raw(ptr: *mut u8, len: usize) -> Self {
         // SAFETY: forwarded contract.
-        let mut raw = RawHeap::new(unsafe { RegionSource::new(ptr as usize, len) });
+        let mut raw = RawHeap::new(unsafe { RegionSource::new(ptr, len) });
         raw.set_trim_threshold(usize::MAX); // a region cannot be given back
         raw.init();
-        Heap {
-            raw: Lock::new(raw),
-            uncached: true,
-            lo: AtomicUsize::new(0),
-            hi: AtomicUsize::new(0),
-        }
+        Self::make(raw, PLAIN)
     }
 
     /// Adds `[ptr, ptr+len)` to the heap (NuttX's `mm_addregion`); false if
@@ -356,7 +636,7 @@ impl Heap<RegionSource> {
     /// As for [`from_raw`](Self::from_raw).
     pub unsafe fn add_region(&self, ptr: *mut u8, len: usize) -> bool {
         // SAFETY: forwarded contract.
-        unsafe { self.lock().add_region(ptr as usize, len) }
+        unsafe { self.lock().add_region(ptr, len) }
     }
 
     /// A heap whose own state lives at the start of `[ptr, ptr+len)` and
@@ -367,17 +647,17 @@ impl Heap<RegionSource> {
     /// As for [`from_raw`](Self::from_raw); the heap lives as long as the
     /// region.
     pub unsafe fn init_in_place(ptr: *mut u8, len: usize) -> Option<&'static Self> {
-        let start = super::block::up(ptr as usize, core::mem::align_of::<Self>());
-        let end = (ptr as usize).checked_add(len)?;
+        let start = super::block::up(ptr.addr(), core::mem::align_of::<Self>());
+        let end = ptr.addr().checked_add(len)?;
         let rest = start.checked_add(core::mem::size_of::<Self>())?;
         if rest > end {
             return None;
         }
-        let at = start as *mut Self;
+        let at = ptr.with_addr(start).cast::<Self>();
         // SAFETY: `[start, rest)` is ours, aligned for `Self`; the rest is
         // handed to the heap.
         unsafe {
-            at.write(Self::from_raw(rest as *mut u8, end - rest));
+            at.write(Self::from_raw(ptr.with_addr(rest), end - rest));
             Some(&*at)
         }
     }

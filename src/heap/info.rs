@@ -3,10 +3,10 @@
 
 use core::fmt::{self, Write};
 
-use super::block::{rd, HDR, IN_USE, MIN_BLOCK, SIZE};
+use super::block::{HDR, IN_USE, MIN_BLOCK, SIZE};
 use super::raw::RawHeap;
 use super::source::Source;
-use super::tcache::{key_of, CACHE_MAX};
+use super::tcache::{key_of, unmangle, CACHE_MAX};
 
 /// A snapshot of a heap's state. The first seven fields mean what they
 /// mean in ESP-IDF's `multi_heap_info_t`; sizes are usable bytes.
@@ -77,7 +77,7 @@ impl<S: Source> RawHeap<S> {
     /// The heap's figures. Costs one scan of the highest non-empty class.
     pub fn info(&self) -> HeapInfo {
         let t = self.top_size();
-        let largest = self.lists.largest().max(t);
+        let largest = self.intact(self.lists.largest(&self.walk())).max(t);
         let free = self.free_now() + self.parked;
         let allocated_blocks = self.st.used_blocks + self.st.large_blocks - self.parked_blocks;
         let free_blocks = self.st.free_blocks + (t >= MIN_BLOCK) as usize + self.parked_blocks;
@@ -104,8 +104,8 @@ impl<S: Source> RawHeap<S> {
     /// Whether `p` points into memory this heap manages (a segment or a
     /// large block's mapping, judged by its payload address).
     pub fn owns(&self, p: *const u8) -> bool {
-        let a = p as usize;
-        self.segs.find(a.wrapping_sub(HDR)).is_some() || self.large.contains(a)
+        let a = p.addr();
+        self.segs.find(a.wrapping_sub(HDR)).is_some() || self.large.contains(self.mem, a)
     }
 
     /// Prints one line per block (header address, usable size, used or
@@ -124,7 +124,7 @@ impl<S: Source> RawHeap<S> {
             let mut h = seg.first;
             while h < limit {
                 // SAFETY: `h` is inside the segment's block area.
-                let hdr = unsafe { rd(h) };
+                let hdr = unsafe { self.mem.rd(h) };
                 let s = hdr & SIZE;
                 if s < MIN_BLOCK || s > limit - h {
                     writeln!(out, "  {h:#x} bad header {hdr:#x}")?;
@@ -132,10 +132,11 @@ impl<S: Source> RawHeap<S> {
                 }
                 // SAFETY: a free or cached block's next link is its second
                 // word, a cached block's key its third; s >= MIN_BLOCK.
-                let (nf, key) = unsafe { (rd(h + 8), rd(h + 16)) };
+                let (nf, key) = unsafe { (self.mem.rd(h + 8), self.mem.rd(h + 16)) };
                 let (u, n) = (s - HDR, h + s);
                 if hdr & IN_USE != 0 && !self.unkeyed && s <= CACHE_MAX && key == key_of(h) {
-                    writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nf:#x}")?;
+                    let nc = unmangle(h, nf);
+                    writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nc:#x}")?;
                 } else if hdr & IN_USE != 0 {
                     writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")?;
                 } else {
@@ -154,7 +155,7 @@ impl<S: Source> RawHeap<S> {
             }
         }
         let mut r = Ok(());
-        self.large.each(|p| {
+        self.large.each(self.mem, |p| {
             if let Ok((m, len)) = self.large_parts(p) {
                 r = r.and(writeln!(
                     out,

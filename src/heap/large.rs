@@ -1,18 +1,24 @@
 //! Large blocks: one mapping each, found through an open-addressing hash
 //! set of their payload addresses. The set lets `free` tell a large block
 //! from a stray pointer without reading memory that may not be mapped.
+//! A freed block leaves a tombstone in the set, so that a second free of
+//! it is named a double free (until the set is next rebuilt, which keeps
+//! the last few in a small ring).
 
-use super::block::{rd, up, wr, HDR, IN_USE, LARGE, SIZE};
-use super::error::HeapError;
+use super::block::{up, Mem, HDR, IN_USE, LARGE, SIZE};
+use super::error::{Corruption, HeapError};
 use super::raw::RawHeap;
 use super::source::Source;
 
-/// Payload addresses of live large blocks (0 marks an empty slot), plus
-/// the last few that were unmapped, to name a repeated free.
+/// Payload addresses of live large blocks (`p`), tombstones of freed ones
+/// (`p | 1`), 0 for an empty slot; plus the last few freed, which survive
+/// a rebuild.
 pub(super) struct LargeSet {
     table: usize,
     cap: usize,
     len: usize,
+    /// Tombstones in the table.
+    dead: usize,
     /// The page size the mappings were made in (0 until the first: a new
     /// set is all zeros); see [`LargeSet::page`].
     page: usize,
@@ -27,7 +33,7 @@ fn hash(key: usize, mask: usize) -> usize {
 
 impl LargeSet {
     pub const fn new() -> Self {
-        LargeSet { table: 0, cap: 0, len: 0, page: 0, recent: [0; 4], recent_i: 0 }
+        LargeSet { table: 0, cap: 0, len: 0, dead: 0, page: 0, recent: [0; 4], recent_i: 0 }
     }
 
     /// The page size of the mappings (4096 before the first).
@@ -56,44 +62,51 @@ impl LargeSet {
     }
 
     #[inline(always)]
-    fn slot(&self, i: usize) -> usize {
+    fn slot(&self, m: Mem, i: usize) -> usize {
         // SAFETY: `i < cap` and the table maps `cap` words.
-        unsafe { rd(self.table + 8 * i) }
+        unsafe { m.rd(self.table + 8 * i) }
     }
 
     #[inline(always)]
-    fn set(&mut self, i: usize, v: usize) {
+    fn set(&mut self, m: Mem, i: usize, v: usize) {
         // SAFETY: as for `slot`.
-        unsafe { wr(self.table + 8 * i, v) }
+        unsafe { m.wr(self.table + 8 * i, v) }
     }
 
-    /// Whether `p` is a live large block.
-    pub fn contains(&self, p: usize) -> bool {
-        if self.len == 0 {
-            return false;
+    /// The slot holding `key` (a live entry or a tombstone), if any.
+    fn find(&self, m: Mem, key: usize) -> Option<usize> {
+        if self.cap == 0 {
+            return None;
         }
         let mask = self.cap - 1;
-        let mut i = hash(p, mask);
+        let mut i = hash(key, mask);
         loop {
-            match self.slot(i) {
-                0 => return false,
-                k if k == p => return true,
+            match self.slot(m, i) {
+                0 => return None,
+                k if k == key => return Some(i),
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
-    /// Whether `p` was one of the last large blocks unmapped.
-    pub fn recently_freed(&self, p: usize) -> bool {
-        self.recent.contains(&p)
+    /// Whether `p` is a live large block.
+    pub fn contains(&self, m: Mem, p: usize) -> bool {
+        self.len != 0 && self.find(m, p).is_some()
     }
 
-    /// Makes room for one more entry, mapping a bigger table if needed.
-    pub fn reserve<S: Source>(&mut self, src: &mut S) -> bool {
-        if (self.len + 1) * 2 <= self.cap {
+    /// Whether `p` is a large block that was unmapped (a tombstone since
+    /// the last rebuild, or one of the last few).
+    pub fn recently_freed(&self, m: Mem, p: usize) -> bool {
+        p % 16 == 0 && (self.recent.contains(&p) || self.find(m, p | 1).is_some())
+    }
+
+    /// Makes room for one more entry, mapping a new table (bigger if the
+    /// live entries need it) when live entries and tombstones fill half.
+    pub fn reserve<S: Source>(&mut self, m: Mem, src: &mut S) -> bool {
+        if (self.len + self.dead + 1) * 2 <= self.cap {
             return true;
         }
-        let cap = (self.cap * 2).max(512);
+        let cap = if (self.len + 1) * 4 > self.cap { (self.cap * 2).max(512) } else { self.cap };
         let Some(bytes) = cap.checked_mul(8) else { return false };
         let Some(table) = src.map(up(bytes, self.page())) else { return false };
         let (old, old_cap) = (self.table, self.cap);
@@ -101,11 +114,12 @@ impl LargeSet {
         self.table = table;
         self.cap = cap;
         self.len = 0;
+        self.dead = 0;
         for i in 0..old_cap {
             // SAFETY: the old table maps `old_cap` words.
-            let k = unsafe { rd(old + 8 * i) };
-            if k != 0 {
-                self.insert(k);
+            let k = unsafe { m.rd(old + 8 * i) };
+            if k != 0 && k & 1 == 0 {
+                self.insert(m, k);
             }
         }
         if old != 0 {
@@ -115,50 +129,40 @@ impl LargeSet {
         true
     }
 
-    /// Adds `p`; [`reserve`](Self::reserve) must have made room.
-    pub fn insert(&mut self, p: usize) {
+    /// Adds `p`; [`reserve`](Self::reserve) must have made room. A
+    /// tombstone of `p` (its address mapped again) is replaced.
+    pub fn insert(&mut self, m: Mem, p: usize) {
+        if let Some(i) = self.find(m, p | 1) {
+            self.set(m, i, p);
+            self.dead -= 1;
+            self.len += 1;
+            return;
+        }
         let mask = self.cap - 1;
         let mut i = hash(p, mask);
-        while self.slot(i) != 0 {
+        while self.slot(m, i) != 0 {
             i = (i + 1) & mask;
         }
-        self.set(i, p);
+        self.set(m, i, p);
         self.len += 1;
     }
 
-    /// Removes `p` (which must be present), shifting later entries back.
-    pub fn remove(&mut self, p: usize) {
-        let mask = self.cap - 1;
-        let mut i = hash(p, mask);
-        while self.slot(i) != p {
-            i = (i + 1) & mask;
+    /// Removes `p` (which must be present), leaving its tombstone.
+    pub fn remove(&mut self, m: Mem, p: usize) {
+        if let Some(i) = self.find(m, p) {
+            self.set(m, i, p | 1);
+            self.len -= 1;
+            self.dead += 1;
         }
-        let mut j = i;
-        loop {
-            j = (j + 1) & mask;
-            let k = self.slot(j);
-            if k == 0 {
-                break;
-            }
-            let h = hash(k, mask);
-            // Move k back into the hole unless its home lies in (i, j].
-            let stays = if i <= j { i < h && h <= j } else { i < h || h <= j };
-            if !stays {
-                self.set(i, k);
-                i = j;
-            }
-        }
-        self.set(i, 0);
-        self.len -= 1;
         self.recent[self.recent_i] = p;
         self.recent_i = (self.recent_i + 1) % self.recent.len();
     }
 
     /// Calls `f` with every live large block.
-    pub fn each(&self, mut f: impl FnMut(usize)) {
+    pub fn each(&self, m: Mem, mut f: impl FnMut(usize)) {
         for i in 0..self.cap {
-            let k = self.slot(i);
-            if k != 0 {
+            let k = self.slot(m, i);
+            if k != 0 && k & 1 == 0 {
                 f(k);
             }
         }
@@ -168,12 +172,18 @@ impl LargeSet {
 impl<S: Source> RawHeap<S> {
     /// A large block of `size` bytes aligned to `align`, in its own mapping.
     pub(super) fn large_alloc(&mut self, size: usize, align: usize) -> Option<usize> {
+        if self.tag == 0 {
+            self.first_use();
+        }
         let page = self.source.page_size();
         self.large.set_page(page);
         let room = if align <= 16 { 16 } else { align.checked_add(16)? };
         let len = size.checked_add(room)?.checked_add(page - 1)? & !(page - 1);
+        if len > SIZE {
+            return None; // the header could not hold it
+        }
         let m = self.source.map(len)?;
-        if !self.large.reserve(&mut self.source) {
+        if !self.large.reserve(self.mem, &mut self.source) {
             // SAFETY: the mapping was never handed out.
             unsafe { self.source.unmap(m, len) };
             return None;
@@ -181,10 +191,10 @@ impl<S: Source> RawHeap<S> {
         let p = if align <= 16 { m + 16 } else { up(m + 16, align) };
         // SAFETY: both words lie in the new mapping, before the payload.
         unsafe {
-            wr(p - 16, p - m);
-            wr(p - HDR, len | IN_USE | LARGE);
+            self.mem.wr(p - 16, p - m);
+            self.mem.wr(p - HDR, len | IN_USE | LARGE);
         }
-        self.large.insert(p);
+        self.large.insert(self.mem, p);
         self.st.large += m + len - p;
         self.st.large_blocks += 1;
         self.st.mapped += len;
@@ -195,7 +205,7 @@ impl<S: Source> RawHeap<S> {
     /// The mapping `(base, len)` of live large block `p`, validated.
     pub(super) fn large_parts(&self, p: usize) -> Result<(usize, usize), HeapError> {
         // SAFETY: `p` is in the set, so its mapping is live.
-        let (hdr, off) = unsafe { (rd(p - HDR), rd(p - 16)) };
+        let (hdr, off) = unsafe { (self.mem.rd(p - HDR), self.mem.rd(p - 16)) };
         let len = hdr & SIZE;
         let m = p.wrapping_sub(off);
         if hdr & (IN_USE | LARGE) != IN_USE | LARGE
@@ -204,7 +214,7 @@ impl<S: Source> RawHeap<S> {
             || off >= len
             || m % self.large.page() != 0
         {
-            return Err(HeapError::Corrupted);
+            return Err(HeapError::Corrupted(Corruption::LargeHeader));
         }
         Ok((m, len))
     }
@@ -212,7 +222,7 @@ impl<S: Source> RawHeap<S> {
     /// Frees large block `p` (known to be in the set).
     pub(super) fn large_free(&mut self, p: usize) -> Result<(), HeapError> {
         let (m, len) = self.large_parts(p)?;
-        self.large.remove(p);
+        self.large.remove(self.mem, p);
         self.st.large -= m + len - p;
         self.st.large_blocks -= 1;
         self.st.mapped -= len;

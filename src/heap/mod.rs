@@ -3,27 +3,36 @@
 //!
 //! - [`RawHeap`] is the allocator core (`&mut self`, no locks, no system
 //!   calls of its own). `block.rs` documents the block layout and its
-//!   invariants; `class.rs` the two-level size classes; `quick.rs` the
-//!   exact-size bins of recently freed small blocks; `large.rs` blocks
-//!   in their own mappings; `trim.rs` how memory goes back.
-//! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock); `&Heap` is an
+//!   invariants; `class.rs` the two-level size classes; `integrity.rs`
+//!   the checks a block passes before its metadata is trusted;
+//!   `large.rs` blocks in their own mappings; `trim.rs` how memory goes
+//!   back; `secret.rs` the per-process secret.
+//! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock), with thread caches
+//!   in front (`tcache.rs`); `&Heap` is an
 //!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
 //!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
 //!   program break with mmap fallback, over an [`Os`] layer that hosted
 //!   tests replace with a simulated kernel).
 //!
-//! Misuse (a pointer that is misaligned, foreign, already free, or whose
-//! tags do not validate) comes back as a [`HeapError`]; interfaces that
-//! cannot return one report with [`misuse`] (`rawrt: free(): double free
-//! of 0x...` on stderr, then SIGABRT).
+//! Misuse (a pointer that is misaligned, foreign, another heap's, already
+//! free, or whose tags do not validate) comes back as a [`HeapError`];
+//! interfaces that cannot return one report with [`misuse`] (`rawrt:
+//! free(): double free of 0x...` on stderr, then SIGABRT). Damaged
+//! metadata that an operation finds on its way (a free-list link that
+//! points outside the heap or not back, a free block whose size or tags
+//! disagree, a cache link forged without the process's secret) is
+//! reported the same way, naming the check and the block (`rawrt:
+//! malloc(): corrupted free list (links do not point back) at 0x...`),
+//! and aborts: always, in release builds too.
 //!
 //! # Safety
 //! This module manages raw memory: blocks are addressed as integers and
-//! their words read and written through two helpers in `block.rs`. Every
-//! pointer handed back by a user is validated (alignment, segment bounds
-//! or large-block set, header and neighbour tags) before any of its words
-//! is trusted.
+//! their words read and written through a [`Mem`] (`block.rs`), which
+//! keeps pointer provenance. Every pointer handed back by a user is
+//! validated (alignment, segment bounds or large-block set, the heap's
+//! tag, header and neighbour tags) before any of its words is trusted,
+//! and every link and size read from a block before it is followed.
 
 mod alloc;
 mod block;
@@ -36,11 +45,13 @@ mod error;
 mod free;
 mod heap;
 mod info;
+mod integrity;
 mod large;
 mod os;
 mod process;
 mod raw;
 mod realloc;
+mod secret;
 mod segment;
 mod source;
 mod tcache;
@@ -60,8 +71,8 @@ pub(crate) mod tests_process;
 #[cfg(test)]
 pub(crate) mod tests_unit;
 
-pub use block::{ALIGN, MAX_REQUEST, MIN_BLOCK};
-pub use error::HeapError;
+pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
+pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
@@ -84,7 +95,8 @@ pub use traits::{misuse, ProcessHeap};
 /// must be rawrt's ([`crate::thread`]), whose control blocks hold the
 /// caches and which switch its lock on; a program with another runtime
 /// (std, a libc) uses region heaps, or a `Heap` of its own over
-/// [`ProcessSource::mmap_only`]. (Hosted unit tests build it without the
+/// [`ProcessSource::mmap_only`] (with caches it brings itself:
+/// [`Heap::with_caches`]). (Hosted unit tests build it without the
 /// break, which the test harness's own libc owns, and without caches.)
 #[cfg(not(test))]
 pub static PROCESS: Heap<ProcessSource> = Heap::with_thread_cache(ProcessSource::new(LinuxOs));

@@ -41,6 +41,11 @@ pub unsafe trait Os {
     unsafe fn dontneed(&mut self, base: usize, len: usize) -> bool;
     /// The page size.
     fn page_size(&mut self) -> usize;
+    /// A pointer whose provenance covers all memory these calls hand out
+    /// (see [`Source::root`](super::Source::root)); null for the kernel's.
+    fn root(&self) -> *mut u8 {
+        core::ptr::null_mut()
+    }
 }
 
 /// The real kernel.

@@ -98,8 +98,29 @@ impl<O: Os> ProcessSource<O> {
         unsafe { self.os.brk(0) }
     }
 
+    /// Raises the break from `end` by `step` bytes, or by `least` if the
+    /// kernel refuses that many (a memory limit may leave room for what
+    /// the heap needs, if not for a whole step); `end` was just queried.
+    /// The length it was raised by. A refusal of even `least` bytes (at
+    /// most [`BRK_GIVE_UP`]) gives the break up for good.
+    fn raise_by(&mut self, end: usize, step: usize, least: usize) -> Option<usize> {
+        for len in [step, least] {
+            let want = end.checked_add(len)?;
+            if self.raise(end, want) {
+                return Some(len);
+            }
+            if least >= step {
+                break;
+            }
+        }
+        if least <= BRK_GIVE_UP {
+            self.no_brk = true;
+        }
+        None
+    }
+
     /// Raises the break from `end` to `want`; `end` was just queried.
-    fn raise(&mut self, end: usize, want: usize, step: usize) -> bool {
+    fn raise(&mut self, end: usize, want: usize) -> bool {
         self.n.brk += 1;
         // SAFETY: `want` is above the current break: nothing is unmapped.
         let got = unsafe { self.os.brk(want) };
@@ -113,15 +134,12 @@ impl<O: Os> ProcessSource<O> {
             // SAFETY: the memory between `end` and `got` was never handed out.
             unsafe { self.os.brk(end) };
         }
-        if step <= BRK_GIVE_UP {
-            self.no_brk = true;
-        }
         false
     }
 
     /// Extends the top segment in place. `Err(true)` if the break was ours
     /// but the kernel refused to move it (no point asking again).
-    fn extend(&mut self, t: Span, step: usize) -> Result<Span, bool> {
+    fn extend(&mut self, t: Span, step: usize, least: usize) -> Result<Span, bool> {
         let end = t.end();
         if t.kind == KIND_BRK && !self.no_brk && end == self.brk_end {
             if self.query() != end {
@@ -133,46 +151,48 @@ impl<O: Os> ProcessSource<O> {
                 }
                 return Err(false);
             }
-            let want = end.checked_add(step).ok_or(true)?;
-            if self.raise(end, want, step) {
-                return Ok(Span { base: end, len: step, kind: KIND_BRK, zeroed: true });
-            }
-            return Err(true);
+            let len = self.raise_by(end, step, least).ok_or(true)?;
+            return Ok(Span { base: end, len, kind: KIND_BRK, zeroed: true });
         }
         if t.kind == KIND_MMAP {
-            let new = t.len.checked_add(step).ok_or(false)?;
-            self.n.mremap += 1;
-            // SAFETY: growing in place leaves the old range where it is.
-            if unsafe { self.os.mremap(t.base, t.len, new, false) }.is_some() {
-                return Ok(Span { base: end, len: step, kind: KIND_MMAP, zeroed: true });
+            for len in [step, least] {
+                let new = t.len.checked_add(len).ok_or(false)?;
+                self.n.mremap += 1;
+                // SAFETY: growing in place leaves the old range where it is.
+                if unsafe { self.os.mremap(t.base, t.len, new, false) }.is_some() {
+                    return Ok(Span { base: end, len, kind: KIND_MMAP, zeroed: true });
+                }
+                if least >= step {
+                    break;
+                }
             }
         }
         Err(false)
     }
 
-    fn brk_segment(&mut self, step: usize) -> Option<Span> {
+    fn brk_segment(&mut self, step: usize, least: usize) -> Option<Span> {
         let cur = self.query();
         let start = cur.checked_add(self.page - 1)? & !(self.page - 1);
-        let want = start.checked_add(step)?;
-        if self.raise(cur, want, step) {
-            return Some(Span { base: start, len: step, kind: KIND_BRK, zeroed: true });
-        }
-        None
+        let len = self.raise_by(cur, step + (start - cur), least + (start - cur))?;
+        Some(Span { base: start, len: len - (start - cur), kind: KIND_BRK, zeroed: true })
     }
 
-    /// A new mapped segment: geometrically bigger ones first, at the last
-    /// `least` bytes (what the heap needs, when memory is short).
+    /// A new mapped segment: geometrically bigger ones first, then a
+    /// step, at the last `least` bytes (what the heap needs, when memory is
+    /// short).
     fn mmap_segment(&mut self, step: usize, least: usize) -> Option<Span> {
         let want = MMAP_SEGMENT << self.mmap_segs.min(8);
         let step = least.max(step.min(MIN_MMAP_STEP));
-        for len in [step.max(want), step] {
+        let mut last = 0;
+        for len in [step.max(want), step, least] {
+            if len == last {
+                continue;
+            }
+            last = len;
             self.n.mmap += 1;
             if let Some(base) = self.os.mmap(len) {
                 self.mmap_segs += 1;
                 return Some(Span { base, len, kind: KIND_MMAP, zeroed: true });
-            }
-            if len == step {
-                break;
             }
         }
         None
@@ -205,13 +225,13 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
         let least = up(min, page);
         let mut refused = false;
         if let Some(t) = top {
-            match self.extend(t, step) {
+            match self.extend(t, step, least) {
                 Ok(s) => return Some(s),
                 Err(r) => refused = r,
             }
         }
         if !self.no_brk && !refused {
-            if let Some(s) = self.brk_segment(step) {
+            if let Some(s) = self.brk_segment(step, least) {
                 return Some(s);
             }
         }
@@ -278,5 +298,9 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
 
     fn counters(&self) -> SysCounters {
         self.n
+    }
+
+    fn root(&self) -> *mut u8 {
+        self.os.root()
     }
 }

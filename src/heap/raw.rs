@@ -1,8 +1,9 @@
 //! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
 //! how it takes on memory; the operations live in sibling files.
 
-use super::block::{set_free, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
-use super::class::FreeLists;
+use super::block::{set_free, Mem, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
+use super::class::{Damage, FreeLists, Walk};
+use super::error::HeapError;
 use super::large::LargeSet;
 use super::segment::{Seg, Segments};
 use super::source::Source;
@@ -64,6 +65,19 @@ pub(super) struct Stats {
 /// segment plus segregated free lists (layout: see `block.rs`).
 pub struct RawHeap<S: Source> {
     pub(super) lists: FreeLists,
+    /// How addresses become pointers (set from the source at the first
+    /// `grow`, before any block exists).
+    pub(super) mem: Mem,
+    /// This heap's tag in every header it writes (see `block.rs`); set at
+    /// the first `grow`, 0 before.
+    pub(super) tag: usize,
+    /// The function a corruption found now is reported under (set by the
+    /// locked wrapper for each operation; `None`: `malloc`). `None` is all
+    /// zeros, so a new heap still is.
+    pub(super) op: Option<&'static str>,
+    /// The lowest first header and the highest sentinel of all segments
+    /// (see [`Segments::bounds`]), kept as segments come and go.
+    pub(super) bounds: (usize, usize),
     /// Header address of the top (== `top_end` when the top is empty).
     pub(super) top: usize,
     /// The top segment's sentinel address: the top is `[top, top_end)`.
@@ -111,6 +125,10 @@ impl<S: Source> RawHeap<S> {
     pub const fn new(source: S) -> Self {
         RawHeap {
             lists: FreeLists::new(),
+            mem: Mem::new(core::ptr::null_mut()),
+            tag: 0,
+            op: None,
+            bounds: (0, 0),
             top: 0,
             top_end: 0,
             top_first: 0,
@@ -293,10 +311,47 @@ impl<S: Source> RawHeap<S> {
         (self.top_first, self.top_end)
     }
 
+    /// The view of the heap that list code checks blocks and links with.
+    #[inline(always)]
+    pub(super) fn walk(&self) -> Walk<'_> {
+        Walk { m: self.mem, tag: self.tag, first: self.top_first, top: self.top, segs: &self.segs }
+    }
+
+    /// Reports damage found at block `h` under the current operation's
+    /// name, and aborts.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn corrupt(&self, (c, h): Damage) -> ! {
+        super::misuse(self.op.unwrap_or("malloc"), HeapError::Corrupted(c), (h + HDR) as *const u8)
+    }
+
+    /// Unwraps a list operation's result, reporting damage.
+    #[inline(always)]
+    pub(super) fn intact<T>(&self, r: Result<T, Damage>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(d) => self.corrupt(d),
+        }
+    }
+
+    /// Takes on the source's provenance and this heap's tag: done before
+    /// the first segment or mapping exists.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn first_use(&mut self) {
+        self.mem = Mem::new(self.source.root());
+        if self.tag == 0 {
+            self.tag = super::secret::new_tag();
+        }
+    }
+
     /// Gets at least `b` more bytes of top from the source. Returns
     /// whether the top now holds `b`.
     #[cold]
     pub(super) fn grow(&mut self, b: usize) -> bool {
+        if self.tag == 0 {
+            self.first_use();
+        }
         let Some(min) = b.checked_add(4 * MIN_BLOCK) else { return false };
         let top = self.segs.top_span();
         let Some(sp) = self.source.grow(top, min) else { return false };
@@ -320,7 +375,7 @@ impl<S: Source> RawHeap<S> {
         self.top_size() >= b
     }
 
-    /// Adds `[base, base+len)` to a region heap as one more segment (or as
+    /// Adds the `len` bytes at `base` to a region heap as one more segment (or as
     /// growth of the top segment when it starts where the top ends). False
     /// if the region is too small, or the heap has no room for another
     /// segment.
@@ -328,7 +383,7 @@ impl<S: Source> RawHeap<S> {
     /// # Safety
     /// The region must be valid for reads and writes and used by nothing
     /// else for as long as the heap lives.
-    pub unsafe fn add_region(&mut self, base: usize, len: usize) -> bool
+    pub unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool
     where
         S: AddRegion,
     {
@@ -348,10 +403,11 @@ impl<S: Source> RawHeap<S> {
         // SAFETY: the old sentinel word is now part of the top; the new
         // sentinel lies in the new memory.
         unsafe {
-            wr(old, 0);
-            wr(new, IN_USE | PREV_IN_USE);
+            self.mem.wr(old, 0);
+            self.mem.wr(new, self.tag | IN_USE | PREV_IN_USE);
         }
         self.top_end = new;
+        self.bounds = self.segs.bounds();
         if !zeroed {
             self.fresh = new; // nothing known to be zero any more
         }
@@ -369,8 +425,9 @@ impl<S: Source> RawHeap<S> {
         self.top_end = seg.sentinel;
         self.fresh = if seg.span.zeroed { seg.first } else { seg.sentinel };
         self.trim_fail_at = 0;
+        self.bounds = self.segs.bounds();
         // SAFETY: the sentinel word is inside the new segment.
-        unsafe { wr(seg.sentinel, IN_USE | PREV_IN_USE) };
+        unsafe { self.mem.wr(seg.sentinel, self.tag | IN_USE | PREV_IN_USE) };
         true
     }
 
@@ -380,11 +437,11 @@ impl<S: Source> RawHeap<S> {
         // SAFETY: the top and its sentinel belong to the old top segment.
         unsafe {
             if s < MIN_BLOCK {
-                wr(self.top_end, IN_USE | PREV_IN_USE);
+                self.mem.wr(self.top_end, self.tag | IN_USE | PREV_IN_USE);
                 return;
             }
-            set_free(t, s);
-            wr(self.top_end, IN_USE);
+            set_free(self.mem, self.tag, t, s);
+            self.mem.wr(self.top_end, self.tag | IN_USE);
             self.list_block(t, s, self.fresh.min(self.top_end) - t);
         }
         self.top = self.top_end;
@@ -397,11 +454,11 @@ pub trait AddRegion {
     ///
     /// # Safety
     /// As for [`RawHeap::add_region`].
-    unsafe fn add_region(&mut self, base: usize, len: usize) -> bool;
+    unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool;
 }
 
 impl AddRegion for super::source::RegionSource {
-    unsafe fn add_region(&mut self, base: usize, len: usize) -> bool {
+    unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool {
         // SAFETY: forwarded contract.
         unsafe { self.add(base, len) }
     }

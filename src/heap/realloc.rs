@@ -4,9 +4,7 @@
 
 use core::ptr::{copy_nonoverlapping, NonNull};
 
-use super::block::{
-    block_for, rd, set_free, up, wr, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE,
-};
+use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
 use super::error::HeapError;
 use super::free::Found;
 use super::raw::RawHeap;
@@ -33,7 +31,7 @@ impl<S: Source> RawHeap<S> {
         new_size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, HeapError> {
-        let pa = p as usize;
+        let pa = p.addr();
         let (h, s) = match self.locate(pa)? {
             Found::Large(p) => return self.realloc_large(p, new_size, align),
             Found::Block { h, s, .. } => (h, s),
@@ -78,17 +76,18 @@ impl<S: Source> RawHeap<S> {
                 None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
             },
         };
+        let np = self.mem.ptr::<u8>(np);
         // SAFETY: both blocks are live and distinct; the old payload is
         // `s - HDR < new_size` bytes.
-        unsafe { copy_nonoverlapping(pa as *const u8, np as *mut u8, s - HDR) };
+        unsafe { copy_nonoverlapping(p, np, s - HDR) };
         self.st.used -= s - HDR;
         self.st.used_blocks -= 1;
         // The allocation may have changed our neighbours: reread the header.
         // SAFETY: `h` is still our used block.
-        let prev_free = unsafe { rd(h) } & PREV_IN_USE == 0;
+        let prev_free = unsafe { self.mem.rd(h) } & PREV_IN_USE == 0;
         self.release(h, s, prev_free, NONE);
         // SAFETY: payload addresses are never 0.
-        Ok(unsafe { NonNull::new_unchecked(np as *mut u8) })
+        Ok(unsafe { NonNull::new_unchecked(np) })
     }
 
     /// The size from which a resized block lives in its own mapping: the
@@ -109,9 +108,10 @@ impl<S: Source> RawHeap<S> {
         if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold() {
             self.grow(b - s); // extends the top in place when the source can
         }
+        let (m, tag) = (self.mem, self.tag);
         // SAFETY: `h` is a used block; `n` is the top or a valid header.
         unsafe {
-            let flags = (rd(h) & PREV_IN_USE) | IN_USE;
+            let flags = tag | (m.rd(h) & PREV_IN_USE) | IN_USE;
             let ns = if n == self.top {
                 let avail = s + self.top_size();
                 if avail < b {
@@ -124,23 +124,25 @@ impl<S: Source> RawHeap<S> {
                 }
                 ns
             } else {
-                let nh = rd(n);
-                let total = s + (nh & SIZE);
-                if nh & IN_USE != 0 || total < b {
+                if m.rd(n) & IN_USE != 0 {
                     return false;
                 }
-                let d = self.unlist_block(n, nh & SIZE);
+                let total = s + self.free_size(n);
+                if total < b {
+                    return false;
+                }
+                let d = self.unlist_block(n, total - s);
                 if total - b >= MIN_BLOCK {
                     let r = h + b;
-                    set_free(r, total - b);
+                    set_free(m, tag, r, total - b);
                     self.list_block(r, total - b, d.min(total - b));
                     b
                 } else {
-                    wr(h + total, rd(h + total) | PREV_IN_USE);
+                    m.wr(h + total, m.rd(h + total) | PREV_IN_USE);
                     total
                 }
             };
-            wr(h, ns | flags);
+            m.wr(h, ns | flags);
             self.st.used += ns - s;
         }
         self.note_peak();
@@ -158,34 +160,38 @@ impl<S: Source> RawHeap<S> {
         let (off, usable) = (p - m, m + len - p);
         let page = self.large.page();
         // SAFETY: `p` is a live payload, never 0.
-        let same = unsafe { NonNull::new_unchecked(p as *mut u8) };
+        let same = unsafe { NonNull::new_unchecked(self.mem.ptr(p)) };
         if new_size >= self.realloc_threshold() && (align <= page || new_size <= usable) {
             let new_len =
                 new_size.checked_add(off + page - 1).ok_or(HeapError::OutOfMemory)? & !(page - 1);
+            if new_len > super::block::SIZE {
+                return Err(HeapError::OutOfMemory); // the header could not hold it
+            }
             if new_len == len {
                 return Ok(same);
             }
             // SAFETY: on success the block lives at the new address only.
             if let Some(nm) = unsafe { self.source.remap(m, len, new_len) } {
                 let np = nm + off;
-                self.large.remove(p);
-                self.large.insert(np);
+                self.large.remove(self.mem, p);
+                self.large.insert(self.mem, np);
                 self.st.large = self.st.large + (new_len - off) - usable;
                 self.st.mapped = self.st.mapped + new_len - len;
                 // SAFETY: the header moved with the mapping.
-                unsafe { wr(np - HDR, new_len | IN_USE | super::block::LARGE) };
+                unsafe { self.mem.wr(np - HDR, new_len | IN_USE | super::block::LARGE) };
                 self.note_peak();
                 // SAFETY: payload addresses are never 0.
-                return Ok(unsafe { NonNull::new_unchecked(np as *mut u8) });
+                return Ok(unsafe { NonNull::new_unchecked(self.mem.ptr(np)) });
             }
         }
         match self.alloc_any(new_size, align.max(ALIGN)) {
             Some((np, _)) => {
+                let np = self.mem.ptr::<u8>(np);
                 // SAFETY: both blocks are live and distinct.
-                unsafe { copy_nonoverlapping(p as *const u8, np as *mut u8, usable.min(new_size)) };
+                unsafe { copy_nonoverlapping(same.as_ptr(), np, usable.min(new_size)) };
                 self.large_free(p)?;
                 // SAFETY: payload addresses are never 0.
-                Ok(unsafe { NonNull::new_unchecked(np as *mut u8) })
+                Ok(unsafe { NonNull::new_unchecked(np) })
             }
             None if new_size <= usable => Ok(same),
             None => Err(HeapError::OutOfMemory),

@@ -109,6 +109,30 @@ impl Segments {
         (0..self.n).find(|&i| i != self.top() && self.list[i].holds(h))
     }
 
+    /// The sentinel of the segment other than the top one whose block area
+    /// holds header address `h` (out of line: most blocks are in the top
+    /// segment, which callers check first).
+    #[inline(never)]
+    pub fn limit_other(&self, h: usize) -> Option<usize> {
+        self.find_other(h).map(|i| self.list[i].sentinel)
+    }
+
+    /// The lowest first header and the highest sentinel of all segments:
+    /// every block address lies in between (`(0, 0)` with no segment).
+    #[inline(never)]
+    pub fn bounds(&self) -> (usize, usize) {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for s in &self.list[..self.n] {
+            lo = lo.min(s.first);
+            hi = hi.max(s.sentinel);
+        }
+        if self.n == 0 {
+            (0, 0)
+        } else {
+            (lo, hi)
+        }
+    }
+
     /// The segment holding `h`, top segment included.
     pub fn find(&self, h: usize) -> Option<usize> {
         (0..self.n).find(|&i| self.list[i].holds(h))

@@ -104,36 +104,51 @@ pub unsafe trait Source {
 
     /// The system calls made so far.
     fn counters(&self) -> SysCounters;
+
+    /// A pointer whose provenance covers every span and mapping this
+    /// source hands out, or null when they are reached through exposed
+    /// provenance (memory from the kernel). Used under Miri, which checks
+    /// strict provenance (see [`Mem`](super::block::Mem)).
+    fn root(&self) -> *mut u8 {
+        core::ptr::null_mut()
+    }
 }
 
 /// A fixed region handed over by the caller: one segment, never grows,
 /// never maps.
 pub struct RegionSource {
     region: Option<Span>,
+    /// The first region's pointer (its provenance is exposed: the heap
+    /// reaches blocks by address).
+    root: *mut u8,
 }
 
 // SAFETY: the region is exclusively owned by the heap that owns the source.
 unsafe impl Send for RegionSource {}
 
 impl RegionSource {
-    /// A source that hands out `[base, base+len)` once.
+    /// A source that hands out the `len` bytes at `base` once.
     ///
     /// # Safety
     /// The region must be valid for reads and writes, and used by nothing
     /// else, for as long as the heap lives.
-    pub const unsafe fn new(base: usize, len: usize) -> Self {
-        RegionSource { region: Some(Span { base, len, kind: 0, zeroed: false }) }
+    pub unsafe fn new(base: *mut u8, len: usize) -> Self {
+        let span = Span { base: base.expose_provenance(), len, kind: 0, zeroed: false };
+        RegionSource { region: Some(span), root: base }
     }
 
     /// Queues one more region, handed out at the next `grow` (NuttX's
-    /// `mm_addregion`). False if one is queued already.
+    /// `mm_addregion`). False if one is queued already. (Under Miri, the
+    /// region must lie in the same allocation as the first: the heap forms
+    /// its pointers from the first region's.)
     ///
     /// # Safety
     /// As for [`RegionSource::new`].
-    pub unsafe fn add(&mut self, base: usize, len: usize) -> bool {
+    pub unsafe fn add(&mut self, base: *mut u8, len: usize) -> bool {
         if self.region.is_some() {
             return false;
         }
+        let base = base.expose_provenance();
         self.region = Some(Span { base, len, kind: 0, zeroed: false });
         true
     }
@@ -169,5 +184,8 @@ unsafe impl Source for RegionSource {
     }
     fn counters(&self) -> SysCounters {
         SysCounters::default()
+    }
+    fn root(&self) -> *mut u8 {
+        self.root
     }
 }

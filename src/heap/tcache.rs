@@ -1,20 +1,32 @@
-//! Per-thread caches in front of the process heap (glibc's tcache idea):
+//! Per-thread caches in front of a heap (glibc's tcache idea):
 //! a thread keeps a few freed small blocks of each size and hands them
 //! out again without taking the heap's lock, so that small `malloc` and
 //! `free` cost a handful of instructions and no atomic operation even in
 //! a program with many threads.
 //!
+//! Whose caches: the process heap's plain entry points (`malloc`, Rust's
+//! global allocator) use the calling thread's own cache, which lives in
+//! its control block ([`crate::thread`]). Any other heap built
+//! [`Heap::with_caches`] is used with caches its callers bring
+//! ([`Heap::alloc_cached`] and friends take one `&mut ThreadCache`), which
+//! is how tests, Miri and the fuzz targets drive the cached paths over a
+//! region. Either way one `&mut ThreadCache` is passed down through every
+//! function that touches the cache.
+//!
 //! A cached block stays *in use* to the heap: its header is never written
 //! outside the lock (the heap changes a neighbour's `PREV_IN_USE` bit
 //! under the lock, so the cache must not touch headers). The cache links
 //! its blocks through the first payload word and marks each with a key in
-//! the second ([`key_of`]), which names the block's own address: a second
-//! `free` of a cached block finds the key and is reported as a double
-//! free, by the cache and by the heap alike (`RawHeap::locate` checks keys
-//! in heaps that have caches). `malloc` checks the key and the link of the
-//! block it takes, so a write into a freed block is caught there. A key
-//! exists only while its block is cached: taking a block out of a cache,
-//! to hand out or to give back to the heap, clears it.
+//! the second ([`key_of`]), which names the block's own address and the
+//! process's secret ([`super::secret`]): a second `free` of a cached
+//! block finds the key and is reported as a double free, by the cache and
+//! by the heap alike (`RawHeap::locate` checks keys in heaps that have
+//! caches). Links are stored mangled with the secret and the address they
+//! are stored at (glibc's safe-linking, with a secret): `malloc` checks the
+//! key and the decoded link of the block it takes, so a write into a freed
+//! block, or a link forged without the secret, is caught there and
+//! reported. A key exists only while its block is cached: taking a block
+//! out of a cache, to hand out or to give back to the heap, clears it.
 //!
 //! Sizes: a bin per 16 bytes up to [`CACHE_MAX`]. A request takes a block
 //! of its own size, or of up to [`CACHE_NEAR`] sizes above (at most 32
@@ -41,7 +53,8 @@
 //! and gives the memory back to the kernel, instead of cached blocks
 //! scattered over it keeping their pages resident; in a small heap,
 //! stack-like rounds of allocation and free stay in the cache. A thread's
-//! cache is emptied when the thread ends, and by `trim`.
+//! cache is emptied when the thread ends, by `trim`, and by an allocation
+//! that would fail otherwise (before it reports ENOMEM).
 //!
 //! Blocks of the top segment are checked without the lock: the heap
 //! publishes the segment's block area as it unlocks ([`Heap::fast_range`]),
@@ -56,9 +69,12 @@
 
 use core::ptr::NonNull;
 
-use super::block::{block_of, rd, wr, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE};
+use super::block::{block_of, Mem, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE, TAG_BITS};
+use super::class::Damage;
+use super::error::{Corruption, HeapError};
 use super::heap::Heap;
 use super::raw::RawHeap;
+use super::secret;
 use super::source::Source;
 
 /// The largest block size (header included) that is cached.
@@ -83,12 +99,44 @@ pub const CACHE_NEAR: usize = 2;
 pub const CACHE_GROW_AFTER: u8 = 8;
 /// Requests to a cache between two collections of its unused blocks.
 pub const CACHE_GC_PERIOD: usize = 8192;
-const KEY: usize = 0x7263_6163_6865_6b79; // "rcachey"
 
 /// The key that marks block `h` as cached (see the module documentation).
 #[inline(always)]
 pub fn key_of(h: usize) -> usize {
-    h ^ KEY
+    h ^ secret::key_mask()
+}
+
+/// The word cached block `h` stores for a link to `next` (0: none).
+#[inline(always)]
+fn mangle(h: usize, next: usize) -> usize {
+    next ^ (h >> 12) ^ secret::link_mask()
+}
+
+/// The link that cached block `h` stores as `word`.
+#[inline(always)]
+pub fn unmangle(h: usize, word: usize) -> usize {
+    word ^ (h >> 12) ^ secret::link_mask()
+}
+
+/// Where a cache's blocks may lie: the lowest first header and the
+/// highest sentinel of the heap's segments (a decoded link outside them
+/// was not written by the cache).
+#[derive(Clone, Copy)]
+pub(super) struct Bounds {
+    lo: usize,
+    hi: usize,
+}
+
+impl Bounds {
+    pub(super) fn new((lo, hi): (usize, usize)) -> Bounds {
+        Bounds { lo, hi }
+    }
+
+    /// Whether `x` can be a link: none, or a block address in bounds.
+    #[inline(always)]
+    fn link_ok(self, x: usize) -> bool {
+        x == 0 || (x % 16 == HDR && x.wrapping_sub(self.lo) < self.hi.wrapping_sub(self.lo))
+    }
 }
 
 /// One thread's cache; all zeros is an empty cache.
@@ -172,13 +220,14 @@ impl ThreadCache {
         };
     }
 
-    /// Takes the newest block of bin `i`, clearing its key; 0 if empty.
+    /// Takes the newest block of bin `i`, checking and clearing its key
+    /// and checking its link; 0 if empty.
     #[inline(always)]
-    fn pop(&mut self, i: usize) -> usize {
+    fn pop(&mut self, m: Mem, b: Bounds, i: usize) -> Result<usize, Damage> {
         let h = self.heads[i];
         if h != 0 {
             // SAFETY: `h` heads bin `i`: a cached block.
-            self.heads[i] = unsafe { unkey(h) };
+            self.heads[i] = unsafe { unkey(m, b, h)? };
             self.n[i] -= 1;
             if self.n[i] < self.lw[i] {
                 self.lw[i] = self.n[i];
@@ -190,42 +239,46 @@ impl ThreadCache {
                 self.low = self.held;
             }
         }
-        h
+        Ok(h)
     }
 
     /// A block from one of the [`CACHE_NEAR`] bins above `i` (at most
     /// `16 * CACHE_NEAR` bytes more than asked), or 0: memory the thread
     /// freed is reused before the heap is asked for more.
     #[inline(always)]
-    fn pop_near(&mut self, i: usize) -> usize {
+    fn pop_near(&mut self, m: Mem, b: Bounds, i: usize) -> Result<usize, Damage> {
         for j in i + 1..=(i + CACHE_NEAR).min(BINS - 1) {
             if self.heads[j] != 0 {
-                return self.pop(j);
+                return self.pop(m, b, j);
             }
         }
-        0
+        Ok(0)
     }
 
     /// Takes all but the newest `keep` blocks out of bin `i`; returns the
-    /// first of them (still linked and keyed), or 0.
-    fn detach_older(&mut self, i: usize, keep: usize) -> usize {
+    /// first of them (still linked and keyed), or 0. Links are checked as
+    /// they are followed.
+    fn detach_older(&mut self, m: Mem, b: Bounds, i: usize, keep: usize) -> Result<usize, Damage> {
         let (mut prev, mut cur) = (0, self.heads[i]);
         for _ in 0..keep {
             if cur == 0 {
-                return 0;
+                return Ok(0);
             }
             prev = cur;
             // SAFETY: cached blocks link through their first payload word.
-            cur = unsafe { rd(cur + 8) };
+            cur = unmangle(cur, unsafe { m.rd(cur + 8) });
+            if !b.link_ok(cur) {
+                return Err((Corruption::CacheLink, prev));
+            }
         }
         if cur == 0 {
-            return 0;
+            return Ok(0);
         }
         if prev == 0 {
             self.heads[i] = 0;
         } else {
             // SAFETY: `prev` is a cached block.
-            unsafe { wr(prev + 8, 0) };
+            unsafe { m.wr(prev + 8, mangle(prev, 0)) };
         }
         let gone = self.n[i] as usize - keep;
         self.n[i] = keep as u16;
@@ -233,16 +286,16 @@ impl ThreadCache {
         self.held -= gone * (16 * i - HDR);
         self.held_blocks -= gone;
         self.low = self.low.min(self.held);
-        cur
+        Ok(cur)
     }
 
     /// Caches block `h` of `16 * i` bytes (the bin has room).
     #[inline(always)]
-    fn push(&mut self, i: usize, h: usize) {
+    fn push(&mut self, m: Mem, i: usize, h: usize) {
         // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
         unsafe {
-            wr(h + 8, self.heads[i]);
-            wr(h + 16, key_of(h));
+            m.wr(h + 8, mangle(h, self.heads[i]));
+            m.wr(h + 16, key_of(h));
         }
         self.heads[i] = h;
         self.n[i] += 1;
@@ -258,134 +311,128 @@ impl Default for ThreadCache {
 }
 
 /// Takes the key off cached block `h` and returns its link to the next
-/// cached block, after checking both (a write after free changes them).
+/// cached block, after checking both (a write after free changes them, a
+/// link forged without the secret decodes to an address out of bounds).
 ///
 /// # Safety
 /// `h` must be a cached block: a used heap block whose first two payload
 /// words belong to the cache.
 #[inline(always)]
-unsafe fn unkey(h: usize) -> usize {
+unsafe fn unkey(m: Mem, b: Bounds, h: usize) -> Result<usize, Damage> {
     // SAFETY: per the contract.
-    let (next, key) = unsafe { (rd(h + 8), rd(h + 16)) };
-    if key != key_of(h) || (next % 16 != HDR && next != 0) {
-        corrupted(h);
+    let (word, key) = unsafe { (m.rd(h + 8), m.rd(h + 16)) };
+    if key != key_of(h) {
+        return Err((Corruption::CacheKey, h));
+    }
+    let next = unmangle(h, word);
+    if !b.link_ok(next) {
+        return Err((Corruption::CacheLink, h));
     }
     // SAFETY: as above.
-    unsafe { wr(h + 16, 0) };
-    next
-}
-
-/// A cached block's link or key was overwritten: a write after free.
-#[cold]
-fn corrupted(h: usize) -> ! {
-    super::misuse("malloc", super::HeapError::Corrupted, (h + HDR) as *const u8)
+    unsafe { m.wr(h + 16, 0) };
+    Ok(next)
 }
 
 /// Frees block `h`, no longer cached, into `g` as an ordinary free (which
-/// validates it), telling `g` what the calling thread's cache holds now.
-fn return_block<S: Source>(g: &mut RawHeap<S>, h: usize) {
-    (g.parked, g.parked_blocks) = cache().held();
-    // SAFETY: a live block of this heap, no longer keyed.
-    if let Err(e) = unsafe { g.free((h + HDR) as *mut u8) } {
-        super::misuse("free", e, (h + HDR) as *const u8);
+/// validates it), telling `g` what cache `c` holds now.
+fn return_block<S: Source>(g: &mut RawHeap<S>, c: &ThreadCache, h: usize) {
+    (g.parked, g.parked_blocks) = c.held();
+    match g.locate(h + HDR).and_then(|f| g.free_found(f)) {
+        Ok(()) => {}
+        Err(e) => super::misuse("free", e, (h + HDR) as *const u8),
     }
 }
 
-/// The calling thread's cache.
-#[cfg(not(test))]
+/// The calling thread's own cache, in its control block: the process
+/// heap's. Nothing else uses it; callers turn it into the one `&mut` that
+/// their operation passes down.
 #[inline(always)]
-pub(super) fn cache() -> &'static mut ThreadCache {
-    // SAFETY: every thread's control block holds its own cache, used only
-    // by that thread.
-    unsafe { &mut *crate::thread::heap_cache() }
-}
-
-#[cfg(test)]
-std::thread_local! {
-    static CACHE: core::cell::UnsafeCell<ThreadCache> =
-        const { core::cell::UnsafeCell::new(ThreadCache::new()) };
-}
-
-/// The calling thread's cache (hosted tests: a thread-local; at most one
-/// heap with caches may be in use per thread at a time).
-#[cfg(test)]
-pub(super) fn cache() -> &'static mut ThreadCache {
-    // SAFETY: the thread-local lives as long as the thread, which alone
-    // uses it.
-    CACHE.with(|c| unsafe { &mut *c.get() })
+pub(super) fn current() -> *mut ThreadCache {
+    crate::thread::heap_cache()
 }
 
 impl<S: Source> Heap<S> {
-    /// A block for `size` bytes (alignment 16) from the calling thread's
-    /// cache, if it has one of that size.
+    /// A block for `size` bytes (alignment 16) from cache `c`, if it has
+    /// one of that size; `func` names the caller in a corruption report.
     #[inline(always)]
-    pub(super) fn cache_alloc(&self, size: usize) -> Option<NonNull<u8>> {
+    pub(super) fn cache_alloc(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
         if size > CACHE_MAX - HDR {
             return None;
         }
-        let c = cache();
+        let (m, b) = (self.mem(), self.bounds());
         let i = block_of(size) >> 4;
-        let mut h = c.pop(i);
-        if h == 0 {
-            h = c.pop_near(i);
+        let mut got = c.pop(m, b, i);
+        if got == Ok(0) {
+            got = c.pop_near(m, b, i);
         }
+        let h = match got {
+            Ok(h) => h,
+            Err((k, h)) => super::misuse(func, HeapError::Corrupted(k), (h + HDR) as *const u8),
+        };
         c.tick += 1;
         if c.tick == CACHE_GC_PERIOD {
-            self.collect_cache();
+            self.collect_cache(c);
         }
         // SAFETY: payload addresses are never 0.
-        (h != 0).then(|| unsafe { NonNull::new_unchecked((h + HDR) as *mut u8) })
+        (h != 0).then(|| unsafe { NonNull::new_unchecked(m.ptr(h + HDR)) })
     }
 
-    /// Caches the block at payload `p` if it is a used small block of the
-    /// top segment and its bin has room; else the locked path takes it,
-    /// and validates it fully (and reports misuse).
+    /// Caches the block at payload `p` in `c` if it is a used small block
+    /// of the top segment and its bin has room; else the locked path takes
+    /// it, and validates it fully (and reports misuse).
     #[inline(always)]
-    pub(super) fn cache_free(&self, p: usize) -> Freed {
+    pub(super) fn cache_free(&self, c: &mut ThreadCache, p: usize) -> Freed {
         let h = p.wrapping_sub(HDR);
         let (lo, hi) = self.fast_range();
         if p % 16 != 0 || h.wrapping_sub(lo) >= hi.wrapping_sub(lo) {
             return Freed::ToHeap;
         }
+        let m = self.mem();
         // SAFETY: `h` lies in the top segment's block area, which is
         // mapped (see `fast_range`).
-        let hdr = unsafe { rd(h) };
+        let hdr = unsafe { m.rd(h) };
         let s = hdr & SIZE;
-        if hdr & (IN_USE | LARGE) != IN_USE || s > CACHE_MAX || s < MIN_BLOCK {
+        if hdr & (TAG_BITS | IN_USE | LARGE) != self.tag() | IN_USE
+            || s > CACHE_MAX
+            || s < MIN_BLOCK
+        {
             return Freed::ToHeap;
         }
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if unsafe { rd(h + 16) } == key_of(h) {
+        if unsafe { m.rd(h + 16) } == key_of(h) {
             return Freed::ToHeap; // cached already: the locked path reports it
         }
-        let c = cache();
         let i = s >> 4;
         if c.n[i] >= c.cap(i) {
             return Freed::BinFull(i);
         }
-        c.push(i, h);
+        c.push(m, i, h);
         if c.held_blocks > c.limit {
-            self.collect_cache();
+            self.collect_cache(c);
         }
         Freed::Cached
     }
 
-    /// The calling thread's cache is over its limit (see the module
-    /// documentation), or its collection is due: gives back all of it, or
-    /// in each bin half of the blocks that stayed unused since the last
-    /// collection (see [`shed`] for which).
+    /// Cache `c` is over its limit (see the module documentation), or its
+    /// collection is due: gives back all of it, or in each bin half of the
+    /// blocks that stayed unused since the last collection (see [`shed`]
+    /// for which).
     #[cold]
-    fn collect_cache(&self) {
-        let mut g = self.lock();
-        let c = cache();
+    fn collect_cache(&self, c: &mut ThreadCache) {
+        let mut g = self.lock_with(Some(c));
         if c.held_blocks > c.limit {
-            flush_into(&mut g);
+            flush_into(&mut g, c);
         }
         for i in 1..BINS {
             // Blocks that stayed in the bin all along: half of them go.
             let unused = c.lw[i].min(c.n[i]);
             if unused > 0 {
-                shed(&mut g, i, unused.div_ceil(2));
+                shed(&mut g, c, i, unused.div_ceil(2));
                 if unused > c.cap(i) / 2 && c.grow[i] > 0 && c.n[i] <= c.cap(i) / 2 {
                     c.grow[i] -= 1;
                 }
@@ -396,42 +443,52 @@ impl<S: Source> Heap<S> {
         c.tick = 0;
     }
 
-    /// Gives the calling thread's whole cache back to the heap (a thread
-    /// calls this as it ends; `trim` does it too).
+    /// Gives the calling thread's own cache back to the heap (a thread
+    /// calls this as it ends; `trim` does it too). Only the process heap's
+    /// plain entry points use the calling thread's own cache.
     pub fn flush_thread_cache(&self) {
-        if !self.uncached {
-            flush_into(&mut self.lock());
+        if self.uses_thread_cache() {
+            // SAFETY: the calling thread's own cache; no other reference to
+            // it is live (nothing that holds one calls this).
+            let c = unsafe { &mut *current() };
+            self.flush_cache(c);
         }
+    }
+
+    /// Gives all of cache `c` back to this heap.
+    pub fn flush_cache(&self, c: &mut ThreadCache) {
+        let mut g = self.lock_with(Some(c));
+        flush_into(&mut g, c);
     }
 }
 
-/// Empties the calling thread's cache into `g`; its bins start over at
-/// their first capacity.
-pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>) {
+/// Empties cache `c` into `g`; its bins start over at their first
+/// capacity.
+pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
     for i in 1..BINS {
-        give_back(g, i, 0);
+        give_back(g, c, i, 0);
     }
-    let c = cache();
     (c.grow, c.full, c.lw) = ([0; BINS], [0; BINS], [0; BINS]);
     c.set_limit(g.st.used_blocks, g.block_bytes());
 }
 
-/// Frees all but the newest `keep` blocks of bin `i` of the calling
-/// thread's cache into `g` (the oldest go: in a stack-like pattern those
-/// are the highest, next to the top), each validated by the heap as an
-/// ordinary free.
-fn give_back<S: Source>(g: &mut RawHeap<S>, i: usize, keep: usize) {
-    let mut h = cache().detach_older(i, keep);
+/// Frees all but the newest `keep` blocks of bin `i` of cache `c` into
+/// `g` (the oldest go: in a stack-like pattern those are the highest,
+/// next to the top), each validated by the heap as an ordinary free.
+fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep: usize) {
+    let (m, b) = (g.mem, Bounds::new(g.bounds));
+    let mut h = g.intact(c.detach_older(m, b, i, keep));
     while h != 0 {
         // SAFETY: detached blocks are still cached blocks, linked and keyed.
-        let next = unsafe { unkey(h) };
-        return_block(g, h);
+        let next = g.intact(unsafe { unkey(m, b, h) });
+        return_block(g, c, h);
         h = next;
     }
 }
 
 /// Checks cache `c` against heap `g`: every cached block is a used block
-/// of its bin's size with its key, and the counts and totals agree.
+/// of its bin's size with its key and a link in bounds, and the counts
+/// and totals agree.
 pub(super) fn check<S: Source>(
     g: &RawHeap<S>,
     c: &ThreadCache,
@@ -439,6 +496,7 @@ pub(super) fn check<S: Source>(
     out: &mut dyn core::fmt::Write,
 ) -> bool {
     let mut r = super::check::Report { ok: true, out: print_errors.then_some(out) };
+    let (m, b) = (g.mem, Bounds::new(g.bounds));
     let (mut bytes, mut blocks) = (0, 0);
     for i in 1..BINS {
         let (mut h, mut k) = (c.heads[i], 0);
@@ -448,8 +506,11 @@ pub(super) fn check<S: Source>(
                 break;
             }
             // SAFETY: `h` is a block address inside a segment.
-            let (hdr, key) = unsafe { (rd(h), rd(h + 16)) };
-            if hdr & (IN_USE | LARGE) != IN_USE || hdr & SIZE != 16 * i || key != key_of(h) {
+            let (hdr, word, key) = unsafe { (m.rd(h), m.rd(h + 8), m.rd(h + 16)) };
+            if hdr & (TAG_BITS | IN_USE | LARGE) != g.tag | IN_USE
+                || hdr & SIZE != 16 * i
+                || key != key_of(h)
+            {
                 r.err(format_args!("thread cache bin {i} holds {h:#x} with header {hdr:#x}"));
                 break;
             }
@@ -458,8 +519,11 @@ pub(super) fn check<S: Source>(
                 r.err(format_args!("thread cache bin {i} holds more than {} blocks", c.cap(i)));
                 break;
             }
-            // SAFETY: as above.
-            h = unsafe { rd(h + 8) };
+            h = unmangle(h, word);
+            if !b.link_ok(h) {
+                r.err(format_args!("thread cache bin {i} links to {h:#x}, out of bounds"));
+                break;
+            }
         }
         if k != c.n[i] as usize {
             r.err(format_args!("thread cache bin {i} holds {k} blocks, counts {}", c.n[i]));
@@ -476,37 +540,37 @@ pub(super) fn check<S: Source>(
     r.ok
 }
 
-/// Gives the calling thread's cache back if it is over its limit (checked
-/// on the locked free path too: frees that do not reach the cache still
-/// empty the heap).
+/// Gives cache `c` back if it is over its limit (checked on the locked
+/// free path too: frees that do not reach the cache still empty the heap).
 #[inline]
-pub(super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>) {
-    let c = cache();
+pub(super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
     if c.held_blocks > c.limit {
-        flush_into(g);
+        flush_into(g, c);
     }
 }
 
-/// Caches a block that the heap validated (`RawHeap::locate`) if it is
-/// small and its bin has room; false if it was not taken.
-pub(super) fn take_checked<S: Source>(g: &mut RawHeap<S>, found: &super::free::Found) -> bool {
+/// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
+/// is small and its bin has room; false if it was not taken.
+pub(super) fn take_checked<S: Source>(
+    g: &mut RawHeap<S>,
+    c: &mut ThreadCache,
+    found: &super::free::Found,
+) -> bool {
     let super::free::Found::Block { h, s, .. } = *found else { return false };
-    let c = cache();
     if s > CACHE_MAX || c.n[s >> 4] >= c.cap(s >> 4) {
         return false;
     }
-    c.push(s >> 4, h);
+    c.push(g.mem, s >> 4, h);
     (g.parked, g.parked_blocks) = c.held();
-    enforce_limit(g);
+    enforce_limit(g, c);
     true
 }
 
-/// The calling thread's cache bin `i` is full: a bin found full more than
+/// Cache `c`'s bin `i` is full: a bin found full more than
 /// [`CACHE_GROW_AFTER`] times since the last collection may hold twice as
 /// many blocks (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); otherwise
 /// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
-pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
-    let c = cache();
+pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
     let cap = c.cap(i);
     c.full[i] = c.full[i].saturating_add(1);
     if c.full[i] > CACHE_GROW_AFTER
@@ -515,27 +579,27 @@ pub(super) fn spill<S: Source>(g: &mut RawHeap<S>, i: usize) {
     {
         c.grow[i] += 1;
     } else {
-        shed(g, i, (cap / 2).min(CACHE_CAP));
+        shed(g, c, i, (cap / 2).min(CACHE_CAP));
     }
 }
 
-/// Gives `k` blocks of the calling thread's cache bin `i` back to the heap:
-/// the oldest in a small bin (in a stack-like pattern those are the
-/// highest, next to the top), the newest in a big one (the oldest would
-/// take a walk down the whole list).
-fn shed<S: Source>(g: &mut RawHeap<S>, i: usize, k: u16) {
-    let c = cache();
+/// Gives `k` blocks of cache `c`'s bin `i` back to the heap: the oldest
+/// in a small bin (in a stack-like pattern those are the highest, next to
+/// the top), the newest in a big one (the oldest would take a walk down
+/// the whole list).
+fn shed<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, k: u16) {
     let n = c.n[i];
     if n <= CACHE_CAP {
-        give_back(g, i, (n - k.min(n)) as usize);
+        give_back(g, c, i, (n - k.min(n)) as usize);
         return;
     }
+    let (m, b) = (g.mem, Bounds::new(g.bounds));
     for _ in 0..k {
-        let h = c.pop(i);
+        let h = g.intact(c.pop(m, b, i));
         if h == 0 {
             break;
         }
-        return_block(g, h);
+        return_block(g, c, h);
     }
 }
 

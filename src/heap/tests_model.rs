@@ -7,8 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use core::ptr::NonNull;
+
 use super::mock_os::MockOs;
-use super::{Heap, HeapError, HeapInfo, LinuxOs, ProcessSource, RawHeap, RegionSource, Source};
+use super::{
+    Heap, HeapError, HeapInfo, LinuxOs, ProcessSource, RawHeap, RegionSource, Source, ThreadCache,
+};
 
 /// xorshift64*: small, deterministic, good enough for test decisions.
 pub(crate) struct Rng(u64);
@@ -31,33 +35,44 @@ impl Rng {
     }
 }
 
-/// What the model drives: the core directly or the locked heap.
+/// Runs of randomized tests are this many times shorter under Miri, which
+/// interprets every instruction (and checks every access).
+pub(crate) const MIRI_SHORTER: usize = if cfg!(miri) { 100 } else { 1 };
+
+/// `n` operations, or a hundredth of them under Miri.
+pub(crate) fn ops(n: usize) -> usize {
+    (n / MIRI_SHORTER).max(1)
+}
+
+/// What the model drives: the core directly, the locked heap, or the
+/// locked heap with a cache in front. Pointers keep their provenance (the
+/// model runs under Miri's strict provenance).
 pub(crate) trait Subject {
-    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize>;
-    fn free(&mut self, p: usize) -> Result<(), HeapError>;
-    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError>;
-    fn usable(&mut self, p: usize) -> usize;
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8>;
+    fn free(&mut self, p: *mut u8) -> Result<(), HeapError>;
+    fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError>;
+    fn usable(&mut self, p: *mut u8) -> usize;
     fn info(&mut self) -> HeapInfo;
     fn check(&mut self, out: &mut String) -> bool;
 }
 
 impl<S: Source> Subject for RawHeap<S> {
-    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
         let p =
             if zero { self.alloc_zeroed(size, align) } else { RawHeap::alloc(self, size, align) };
-        p.map(|p| p.as_ptr() as usize)
+        p.map(NonNull::as_ptr)
     }
-    fn free(&mut self, p: usize) -> Result<(), HeapError> {
+    fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
         // SAFETY: the model only frees what it owns (or tests rejection).
-        unsafe { RawHeap::free(self, p as *mut u8) }
+        unsafe { RawHeap::free(self, p) }
     }
-    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError> {
+    fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError> {
         // SAFETY: as for `free`.
-        unsafe { RawHeap::realloc(self, p as *mut u8, size, align) }.map(|p| p.as_ptr() as usize)
+        unsafe { RawHeap::realloc(self, p, size, align) }.map(NonNull::as_ptr)
     }
-    fn usable(&mut self, p: usize) -> usize {
+    fn usable(&mut self, p: *mut u8) -> usize {
         // SAFETY: `p` is live.
-        unsafe { self.usable_size(p as *const u8) }.expect("usable_size of a live block")
+        unsafe { self.usable_size(p) }.expect("usable_size of a live block")
     }
     fn info(&mut self) -> HeapInfo {
         RawHeap::info(self)
@@ -68,21 +83,21 @@ impl<S: Source> Subject for RawHeap<S> {
 }
 
 impl<S: Source + Send> Subject for &Heap<S> {
-    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
-        self.allocate(size, align, zero, "model").map(|p| p.as_ptr() as usize)
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
+        self.allocate(size, align, zero, "model").map(NonNull::as_ptr)
     }
-    fn free(&mut self, p: usize) -> Result<(), HeapError> {
+    fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
         // SAFETY: as above.
-        unsafe { self.dealloc(core::ptr::NonNull::new(p as *mut u8).unwrap()) }
+        unsafe { self.dealloc(NonNull::new(p).unwrap()) }
     }
-    fn realloc(&mut self, p: usize, size: usize, align: usize) -> Result<usize, HeapError> {
-        let p = core::ptr::NonNull::new(p as *mut u8).unwrap();
+    fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError> {
         // SAFETY: as above.
-        unsafe { self.reallocate(p, size, align, "model") }.map(|p| p.as_ptr() as usize)
+        unsafe { self.reallocate(NonNull::new(p).unwrap(), size, align, "model") }
+            .map(NonNull::as_ptr)
     }
-    fn usable(&mut self, p: usize) -> usize {
+    fn usable(&mut self, p: *mut u8) -> usize {
         // SAFETY: as above.
-        unsafe { self.usable_size(p as *const u8) }.expect("usable_size of a live block")
+        unsafe { self.usable_size(p) }.expect("usable_size of a live block")
     }
     fn info(&mut self) -> HeapInfo {
         Heap::info(self)
@@ -92,7 +107,47 @@ impl<S: Source + Send> Subject for &Heap<S> {
     }
 }
 
+/// A heap with caches driven through a cache of the model's own (what one
+/// thread holds).
+pub(crate) struct Cached<'a, S: Source> {
+    pub heap: &'a Heap<S>,
+    pub cache: Box<ThreadCache>,
+}
+
+impl<'a, S: Source + Send> Cached<'a, S> {
+    pub fn new(heap: &'a Heap<S>) -> Self {
+        Cached { heap, cache: Box::new(ThreadCache::new()) }
+    }
+}
+
+impl<S: Source + Send> Subject for Cached<'_, S> {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
+        self.heap.alloc_cached(&mut self.cache, size, align, zero, "model").map(NonNull::as_ptr)
+    }
+    fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
+        // SAFETY: as above.
+        unsafe { self.heap.dealloc_cached(&mut self.cache, NonNull::new(p).unwrap()) }
+    }
+    fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError> {
+        let p = NonNull::new(p).unwrap();
+        // SAFETY: as above.
+        unsafe { self.heap.realloc_cached(&mut self.cache, p, size, align, "model") }
+            .map(NonNull::as_ptr)
+    }
+    fn usable(&mut self, p: *mut u8) -> usize {
+        // SAFETY: as above.
+        unsafe { self.heap.usable_size(p) }.expect("usable_size of a live block")
+    }
+    fn info(&mut self) -> HeapInfo {
+        self.heap.lock_cached(&mut self.cache).info()
+    }
+    fn check(&mut self, out: &mut String) -> bool {
+        self.heap.check_cached(&mut self.cache, true, out)
+    }
+}
+
 struct Live {
+    ptr: *mut u8,
     size: usize,
     usable: usize,
     align: usize,
@@ -101,31 +156,27 @@ struct Live {
 }
 
 /// Whether `[p, p+len)` holds only `byte`.
-pub(crate) fn all_bytes(p: usize, len: usize, byte: u8) -> bool {
+pub(crate) fn all_bytes(p: *const u8, len: usize, byte: u8) -> bool {
+    // SAFETY: the caller owns `[p, p+len)`.
+    let s = unsafe { core::slice::from_raw_parts(p, len) };
+    if cfg!(miri) {
+        return s.iter().all(|&b| b == byte);
+    }
     let buf = [byte; 4096];
-    let mut off = 0;
-    while off < len {
-        let n = (len - off).min(buf.len());
-        // SAFETY: the caller owns `[p, p+len)`.
-        if unsafe { core::slice::from_raw_parts((p + off) as *const u8, n) } != &buf[..n] {
-            return false;
-        }
-        off += n;
-    }
-    true
+    s.chunks(buf.len()).all(|c| c == &buf[..c.len()])
 }
 
-fn fill(p: usize, l: &Live) {
-    // SAFETY: `[p, p+size)` is the block's payload.
+fn fill(l: &Live) {
+    // SAFETY: `[ptr, ptr+size)` is the block's payload.
     unsafe {
-        core::ptr::write_bytes(p as *mut u8, l.fill, l.size);
+        core::ptr::write_bytes(l.ptr, l.fill, l.size);
         if l.size >= 8 {
-            (p as *mut u64).write(l.id);
+            l.ptr.cast::<u64>().write_unaligned(l.id);
         }
     }
 }
 
-fn intact(p: usize, l: &Live, len: usize) -> bool {
+fn intact(p: *const u8, l: &Live, len: usize) -> bool {
     let len = len.min(l.size);
     if l.size < 8 {
         return all_bytes(p, len, l.fill);
@@ -134,8 +185,8 @@ fn intact(p: usize, l: &Live, len: usize) -> bool {
     let head = len.min(8);
     // SAFETY: as for `fill`.
     unsafe {
-        core::slice::from_raw_parts(p as *const u8, head) == &id[..head]
-            && all_bytes(p + 8, len.saturating_sub(8), l.fill)
+        core::slice::from_raw_parts(p, head) == &id[..head]
+            && all_bytes(p.wrapping_add(8), len.saturating_sub(8), l.fill)
     }
 }
 
@@ -168,7 +219,8 @@ impl<H: Subject> Model<H> {
         }
     }
 
-    fn insert(&mut self, p: usize, l: Live) {
+    fn insert(&mut self, l: Live) {
+        let p = l.ptr.addr();
         assert!(p % l.align.max(16) == 0, "{p:#x} is not aligned to {}", l.align);
         assert!(l.usable >= l.size, "usable {} < requested {}", l.usable, l.size);
         if let Some((&q, ql)) = self.live.range(..p).next_back() {
@@ -177,12 +229,12 @@ impl<H: Subject> Model<H> {
         if let Some((&q, _)) = self.live.range(p..).next() {
             assert!(p + l.usable <= q, "block {p:#x}+{} overlaps {q:#x}", l.usable);
         }
-        fill(p, &l);
+        fill(&l);
         self.live.insert(p, l);
         self.keys.push(p);
     }
 
-    pub fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<usize> {
+    pub fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
         self.ops += 1;
         let Some(p) = self.heap.alloc(size, align, zero) else {
             self.failures += 1;
@@ -193,12 +245,12 @@ impl<H: Subject> Model<H> {
             return None;
         };
         if zero {
-            assert!(all_bytes(p, size, 0), "calloc({size}) at {p:#x} is not zeroed");
+            assert!(all_bytes(p, size, 0), "calloc({size}) at {p:p} is not zeroed");
         }
         let usable = self.heap.usable(p);
         let id = self.next_id;
         self.next_id += 1;
-        self.insert(p, Live { size, usable, align, id, fill: (id % 251) as u8 + 1 });
+        self.insert(Live { ptr: p, size, usable, align, id, fill: (id % 251) as u8 + 1 });
         Some(p)
     }
 
@@ -206,27 +258,28 @@ impl<H: Subject> Model<H> {
         self.ops += 1;
         let p = self.keys.swap_remove(i);
         let l = self.live.remove(&p).unwrap();
-        assert!(intact(p, &l, l.size), "block {p:#x} ({} B) was overwritten", l.size);
-        assert_eq!(self.heap.free(p), Ok(()));
+        assert!(intact(l.ptr, &l, l.size), "block {p:#x} ({} B) was overwritten", l.size);
+        assert_eq!(self.heap.free(l.ptr), Ok(()));
     }
 
     pub fn realloc_at(&mut self, i: usize, size: usize) {
         self.ops += 1;
         let p = self.keys[i];
         let l = &self.live[&p];
-        assert!(intact(p, l, l.size), "block {p:#x} was overwritten before realloc");
-        match self.heap.realloc(p, size, l.align) {
+        assert!(intact(l.ptr, l, l.size), "block {p:#x} was overwritten before realloc");
+        match self.heap.realloc(l.ptr, size, l.align) {
             Ok(np) => {
                 let mut l = self.live.remove(&p).unwrap();
                 self.keys.swap_remove(i);
-                assert!(intact(np, &l, size), "realloc {p:#x} -> {np:#x} lost contents");
+                assert!(intact(np, &l, size), "realloc {p:#x} -> {np:p} lost contents");
+                l.ptr = np;
                 l.size = size;
                 l.usable = self.heap.usable(np);
-                self.insert(np, l);
+                self.insert(l);
             }
             Err(HeapError::OutOfMemory) => {
                 self.failures += 1;
-                assert!(intact(p, l, l.size), "failed realloc changed the block");
+                assert!(intact(l.ptr, l, l.size), "failed realloc changed the block");
             }
             Err(e) => panic!("realloc of a live block: {e}"),
         }
@@ -330,10 +383,18 @@ fn small_size(rng: &mut Rng) -> usize {
     }
 }
 
+/// A leaked buffer of `len` bytes, 16-aligned, filled with 0xA5.
+pub(crate) fn leak_region(len: usize) -> &'static mut [u8] {
+    let words: &'static mut [u128] =
+        Vec::leak(vec![0xA5A5_A5A5_A5A5_A5A5_A5A5_A5A5_A5A5_A5A5; len.div_ceil(16)]);
+    // SAFETY: the same memory as bytes (the first `len` of them).
+    unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), len) }
+}
+
 pub(crate) fn region_heap(len: usize) -> RawHeap<RegionSource> {
-    let mem: &'static mut [u8] = Vec::leak(vec![0xA5u8; len]);
+    let mem = leak_region(len);
     // SAFETY: the leaked buffer is ours forever.
-    let mut h = RawHeap::new(unsafe { RegionSource::new(mem.as_mut_ptr() as usize, len) });
+    let mut h = RawHeap::new(unsafe { RegionSource::new(mem.as_mut_ptr(), len) });
     h.set_trim_threshold(usize::MAX);
     assert!(h.init());
     h

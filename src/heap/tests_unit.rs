@@ -8,24 +8,34 @@ use std::sync::Mutex;
 
 use allocator_api2::alloc::Allocator;
 
-use super::tests_model::{all_bytes, mixed_size, region_heap, Model, Rng};
-use super::{Heap, HeapError, RawHeap, RegionSource};
+use super::tests_model::{all_bytes, leak_region, mixed_size, ops, region_heap, Model, Rng};
+use super::{Corruption, Heap, HeapError, RawHeap, RegionSource};
 
-fn a<S: super::Source>(h: &mut RawHeap<S>, size: usize) -> usize {
-    h.alloc(size, 16).expect("alloc").as_ptr() as usize
+fn a<S: super::Source>(h: &mut RawHeap<S>, size: usize) -> *mut u8 {
+    h.alloc(size, 16).expect("alloc").as_ptr()
 }
 
-fn free<S: super::Source>(h: &mut RawHeap<S>, p: usize) -> Result<(), HeapError> {
+fn free<S: super::Source>(h: &mut RawHeap<S>, p: *mut u8) -> Result<(), HeapError> {
     // SAFETY: tests free their own blocks or test rejection.
-    unsafe { h.free(p as *mut u8) }
+    unsafe { h.free(p) }
+}
+
+/// A pointer to nothing: an address for the heap to reject.
+fn nowhere(a: usize) -> *mut u8 {
+    core::ptr::without_provenance_mut(a)
 }
 
 fn largest_free_block_is_exact() {
-    for (len, seed) in [(64 << 10, 1), (1 << 20, 2), (4 << 20, 3), (3 << 20, 4)] {
+    let cases: &[(usize, u64)] = if cfg!(miri) {
+        &[(64 << 10, 1)]
+    } else {
+        &[(64 << 10, 1), (1 << 20, 2), (4 << 20, 3), (3 << 20, 4)]
+    };
+    for &(len, seed) in cases {
         let mut rng = Rng::new(seed);
         let mut m = Model::new(region_heap(len), true);
-        for _ in 0..30 {
-            m.run(&mut rng, 300, 300, &mut |r: &mut Rng| {
+        for _ in 0..if cfg!(miri) { 3 } else { 30 } {
+            m.run(&mut rng, ops(300).max(100), 300, &mut |r: &mut Rng| {
                 if r.chance(95) {
                     r.below(3000)
                 } else {
@@ -40,7 +50,7 @@ fn largest_free_block_is_exact() {
                 let p = m.heap.alloc(l, 16).expect("an allocation of exactly largest_free_block");
                 // SAFETY: just allocated.
                 assert_eq!(unsafe { m.heap.usable_size(p.as_ptr()) }, Ok(l));
-                free(&mut m.heap, p.as_ptr() as usize).unwrap();
+                free(&mut m.heap, p.as_ptr()).unwrap();
             }
         }
     }
@@ -60,24 +70,25 @@ fn double_free_and_invalid_pointers() {
     free(&mut h, w).unwrap(); // merges into the top
     assert_eq!(free(&mut h, w), Err(HeapError::DoubleFree), "merged into top");
     // SAFETY: usable_size only validates.
-    assert_eq!(unsafe { h.usable_size(w as *const u8) }, Err(HeapError::DoubleFree));
+    assert_eq!(unsafe { h.usable_size(w) }, Err(HeapError::DoubleFree));
     // SAFETY: realloc of a freed pointer must be rejected, not performed.
-    assert_eq!(unsafe { h.realloc(z as *mut u8, 10, 16) }, Err(HeapError::DoubleFree));
+    assert_eq!(unsafe { h.realloc(z, 10, 16) }, Err(HeapError::DoubleFree));
 
     let p = a(&mut h, 1000);
-    for bad in [p + 1, p + 8, p + 4] {
-        assert_eq!(free(&mut h, bad), Err(HeapError::InvalidPointer), "misaligned {bad:#x}");
+    for off in [1, 8, 4] {
+        let bad = p.wrapping_add(off);
+        assert_eq!(free(&mut h, bad), Err(HeapError::InvalidPointer), "misaligned {bad:p}");
     }
-    let local = [0u128; 2];
-    assert_eq!(free(&mut h, local.as_ptr() as usize), Err(HeapError::InvalidPointer));
-    assert_eq!(free(&mut h, 0x10), Err(HeapError::InvalidPointer));
-    assert_eq!(free(&mut h, usize::MAX & !15), Err(HeapError::InvalidPointer));
+    let mut local = [0u128; 2];
+    assert_eq!(free(&mut h, local.as_mut_ptr().cast()), Err(HeapError::InvalidPointer));
+    assert_eq!(free(&mut h, nowhere(0x10)), Err(HeapError::InvalidPointer));
+    assert_eq!(free(&mut h, nowhere(usize::MAX & !15)), Err(HeapError::InvalidPointer));
     // An interior pointer of a live block: rejected, heap untouched.
     let q = a(&mut h, 64);
     // SAFETY: q's payload is ours.
-    unsafe { core::ptr::write_bytes(q as *mut u8, 0, 64) };
-    assert!(free(&mut h, p + 64).is_err());
-    assert!(free(&mut h, q + 16).is_err());
+    unsafe { core::ptr::write_bytes(q, 0, 64) };
+    assert!(free(&mut h, p.wrapping_add(64)).is_err());
+    assert!(free(&mut h, q.wrapping_add(16)).is_err());
     assert!(h.check(false, &mut String::new()));
     free(&mut h, p).unwrap();
     free(&mut h, q).unwrap();
@@ -92,27 +103,39 @@ fn corruption_is_reported() {
     let (p, q, r) = (a(&mut h, 40), a(&mut h, 40), a(&mut h, 40));
     let _keep = a(&mut h, 40);
     // An overflow of p by 8 bytes hits q's header.
+    let q_hdr = q.wrapping_sub(8).cast::<usize>();
     // SAFETY: deliberately corrupting our own heap's memory.
-    let saved = unsafe { ((q - 8) as *const usize).read() };
+    let saved = unsafe { q_hdr.read() };
     // SAFETY: as above.
-    unsafe { ((q - 8) as *mut usize).write(0x4141_4141_4141_4141) };
+    unsafe { q_hdr.write(0x4141_4141_4141_4141) };
     let mut out = String::new();
     assert!(!h.check(true, &mut out));
     assert!(out.contains("CORRUPT HEAP"), "{out}");
-    assert!(free(&mut h, q).is_err());
-    assert!(free(&mut h, p).is_err(), "p's next header no longer says p is in use");
+    assert_eq!(free(&mut h, q), Err(HeapError::InvalidPointer), "not this heap's tag");
+    assert_eq!(
+        free(&mut h, p),
+        Err(HeapError::Corrupted(Corruption::Neighbour)),
+        "p's next header no longer says p is in use"
+    );
     // SAFETY: restore.
-    unsafe { ((q - 8) as *mut usize).write(saved) };
+    unsafe { q_hdr.write(saved) };
     assert!(h.check(false, &mut String::new()));
+    // The same with a header that keeps the tag but says p is free.
+    // SAFETY: as above.
+    unsafe { q_hdr.write(saved & !2) };
+    assert_eq!(free(&mut h, p), Err(HeapError::Corrupted(Corruption::Neighbour)));
+    // SAFETY: restore.
+    unsafe { q_hdr.write(saved) };
     // A broken free-list link.
     free(&mut h, q).unwrap();
+    let link = q.cast::<usize>();
     // SAFETY: q's first payload word is now its next-free link.
-    unsafe { (q as *mut usize).write(p + 8) };
+    unsafe { link.write(p.addr() + 8) };
     let mut out = String::new();
     assert!(!h.check(true, &mut out));
     assert!(out.contains("not a block") || out.contains("header"), "{out}");
     // SAFETY: restore the (empty) link.
-    unsafe { (q as *mut usize).write(0) };
+    unsafe { link.write(0) };
     assert!(h.check(true, &mut String::new()));
     free(&mut h, r).unwrap();
     free(&mut h, p).unwrap();
@@ -126,10 +149,10 @@ fn realloc_in_place_and_failure() {
     let z = a(&mut h, 200);
     free(&mut h, y).unwrap();
     // SAFETY: x is ours.
-    unsafe { core::ptr::write_bytes(x as *mut u8, 7, 200) };
-    let re = |h: &mut RawHeap<RegionSource>, p: usize, n: usize| {
+    unsafe { core::ptr::write_bytes(x, 7, 200) };
+    let re = |h: &mut RawHeap<RegionSource>, p: *mut u8, n: usize| {
         // SAFETY: p is live.
-        unsafe { h.realloc(p as *mut u8, n, 16) }.map(|p| p.as_ptr() as usize)
+        unsafe { h.realloc(p, n, 16) }.map(|p| p.as_ptr())
     };
     assert_eq!(re(&mut h, x, 400), Ok(x), "grow into the free next block");
     assert_eq!(re(&mut h, x, 40), Ok(x), "shrink");
@@ -145,17 +168,16 @@ fn realloc_in_place_and_failure() {
 }
 
 fn aligned_allocations() {
-    let mut h = region_heap(24 << 20);
+    let mut h = region_heap(if cfg!(miri) { 2 << 20 } else { 24 << 20 });
     let mut live = Vec::new();
-    for shift in 4..=20 {
+    for shift in 4..=if cfg!(miri) { 16 } else { 20 } {
         let align = 1usize << shift;
         for size in [1, 100, align, 3 * align + 5] {
             let p =
-                h.alloc(size, align).unwrap_or_else(|| panic!("alloc({size}, {align})")).as_ptr()
-                    as usize;
-            assert_eq!(p % align, 0);
+                h.alloc(size, align).unwrap_or_else(|| panic!("alloc({size}, {align})")).as_ptr();
+            assert_eq!(p.addr() % align, 0);
             // SAFETY: live block.
-            assert!(unsafe { h.usable_size(p as *const u8) }.unwrap() >= size);
+            assert!(unsafe { h.usable_size(p) }.unwrap() >= size);
             live.push(p);
         }
         assert!(h.check(true, &mut String::new()));
@@ -174,10 +196,6 @@ static FAILED: Mutex<Vec<(usize, usize, &'static str)>> = Mutex::new(Vec::new())
 
 fn record(size: usize, align: usize, func: &'static str) {
     FAILED.lock().unwrap().push((size, align, func));
-}
-
-fn leak_region(len: usize) -> &'static mut [u8] {
-    Vec::leak(vec![0u8; len])
 }
 
 fn failed_alloc_callback_fires() {
@@ -211,12 +229,12 @@ fn allocator_traits() {
     // SAFETY: p is a live block of layout l.
     let p = unsafe { h.grow(p, l, big) }.unwrap();
     assert_eq!(p.len(), 5000);
-    assert!(all_bytes(p.cast::<u8>().as_ptr() as usize, 100, 3));
+    assert!(all_bytes(p.cast::<u8>().as_ptr(), 100, 3));
     let al = Layout::from_size_align(5000, 4096).unwrap();
     // SAFETY: as above; a stricter alignment moves the block if needed.
     let q = unsafe { h.grow(p.cast(), big, al) }.unwrap().cast::<u8>();
-    assert_eq!(q.as_ptr() as usize % 4096, 0);
-    assert!(all_bytes(q.as_ptr() as usize, 100, 3));
+    assert_eq!(q.as_ptr().addr() % 4096, 0);
+    assert!(all_bytes(q.as_ptr(), 100, 3));
     // SAFETY: as above.
     let q = unsafe { h.shrink(q, al, Layout::from_size_align(10, 4096).unwrap()) }
         .unwrap()
@@ -224,17 +242,17 @@ fn allocator_traits() {
     // SAFETY: as above.
     unsafe { h.deallocate(q, l) };
     let z = h.allocate_zeroed(Layout::from_size_align(3000, 16).unwrap()).unwrap();
-    assert!(all_bytes(z.cast::<u8>().as_ptr() as usize, 3000, 0));
+    assert!(all_bytes(z.cast::<u8>().as_ptr(), 3000, 0));
     // SAFETY: as above.
     unsafe { h.deallocate(z.cast(), l) };
     // GlobalAlloc.
     // SAFETY: ordinary GlobalAlloc use.
     unsafe {
         let g = GlobalAlloc::alloc_zeroed(&heap, l);
-        assert!(all_bytes(g as usize, 100, 0));
+        assert!(all_bytes(g, 100, 0));
         g.write_bytes(9, 100);
         let g = GlobalAlloc::realloc(&heap, g, l, 10_000);
-        assert!(all_bytes(g as usize, 100, 9));
+        assert!(all_bytes(g, 100, 9));
         GlobalAlloc::dealloc(&heap, g, l);
         assert!(GlobalAlloc::alloc(&heap, Layout::from_size_align(2 << 20, 8).unwrap()).is_null());
     }
@@ -280,10 +298,10 @@ fn dump_check_addr_and_info() {
 
 fn init_in_place() {
     let mem = leak_region(1 << 16);
-    let (lo, hi) = (mem.as_ptr() as usize, mem.as_ptr() as usize + mem.len());
+    let (lo, hi) = (mem.as_ptr().addr(), mem.as_ptr().addr() + mem.len());
     // SAFETY: the leaked region is ours.
     let heap = unsafe { Heap::init_in_place(mem.as_mut_ptr(), mem.len()) }.unwrap();
-    let p = heap.alloc(Layout::from_size_align(100, 16).unwrap()).unwrap().as_ptr() as usize;
+    let p = heap.alloc(Layout::from_size_align(100, 16).unwrap()).unwrap().as_ptr().addr();
     assert!(p > lo + core::mem::size_of::<Heap<RegionSource>>() && p < hi);
     assert!(heap.info().total_free_bytes < (1 << 16) - core::mem::size_of::<Heap<RegionSource>>());
     let tiny = leak_region(64);
@@ -297,25 +315,25 @@ fn init_in_place() {
 fn mixed_sizes_in_a_big_region() {
     // The mixed distribution (with requests beyond the mmap threshold,
     // which a region serves itself) through the locked heap.
-    let heap = Heap::new_in(leak_region(32 << 20));
+    let heap = Heap::new_in(leak_region(if cfg!(miri) { 4 << 20 } else { 32 << 20 }));
     let mut rng = Rng::new(9);
     let mut m = Model::new(&heap, true);
-    m.run(&mut rng, 40_000, 500, &mut mixed_size);
+    m.run(&mut rng, ops(40_000), 500, &mut mixed_size);
     m.drain(&mut rng);
     assert_eq!(heap.info().free_blocks, 1);
 }
 
 fn threads_share_a_heap() {
     let heap: &'static Heap<RegionSource> =
-        Box::leak(Box::new(Heap::new_in(leak_region(64 << 20))));
-    let workers: Vec<_> = (0..4u64)
+        Box::leak(Box::new(Heap::new_in(leak_region(if cfg!(miri) { 1 << 20 } else { 64 << 20 }))));
+    let workers: Vec<_> = (0..if cfg!(miri) { 2 } else { 4u64 })
         .map(|t| {
             std::thread::spawn(move || {
                 let mut rng = Rng::new(t + 40);
                 let mut m = Model::new(heap, false);
                 m.shared = true;
                 // Sizes small enough that four workers never exhaust it.
-                m.run(&mut rng, 20_000, 2_000, &mut |r: &mut Rng| r.below(2000));
+                m.run(&mut rng, ops(20_000), 2_000, &mut |r: &mut Rng| r.below(2000));
                 assert_eq!(m.failures, 0);
                 m.drain(&mut rng);
             })
@@ -360,10 +378,13 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
 ];
 
 fn added_region_is_used_and_checked() {
-    // Two separate regions (NuttX's mm_initialize + mm_addregion).
-    let first: &'static mut [u64] = Box::leak(vec![0u64; 8 << 10].into_boxed_slice());
-    let second: &'static mut [u64] = Box::leak(vec![0u64; 32 << 10].into_boxed_slice());
-    // SAFETY: both buffers are leaked, so exclusively the heap's forever.
+    // Two separate regions (NuttX's mm_initialize + mm_addregion), apart
+    // in one buffer (under Miri the heap forms every pointer from the
+    // first region's, see `RegionSource::add`).
+    let buf: &'static mut [u64] = Box::leak(vec![0u64; 48 << 10].into_boxed_slice());
+    let (first, rest) = buf.split_at_mut(8 << 10);
+    let second = &mut rest[8 << 10..];
+    // SAFETY: both parts are leaked, so exclusively the heap's forever.
     let h = unsafe { Heap::from_raw(first.as_mut_ptr().cast(), 64 << 10) };
     let before = h.info().total_free_bytes;
     assert!(
@@ -381,8 +402,8 @@ fn added_region_is_used_and_checked() {
     );
     let big =
         h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).expect("fits the added region");
-    let lo = second.as_ptr() as usize;
-    assert!((lo..lo + (256 << 10)).contains(&(big.as_ptr() as usize)));
+    let lo = second.as_ptr().addr();
+    assert!((lo..lo + (256 << 10)).contains(&big.as_ptr().addr()));
     let small = h.alloc(Layout::from_size_align(1000, 16).unwrap()).expect("small");
     assert!(h.check(true, &mut String::new()));
     // SAFETY: live blocks of `h`.

@@ -126,13 +126,19 @@ unsafe impl<S: Source + Send> GlobalAlloc for Heap<S> {
 }
 
 /// Reports a misuse detected behind an interface that cannot return an
-/// error (`rawrt: dealloc(): double free of 0x...` on stderr) and aborts.
+/// error (`rawrt: dealloc(): double free of 0x...` on stderr), or damage
+/// found at a block (`rawrt: malloc(): corrupted free list (...) at
+/// 0x...`), and aborts (SIGABRT).
 #[cold]
 pub fn misuse(func: &str, err: HeapError, ptr: *const u8) -> ! {
-    #[cfg(test)]
-    panic!("rawrt: {func}(): {err} of {ptr:p}");
-    #[cfg(not(test))]
-    crate::rt::fatal(func, err.message(), ptr as usize)
+    let sep = if matches!(err, HeapError::Corrupted(_)) { "at" } else { "of" };
+    #[cfg(miri)]
+    panic!("rawrt: {func}(): {err} {sep} {:#x}", ptr.addr());
+    #[cfg(not(miri))]
+    match sep {
+        "at" => crate::rt::fatal_at(func, err.message(), ptr.addr()),
+        _ => crate::rt::fatal(func, err.message(), ptr.addr()),
+    }
 }
 
 /// A zero-sized handle to [`process()`](super::process), for

@@ -1,7 +1,7 @@
 //! Giving memory back: lowering the end of the top segment, and purging
 //! (discarding the pages of) free memory that cannot be given back.
 
-use super::block::{down, up, wr, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN};
+use super::block::{down, up, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN};
 use super::raw::{RawHeap, TRIM_KEEP};
 use super::segment::{Seg, NONE};
 use super::source::Source;
@@ -47,8 +47,9 @@ impl<S: Source> RawHeap<S> {
                 let s = Seg::of(span).expect("a trimmed segment still holds the top");
                 *self.segs.get_mut(i) = s;
                 self.top_end = s.sentinel;
+                self.bounds = self.segs.bounds();
                 // SAFETY: the new sentinel is inside what the segment kept.
-                unsafe { wr(s.sentinel, IN_USE | PREV_IN_USE) };
+                unsafe { self.mem.wr(s.sentinel, self.tag | IN_USE | PREV_IN_USE) };
                 self.fresh = self.fresh.min(self.top_end);
                 self.trim_fail_at = 0;
                 return true;
@@ -71,7 +72,7 @@ impl<S: Source> RawHeap<S> {
         }
         if hi < self.fresh {
             // SAFETY: as above; less than a page before the sentinel.
-            unsafe { core::ptr::write_bytes(hi as *mut u8, 0, self.fresh - hi) };
+            unsafe { core::ptr::write_bytes(self.mem.ptr::<u8>(hi), 0, self.fresh - hi) };
         }
         self.fresh = lo;
         true

@@ -143,12 +143,16 @@ impl Inner {
         &mut self,
         g: &Geometry,
         source: Option<&'static dyn ChunkSource>,
+        func: &'static str,
     ) -> Result<NonNull<u8>, PoolError> {
         let chunk = match self.partial {
             Some(c) => c,
             None => self.grow(g, source)?,
         };
-        let block = chunk.alloc(g)?;
+        let block = match chunk.alloc(g) {
+            Ok(b) => b,
+            Err(at) => super::error::corrupted(func, at),
+        };
         if chunk.is_full() {
             self.partial = chunk.next_partial();
             chunk.set_next_partial(None);
@@ -474,16 +478,30 @@ impl Pool {
     /// growing pool first adds a chunk.
     ///
     /// Errors: [`PoolError::Exhausted`] (full and may not grow),
-    /// [`PoolError::NoMemory`] (the source refused a chunk),
-    /// [`PoolError::Corrupted`] (a free block was overwritten).
+    /// [`PoolError::NoMemory`] (the source refused a chunk). A free block
+    /// that was written to after it was freed (its link no longer names a
+    /// free block) is reported on stderr and aborts the process:
+    /// `rawrt: Pool::alloc(): corrupted free list (write after free) at
+    /// 0x...`, naming the block.
     #[inline]
     pub fn alloc(&self) -> Result<NonNull<u8>, PoolError> {
-        self.inner.lock().alloc(&self.geometry, self.source)
+        self.alloc_as("Pool::alloc")
+    }
+
+    /// [`Pool::alloc`], with `func` naming the caller in a report.
+    #[inline]
+    pub(crate) fn alloc_as(&self, func: &'static str) -> Result<NonNull<u8>, PoolError> {
+        self.inner.lock().alloc(&self.geometry, self.source, func)
     }
 
     /// A block filled with zeros (`calloc`).
     pub fn alloc_zeroed(&self) -> Result<NonNull<u8>, PoolError> {
-        let p = self.alloc()?;
+        self.alloc_zeroed_as("Pool::alloc_zeroed")
+    }
+
+    /// [`Pool::alloc_zeroed`], with `func` naming the caller in a report.
+    pub(crate) fn alloc_zeroed_as(&self, func: &'static str) -> Result<NonNull<u8>, PoolError> {
+        let p = self.alloc_as(func)?;
         // SAFETY: the block is ours and `block_size` bytes long.
         unsafe { core::ptr::write_bytes(p.as_ptr(), 0, self.geometry.block_size) };
         Ok(p)
@@ -527,8 +545,8 @@ impl Pool {
     /// `timeout` has passed (`None`: no limit). A zero timeout tries once.
     ///
     /// Errors: [`PoolError::TimedOut`] (`ETIMEDOUT`) when the timeout
-    /// passes first; [`PoolError::NoMemory`] and [`PoolError::Corrupted`]
-    /// as for [`Pool::alloc`], at once (only exhaustion waits).
+    /// passes first; [`PoolError::NoMemory`] as for [`Pool::alloc`], at
+    /// once (only exhaustion waits).
     ///
     /// No wake-up is lost: a waiter reads the free count, retries the
     /// allocation, announces itself in a waiter count and sleeps on the
@@ -538,10 +556,19 @@ impl Pool {
     /// clock. The time is measured on `CLOCK_MONOTONIC`; signals do not cut
     /// the wait short. Only another thread can end an unlimited wait.
     pub fn alloc_wait(&self, timeout: Option<Duration>) -> Result<NonNull<u8>, PoolError> {
+        self.alloc_wait_as(timeout, "Pool::alloc_wait")
+    }
+
+    /// [`Pool::alloc_wait`], with `func` naming the caller in a report.
+    pub(crate) fn alloc_wait_as(
+        &self,
+        timeout: Option<Duration>,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, PoolError> {
         let deadline = timeout.map(|d| crate::thread::deadline_after(monotonic_now(), d));
         loop {
             let seen = self.frees.load(Ordering::SeqCst);
-            match self.alloc() {
+            match self.alloc_as(func) {
                 Err(PoolError::Exhausted) => {}
                 r => return r,
             }

@@ -26,6 +26,13 @@ use core::ptr::NonNull;
 use super::block_pool::Geometry;
 use super::PoolError;
 
+/// `alloc` on a full chunk: the pool's partial list (chunks with a free
+/// block) was wrong, which its own code keeps right.
+#[cold]
+fn unreachable_full() -> ! {
+    crate::rt::fatal_at("pool", "partial-chunk list names a full chunk", 0)
+}
+
 /// End of a free list.
 const NONE: usize = usize::MAX;
 
@@ -192,38 +199,44 @@ impl Chunk {
     }
 
     /// Hands out a block: the head of the free list, else the next never
-    /// used block. The chunk must not be full. Fails with `Corrupted` if
-    /// the free list names a block that is not free.
+    /// used block. The chunk must not be full. Before the head goes out,
+    /// the link it holds is checked: it must end the list or name a free
+    /// block below `bump` (whose bit is clear). A write into a freed block
+    /// changes its link: `Err` names that block (its address), which is
+    /// then not handed out.
     #[inline]
-    pub(super) fn alloc(&self, g: &Geometry) -> Result<NonNull<u8>, PoolError> {
+    pub(super) fn alloc(&self, g: &Geometry) -> Result<NonNull<u8>, usize> {
         let bitmap = self.bitmap();
         let h = self.h_mut();
+        let bit_of = |i: usize| 1u64 << (i % WORD_BITS);
         let idx = if h.free_head != NONE {
             let idx = h.free_head;
-            if idx >= h.bump {
-                return Err(PoolError::Corrupted);
-            }
-            // SAFETY: idx < bump <= nblocks, so the word is in the bitmap.
-            let word = unsafe { &mut *bitmap.add(idx / WORD_BITS) };
-            let bit = 1u64 << (idx % WORD_BITS);
-            if *word & bit != 0 {
-                return Err(PoolError::Corrupted);
-            }
-            *word |= bit;
             let block = h.first.wrapping_add(idx * g.block_size);
-            // SAFETY: block `idx` is a free block of this chunk; its first
-            // word (aligned: blocks are at least pointer-aligned) holds the
-            // next free index.
-            h.free_head = unsafe { block.cast::<usize>().read() };
+            // SAFETY: the head is always a free block below `bump` (set by
+            // `free`, or checked below before it became the head), so its
+            // word is in the bitmap and its first (aligned) word holds the
+            // next index; `next` is read in the bitmap only once it is
+            // known to be below `bump`.
+            let (word, next) =
+                unsafe { (bitmap.add(idx / WORD_BITS), block.cast::<usize>().read()) };
+            // SAFETY: as above.
+            let used = |i: usize| unsafe { *bitmap.add(i / WORD_BITS) } & bit_of(i) != 0;
+            let next_ok = next == NONE || (next < h.bump && next != idx && !used(next));
+            if used(idx) || !next_ok {
+                return Err(block.addr());
+            }
+            // SAFETY: `word` is block `idx`'s bitmap word.
+            unsafe { *word |= bit_of(idx) };
+            h.free_head = next;
             idx
         } else if h.bump < h.nblocks {
             let idx = h.bump;
             h.bump += 1;
             // SAFETY: idx < nblocks.
-            unsafe { *bitmap.add(idx / WORD_BITS) |= 1u64 << (idx % WORD_BITS) };
+            unsafe { *bitmap.add(idx / WORD_BITS) |= bit_of(idx) };
             idx
         } else {
-            return Err(PoolError::Corrupted);
+            unreachable_full()
         };
         h.used += 1;
         // SAFETY: block `idx` lies inside the chunk, which is not at 0.

@@ -27,10 +27,6 @@ pub enum PoolError {
     /// Free: the block is not in use (freed twice, or never handed out).
     /// Maps to `EINVAL`; the C layer reports it and aborts.
     DoubleFree,
-    /// Allocation: the free list points at a block that is not free, so a
-    /// free block was written to after it was freed. Maps to `EFAULT`; the
-    /// C layer reports it and aborts.
-    Corrupted,
     /// [`super::Pool::alloc_wait`]: no block was freed before the timeout.
     /// Maps to `ETIMEDOUT`.
     TimedOut,
@@ -41,7 +37,6 @@ impl PoolError {
     pub fn errno(self) -> Errno {
         match self {
             PoolError::Exhausted | PoolError::NoMemory => Errno::ENOMEM,
-            PoolError::Corrupted => Errno::EFAULT,
             PoolError::TimedOut => Errno::ETIMEDOUT,
             PoolError::InvalidArgument
             | PoolError::NotInPool
@@ -61,7 +56,6 @@ impl PoolError {
             PoolError::NotInPool => "pointer not from this pool",
             PoolError::Misaligned => "pointer inside a block",
             PoolError::DoubleFree => "double free",
-            PoolError::Corrupted => "free-list corruption (write after free?)",
             PoolError::TimedOut => "timed out waiting for a free block",
         }
     }
@@ -69,14 +63,20 @@ impl PoolError {
     /// Whether this error reports bad input or damage (the kinds the C
     /// layer turns into an abort rather than an error return).
     pub fn is_fatal(self) -> bool {
-        matches!(
-            self,
-            PoolError::NotInPool
-                | PoolError::Misaligned
-                | PoolError::DoubleFree
-                | PoolError::Corrupted
-        )
+        matches!(self, PoolError::NotInPool | PoolError::Misaligned | PoolError::DoubleFree)
     }
+}
+
+/// A free block's link was found overwritten (a write after free) as the
+/// block was about to be handed out: reports it (`rawrt: {func}():
+/// corrupted free list (write after free) at 0x...`) and aborts.
+#[cold]
+#[inline(never)]
+pub(crate) fn corrupted(func: &'static str, block: usize) -> ! {
+    #[cfg(miri)]
+    panic!("rawrt: {func}(): corrupted free list (write after free) at {block:#x}");
+    #[cfg(not(miri))]
+    crate::rt::fatal_at(func, "corrupted free list (write after free)", block)
 }
 
 impl fmt::Display for PoolError {

@@ -7,12 +7,26 @@ use super::itoa;
 use crate::sys::STDERR;
 
 /// Prints `rawrt: FUNC(): WHAT of 0xADDR` on stderr in one `write`, then
-/// ends the process with `SIGABRT`. For example
+/// ends the process with `SIGABRT`: a bad pointer handed in. For example
 /// `fatal("free", "double free", p)` prints
 /// `rawrt: free(): double free of 0x5555deadbeef`.
 #[cold]
-#[inline(never)]
 pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
+    report(func, what, b" of ", addr)
+}
+
+/// Prints `rawrt: FUNC(): WHAT at 0xADDR` on stderr in one `write`, then
+/// ends the process with `SIGABRT`: damaged allocator metadata found at
+/// (the block) `addr`. For example `rawrt: malloc(): corrupted free list
+/// (links do not point back) at 0x5555deadbeef`.
+#[cold]
+pub fn fatal_at(func: &str, what: &str, addr: usize) -> ! {
+    report(func, what, b" at ", addr)
+}
+
+#[cold]
+#[inline(never)]
+fn report(func: &str, what: &str, sep: &[u8], addr: usize) -> ! {
     let mut w = FdWriter::new(STDERR);
     let mut h = [0u8; 18];
     for part in [
@@ -20,7 +34,7 @@ pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
         func.as_bytes(),
         b"(): ",
         what.as_bytes(),
-        b" of ",
+        sep,
         itoa::hex(addr as u64, &mut h),
         b"\n",
     ] {

@@ -21,7 +21,7 @@ pub mod start;
 
 pub use env::{args, env, getauxval, getenv};
 pub use exit::{_exit, abort, atexit, exit};
-pub use fatal::fatal;
+pub use fatal::{fatal, fatal_at};
 pub use start::rawrt_init;
 
 /// What a `main` function returns, turned into an exit status.

@@ -38,7 +38,6 @@ use core::time::Duration;
 
 pub use spawn::{spawn, Builder, JoinError, JoinHandle, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub(crate) use tcb::errno_location;
-#[cfg(not(test))]
 pub(crate) use tcb::heap_cache;
 
 use crate::sys::time::{clock_gettime, clock_nanosleep, Timespec, CLOCK_MONOTONIC, TIMER_ABSTIME};

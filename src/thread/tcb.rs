@@ -150,7 +150,6 @@ pub fn errno_location() -> *mut i32 {
 }
 
 /// The calling thread's heap cache.
-#[cfg(not(test))]
 #[inline(always)]
 pub fn heap_cache() -> *mut ThreadCache {
     // SAFETY: `current` is a live block; the cache is a field of it.

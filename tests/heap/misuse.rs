@@ -14,6 +14,19 @@ const SIGABRT: i32 = 6;
 /// pointer `f` announced (see [`announce`]) before passing it.
 #[track_caller]
 pub fn dies(func: &str, what: &str, f: impl FnOnce()) {
+    dies_saying(func, what, "of", f)
+}
+
+/// As [`dies`] for a detected corruption, reported as
+/// `rawrt: {func}(): {what} at {addr:#x}` (the block whose metadata was
+/// found damaged).
+#[track_caller]
+pub fn dies_at(func: &str, what: &str, f: impl FnOnce()) {
+    dies_saying(func, what, "at", f)
+}
+
+#[track_caller]
+fn dies_saying(func: &str, what: &str, word: &str, f: impl FnOnce()) {
     let o = child(|| {
         f();
         rawrt::println!("returned");
@@ -24,7 +37,7 @@ pub fn dies(func: &str, what: &str, f: impl FnOnce()) {
         .strip_prefix("addr ")
         .and_then(|s| s.lines().next())
         .unwrap_or_else(|| panic!("child printed no address: {out:?} / {:?}", o.stderr()));
-    let want = format!("rawrt: {func}(): {what} of {addr}\n");
+    let want = format!("rawrt: {func}(): {what} {word} {addr}\n");
     assert_eq!(
         o.ended,
         Ended::Signaled(SIGABRT),
@@ -168,7 +181,7 @@ pub fn realloc_and_usable_size_of_bad_pointers() {
 pub fn overwritten_header_is_corruption() {
     // A write past the end of a block clears the next block's record that
     // its neighbour is in use: freeing the block notices.
-    dies("free", "heap corruption detected", || unsafe {
+    dies_at("free", "corrupted boundary tag next to the block", || unsafe {
         let p = malloc(40);
         let next = malloc(40);
         let usable = malloc_usable_size(p);
