@@ -5,6 +5,8 @@
 #   scripts/bench.sh            # full run, about 3-4 minutes on 2 cores
 #   scripts/bench.sh --quick    # smaller workloads, one repetition (~1 min)
 #   scripts/bench.sh --c-only | --rust-only
+#   scripts/bench.sh --baseline REV   # also rawrt as of git revision REV
+#                               # ("before"), in the same run, every table
 #
 # 1. bench/malloc_bench.c, built against librawrt.a (-nostdlib -static)
 #    and against glibc, the latter run plain and with libmimalloc.so.2 and
@@ -28,14 +30,17 @@ SCALE=100
 RUST_ARGS=()
 DO_C=1
 DO_RUST=1
-for a in "$@"; do
-    case $a in
+BASE_REV=
+while [ $# -gt 0 ]; do
+    case $1 in
         --quick) REPS=1; SCALE=25; RUST_ARGS+=(--quick) ;;
         --c-only) DO_RUST=0 ;;
         --rust-only) DO_C=0 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-        *) echo "bench.sh: unknown option $a" >&2; exit 2 ;;
+        --baseline) BASE_REV=$2; shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
+    shift
 done
 [ "$(uname -m)" = x86_64 ] || { echo "bench.sh: x86_64 only" >&2; exit 1; }
 
@@ -56,6 +61,19 @@ if [ $DO_C = 1 ]; then
         || env -u RUSTFLAGS cargo rustc --release --lib --crate-type staticlib --target-dir "$OUT"
     cc -O2 -Wall -DRAWRT_POOL -nostdlib -static bench/malloc_bench.c "$OUT/release/librawrt.a" -o "$OUT/c/mb_rawrt"
     cc -O2 -Wall bench/malloc_bench.c -o "$OUT/c/mb_glibc"
+    if [ -n "$BASE_REV" ]; then
+        # The same benchmark program against librawrt.a as of BASE_REV,
+        # built from a worktree of it (the program is today's).
+        log "building librawrt.a as of $BASE_REV"
+        BASE_SRC=$OUT/base-src
+        rm -rf "$BASE_SRC"; git worktree prune
+        git worktree add -f --detach "$BASE_SRC" "$BASE_REV" >/dev/null 2>&1
+        (cd "$BASE_SRC" && env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib \
+            --target-dir "$OUT/base-target" 2>/dev/null)
+        git worktree remove --force "$BASE_SRC"
+        cc -O2 -Wall -DRAWRT_POOL -nostdlib -static bench/malloc_bench.c "$OUT/base-target/release/librawrt.a" \
+            -o "$OUT/c/mb_before"
+    fi
 fi
 if [ $DO_RUST = 1 ]; then
     log "building bench/rust"
@@ -66,12 +84,14 @@ if [ $DO_RUST = 1 ]; then
 fi
 
 ALLOCS="rawrt glibc mimalloc jemalloc"
+[ -n "$BASE_REV" ] && ALLOCS="rawrt before glibc mimalloc jemalloc"
 WORKLOADS="churn lifo realloc_step realloc_double large large_touch live_1e3 live_1e6 frag pair64 batch64"
 POOL_WORKLOADS="pool_pair64 pool_batch64" # rawrt only: the same loops over rawrt_pool_*
 
 run_one() { # ALLOC WORKLOAD -> one result line
     case $1 in
         rawrt) "$OUT/c/mb_rawrt" "$2" $SCALE ;;
+        before) "$OUT/c/mb_before" "$2" $SCALE ;;
         glibc) "$OUT/c/mb_glibc" "$2" $SCALE ;;
         mimalloc) LD_PRELOAD=$MIMALLOC "$OUT/c/mb_glibc" "$2" $SCALE ;;
         jemalloc) LD_PRELOAD=$JEMALLOC "$OUT/c/mb_glibc" "$2" $SCALE ;;
@@ -86,6 +106,7 @@ strace_one() { # ALLOC WORKLOAD -> "total mm" system calls
     esac
     local exe=$OUT/c/mb_glibc
     [ "$1" = rawrt ] && exe=$OUT/c/mb_rawrt
+    [ "$1" = before ] && exe=$OUT/c/mb_before
     strace -f -c -o "$f" "${pre[@]}" -- "$exe" "$2" $SCALE >/dev/null
     awk '$NF == "total" { t = $4 }
          $NF ~ /^(brk|mmap|munmap|mremap|madvise)$/ { m += $4 }
@@ -100,7 +121,7 @@ c_bench() {
         for w in $WORKLOADS $POOL_WORKLOADS none; do
             log "C run $rep/$REPS: $w"
             allocs=$ALLOCS
-            case $w in pool_*) allocs=rawrt ;; esac
+            case $w in pool_*) allocs="rawrt${BASE_REV:+ before}" ;; esac
             for a in $allocs; do
                 # name ops=N ns_per_op=X base_kb=B hwm_kb=H end_kb=E sum=S
                 run_one $a $w | awk -v a=$a '{
@@ -123,15 +144,20 @@ c_bench() {
         { tot[$1, $2] = $3; mm[$1, $2] = $4 }
         function r(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "-" }
         function kb(x) { return x < 0 ? 0 : x }
+        function head(ratios,   j, h, l) {
+            h = "| workload |"; l = "|---|"
+            for (j = 1; j <= na; j++) { h = h " " A[j] " |"; l = l "---:|" }
+            if (ratios) for (j = 2; j <= na; j++) { h = h " rawrt/" A[j] " |"; l = l "---:|" }
+            print h; print l
+        }
         END {
             nw = split(workloads, W, " "); na = split(allocs, A, " ")
             for (i = 1; i <= nw; i++) for (j = 2; j <= na; j++)
                 if (sum[A[1], W[i]] != sum[A[j], W[i]]) bad = bad " " W[i] "/" A[j]
             if (bad != "") print "**checksum mismatch:" bad "**\n"
             print "### C workloads: ns per allocator call (lower is better)\n"
-            printf "Best of %d runs, workload scale %d%%. An op is one malloc, free or realloc call. Ratios are rawrt time / other time (below 1: rawrt faster).\n\n", reps, scale
-            print "| workload | rawrt | glibc | mimalloc | jemalloc | rawrt/glibc | rawrt/mimalloc | rawrt/jemalloc |"
-            print "|---|---:|---:|---:|---:|---:|---:|---:|"
+            printf "Best of %d runs, workload scale %d%%. An op is one malloc, free or realloc call. Ratios are rawrt time / other time (below 1: rawrt faster)%s.\n\n", reps, scale, (A[2] == "before" ? "; before is rawrt as of the baseline revision" : "")
+            head(1)
             for (i = 1; i <= nw; i++) {
                 w = W[i]; printf "| %s |", w
                 for (j = 1; j <= na; j++) printf " %s |", ns[A[j], w]
@@ -146,8 +172,7 @@ c_bench() {
             printf "VmHWM at the end minus VmRSS when main started (one process per workload). RSS at start of main: "
             for (j = 1; j <= na; j++) printf "%s%s %d KiB", (j > 1 ? ", " : ""), A[j], base[A[j], "none"]
             print " (rawrt is a static executable with no libc; the others load glibc).\n"
-            print "| workload | rawrt | glibc | mimalloc | jemalloc | rawrt/glibc | rawrt/mimalloc | rawrt/jemalloc |"
-            print "|---|---:|---:|---:|---:|---:|---:|---:|"
+            head(1)
             for (i = 1; i <= nw; i++) {
                 w = W[i]; printf "| %s |", w
                 for (j = 1; j <= na; j++) { p[j] = kb(hwm[A[j], w] - base[A[j], w]); printf " %d |", p[j] }
@@ -156,8 +181,7 @@ c_bench() {
             }
             print ""
             print "### C workloads: RSS left after the workload freed everything, KiB above start (lower is better)\n"
-            print "| workload | rawrt | glibc | mimalloc | jemalloc |"
-            print "|---|---:|---:|---:|---:|"
+            head(0)
             for (i = 1; i <= nw; i++) {
                 w = W[i]; printf "| %s |", w
                 for (j = 1; j <= na; j++) printf " %d |", kb(end_[A[j], w] - base[A[j], w])
@@ -166,11 +190,15 @@ c_bench() {
             print ""
             print "### C: rawrt pool (rawrt_pool_create, heap-backed) against malloc/free, 64-byte blocks, ns per call\n"
             print "pool_pair64 / pool_batch64 run the pair64 / batch64 loops over rawrt_pool_alloc/rawrt_pool_free. Ratios: pool time / that allocator'"'"'s malloc+free time.\n"
-            print "| loop | rawrt pool | rawrt malloc | glibc malloc | mimalloc | jemalloc | pool/rawrt malloc | pool/glibc | pool/mimalloc | pool/jemalloc |"
-            print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            h = "| loop | rawrt pool |"; l = "|---|---:|"
+            if (A[2] == "before") { h = h " before pool |"; l = l "---:|" }
+            for (j = 1; j <= na; j++) { h = h " " A[j] " malloc |"; l = l "---:|" }
+            for (j = 1; j <= na; j++) { h = h " pool/" A[j] " |"; l = l "---:|" }
+            print h; print l
             np = split(pools, P, " ")
             for (i = 1; i <= np; i++) {
                 m = substr(P[i], 6); printf "| %s | %s |", m, ns["rawrt", P[i]]
+                if (A[2] == "before") printf " %s |", ns["before", P[i]]
                 for (j = 1; j <= na; j++) printf " %s |", ns[A[j], m]
                 for (j = 1; j <= na; j++) printf " %s |", r(ns["rawrt", P[i]], ns[A[j], m])
                 print ""
@@ -180,8 +208,9 @@ c_bench() {
             printf "total = all system calls; mm = brk + mmap + munmap + mremap + madvise. An empty run (start-up, clock and /proc reads) costs: "
             for (j = 1; j <= na; j++) printf "%s%s %d (mm %d)", (j > 1 ? ", " : ""), A[j], tot[A[j], "none"], mm[A[j], "none"]
             print ".\n"
-            print "| workload | rawrt total | rawrt mm | glibc total | glibc mm | mimalloc total | mimalloc mm | jemalloc total | jemalloc mm |"
-            print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            h = "| workload |"; l = "|---|"
+            for (j = 1; j <= na; j++) { h = h " " A[j] " total | " A[j] " mm |"; l = l "---:|---:|" }
+            print h; print l
             for (i = 1; i <= nw; i++) {
                 w = W[i]; printf "| %s |", w
                 for (j = 1; j <= na; j++)

@@ -41,8 +41,15 @@ syscall_fns! {
 /// into a call to `memcpy`/`memset` (which would be the loop itself).
 #[inline(always)]
 pub fn barrier() {
+    // Under Miri (which runs no inline assembly) a compiler fence does:
+    // the loops it guards are interpreted, never turned into calls.
+    #[cfg(miri)]
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    #[cfg(not(miri))]
     // SAFETY: an empty instruction sequence.
-    unsafe { asm!("", options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("", options(nostack, preserves_flags))
+    };
 }
 
 /// The thread pointer: the FS base's first word, which rawrt's thread

@@ -16,11 +16,23 @@ fn enomem() -> *mut u8 {
     null_mut()
 }
 
-#[inline]
+/// Any allocation; the entry points that try the heap's inlined fast path
+/// first ([`fast`]) come here when it has no block.
+#[inline(never)]
 fn alloc(size: usize, align: usize, zero: bool, func: &'static str) -> *mut u8 {
-    match heap::process().allocate(size, align, zero, func) {
+    match heap::process().allocate_slow(size, align, zero, func) {
         Some(p) => p.as_ptr(),
         None => enomem(),
+    }
+}
+
+/// An allocation through the heap's fast path (the calling thread's cache),
+/// else [`alloc`], as a tail call: the fast path needs no stack frame.
+#[inline(always)]
+fn fast(size: usize, zero: bool, func: &'static str) -> *mut u8 {
+    match heap::process().allocate_fast(size, ALIGN, zero, func) {
+        Some(p) => p.as_ptr(),
+        None => alloc(size, ALIGN, zero, func),
     }
 }
 
@@ -57,7 +69,7 @@ c_name! {
 /// C `malloc`: `size` bytes, 16-byte aligned; `malloc(0)` gives a unique
 /// pointer that can be freed. NULL with `ENOMEM` when out of memory.
 extern "C" fn malloc(size: usize) -> *mut u8 {
-    alloc(size, ALIGN, false, "malloc")
+    fast(size, false, "malloc")
 }
 }
 
@@ -75,7 +87,7 @@ c_name! {
 /// overflow. Memory fresh from the kernel is not cleared again.
 extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
     match n.checked_mul(size) {
-        Some(total) => alloc(total, ALIGN, true, "calloc"),
+        Some(total) => fast(total, true, "calloc"),
         None => enomem(),
     }
 }

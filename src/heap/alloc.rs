@@ -38,7 +38,7 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// The payload address and the end of its possibly-dirty prefix.
-    #[inline(always)]
+    #[inline(never)]
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
@@ -97,13 +97,13 @@ impl<S: Source> RawHeap<S> {
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
         if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {
-            return Some(self.take_free(h, b));
+            return Some(self.take_free_outlined(h, b));
         }
         if self.top_size() >= b {
             return Some(self.bump(b));
         }
         if let Some(h) = self.intact(self.lists.first_fit(&self.walk(), b)) {
-            return Some(self.take_free(h, b));
+            return Some(self.take_free_outlined(h, b));
         }
         if may_grow && self.grow(b) {
             return Some(self.bump(b));
@@ -139,6 +139,12 @@ impl<S: Source> RawHeap<S> {
                 (h, s, h + s)
             }
         }
+    }
+
+    /// [`take_free`](Self::take_free) for the slow paths, one copy.
+    #[inline(never)]
+    fn take_free_outlined(&mut self, h: usize, b: usize) -> Got {
+        self.take_free(h, b)
     }
 
     /// Takes `b` bytes (which the top holds) off the front of the top.
@@ -195,7 +201,7 @@ impl<S: Source> RawHeap<S> {
         }
         // SAFETY: `h` is a used block of size `s`.
         unsafe { self.mem.wr(h, self.tag | b | (self.mem.rd(h) & PREV_IN_USE) | IN_USE) };
-        self.release(h + b, s - b, false, super::segment::NONE);
+        self.release(h + b, s - b, 0, super::segment::NONE);
         b
     }
 }

@@ -59,29 +59,37 @@ pub struct Walk<'a> {
     pub m: Mem,
     /// The heap's tag (a free block's header carries it).
     pub tag: usize,
-    /// The top segment's first header and the top: blocks of the top
-    /// segment lie in `[first, top)`.
-    pub first: usize,
-    /// See `first`.
-    pub top: usize,
+    /// The top segment's first header: blocks of the top segment lie in
+    /// `[first, top)`.
+    first: usize,
+    /// How many 16-byte steps above `first` a block with room for its links
+    /// may start in the top segment (from the top, see [`Walk::new`]).
+    steps: usize,
     /// All segments (the others are searched when an address is not in the
     /// top segment).
     pub segs: &'a Segments,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// A walk over a heap whose top segment's blocks lie in `[first, top)`.
+    #[inline(always)]
+    pub fn new(m: Mem, tag: usize, first: usize, top: usize, segs: &'a Segments) -> Self {
+        let steps = top.wrapping_sub(first).saturating_sub(MIN_BLOCK - ALIGN) >> 4;
+        Walk { m, tag, first, steps, segs }
+    }
+
     /// Whether `x` can be the header address of a block with room for its
     /// links: ≡ 8 (mod 16), inside a segment's block area with at least a
-    /// minimal block before its end.
+    /// minimal block before its end. The top segment in one comparison:
+    /// `first` is ≡ 8 (mod 16), so `x - first` of a block address is a
+    /// multiple of 16, and rotating it right by 4 moves other low bits to
+    /// the top.
     #[inline(always)]
     pub fn link_ok(&self, x: usize) -> bool {
-        if x % ALIGN != HDR {
-            return false;
+        if x.wrapping_sub(self.first).rotate_right(4) < self.steps {
+            return true;
         }
-        if x.wrapping_sub(self.first) < self.top.wrapping_sub(self.first) {
-            return self.top - x >= MIN_BLOCK;
-        }
-        self.segs.limit_other(x).is_some_and(|end| end - x >= MIN_BLOCK)
+        x % ALIGN == HDR && self.segs.limit_other(x).is_some_and(|end| end - x >= MIN_BLOCK)
     }
 
     /// Follows the link at `at` (block `h`'s word), checked.
@@ -105,6 +113,16 @@ impl Walk<'_> {
             return Err((Corruption::FreeHeader, h));
         }
         Ok(hdr & SIZE)
+    }
+
+    /// The size bits of listed block `h` while a list is scanned for a
+    /// fit: the block the scan chooses has its header, size and boundary
+    /// tags checked before it is taken (`RawHeap::take_free`), so a scan
+    /// only needs the links it follows to be checked.
+    #[inline(always)]
+    fn scan_size(&self, h: usize) -> usize {
+        // SAFETY: `h` is a head or a checked link: a block address.
+        unsafe { self.m.rd(h) & SIZE }
     }
 }
 
@@ -150,7 +168,7 @@ impl FreeLists {
     ///
     /// # Safety
     /// `h` must be a block address of the heap whose header was checked.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn remove(&mut self, w: &Walk<'_>, h: usize, s: usize) -> Result<(), Damage> {
         let next = w.link(h, h + 8)?;
         let prev = w.link(h, h + 16)?;
@@ -204,7 +222,7 @@ impl FreeLists {
         };
         let h = self.heads[fl][sl];
         // Only the open-ended last class may hold a block too small.
-        Ok((w.size(h)? >= s).then_some(h))
+        Ok((w.scan_size(h) >= s).then_some(h))
     }
 
     /// The best fit for `s` (below [`FIT_BELOW`]) among the first
@@ -214,7 +232,7 @@ impl FreeLists {
     /// Taking a block of the request's own class when one fits, rather than
     /// splitting a bigger one, keeps big free blocks big. Every block
     /// looked at and every link followed is checked first.
-    #[inline]
+    #[inline(always)]
     pub fn fit(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         if s >= FIT_BELOW {
             return self.find(w, s);
@@ -226,7 +244,7 @@ impl FreeLists {
             if h == 0 {
                 break;
             }
-            let size = w.size(h)?;
+            let size = w.scan_size(h);
             if size >= s && size < best_size {
                 (best, best_size) = (h, size);
                 if size == s {
@@ -247,7 +265,7 @@ impl FreeLists {
         let (fl, sl) = class_of(s);
         let mut h = self.heads[fl][sl];
         while h != 0 {
-            if w.size(h)? >= s {
+            if w.scan_size(h) >= s {
                 return Ok(Some(h));
             }
             h = w.link(h, h + 8)?;

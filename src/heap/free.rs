@@ -18,22 +18,23 @@ const NEIGHBOUR: HeapError = HeapError::Corrupted(Corruption::Neighbour);
 /// What a pointer handed back to the heap turned out to be.
 #[derive(Clone, Copy)]
 pub(super) enum Found {
-    /// A used block in segment `seg`: header address, size, header word.
-    Block { h: usize, s: usize, hdr: usize, seg: usize },
+    /// A used block in segment `seg`: header address, size, and the size
+    /// of the free block before it (checked), or 0.
+    Block { h: usize, s: usize, seg: usize, ps: usize },
     /// A live large block.
     Large(usize),
 }
 
 /// A hint to fetch the cache line of `a` (never faults).
 #[inline(always)]
-fn prefetch(a: usize) {
-    #[cfg(target_arch = "x86_64")]
+fn prefetch(m: super::block::Mem, a: usize) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: a prefetch never faults, whatever the address.
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(a as *const i8)
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(m.ptr(a))
     };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = a;
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = (m, a);
 }
 
 impl<S: Source> RawHeap<S> {
@@ -59,9 +60,9 @@ impl<S: Source> RawHeap<S> {
         };
         // The next header is read right after this one: start fetching the
         // lines where it most likely is, in parallel with the header's.
-        prefetch(h + 64);
-        prefetch(h + 128);
         let m = self.mem;
+        prefetch(m, h + 64);
+        prefetch(m, h + 128);
         // SAFETY: `h` lies in a segment's block area.
         let hdr = unsafe { m.rd(h) };
         if hdr & TAG_BITS != self.tag {
@@ -92,22 +93,24 @@ impl<S: Source> RawHeap<S> {
         {
             return Err(NEIGHBOUR);
         }
+        let mut ps = 0;
         if hdr & PREV_IN_USE == 0 {
             let first = self.segs.get(seg).first;
             // SAFETY: `h-8` is the previous block's footer or the segment's
             // pad word; `h-ps` is checked to lie in the segment first.
             let bad = unsafe {
-                let ps = m.rd(h - HDR);
+                ps = m.rd(h - HDR);
                 ps < MIN_BLOCK
                     || ps % ALIGN != 0
                     || ps > h - first
-                    || m.rd(h - ps) & (TAG_BITS | SIZE | IN_USE) != self.tag | ps
+                    || m.rd(h - ps) & (TAG_BITS | SIZE | IN_USE | PREV_IN_USE)
+                        != self.tag | ps | PREV_IN_USE
             };
             if bad {
                 return Err(NEIGHBOUR);
             }
         }
-        Ok(Found::Block { h, s, hdr, seg })
+        Ok(Found::Block { h, s, seg, ps })
     }
 
     /// Frees the block at payload `p`.
@@ -127,11 +130,11 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn free_found(&mut self, found: Found) -> Result<(), HeapError> {
         match found {
             Found::Large(p) => self.large_free(p),
-            Found::Block { h, s, hdr, seg } => {
+            Found::Block { h, s, seg, ps } => {
                 self.last_freed = h + HDR;
                 self.st.used -= s - HDR;
                 self.st.used_blocks -= 1;
-                self.release(h, s, hdr & PREV_IN_USE == 0, seg);
+                self.release(h, s, ps, seg);
                 Ok(())
             }
         }
@@ -149,16 +152,17 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// Returns block `[h, h+s)` (no longer counted as used) to the free
-    /// state: merges it with free neighbours (checked first) or the top,
-    /// lists it.
-    pub(super) fn release(&mut self, h: usize, s: usize, prev_free: bool, seg: usize) {
+    /// state: merges it with free neighbours or the top, lists it. `ps` is
+    /// the size of the free block before it, checked by the caller
+    /// ([`locate`](Self::locate) or [`prev_free`](Self::prev_free)), or 0
+    /// if that block is in use; the block after it is checked here.
+    pub(super) fn release(&mut self, h: usize, s: usize, ps: usize, seg: usize) {
         let (mut start, mut size, mut dirty) = (h, s, s);
         let m = self.mem;
         // SAFETY: `h` was a used block; its neighbours' tags are checked
         // before they are trusted.
         unsafe {
-            if prev_free {
-                let ps = self.prev_free(h);
+            if ps != 0 {
                 start = h - ps;
                 self.unlist(start, ps, &mut dirty);
                 size += ps;
@@ -204,13 +208,7 @@ impl<S: Source> RawHeap<S> {
     /// `h` must be a listed free block of size `s`, checked.
     #[inline(always)]
     pub(super) unsafe fn unlist_block(&mut self, h: usize, s: usize) -> usize {
-        let w = super::class::Walk {
-            m: self.mem,
-            tag: self.tag,
-            first: self.top_first,
-            top: self.top,
-            segs: &self.segs,
-        };
+        let w = super::class::Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
         // SAFETY: `h` is a checked free block.
         if let Err(d) = unsafe { self.lists.remove(&w, h, s) } {
             self.corrupt(d);
@@ -287,13 +285,7 @@ impl<S: Source> RawHeap<S> {
         let page = self.source.page_size();
         let mut done = self.purge_top(page);
         let (m, mut purged) = (self.mem, 0);
-        let w = super::class::Walk {
-            m,
-            tag: self.tag,
-            first: self.top_first,
-            top: self.top,
-            segs: &self.segs,
-        };
+        let w = super::class::Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
         let source = &mut self.source;
         let walked = self.lists.each_from(&w, class_of(PURGE_MIN).0, |h, s| {
             // SAFETY: a checked listed block; big ones keep their dirty
@@ -330,6 +322,7 @@ impl<S: Source> RawHeap<S> {
         self.segs.remove(i);
         self.top_first = self.segs.get(self.segs.top()).first;
         self.bounds = self.segs.bounds();
+        self.layout = self.layout.wrapping_add(1);
         true
     }
 }

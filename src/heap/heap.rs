@@ -31,16 +31,20 @@ pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
     /// Which caches serve the heap: [`TCB`], [`PLAIN`] or [`KEYED`].
     mode: u8,
-    /// The top segment's block area `[lo, hi)` as of the last unlock, for
-    /// the caches' unlocked pointer check (see [`Heap::fast_range`]).
+    /// The top segment's block area as of the last unlock, from `lo`,
+    /// `span16` 16-byte steps up, for the caches' unlocked pointer check
+    /// (see [`Heap::fast_range`]).
     lo: AtomicUsize,
-    hi: AtomicUsize,
-    /// The bounds of all segments as of the last unlock, for the caches'
-    /// link check (see [`Bounds`]).
+    span16: AtomicUsize,
+    /// The bounds of all segments as of the last unlock (the lowest first
+    /// header, and the span to the highest sentinel in 16-byte steps), for
+    /// the caches' link check (see [`Bounds`]).
     blo: AtomicUsize,
-    bhi: AtomicUsize,
+    bspan: AtomicUsize,
     /// The heap's tag (see `block.rs`), published once it has one.
     tag: AtomicUsize,
+    /// `RawHeap::layout` as of the last publication.
+    published: AtomicUsize,
     /// The source's root pointer (see [`Mem`]), published with the tag.
     #[cfg(miri)]
     root: core::sync::atomic::AtomicPtr<u8>,
@@ -68,25 +72,30 @@ impl<S: Source> DerefMut for HeapGuard<'_, S> {
 impl<S: Source> Drop for HeapGuard<'_, S> {
     #[inline]
     fn drop(&mut self) {
-        if self.heap.mode != PLAIN {
-            // Publish where blocks may be, before the lock is released.
-            let h = self.heap;
-            let (lo, hi) = self.g.block_area();
-            if h.lo.load(Relaxed) != lo || h.hi.load(Relaxed) != hi {
-                h.lo.store(lo, Relaxed);
-                h.hi.store(hi, Relaxed);
-            }
-            let (blo, bhi) = self.g.bounds;
-            if h.blo.load(Relaxed) != blo || h.bhi.load(Relaxed) != bhi {
-                h.blo.store(blo, Relaxed);
-                h.bhi.store(bhi, Relaxed);
-            }
-            if h.tag.load(Relaxed) != self.g.tag {
-                h.tag.store(self.g.tag, Relaxed);
-                #[cfg(miri)]
-                h.root.store(self.g.source.root(), Relaxed);
-            }
+        let h = self.heap;
+        if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout {
+            self.publish();
         }
+    }
+}
+
+impl<S: Source> HeapGuard<'_, S> {
+    /// Publishes where blocks may be (for the caches' unlocked checks),
+    /// before the lock is released.
+    #[cold]
+    #[inline(never)]
+    fn publish(&self) {
+        let h = self.heap;
+        let (lo, hi) = self.g.block_area();
+        h.lo.store(lo, Relaxed);
+        h.span16.store((hi - lo) >> 4, Relaxed);
+        let (blo, bhi) = self.g.bounds;
+        h.blo.store(blo, Relaxed);
+        h.bspan.store((bhi - blo) >> 4, Relaxed);
+        h.tag.store(self.g.tag, Relaxed);
+        #[cfg(miri)]
+        h.root.store(self.g.source.root(), Relaxed);
+        h.published.store(self.g.layout, Relaxed);
     }
 }
 
@@ -96,10 +105,11 @@ impl<S: Source> Heap<S> {
             raw: Lock::new(raw),
             mode,
             lo: AtomicUsize::new(0),
-            hi: AtomicUsize::new(0),
+            span16: AtomicUsize::new(0),
             blo: AtomicUsize::new(0),
-            bhi: AtomicUsize::new(0),
+            bspan: AtomicUsize::new(0),
             tag: AtomicUsize::new(0),
+            published: AtomicUsize::new(0),
             #[cfg(miri)]
             root: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
         }
@@ -178,14 +188,14 @@ impl<S: Source> Heap<S> {
     /// mapped as long as no free is racing with a trim (a block that is
     /// live is never trimmed), so that reading a header in it is safe.
     #[inline(always)]
-    pub(super) fn fast_range(&self) -> (usize, usize) {
-        (self.lo.load(Relaxed), self.hi.load(Relaxed))
+    pub(super) fn fast_range(&self) -> Bounds {
+        Bounds::from_span(self.lo.load(Relaxed), self.span16.load(Relaxed))
     }
 
     /// Where cached blocks may lie, as last published.
     #[inline(always)]
     pub(super) fn bounds(&self) -> Bounds {
-        Bounds::new((self.blo.load(Relaxed), self.bhi.load(Relaxed)))
+        Bounds::from_span(self.blo.load(Relaxed), self.bspan.load(Relaxed))
     }
 
     /// The heap's tag, as last published.
@@ -208,8 +218,52 @@ impl<S: Source> Heap<S> {
     /// failed-allocation callback, which runs after the lock is released.
     /// Before it fails, an allocation gives the calling thread's cache and
     /// the heap's free memory back and tries again.
-    #[inline]
+    #[inline(always)]
     pub fn allocate(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if let Some(p) = self.allocate_fast(size, align, zero, func) {
+            return Some(p);
+        }
+        self.allocate_slow(size, align, zero, func)
+    }
+
+    /// The part of [`allocate`](Self::allocate) that C's `malloc` inlines:
+    /// a block from the calling thread's own cache, of exactly the size
+    /// class asked for; `None` leaves the request to
+    /// [`allocate_slow`](Self::allocate_slow).
+    #[inline(always)]
+    pub(crate) fn allocate_fast(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if self.mode == TCB && align <= ALIGN {
+            // SAFETY: the calling thread's own cache, used by nothing else
+            // until this returns.
+            let c = unsafe { &mut *tcache::current() };
+            if let Some(p) = self.cache_take(c, size, func) {
+                if zero {
+                    // SAFETY: the block holds at least `size` bytes.
+                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                }
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// [`allocate`](Self::allocate) past the fast path: the rest of the
+    /// calling thread's cache (a near bin, a due collection), then the
+    /// locked heap.
+    #[inline(never)]
+    pub(crate) fn allocate_slow(
         &self,
         size: usize,
         align: usize,
@@ -219,9 +273,19 @@ impl<S: Source> Heap<S> {
         let p = if self.mode == TCB {
             // SAFETY: the calling thread's own cache, used by nothing else
             // until this call returns (the callback runs after).
-            self.alloc_with(Some(unsafe { &mut *tcache::current() }), size, align, zero, func)
+            let c = unsafe { &mut *tcache::current() };
+            if align <= ALIGN {
+                if let Some(p) = self.cache_alloc(c, size, func) {
+                    if zero {
+                        // SAFETY: the block holds at least `size` bytes.
+                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                    }
+                    return Some(p);
+                }
+            }
+            self.allocate_locked(Some(c), size, align, zero, func)
         } else {
-            self.alloc_with(None, size, align, zero, func)
+            self.allocate_locked(None, size, align, zero, func)
         };
         if p.is_none() {
             self.failed(size, align, func);
@@ -240,39 +304,25 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let p = self.alloc_with(Some(c), size, align, zero, func);
+        let p = if self.mode == PLAIN || align > ALIGN {
+            self.allocate_locked(None, size, align, zero, func)
+        } else if let Some(p) = self.cache_alloc(c, size, func) {
+            if zero {
+                // SAFETY: the block holds at least `size` bytes.
+                unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+            }
+            return Some(p);
+        } else {
+            self.allocate_locked(Some(c), size, align, zero, func)
+        };
         if p.is_none() {
             self.failed(size, align, func);
         }
         p
     }
 
-    #[inline(always)]
-    fn alloc_with(
-        &self,
-        c: Option<&mut ThreadCache>,
-        size: usize,
-        align: usize,
-        zero: bool,
-        func: &'static str,
-    ) -> Option<NonNull<u8>> {
-        match c {
-            Some(c) if self.mode != PLAIN && align <= ALIGN => {
-                if let Some(p) = self.cache_alloc(c, size, func) {
-                    if zero {
-                        // SAFETY: the block holds at least `size` bytes.
-                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                    }
-                    return Some(p);
-                }
-                self.allocate_locked(Some(c), size, align, zero, func)
-            }
-            c => self.allocate_locked(c, size, align, zero, func),
-        }
-    }
-
     /// [`allocate`](Self::allocate) under the lock, with the recovery.
-    #[inline(never)]
+    #[inline(always)]
     fn allocate_locked(
         &self,
         mut c: Option<&mut ThreadCache>,
@@ -283,17 +333,11 @@ impl<S: Source> Heap<S> {
     ) -> Option<NonNull<u8>> {
         let mut g = self.lock_with(c.as_deref_mut());
         g.op = Some(func);
-        let try_alloc = |g: &mut RawHeap<S>| {
-            if zero {
-                g.alloc_zeroed(size, align)
-            } else {
-                g.alloc(size, align)
-            }
-        };
-        if let Some(p) = try_alloc(&mut g) {
-            return Some(p);
+        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
+        if p.is_some() {
+            return p;
         }
-        recover(&mut g, c, size, try_alloc)
+        recover_alloc(&mut g, c, size, align, zero)
     }
 
     /// Calls the failed-allocation callback, if one is registered.
@@ -324,15 +368,22 @@ impl<S: Source> Heap<S> {
     /// afterwards. Misaligned, foreign and just-freed pointers are
     /// reported as errors; other stray pointers are caught by header
     /// checks as far as possible.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        let p = ptr.as_ptr().addr();
         if self.mode == TCB {
-            // SAFETY: the calling thread's own cache (see `allocate`);
-            // forwarded contract.
-            return unsafe { self.dealloc_with(Some(&mut *tcache::current()), ptr) };
+            // SAFETY: the calling thread's own cache (see `allocate`).
+            let c = unsafe { &mut *tcache::current() };
+            let full = match self.cache_free(c, p) {
+                tcache::Freed::Cached => return Ok(()),
+                tcache::Freed::BinFull(i) => i,
+                tcache::Freed::ToHeap => 0,
+            };
+            // SAFETY: forwarded contract.
+            return unsafe { self.dealloc_locked(Some(c), p, full) };
         }
         // SAFETY: forwarded contract.
-        unsafe { self.dealloc_with(None, ptr) }
+        unsafe { self.dealloc_locked(None, p, 0) }
     }
 
     /// [`dealloc`](Self::dealloc) with cache `c` in front (a heap made
@@ -346,30 +397,18 @@ impl<S: Source> Heap<S> {
         c: &mut ThreadCache,
         ptr: NonNull<u8>,
     ) -> Result<(), HeapError> {
-        // SAFETY: forwarded contract.
-        unsafe { self.dealloc_with(Some(c), ptr) }
-    }
-
-    #[inline(always)]
-    unsafe fn dealloc_with(
-        &self,
-        c: Option<&mut ThreadCache>,
-        ptr: NonNull<u8>,
-    ) -> Result<(), HeapError> {
         let p = ptr.as_ptr().addr();
-        match c {
-            Some(c) if self.mode != PLAIN => {
-                let full = match self.cache_free(c, p) {
-                    tcache::Freed::Cached => return Ok(()),
-                    tcache::Freed::BinFull(i) => i,
-                    tcache::Freed::ToHeap => 0,
-                };
-                // SAFETY: forwarded contract.
-                unsafe { self.dealloc_locked(Some(c), p, full) }
-            }
+        if self.mode == PLAIN {
             // SAFETY: forwarded contract.
-            _ => unsafe { self.dealloc_locked(None, p, 0) },
+            return unsafe { self.dealloc_locked(None, p, 0) };
         }
+        let full = match self.cache_free(c, p) {
+            tcache::Freed::Cached => return Ok(()),
+            tcache::Freed::BinFull(i) => i,
+            tcache::Freed::ToHeap => 0,
+        };
+        // SAFETY: forwarded contract.
+        unsafe { self.dealloc_locked(Some(c), p, full) }
     }
 
     /// [`dealloc`](Self::dealloc) under the lock; first makes room in cache
@@ -570,6 +609,19 @@ impl<S: Source> Heap<S> {
     pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
         self.lock().set_failed_alloc_callback(f)
     }
+}
+
+/// [`recover`] for an allocation.
+#[cold]
+#[inline(never)]
+fn recover_alloc<S: Source>(
+    g: &mut RawHeap<S>,
+    c: Option<&mut ThreadCache>,
+    size: usize,
+    align: usize,
+    zero: bool,
+) -> Option<NonNull<u8>> {
+    recover(g, c, size, |g| if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) })
 }
 
 /// After an allocation of `size` bytes in `g` failed: if the memory the

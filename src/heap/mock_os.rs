@@ -1,18 +1,134 @@
-//! A simulated kernel for hosted tests: the program break lives in one
-//! big reserved mapping (inaccessible beyond the break, so any access past
-//! it faults), with injectable refusals and foreign break moves; `mmap`
-//! and friends go to the real kernel but are checked against the
-//! mappings the heap owns.
+//! A simulated kernel for hosted tests, over one memory arena: the program
+//! break lives in its first part, mappings in the rest (first fit over a
+//! table of live mappings), with injectable refusals and foreign break
+//! moves; every call is checked against the memory the heap owns.
+//!
+//! Natively the arena is a real `PROT_NONE` reservation whose pages become
+//! accessible only while they are part of the break or of a mapping, so a
+//! stray access faults. Under Miri (which cannot make system calls) it is
+//! a zeroed allocation from std, whose pointer is the heap's provenance
+//! root ([`Os::root`]): an access outside the arena is an error Miri
+//! reports, and pages given back are zeroed as the kernel would.
 
 use std::collections::BTreeMap;
 
 use super::os::Os;
-use crate::sys::mm;
 
 const PAGE: usize = 4096;
+/// Bytes of the mapping area after the break area.
+const MAP_AREA: usize = if cfg!(miri) { 32 << 20 } else { 4 << 30 };
+
+/// The arena: its base pointer and length.
+struct Arena {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Arena {
+    #[cfg(not(miri))]
+    fn new(len: usize) -> Arena {
+        use crate::sys::mm;
+        // SAFETY: a fresh PROT_NONE reservation at a kernel-chosen address.
+        let base = unsafe {
+            mm::mmap(
+                core::ptr::null_mut(),
+                len,
+                mm::PROT_NONE,
+                mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        }
+        .expect("reserve the arena");
+        Arena { base, len }
+    }
+
+    #[cfg(miri)]
+    fn new(len: usize) -> Arena {
+        let layout = std::alloc::Layout::from_size_align(len, PAGE).unwrap();
+        // SAFETY: a non-zero size.
+        let base = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!base.is_null());
+        Arena { base, len }
+    }
+
+    /// Makes `[lo, hi)` (page-rounded) usable, reading as zeros.
+    fn open(&self, lo: usize, hi: usize) {
+        let (lo, hi) = (lo.next_multiple_of(PAGE), hi.next_multiple_of(PAGE));
+        if hi <= lo {
+            return;
+        }
+        #[cfg(not(miri))]
+        {
+            use crate::sys::mm;
+            let p = self.base.with_addr(lo);
+            // SAFETY: the range is inside our reservation.
+            unsafe { mm::mprotect(p, hi - lo, mm::PROT_READ | mm::PROT_WRITE) }.expect("mprotect");
+        }
+        #[cfg(miri)]
+        self.zero(lo, hi);
+    }
+
+    /// Gives `[lo, hi)` (page-rounded) back: it faults natively, and reads
+    /// as zeros when opened again.
+    fn close(&self, lo: usize, hi: usize) {
+        let (lo, hi) = (lo.next_multiple_of(PAGE), hi.next_multiple_of(PAGE));
+        if hi <= lo {
+            return;
+        }
+        #[cfg(not(miri))]
+        {
+            use crate::sys::mm;
+            let p = self.base.with_addr(lo);
+            // SAFETY: discarding pages of our reservation, as the kernel does.
+            unsafe {
+                mm::madvise(p, hi - lo, mm::MADV_DONTNEED).expect("madvise");
+                mm::mprotect(p, hi - lo, mm::PROT_NONE).expect("mprotect");
+            }
+        }
+        #[cfg(miri)]
+        self.zero(lo, hi);
+    }
+
+    /// Zeroes `[lo, hi)` (`madvise(MADV_DONTNEED)` natively).
+    fn zero(&self, lo: usize, hi: usize) {
+        #[cfg(not(miri))]
+        {
+            use crate::sys::mm;
+            // SAFETY: discarding pages of our reservation.
+            unsafe { mm::madvise(self.base.with_addr(lo), hi - lo, mm::MADV_DONTNEED) }
+                .expect("madvise");
+        }
+        #[cfg(miri)]
+        // SAFETY: inside the arena.
+        unsafe {
+            core::ptr::write_bytes(self.base.with_addr(lo), 0, hi - lo)
+        };
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        #[cfg(not(miri))]
+        // SAFETY: the heap using us is gone; the reservation is ours.
+        unsafe {
+            let _ = crate::sys::mm::munmap(self.base, self.len);
+        }
+        #[cfg(miri)]
+        // SAFETY: allocated in `new` with this layout.
+        unsafe {
+            std::alloc::dealloc(
+                self.base,
+                std::alloc::Layout::from_size_align(self.len, PAGE).unwrap(),
+            )
+        };
+    }
+}
 
 /// The simulated kernel.
 pub(crate) struct MockOs {
+    arena: Arena,
+    /// The break area: `[base, base + cap)`.
     base: usize,
     cap: usize,
     brk: usize,
@@ -31,25 +147,21 @@ pub(crate) struct MockOs {
     maps: BTreeMap<usize, usize>,
 }
 
-// SAFETY: the mock owns its reservation; tests use it from one thread.
+// SAFETY: the mock owns its arena; tests use it from one thread at a time
+// (behind the heap's lock).
 unsafe impl Send for MockOs {}
 
 impl MockOs {
-    /// A break area of `cap` bytes; the break starts at an odd address.
+    /// A break area of `cap` bytes (and a mapping area after it); the
+    /// break starts at an odd address.
     pub fn new(cap: usize) -> Self {
-        // SAFETY: a fresh PROT_NONE reservation at a kernel-chosen address.
-        let base = unsafe {
-            mm::mmap(
-                core::ptr::null_mut(),
-                cap,
-                mm::PROT_NONE,
-                mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        }
-        .expect("reserve the break area") as usize;
+        // Miri keeps every byte of the arena: a smaller break area there
+        // (the tests it runs stay far below it).
+        let cap = if cfg!(miri) { cap.min(16 << 20) } else { cap }.next_multiple_of(PAGE);
+        let arena = Arena::new(cap + MAP_AREA);
+        let base = arena.base.addr();
         let mut os = MockOs {
+            arena,
             base,
             cap,
             brk: base,
@@ -65,25 +177,21 @@ impl MockOs {
         os
     }
 
-    fn protect(&self, lo: usize, hi: usize, prot: u32) {
-        let (lo, hi) = (lo.next_multiple_of(PAGE), hi.next_multiple_of(PAGE));
-        if hi > lo {
-            // SAFETY: the range is inside our reservation.
-            unsafe { mm::mprotect(lo as *mut u8, hi - lo, prot) }.expect("mprotect");
-        }
-    }
-
     /// The current break.
     pub fn current_brk(&self) -> usize {
         self.brk
     }
 
+    fn at(&self, a: usize) -> *mut u8 {
+        self.arena.base.with_addr(a)
+    }
+
     /// Another allocator raises the break by `n` bytes and fills them.
     pub fn foreign_move(&mut self, n: usize) {
         let old = self.brk;
-        self.protect(old, old + n, mm::PROT_READ | mm::PROT_WRITE);
+        self.arena.open(old, old + n);
         // SAFETY: freshly accessible memory above the old break.
-        unsafe { core::ptr::write_bytes(old as *mut u8, 0xF0, n) };
+        unsafe { core::ptr::write_bytes(self.at(old), 0xF0, n) };
         self.brk = old + n;
         self.foreign.push((old, old + n));
     }
@@ -92,8 +200,11 @@ impl MockOs {
     pub fn verify_foreign(&self) {
         for &(a, b) in &self.foreign {
             // SAFETY: foreign memory stays mapped (asserted in `brk`).
-            let s = unsafe { core::slice::from_raw_parts(a as *const u8, b - a) };
-            assert!(s.iter().all(|&x| x == 0xF0), "foreign memory at {a:#x} was overwritten");
+            let s = unsafe { core::slice::from_raw_parts(self.at(a), b - a) };
+            // Slice comparisons (one `memcmp` each: fast under Miri too).
+            let fill = [0xF0u8; 4096];
+            let intact = s.chunks(fill.len()).all(|c| c == &fill[..c.len()]);
+            assert!(intact, "foreign memory at {a:#x} was overwritten");
         }
     }
 
@@ -114,6 +225,29 @@ impl MockOs {
         true
     }
 
+    /// Whether `[a, a+len)` overlaps no mapping and lies in the area.
+    fn vacant(&self, a: usize, len: usize) -> bool {
+        let area = self.base + self.cap;
+        a >= area
+            && a + len <= area + MAP_AREA
+            && self.maps.range(..a + len).next_back().is_none_or(|(&b, &l)| b + l <= a)
+    }
+
+    /// The highest vacant page-aligned range of `len` bytes in the mapping
+    /// area: like Linux, new mappings go below the ones before them, so a
+    /// mapping usually cannot grow in place.
+    fn find(&self, len: usize) -> Option<usize> {
+        let lo = self.base + self.cap;
+        let mut end = lo + MAP_AREA;
+        for (&b, &l) in self.maps.iter().rev() {
+            if b + l + len <= end {
+                break;
+            }
+            end = end.min(b);
+        }
+        (end >= lo + len).then(|| end - len)
+    }
+
     /// Forgets `[a, a+len)` (wholly mapped).
     fn cut(&mut self, a: usize, len: usize) {
         let hit: Vec<(usize, usize)> = self
@@ -132,23 +266,13 @@ impl MockOs {
             }
         }
         self.mapped -= len;
+        self.arena.close(a, a + len);
     }
 
     fn add(&mut self, a: usize, len: usize) {
+        self.arena.open(a, a + len);
         self.maps.insert(a, len);
         self.mapped += len;
-    }
-}
-
-impl Drop for MockOs {
-    fn drop(&mut self) {
-        // SAFETY: the heap using us is gone; all of this is ours.
-        unsafe {
-            let _ = mm::munmap(self.base as *mut u8, self.cap);
-            for (&b, &l) in self.maps.iter() {
-                let _ = mm::munmap(b as *mut u8, l);
-            }
-        }
     }
 }
 
@@ -162,18 +286,12 @@ unsafe impl Os for MockOs {
             if self.brk_fail {
                 return self.brk;
             }
-            self.protect(self.brk, addr, mm::PROT_READ | mm::PROT_WRITE);
+            self.arena.open(self.brk, addr);
         } else if addr < self.brk {
             for &(a, b) in &self.foreign {
                 assert!(b <= addr || a >= self.brk, "break lowered over foreign memory {a:#x}");
             }
-            let lo = addr.next_multiple_of(PAGE);
-            let hi = self.brk.next_multiple_of(PAGE);
-            if hi > lo {
-                // SAFETY: discarding pages above the new break, as the kernel does.
-                unsafe { mm::madvise(lo as *mut u8, hi - lo, mm::MADV_DONTNEED) }.unwrap();
-            }
-            self.protect(addr, self.brk, mm::PROT_NONE);
+            self.arena.close(addr, self.brk);
         }
         self.brk = addr;
         addr
@@ -189,15 +307,13 @@ unsafe impl Os for MockOs {
         if len > self.map_budget.saturating_sub(self.mapped) {
             return None;
         }
-        let p = mm::mmap_anonymous(len).ok()? as usize;
+        let p = self.find(len.next_multiple_of(PAGE))?;
         self.add(p, len);
         Some(p)
     }
 
     unsafe fn munmap(&mut self, base: usize, len: usize) -> bool {
         assert!(self.covered(base, len), "munmap of memory the heap never mapped");
-        // SAFETY: the heap gives up a range of its own mappings.
-        unsafe { mm::munmap(base as *mut u8, len) }.unwrap();
         self.cut(base, len);
         true
     }
@@ -210,30 +326,41 @@ unsafe impl Os for MockOs {
         may_move: bool,
     ) -> Option<usize> {
         assert!(self.covered(base, old), "mremap of an unknown mapping");
-        if !may_move && self.no_grow_in_place {
+        if new <= old {
+            self.cut(base + new, old - new);
+            return Some(base);
+        }
+        if new - old > self.map_budget.saturating_sub(self.mapped) {
             return None;
         }
-        if new > old && new - old > self.map_budget.saturating_sub(self.mapped) {
+        if !self.no_grow_in_place && self.vacant(base + old, new - old) {
+            self.add(base + old, new - old);
+            return Some(base);
+        }
+        if !may_move {
             return None;
         }
-        let flags = if may_move { mm::MREMAP_MAYMOVE } else { 0 };
-        // SAFETY: the heap owns the mapping and accepts the move.
-        let p = unsafe { mm::mremap(base as *mut u8, old, new, flags, core::ptr::null_mut()) }
-            .ok()? as usize;
+        let to = self.find(new)?;
+        self.add(to, new);
+        // SAFETY: both ranges are mapped and distinct.
+        unsafe { core::ptr::copy_nonoverlapping(self.at(base), self.at(to), old) };
         self.cut(base, old);
-        self.add(p, new);
-        Some(p)
+        Some(to)
     }
 
     unsafe fn dontneed(&mut self, base: usize, len: usize) -> bool {
         assert!(base % PAGE == 0 && len % PAGE == 0, "madvise of partial pages");
         let in_brk = base >= self.base && base + len <= self.brk;
         assert!(in_brk || self.covered(base, len), "madvise outside the heap");
-        // SAFETY: the heap discards pages it owns.
-        unsafe { mm::madvise(base as *mut u8, len, mm::MADV_DONTNEED) }.is_ok()
+        self.arena.zero(base, base + len);
+        true
     }
 
     fn page_size(&mut self) -> usize {
         PAGE
+    }
+
+    fn root(&self) -> *mut u8 {
+        self.arena.base
     }
 }

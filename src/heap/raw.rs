@@ -78,6 +78,9 @@ pub struct RawHeap<S: Source> {
     /// The lowest first header and the highest sentinel of all segments
     /// (see [`Segments::bounds`]), kept as segments come and go.
     pub(super) bounds: (usize, usize),
+    /// Counts changes of what the locked wrapper publishes for the caches
+    /// (the top segment's block area, `bounds`, `tag`).
+    pub(super) layout: usize,
     /// Header address of the top (== `top_end` when the top is empty).
     pub(super) top: usize,
     /// The top segment's sentinel address: the top is `[top, top_end)`.
@@ -129,6 +132,7 @@ impl<S: Source> RawHeap<S> {
             tag: 0,
             op: None,
             bounds: (0, 0),
+            layout: 0,
             top: 0,
             top_end: 0,
             top_first: 0,
@@ -314,7 +318,7 @@ impl<S: Source> RawHeap<S> {
     /// The view of the heap that list code checks blocks and links with.
     #[inline(always)]
     pub(super) fn walk(&self) -> Walk<'_> {
-        Walk { m: self.mem, tag: self.tag, first: self.top_first, top: self.top, segs: &self.segs }
+        Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs)
     }
 
     /// Reports damage found at block `h` under the current operation's
@@ -342,6 +346,7 @@ impl<S: Source> RawHeap<S> {
         self.mem = Mem::new(self.source.root());
         if self.tag == 0 {
             self.tag = super::secret::new_tag();
+            self.layout = self.layout.wrapping_add(1);
         }
     }
 
@@ -408,6 +413,7 @@ impl<S: Source> RawHeap<S> {
         }
         self.top_end = new;
         self.bounds = self.segs.bounds();
+        self.layout = self.layout.wrapping_add(1);
         if !zeroed {
             self.fresh = new; // nothing known to be zero any more
         }
@@ -426,6 +432,7 @@ impl<S: Source> RawHeap<S> {
         self.fresh = if seg.span.zeroed { seg.first } else { seg.sentinel };
         self.trim_fail_at = 0;
         self.bounds = self.segs.bounds();
+        self.layout = self.layout.wrapping_add(1);
         // SAFETY: the sentinel word is inside the new segment.
         unsafe { self.mem.wr(seg.sentinel, self.tag | IN_USE | PREV_IN_USE) };
         true

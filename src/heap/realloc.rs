@@ -84,8 +84,8 @@ impl<S: Source> RawHeap<S> {
         self.st.used_blocks -= 1;
         // The allocation may have changed our neighbours: reread the header.
         // SAFETY: `h` is still our used block.
-        let prev_free = unsafe { self.mem.rd(h) } & PREV_IN_USE == 0;
-        self.release(h, s, prev_free, NONE);
+        let ps = if unsafe { self.mem.rd(h) } & PREV_IN_USE == 0 { self.prev_free(h) } else { 0 };
+        self.release(h, s, ps, NONE);
         // SAFETY: payload addresses are never 0.
         Ok(unsafe { NonNull::new_unchecked(np) })
     }

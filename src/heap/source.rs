@@ -138,9 +138,11 @@ impl RegionSource {
     }
 
     /// Queues one more region, handed out at the next `grow` (NuttX's
-    /// `mm_addregion`). False if one is queued already. (Under Miri, the
-    /// region must lie in the same allocation as the first: the heap forms
-    /// its pointers from the first region's.)
+    /// `mm_addregion`). False if one is queued already. (Under Miri, which
+    /// checks strict provenance, the heap forms every pointer from the
+    /// first region's: its provenance must cover this region too, e.g. both
+    /// derived from one buffer's pointer. Natively the heap reaches every
+    /// region through exposed provenance.)
     ///
     /// # Safety
     /// As for [`RegionSource::new`].

@@ -69,7 +69,7 @@
 
 use core::ptr::NonNull;
 
-use super::block::{block_of, Mem, HDR, IN_USE, LARGE, MIN_BLOCK, SIZE, TAG_BITS};
+use super::block::{block_of, Mem, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE, SIZE, TAG_BITS};
 use super::class::Damage;
 use super::error::{Corruption, HeapError};
 use super::heap::Heap;
@@ -118,25 +118,50 @@ pub fn unmangle(h: usize, word: usize) -> usize {
     word ^ (h >> 12) ^ secret::link_mask()
 }
 
-/// Where a cache's blocks may lie: the lowest first header and the
-/// highest sentinel of the heap's segments (a decoded link outside them
-/// was not written by the cache).
+/// Where a cache's blocks may lie: from the lowest first header of the
+/// heap's segments, `span16` 16-byte steps up (to the highest sentinel); a
+/// decoded link elsewhere was not written by the cache.
 #[derive(Clone, Copy)]
 pub(super) struct Bounds {
     lo: usize,
-    hi: usize,
+    span16: usize,
 }
 
 impl Bounds {
+    /// The bounds of `(lowest first header, highest sentinel)`.
     pub(super) fn new((lo, hi): (usize, usize)) -> Bounds {
-        Bounds { lo, hi }
+        Bounds::from_span(lo, (hi - lo) >> 4)
     }
 
-    /// Whether `x` can be a link: none, or a block address in bounds.
+    /// The bounds from `lo` and the span in 16-byte steps.
+    #[inline(always)]
+    pub(super) fn from_span(lo: usize, span16: usize) -> Bounds {
+        Bounds { lo, span16 }
+    }
+
+    /// Whether `x` is a block address in bounds (one comparison, as in
+    /// [`link_ok`](Self::link_ok)).
+    #[inline(always)]
+    pub(super) fn holds(self, x: usize) -> bool {
+        x.wrapping_sub(self.lo).rotate_right(4) < self.span16
+    }
+
+    /// Whether `x` can be a link: none, or a block address in bounds. One
+    /// comparison: `lo` is a block address (≡ 8 mod 16), so `x - lo` of a
+    /// block address is a multiple of 16, and rotating it right by 4 moves
+    /// any other low bits to the top.
     #[inline(always)]
     fn link_ok(self, x: usize) -> bool {
-        x == 0 || (x % 16 == HDR && x.wrapping_sub(self.lo) < self.hi.wrapping_sub(self.lo))
+        x == 0 || self.holds(x)
     }
+}
+
+/// A cached block's key or link was found overwritten: reports it under
+/// `func` and aborts.
+#[cold]
+#[inline(never)]
+fn corrupted(func: &'static str, (k, h): Damage) -> ! {
+    super::misuse(func, HeapError::Corrupted(k), (h + HDR) as *const u8)
 }
 
 /// One thread's cache; all zeros is an empty cache.
@@ -221,13 +246,13 @@ impl ThreadCache {
     }
 
     /// Takes the newest block of bin `i`, checking and clearing its key
-    /// and checking its link; 0 if empty.
+    /// and checking its link (damage is reported under `func`); 0 if empty.
     #[inline(always)]
-    fn pop(&mut self, m: Mem, b: Bounds, i: usize) -> Result<usize, Damage> {
+    fn pop(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
         let h = self.heads[i];
         if h != 0 {
             // SAFETY: `h` heads bin `i`: a cached block.
-            self.heads[i] = unsafe { unkey(m, b, h)? };
+            self.heads[i] = unsafe { unkey(m, b, h, func) };
             self.n[i] -= 1;
             if self.n[i] < self.lw[i] {
                 self.lw[i] = self.n[i];
@@ -239,40 +264,47 @@ impl ThreadCache {
                 self.low = self.held;
             }
         }
-        Ok(h)
+        h
     }
 
     /// A block from one of the [`CACHE_NEAR`] bins above `i` (at most
     /// `16 * CACHE_NEAR` bytes more than asked), or 0: memory the thread
     /// freed is reused before the heap is asked for more.
     #[inline(always)]
-    fn pop_near(&mut self, m: Mem, b: Bounds, i: usize) -> Result<usize, Damage> {
+    fn pop_near(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
         for j in i + 1..=(i + CACHE_NEAR).min(BINS - 1) {
             if self.heads[j] != 0 {
-                return self.pop(m, b, j);
+                return self.pop(m, b, j, func);
             }
         }
-        Ok(0)
+        0
     }
 
     /// Takes all but the newest `keep` blocks out of bin `i`; returns the
     /// first of them (still linked and keyed), or 0. Links are checked as
     /// they are followed.
-    fn detach_older(&mut self, m: Mem, b: Bounds, i: usize, keep: usize) -> Result<usize, Damage> {
+    fn detach_older(
+        &mut self,
+        m: Mem,
+        b: Bounds,
+        i: usize,
+        keep: usize,
+        func: &'static str,
+    ) -> usize {
         let (mut prev, mut cur) = (0, self.heads[i]);
         for _ in 0..keep {
             if cur == 0 {
-                return Ok(0);
+                return 0;
             }
             prev = cur;
             // SAFETY: cached blocks link through their first payload word.
             cur = unmangle(cur, unsafe { m.rd(cur + 8) });
             if !b.link_ok(cur) {
-                return Err((Corruption::CacheLink, prev));
+                corrupted(func, (Corruption::CacheLink, prev));
             }
         }
         if cur == 0 {
-            return Ok(0);
+            return 0;
         }
         if prev == 0 {
             self.heads[i] = 0;
@@ -286,16 +318,17 @@ impl ThreadCache {
         self.held -= gone * (16 * i - HDR);
         self.held_blocks -= gone;
         self.low = self.low.min(self.held);
-        Ok(cur)
+        cur
     }
 
-    /// Caches block `h` of `16 * i` bytes (the bin has room).
+    /// Caches block `h` of `16 * i` bytes (the bin has room); `key` is
+    /// its key ([`key_of`]).
     #[inline(always)]
-    fn push(&mut self, m: Mem, i: usize, h: usize) {
+    fn push(&mut self, m: Mem, i: usize, h: usize, key: usize) {
         // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
         unsafe {
             m.wr(h + 8, mangle(h, self.heads[i]));
-            m.wr(h + 16, key_of(h));
+            m.wr(h + 16, key);
         }
         self.heads[i] = h;
         self.n[i] += 1;
@@ -312,25 +345,26 @@ impl Default for ThreadCache {
 
 /// Takes the key off cached block `h` and returns its link to the next
 /// cached block, after checking both (a write after free changes them, a
-/// link forged without the secret decodes to an address out of bounds).
+/// link forged without the secret decodes to an address out of bounds);
+/// damage is reported under `func`.
 ///
 /// # Safety
 /// `h` must be a cached block: a used heap block whose first two payload
 /// words belong to the cache.
 #[inline(always)]
-unsafe fn unkey(m: Mem, b: Bounds, h: usize) -> Result<usize, Damage> {
+unsafe fn unkey(m: Mem, b: Bounds, h: usize, func: &'static str) -> usize {
     // SAFETY: per the contract.
     let (word, key) = unsafe { (m.rd(h + 8), m.rd(h + 16)) };
     if key != key_of(h) {
-        return Err((Corruption::CacheKey, h));
+        corrupted(func, (Corruption::CacheKey, h));
     }
     let next = unmangle(h, word);
     if !b.link_ok(next) {
-        return Err((Corruption::CacheLink, h));
+        corrupted(func, (Corruption::CacheLink, h));
     }
     // SAFETY: as above.
     unsafe { m.wr(h + 16, 0) };
-    Ok(next)
+    next
 }
 
 /// Frees block `h`, no longer cached, into `g` as an ordinary free (which
@@ -352,9 +386,36 @@ pub(super) fn current() -> *mut ThreadCache {
 }
 
 impl<S: Source> Heap<S> {
-    /// A block for `size` bytes (alignment 16) from cache `c`, if it has
-    /// one of that size; `func` names the caller in a corruption report.
+    /// The fast path of [`cache_alloc`](Self::cache_alloc), small enough
+    /// to inline into every allocation entry point: a block of exactly the
+    /// size class of `size` bytes, when cache `c` holds one and no
+    /// collection is due; `None` sends the caller to the full path.
     #[inline(always)]
+    pub(super) fn cache_take(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if size > CACHE_MAX - HDR {
+            return None;
+        }
+        let i = block_of(size) >> 4;
+        if c.heads[i] == 0 || c.tick >= CACHE_GC_PERIOD - 1 {
+            return None;
+        }
+        c.tick += 1;
+        let m = self.mem();
+        let h = c.pop(m, self.bounds(), i, func);
+        // SAFETY: payload addresses are never 0.
+        Some(unsafe { NonNull::new_unchecked(m.ptr(h + HDR)) })
+    }
+
+    /// A block for `size` bytes (alignment 16) from cache `c`, if it has
+    /// one of that size or a little more; `func` names the caller in a
+    /// corruption report. Counts towards the next collection, and runs it
+    /// when it is due.
+    #[inline]
     pub(super) fn cache_alloc(
         &self,
         c: &mut ThreadCache,
@@ -366,14 +427,10 @@ impl<S: Source> Heap<S> {
         }
         let (m, b) = (self.mem(), self.bounds());
         let i = block_of(size) >> 4;
-        let mut got = c.pop(m, b, i);
-        if got == Ok(0) {
-            got = c.pop_near(m, b, i);
+        let mut h = c.pop(m, b, i, func);
+        if h == 0 {
+            h = c.pop_near(m, b, i, func);
         }
-        let h = match got {
-            Ok(h) => h,
-            Err((k, h)) => super::misuse(func, HeapError::Corrupted(k), (h + HDR) as *const u8),
-        };
         c.tick += 1;
         if c.tick == CACHE_GC_PERIOD {
             self.collect_cache(c);
@@ -388,30 +445,33 @@ impl<S: Source> Heap<S> {
     #[inline(always)]
     pub(super) fn cache_free(&self, c: &mut ThreadCache, p: usize) -> Freed {
         let h = p.wrapping_sub(HDR);
-        let (lo, hi) = self.fast_range();
-        if p % 16 != 0 || h.wrapping_sub(lo) >= hi.wrapping_sub(lo) {
+        // A block address (so `p` is 16-aligned) in the top segment.
+        if !self.fast_range().holds(h) {
             return Freed::ToHeap;
         }
         let m = self.mem();
         // SAFETY: `h` lies in the top segment's block area, which is
         // mapped (see `fast_range`).
         let hdr = unsafe { m.rd(h) };
-        let s = hdr & SIZE;
-        if hdr & (TAG_BITS | IN_USE | LARGE) != self.tag() | IN_USE
-            || s > CACHE_MAX
-            || s < MIN_BLOCK
-        {
+        // A used, not large block of this heap's tag, of a cached size:
+        // with the flags other than IN_USE and LARGE cleared and the tag
+        // and IN_USE subtracted, exactly a size (no low bits left, no tag
+        // bits), between MIN_BLOCK and CACHE_MAX; one comparison after a
+        // rotation, which moves leftover low bits to the top.
+        let s = (hdr & !PREV_IN_USE).wrapping_sub(self.tag() | IN_USE);
+        if s.wrapping_sub(MIN_BLOCK).rotate_right(4) > (CACHE_MAX - MIN_BLOCK) >> 4 {
             return Freed::ToHeap;
         }
+        let key = key_of(h);
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if unsafe { m.rd(h + 16) } == key_of(h) {
+        if unsafe { m.rd(h + 16) } == key {
             return Freed::ToHeap; // cached already: the locked path reports it
         }
         let i = s >> 4;
         if c.n[i] >= c.cap(i) {
             return Freed::BinFull(i);
         }
-        c.push(m, i, h);
+        c.push(m, i, h, key);
         if c.held_blocks > c.limit {
             self.collect_cache(c);
         }
@@ -476,11 +536,11 @@ pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
 /// `g` (the oldest go: in a stack-like pattern those are the highest,
 /// next to the top), each validated by the heap as an ordinary free.
 fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep: usize) {
-    let (m, b) = (g.mem, Bounds::new(g.bounds));
-    let mut h = g.intact(c.detach_older(m, b, i, keep));
+    let (m, b, func) = (g.mem, Bounds::new(g.bounds), g.op.unwrap_or("free"));
+    let mut h = c.detach_older(m, b, i, keep, func);
     while h != 0 {
         // SAFETY: detached blocks are still cached blocks, linked and keyed.
-        let next = g.intact(unsafe { unkey(m, b, h) });
+        let next = unsafe { unkey(m, b, h, func) };
         return_block(g, c, h);
         h = next;
     }
@@ -560,7 +620,7 @@ pub(super) fn take_checked<S: Source>(
     if s > CACHE_MAX || c.n[s >> 4] >= c.cap(s >> 4) {
         return false;
     }
-    c.push(g.mem, s >> 4, h);
+    c.push(g.mem, s >> 4, h, key_of(h));
     (g.parked, g.parked_blocks) = c.held();
     enforce_limit(g, c);
     true
@@ -593,9 +653,9 @@ fn shed<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, k: u16) {
         give_back(g, c, i, (n - k.min(n)) as usize);
         return;
     }
-    let (m, b) = (g.mem, Bounds::new(g.bounds));
+    let (m, b, func) = (g.mem, Bounds::new(g.bounds), g.op.unwrap_or("free"));
     for _ in 0..k {
-        let h = g.intact(c.pop(m, b, i));
+        let h = c.pop(m, b, i, func);
         if h == 0 {
             break;
         }

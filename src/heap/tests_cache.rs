@@ -10,7 +10,7 @@ use super::mock_os::MockOs;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{
     Corruption, Heap, HeapError, LinuxOs, ProcessSource, RegionSource, ThreadCache, CACHE_CAP,
-    CACHE_GC_PERIOD, CACHE_MAX,
+    CACHE_GC_PERIOD, CACHE_MAX, CACHE_MIN_KEEP,
 };
 
 fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
@@ -84,10 +84,14 @@ fn model_over_a_cached_region() {
 
 /// Rounds of allocations and frees of one small size through a cache over
 /// a region: the pattern with which Miri found the cache's aliased `&mut`
-/// (30 rounds of 400 blocks of 40 bytes).
+/// (30 rounds of 400 blocks of 40 bytes). A 1 MiB block held throughout
+/// gives the cache a block limit, so each round's frees overflow it and
+/// the cache is collected with a flush: the path where the old code made
+/// a second `&mut` to the cache while the first was in use.
 fn cache_rounds_of_one_size() {
-    let heap = cached_region(64 << 10);
+    let heap = cached_region(2 << 20);
     let mut c = Box::new(ThreadCache::new());
+    let big = heap.alloc_cached(&mut c, 1 << 20, 16, false, "test").expect("1 MiB").as_ptr();
     let mut live = Vec::with_capacity(400);
     for round in 0..30u8 {
         for k in 0..400 {
@@ -105,6 +109,10 @@ fn cache_rounds_of_one_size() {
         }
     }
     assert!(heap.check_cached(&mut c, true, &mut String::new()));
+    // The limit held: no more than half the heap's used blocks stayed cached.
+    assert!(c.held().1 <= CACHE_MIN_KEEP.max(401 / 2), "{} cached", c.held().1);
+    // SAFETY: the live 1 MiB block.
+    unsafe { heap.dealloc_cached(&mut c, nn(big)).unwrap() };
     heap.flush_cache(&mut c);
     assert_eq!(heap.info().allocated_blocks, 0);
 }
@@ -149,8 +157,8 @@ fn misuse_of_cached_blocks() {
     let mut c = Box::new(ThreadCache::new());
     let a = |c: &mut ThreadCache, n| heap.alloc_cached(c, n, 16, false, "test").unwrap().as_ptr();
     let (p, guard) = (a(&mut c, 100), a(&mut c, 100));
-    // SAFETY (all calls below): blocks of this heap, or misuse the heap
-    // must reject.
+    // SAFETY: blocks of this heap, or misuse the heap must reject (all
+    // calls below).
     unsafe {
         heap.dealloc_cached(&mut c, nn(p)).unwrap();
         assert_eq!(

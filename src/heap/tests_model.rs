@@ -159,9 +159,7 @@ struct Live {
 pub(crate) fn all_bytes(p: *const u8, len: usize, byte: u8) -> bool {
     // SAFETY: the caller owns `[p, p+len)`.
     let s = unsafe { core::slice::from_raw_parts(p, len) };
-    if cfg!(miri) {
-        return s.iter().all(|&b| b == byte);
-    }
+    // Slice comparison is one `memcmp` (fast under Miri too).
     let buf = [byte; 4096];
     s.chunks(buf.len()).all(|c| c == &buf[..c.len()])
 }
@@ -401,16 +399,20 @@ pub(crate) fn region_heap(len: usize) -> RawHeap<RegionSource> {
 }
 
 fn region_heaps() {
-    let sizes = [4 << 10, 64 << 10, 1 << 20, 16 << 20];
+    let sizes: &[usize] = if cfg!(miri) {
+        &[4 << 10, 64 << 10, 1 << 20]
+    } else {
+        &[4 << 10, 64 << 10, 1 << 20, 16 << 20]
+    };
     let mut total = 0;
     for (k, &len) in sizes.iter().enumerate() {
-        for seed in 0..3u64 {
+        for seed in 0..if cfg!(miri) { 1 } else { 3u64 } {
             let mut rng = Rng::new(seed * 31 + k as u64);
             let mut m = Model::new(region_heap(len), true);
             let start = m.heap.info();
             let sizer: &mut dyn FnMut(&mut Rng) -> usize =
                 if len < (1 << 20) { &mut small_size } else { &mut mixed_size };
-            m.run(&mut rng, 60_000, 250, sizer);
+            m.run(&mut rng, ops(60_000), 250, sizer);
             m.drain(&mut rng);
             let end = m.heap.info();
             // Everything coalesced back into one free area.
@@ -423,12 +425,12 @@ fn region_heaps() {
             total += m.ops;
         }
     }
-    assert!(total >= 700_000, "{total} operations");
+    assert!(total >= ops(700_000) / 4, "{total} operations");
 }
 
 fn process_heap_on_mock() {
     let mut total = 0;
-    for seed in 0..6u64 {
+    for seed in 0..if cfg!(miri) { 2 } else { 6u64 } {
         let mut rng = Rng::new(1000 + seed);
         let src = ProcessSource::new(MockOs::new(1 << 30));
         let mut m = Model::new(RawHeap::new(src), false);
@@ -443,23 +445,27 @@ fn process_heap_on_mock() {
                 os.brk_fail = true;
             }
             os.mmap_fail = if rng.chance(20) { 1 + rng.below(3) } else { 0 };
-            m.run(&mut rng, 10_000, 300, &mut mixed_size);
+            m.run(&mut rng, ops(10_000), 300, &mut mixed_size);
             m.heap.source().os().verify_foreign();
         }
         m.heap.source().os().mmap_fail = 0;
         m.drain(&mut rng);
         let i = m.heap.info();
         assert_eq!((i.allocated_blocks, i.total_allocated_bytes), (0, 0));
-        assert!(i.peak_allocated_bytes > 1 << 20 && i.minimum_free_bytes <= i.total_free_bytes);
+        assert!(
+            i.peak_allocated_bytes > ops(1 << 20) && i.minimum_free_bytes <= i.total_free_bytes
+        );
         let mut d = String::new();
         m.heap.dump(&mut d).unwrap();
-        let rss = heap_resident(&m.heap);
-        // A free top up to the trim threshold stays (dirty) on purpose.
-        assert!(rss <= super::TOP_PAD + (512 << 10), "resident {rss} after drain\n{d}");
+        if !cfg!(miri) {
+            let rss = heap_resident(&m.heap);
+            // A free top up to the trim threshold stays (dirty) on purpose.
+            assert!(rss <= super::TOP_PAD + (512 << 10), "resident {rss} after drain\n{d}");
+        }
         m.heap.source().os().verify_foreign();
         total += m.ops;
     }
-    assert!(total >= 600_000, "{total} operations");
+    assert!(total >= ops(600_000) / 3, "{total} operations");
 }
 
 fn locked_process_heap_real_mmap() {

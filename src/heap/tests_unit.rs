@@ -379,20 +379,21 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
 
 fn added_region_is_used_and_checked() {
     // Two separate regions (NuttX's mm_initialize + mm_addregion), apart
-    // in one buffer (under Miri the heap forms every pointer from the
-    // first region's, see `RegionSource::add`).
+    // in one buffer, both given by pointers derived from the buffer's (under
+    // Miri the heap forms every pointer from the first region's, whose
+    // provenance must cover the second; see `RegionSource::add`).
     let buf: &'static mut [u64] = Box::leak(vec![0u64; 48 << 10].into_boxed_slice());
-    let (first, rest) = buf.split_at_mut(8 << 10);
-    let second = &mut rest[8 << 10..];
+    let base = buf.as_mut_ptr();
+    let second = base.wrapping_add(16 << 10);
     // SAFETY: both parts are leaked, so exclusively the heap's forever.
-    let h = unsafe { Heap::from_raw(first.as_mut_ptr().cast(), 64 << 10) };
+    let h = unsafe { Heap::from_raw(base.cast(), 64 << 10) };
     let before = h.info().total_free_bytes;
     assert!(
         h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).is_none(),
         "too big for the first region"
     );
     // SAFETY: as above.
-    assert!(unsafe { h.add_region(second.as_mut_ptr().cast(), 256 << 10) });
+    assert!(unsafe { h.add_region(second.cast(), 256 << 10) });
     let after = h.info();
     assert!(
         after.total_free_bytes > before + (250 << 10),
@@ -402,7 +403,7 @@ fn added_region_is_used_and_checked() {
     );
     let big =
         h.alloc(Layout::from_size_align(100 << 10, 16).unwrap()).expect("fits the added region");
-    let lo = second.as_ptr().addr();
+    let lo = second.addr();
     assert!((lo..lo + (256 << 10)).contains(&big.as_ptr().addr()));
     let small = h.alloc(Layout::from_size_align(1000, 16).unwrap()).expect("small");
     assert!(h.check(true, &mut String::new()));

@@ -48,6 +48,7 @@ impl<S: Source> RawHeap<S> {
                 *self.segs.get_mut(i) = s;
                 self.top_end = s.sentinel;
                 self.bounds = self.segs.bounds();
+                self.layout = self.layout.wrapping_add(1);
                 // SAFETY: the new sentinel is inside what the segment kept.
                 unsafe { self.mem.wr(s.sentinel, self.tag | IN_USE | PREV_IN_USE) };
                 self.fresh = self.fresh.min(self.top_end);

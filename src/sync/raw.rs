@@ -113,8 +113,16 @@ impl RawLock {
             }
             core::hint::spin_loop();
         }
+        // Under Miri (no system calls) a waiter spins; Miri's scheduler
+        // runs the holder at each spin.
+        #[cfg(miri)]
+        while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
+            let _ = deadline;
+            core::hint::spin_loop();
+        }
         // Mark the lock contended; whoever unlocks will wake one sleeper.
         // Taking it with 2 (rather than 1) may cost one needless wake.
+        #[cfg(not(miri))]
         while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
             match deadline {
                 None => {
@@ -155,7 +163,7 @@ impl RawLock {
     /// As for [`RawLock::unlock`].
     #[inline]
     pub(super) unsafe fn unlock_mt(&self) {
-        if self.state.swap(FREE, Ordering::Release) == CONTENDED {
+        if self.state.swap(FREE, Ordering::Release) == CONTENDED && !cfg!(miri) {
             let _ = futex::wake(&self.state, 1);
         }
     }
@@ -168,6 +176,7 @@ impl RawLock {
 
 /// `FUTEX_WAIT_BITSET` with an absolute `CLOCK_REALTIME` deadline: sleeps
 /// while `*word == expected`.
+#[cfg_attr(miri, allow(dead_code))]
 fn wait_until(word: &AtomicU32, expected: u32, deadline: &Timespec) -> Result<usize, Errno> {
     let op = FUTEX_WAIT_BITSET | futex::FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME;
     // SAFETY: `word` is a live aligned u32 and `deadline` a live timespec;

@@ -152,7 +152,11 @@ pub fn overflow_into_a_free_header() {
         for w in (a as usize..end).step_by(8) {
             poke(w, usize::from_ne_bytes([b'A'; 8]));
         }
-        core::hint::black_box(malloc(2000));
+        // Blocks that fit better go first; the damaged one (it claims a
+        // huge size) is the fit once they are gone.
+        for _ in 0..64 {
+            core::hint::black_box(malloc(2000));
+        }
     });
 }
 
