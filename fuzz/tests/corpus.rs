@@ -1,0 +1,37 @@
+//! Replays the corpus kept in `corpus/<target>/` through each target, as
+//! an ordinary test (no fuzzing engine): every input that was ever kept
+//! still passes.
+
+use std::path::Path;
+
+fn replay(target: &str, f: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        f(&std::fs::read(&path).unwrap());
+        n += 1;
+    }
+    assert!(n > 0, "no corpus in {}", dir.display());
+    println!("{target}: {n} inputs");
+}
+
+#[test]
+fn heap_corpus() {
+    replay("heap", rawrt_fuzz::heap);
+}
+
+#[test]
+fn cached_heap_corpus() {
+    replay("cached_heap", rawrt_fuzz::cached_heap);
+}
+
+#[test]
+fn pool_corpus() {
+    replay("pool", rawrt_fuzz::pool);
+}
+
+#[test]
+fn granules_corpus() {
+    replay("granules", rawrt_fuzz::granules);
+}
