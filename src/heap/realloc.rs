@@ -4,7 +4,7 @@
 
 use core::ptr::{copy_nonoverlapping, NonNull};
 
-use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
+use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, SIZE};
 use super::error::HeapError;
 use super::free::Found;
 use super::raw::RawHeap;
@@ -124,7 +124,11 @@ impl<S: Source> RawHeap<S> {
                 }
                 ns
             } else {
-                if m.rd(n) & IN_USE != 0 {
+                let nh = m.rd(n);
+                // Too small (or in use) by its header alone: nothing is
+                // trusted or changed. A neighbour that would feed the
+                // block is checked in full first.
+                if nh & IN_USE != 0 || s + (nh & SIZE) < b {
                     return false;
                 }
                 let total = s + self.free_size(n);

@@ -272,12 +272,16 @@ impl ThreadCache {
     /// freed is reused before the heap is asked for more.
     #[inline(always)]
     fn pop_near(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
-        for j in i + 1..=(i + CACHE_NEAR).min(BINS - 1) {
-            if self.heads[j] != 0 {
-                return self.pop(m, b, j, func);
-            }
+        match self.near(i) {
+            Some(j) => self.pop(m, b, j, func),
+            None => 0,
         }
-        0
+    }
+
+    /// The first non-empty bin of the [`CACHE_NEAR`] above `i`, if any.
+    #[inline(always)]
+    fn near(&self, i: usize) -> Option<usize> {
+        (i + 1..=(i + CACHE_NEAR).min(BINS - 1)).find(|&j| self.heads[j] != 0)
     }
 
     /// Takes all but the newest `keep` blocks out of bin `i`; returns the
@@ -387,9 +391,10 @@ pub(super) fn current() -> *mut ThreadCache {
 
 impl<S: Source> Heap<S> {
     /// The fast path of [`cache_alloc`](Self::cache_alloc), small enough
-    /// to inline into every allocation entry point: a block of exactly the
-    /// size class of `size` bytes, when cache `c` holds one and no
-    /// collection is due; `None` sends the caller to the full path.
+    /// to inline into every allocation entry point: a block of the size
+    /// class of `size` bytes or one of the [`CACHE_NEAR`] above, when cache
+    /// `c` holds one and no collection is due; `None` sends the caller to
+    /// the full path.
     #[inline(always)]
     pub(super) fn cache_take(
         &self,
@@ -401,12 +406,13 @@ impl<S: Source> Heap<S> {
             return None;
         }
         let i = block_of(size) >> 4;
-        if c.heads[i] == 0 || c.tick >= CACHE_GC_PERIOD - 1 {
+        if c.tick >= CACHE_GC_PERIOD - 1 {
             return None;
         }
+        let j = if c.heads[i] != 0 { i } else { c.near(i)? };
         c.tick += 1;
         let m = self.mem();
-        let h = c.pop(m, self.bounds(), i, func);
+        let h = c.pop(m, self.bounds(), j, func);
         // SAFETY: payload addresses are never 0.
         Some(unsafe { NonNull::new_unchecked(m.ptr(h + HDR)) })
     }
