@@ -259,9 +259,10 @@ impl<S: Source> Heap<S> {
         None
     }
 
-    /// [`allocate`](Self::allocate) past the fast path: the rest of the
-    /// calling thread's cache (a near bin, a due collection), then the
-    /// locked heap.
+    /// [`allocate`](Self::allocate) past the fast path: the calling
+    /// thread's cache if its collection is due, then the locked heap.
+    /// Entry points that skip the fast path (C's `aligned_alloc` and
+    /// friends) are served by the heap.
     #[inline(never)]
     pub(crate) fn allocate_slow(
         &self,
@@ -274,8 +275,12 @@ impl<S: Source> Heap<S> {
             // SAFETY: the calling thread's own cache, used by nothing else
             // until this call returns (the callback runs after).
             let c = unsafe { &mut *tcache::current() };
-            if align <= ALIGN {
-                if let Some(p) = self.cache_alloc(c, size, func) {
+            // A request the cache could serve: the fast path found its
+            // bins empty, or the cache's collection due, which runs now.
+            if align <= ALIGN && tcache::cacheable(size) {
+                if !c.collection_due() {
+                    c.count_request();
+                } else if let Some(p) = self.cache_alloc(c, size, func) {
                     if zero {
                         // SAFETY: the block holds at least `size` bytes.
                         unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
@@ -333,7 +338,7 @@ impl<S: Source> Heap<S> {
     ) -> Option<NonNull<u8>> {
         let mut g = self.lock_with(c.as_deref_mut());
         g.op = Some(func);
-        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
+        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc_inlined(size, align) };
         if p.is_some() {
             return p;
         }

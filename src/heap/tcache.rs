@@ -106,6 +106,12 @@ pub fn key_of(h: usize) -> usize {
     h ^ secret::key_mask()
 }
 
+/// Whether requests of `size` bytes (alignment 16) go to the cache.
+#[inline(always)]
+pub(super) fn cacheable(size: usize) -> bool {
+    size <= CACHE_MAX - HDR
+}
+
 /// The word cached block `h` stores for a link to `next` (0: none).
 #[inline(always)]
 fn mangle(h: usize, next: usize) -> usize {
@@ -278,6 +284,21 @@ impl ThreadCache {
         }
     }
 
+    /// Whether the next request runs the collection (see
+    /// [`CACHE_GC_PERIOD`]).
+    #[inline(always)]
+    pub(super) fn collection_due(&self) -> bool {
+        self.tick >= CACHE_GC_PERIOD - 1
+    }
+
+    /// Counts a request that the cache could not serve towards the next
+    /// collection (which only a request it serves, or that finds it due,
+    /// runs).
+    #[inline(always)]
+    pub(super) fn count_request(&mut self) {
+        self.tick += 1;
+    }
+
     /// The first non-empty bin of the [`CACHE_NEAR`] above `i`, if any.
     #[inline(always)]
     fn near(&self, i: usize) -> Option<usize> {
@@ -402,11 +423,11 @@ impl<S: Source> Heap<S> {
         size: usize,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if size > CACHE_MAX - HDR {
+        if !cacheable(size) {
             return None;
         }
         let i = block_of(size) >> 4;
-        if c.tick >= CACHE_GC_PERIOD - 1 {
+        if c.collection_due() {
             return None;
         }
         let j = if c.heads[i] != 0 { i } else { c.near(i)? };
