@@ -338,7 +338,7 @@ impl<S: Source> Heap<S> {
     ) -> Option<NonNull<u8>> {
         let mut g = self.lock_with(c.as_deref_mut());
         g.op = Some(func);
-        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc_inlined(size, align) };
+        let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
         if p.is_some() {
             return p;
         }
