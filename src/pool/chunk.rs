@@ -212,21 +212,22 @@ impl Chunk {
         let idx = if h.free_head != NONE {
             let idx = h.free_head;
             let block = h.first.wrapping_add(idx * g.block_size);
+            // The head's own bit is set first, so that a link to itself
+            // reads as a link to a block in use.
             // SAFETY: the head is always a free block below `bump` (set by
             // `free`, or checked below before it became the head), so its
             // word is in the bitmap and its first (aligned) word holds the
             // next index; `next` is read in the bitmap only once it is
             // known to be below `bump`.
-            let (word, next) =
-                unsafe { (bitmap.add(idx / WORD_BITS), block.cast::<usize>().read()) };
+            let next = unsafe {
+                *bitmap.add(idx / WORD_BITS) |= bit_of(idx);
+                block.cast::<usize>().read()
+            };
             // SAFETY: as above.
             let used = |i: usize| unsafe { *bitmap.add(i / WORD_BITS) } & bit_of(i) != 0;
-            let next_ok = next == NONE || (next < h.bump && next != idx && !used(next));
-            if used(idx) || !next_ok {
+            if next != NONE && (next >= h.bump || used(next)) {
                 return Err(block.addr());
             }
-            // SAFETY: `word` is block `idx`'s bitmap word.
-            unsafe { *word |= bit_of(idx) };
             h.free_head = next;
             idx
         } else if h.bump < h.nblocks {
