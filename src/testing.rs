@@ -6,8 +6,11 @@
 
 use std::io::Write;
 
+/// A module's table of unit tests: names and functions.
+type Suite = &'static [(&'static str, fn())];
+
 /// Every module's table of unit tests.
-const SUITES: &[&[(&str, fn())]] = &[
+const SUITES: &[Suite] = &[
     crate::sys::errno_tests::TESTS,
     crate::sync::lock_tests::TESTS,
     crate::mem::tests::TESTS,

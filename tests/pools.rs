@@ -373,7 +373,7 @@ fn pool_in_region_and_for_each_used() {
         let pool = rawrt_pool_create_in(buf.cast(), 4096, 24, 8);
         assert!(!pool.is_null());
         let cap = pool_info(pool).capacity;
-        assert!(cap >= 100 && cap < 4096 / 24, "capacity {cap}");
+        assert!((100..4096 / 24).contains(&cap), "capacity {cap}");
         let mut live = [core::ptr::null_mut::<u8>(); 256];
         for b in live.iter_mut().take(cap) {
             *b = rawrt_pool_alloc(pool);
@@ -408,7 +408,8 @@ fn pool_in_region_and_for_each_used() {
 
 fn pool_bad_frees_abort() {
     // SAFETY (each child): deliberate misuse, caught by the pool.
-    let cases: [(&str, fn() -> i32); 4] = [
+    type Case = (&'static str, fn() -> i32);
+    let cases: [Case; 4] = [
         ("double free", || unsafe {
             let pool = rawrt_pool_create(32, 0, 0);
             let b = rawrt_pool_alloc(pool);

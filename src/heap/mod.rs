@@ -38,11 +38,11 @@ mod alloc;
 mod block;
 mod check;
 mod check_lists;
-#[allow(clippy::module_inception)]
 mod chunks;
 mod class;
 mod error;
 mod free;
+#[allow(clippy::module_inception)]
 mod heap;
 mod info;
 mod integrity;

@@ -69,7 +69,7 @@ pub(super) fn hello_release_syscalls() {
     let calls: Vec<&str> = text
         .lines()
         .filter(|l| !l.contains("+++") && !l.contains("---"))
-        .map(|l| l.split(|c: char| c == '(').next().unwrap().split_whitespace().last().unwrap())
+        .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap())
         .collect();
     assert_eq!(calls, ["execve", "write", "exit_group"], "strace:\n{text}");
 }

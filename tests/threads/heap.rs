@@ -127,7 +127,7 @@ fn worker(id: usize) -> (usize, usize) {
                 let i = rng.below(n);
                 let b = live[i];
                 let slot = rng.below(SLOTS);
-                let old = core::mem::replace(&mut EXCHANGE.lock()[slot], Some(b));
+                let old = EXCHANGE.lock()[slot].replace(b);
                 live[i] = live[n - 1];
                 n -= 1;
                 if let Some(o) = old {
