@@ -24,6 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+rustup component list --installed | grep -q "^clippy" || rustup component add clippy
 installed=$(rustup target list --installed)
 for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     grep -qx "$t" <<<"$installed" || rustup target add "$t"
