@@ -1,23 +1,5 @@
-//! libFuzzer target: `rawrt_fuzz::pool` (src/pools.rs). At exit it prints
-//! how many inputs and operations it ran (`scripts/fuzz.sh` reports it).
+//! libFuzzer target: `rawrt_fuzz::pool` (src/pools.rs), with the
+//! operation count at exit (see `rawrt_fuzz::target!`).
 #![no_main]
 
-extern "C" {
-    fn atexit(f: extern "C" fn()) -> i32;
-}
-
-extern "C" fn report() {
-    eprintln!(
-        "rawrt-fuzz: pool: {} inputs, {} operations",
-        rawrt_fuzz::inputs(),
-        rawrt_fuzz::ops()
-    );
-}
-
-libfuzzer_sys::fuzz_target!(
-    init: {
-        // SAFETY: glibc's atexit with a function that lives for ever.
-        unsafe { atexit(report) };
-    },
-    |data: &[u8]| rawrt_fuzz::pool(data)
-);
+rawrt_fuzz::target!("pool", rawrt_fuzz::pool);

@@ -21,3 +21,33 @@ pub use grans::granules;
 pub use heaps::{cached_heap, heap};
 pub use input::{inputs, ops};
 pub use pools::pool;
+
+/// Defines the libFuzzer target `$name` (its binary's `main`), which runs
+/// `$run` on every input and, at exit, prints how many inputs and
+/// allocator operations it ran (the line `scripts/fuzz.sh` reports). Used
+/// by each file of `fuzz_targets/`, which depend on `libfuzzer-sys`.
+#[macro_export]
+macro_rules! target {
+    ($name:literal, $run:path) => {
+        extern "C" {
+            fn atexit(f: extern "C" fn()) -> i32;
+        }
+
+        extern "C" fn report() {
+            $crate::report($name);
+        }
+
+        libfuzzer_sys::fuzz_target!(
+            init: {
+                // SAFETY: glibc's atexit with a function that lives for ever.
+                unsafe { atexit(report) };
+            },
+            |data: &[u8]| $run(data)
+        );
+    };
+}
+
+/// Prints target `name`'s count of inputs and operations (see [`target!`]).
+pub fn report(name: &str) {
+    eprintln!("rawrt-fuzz: {name}: {} inputs, {} operations", inputs(), ops());
+}
