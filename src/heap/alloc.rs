@@ -37,11 +37,37 @@ impl<S: Source> RawHeap<S> {
         Some(unsafe { NonNull::new_unchecked(ptr) })
     }
 
+    /// [`alloc`](Self::alloc) or [`alloc_zeroed`](Self::alloc_zeroed),
+    /// inlined into the caller: the locked path of a heap without caches.
+    #[inline(always)]
+    pub(super) fn alloc_inline(
+        &mut self,
+        size: usize,
+        align: usize,
+        zero: bool,
+    ) -> Option<NonNull<u8>> {
+        let (p, dirty_end) = self.get(size, align)?;
+        let ptr = self.mem.ptr::<u8>(p);
+        let end = dirty_end.min(p + size);
+        if zero && end > p {
+            // SAFETY: `[p, end)` lies in the payload just handed out.
+            unsafe { core::ptr::write_bytes(ptr, 0, end - p) };
+        }
+        // SAFETY: payload addresses are never 0.
+        Some(unsafe { NonNull::new_unchecked(ptr) })
+    }
+
     /// The payload address and the end of its possibly-dirty prefix (one
     /// out-of-line copy: inlining it into the locked path of `malloc` saves
     /// a call but made a batch workload 20% slower on this machine).
     #[inline(never)]
     pub(super) fn alloc_any(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
+        self.get(size, align)
+    }
+
+    /// What [`alloc_any`](Self::alloc_any) does, inlined.
+    #[inline(always)]
+    fn get(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
             let (h, s, d) = if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {

@@ -172,7 +172,6 @@ impl FreeLists {
     pub unsafe fn remove(&mut self, w: &Walk<'_>, h: usize, s: usize) -> Result<(), Damage> {
         let next = w.link(h, h + 8)?;
         let prev = w.link(h, h + 16)?;
-        let (fl, sl) = class_of(s);
         // SAFETY: `next` and `prev` passed the link check: block addresses
         // inside a segment, with room for their links.
         unsafe {
@@ -183,16 +182,21 @@ impl FreeLists {
                 if w.m.rd(prev + 8) != h {
                     return Err((Corruption::Unlink, h));
                 }
-            } else if self.heads[fl][sl] != h {
-                return Err((Corruption::Unlink, h));
-            }
-            if next != 0 {
-                w.m.wr(next + 16, prev);
-            }
-            if prev != 0 {
+                if next != 0 {
+                    w.m.wr(next + 16, prev);
+                }
                 w.m.wr(prev + 8, next);
                 return Ok(());
             }
+        }
+        // The list's head: its class is looked up only now.
+        let (fl, sl) = class_of(s);
+        if self.heads[fl][sl] != h {
+            return Err((Corruption::Unlink, h));
+        }
+        if next != 0 {
+            // SAFETY: as above.
+            unsafe { w.m.wr(next + 16, 0) };
         }
         self.heads[fl][sl] = next;
         if next == 0 {
@@ -234,6 +238,15 @@ impl FreeLists {
     /// looked at and every link followed is checked first.
     #[inline(always)]
     pub fn fit(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
+        if s < 512 {
+            // An exact class: every block on the list is `s` bytes (which
+            // `take_free` checks), so its head is the best fit.
+            let h = self.heads[s >> 8][(s >> 4) & (SL - 1)];
+            if h != 0 {
+                return Ok(Some(h));
+            }
+            return self.find(w, s);
+        }
         if s >= FIT_BELOW {
             return self.find(w, s);
         }

@@ -181,7 +181,7 @@ impl<S: Source> RawHeap<S> {
             }
             let nh = m.rd(n);
             if nh & IN_USE == 0 {
-                let ns = self.free_size(n);
+                let ns = self.free_size_of(n, nh);
                 self.unlist(n, ns, &mut dirty);
                 size += ns;
             } else {
@@ -276,7 +276,10 @@ impl<S: Source> RawHeap<S> {
     /// found nothing it could discard, has grown by the limit since).
     #[inline(always)]
     fn purge_due(&self) -> bool {
-        self.dirty_total() > self.purge_limit().max(self.purge_fail_at)
+        // The limit is never below PURGE_AUTO: compared with that first,
+        // a heap with little dirty memory answers in two instructions.
+        let d = self.dirty_total();
+        d > super::raw::PURGE_AUTO && d > self.purge_limit().max(self.purge_fail_at)
     }
 
     /// Purges every big free block that has dirty pages, and the top.

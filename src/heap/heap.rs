@@ -226,10 +226,37 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        if self.mode == PLAIN {
+            return self.allocate_plain(size, align, zero, func);
+        }
         if let Some(p) = self.allocate_fast(size, align, zero, func) {
             return Some(p);
         }
         self.allocate_slow(size, align, zero, func)
+    }
+
+    /// [`allocate`](Self::allocate) for a heap without caches: the core's
+    /// allocation inlined under the lock (no cache to consult, nothing to
+    /// publish), then the recovery if it failed.
+    #[inline(never)]
+    fn allocate_plain(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        let mut g = self.raw.lock();
+        g.op = Some(func);
+        if let Some(p) = g.alloc_inline(size, align, zero) {
+            return Some(p);
+        }
+        let p = recover_alloc(&mut g, None, size, align, zero);
+        drop(g);
+        if p.is_none() {
+            self.failed(size, align, func);
+        }
+        p
     }
 
     /// The part of [`allocate`](Self::allocate) that C's `malloc` inlines:

@@ -28,10 +28,16 @@ impl<S: Source> RawHeap<S> {
     /// the block otherwise.
     #[inline(always)]
     pub(super) fn free_size(&self, h: usize) -> usize {
-        let m = self.mem;
         // SAFETY: `h` is a list head or a checked link, or a neighbour
         // header of a checked block: inside a segment's block area.
-        let hdr = unsafe { m.rd(h) };
+        self.free_size_of(h, unsafe { self.mem.rd(h) })
+    }
+
+    /// [`free_size`](Self::free_size) of block `h` whose header `hdr` the
+    /// caller has just read.
+    #[inline(always)]
+    pub(super) fn free_size_of(&self, h: usize, hdr: usize) -> usize {
+        let m = self.mem;
         if hdr & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag | PREV_IN_USE {
             self.corrupt((Corruption::FreeHeader, h));
         }

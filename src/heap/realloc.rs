@@ -131,7 +131,7 @@ impl<S: Source> RawHeap<S> {
                 if nh & IN_USE != 0 || s + (nh & SIZE) < b {
                     return false;
                 }
-                let total = s + self.free_size(n);
+                let total = s + self.free_size_of(n, nh);
                 if total < b {
                     return false;
                 }

@@ -118,6 +118,14 @@ struct Inner {
     next_chunk_bytes: usize,
 }
 
+/// Why [`Inner::alloc`] gave no block.
+enum Fail {
+    /// Exhausted, or no memory for a chunk.
+    Error(PoolError),
+    /// The free list is damaged at this block (see `Chunk::alloc`).
+    Corrupt(usize),
+}
+
 // SAFETY: the chunks are memory owned by the pool; only the lock holder
 // touches them.
 unsafe impl Send for Inner {}
@@ -143,16 +151,12 @@ impl Inner {
         &mut self,
         g: &Geometry,
         source: Option<&'static dyn ChunkSource>,
-        func: &'static str,
-    ) -> Result<NonNull<u8>, PoolError> {
+    ) -> Result<NonNull<u8>, Fail> {
         let chunk = match self.partial {
             Some(c) => c,
-            None => self.grow(g, source)?,
+            None => self.grow(g, source).map_err(Fail::Error)?,
         };
-        let block = match chunk.alloc(g) {
-            Ok(b) => b,
-            Err(at) => super::error::corrupted(func, at),
-        };
+        let block = chunk.alloc(g).map_err(Fail::Corrupt)?;
         if chunk.is_full() {
             self.partial = chunk.next_partial();
             chunk.set_next_partial(None);
@@ -491,7 +495,18 @@ impl Pool {
     /// [`Pool::alloc`], with `func` naming the caller in a report.
     #[inline]
     pub(crate) fn alloc_as(&self, func: &'static str) -> Result<NonNull<u8>, PoolError> {
-        self.inner.lock().alloc(&self.geometry, self.source, func)
+        match self.alloc_raw() {
+            Ok(p) => Ok(p),
+            Err(Fail::Error(e)) => Err(e),
+            Err(Fail::Corrupt(at)) => super::error::corrupted(func, at),
+        }
+    }
+
+    /// A block, or why not (the caller names itself in a report: the hot
+    /// path does not carry the name).
+    #[inline]
+    fn alloc_raw(&self) -> Result<NonNull<u8>, Fail> {
+        self.inner.lock().alloc(&self.geometry, self.source)
     }
 
     /// A block filled with zeros (`calloc`).
