@@ -6,7 +6,9 @@
 #   scripts/bench.sh --quick    # smaller workloads, one repetition (~1 min)
 #   scripts/bench.sh --c-only | --rust-only
 #   scripts/bench.sh --baseline REV   # also rawrt as of git revision REV
-#                               # ("before"), in the same run, every table
+#                               # ("before"), in the same run: a column of
+#                               # every C table, and a table of rawrt's
+#                               # Rust rows against it
 #
 # 1. bench/malloc_bench.c, built against librawrt.a (-nostdlib -static)
 #    and against glibc, the latter run plain and with libmimalloc.so.2 and
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
         --c-only) DO_RUST=0 ;;
         --rust-only) DO_C=0 ;;
         --baseline) BASE_REV=$2; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -55,6 +57,15 @@ log() { echo "bench: $*" >&2; }
 mkdir -p "$OUT/c"
 
 # ---- build -----------------------------------------------------------------
+BASE_SRC=$OUT/base-src
+if [ -n "$BASE_REV" ]; then
+    # rawrt as of BASE_REV, in a worktree of it (the benchmark programs are
+    # today's, built against it).
+    log "checking out $BASE_REV"
+    rm -rf "$BASE_SRC"; git worktree prune
+    git worktree add -f --detach "$BASE_SRC" "$BASE_REV" >/dev/null 2>&1
+    trap 'git worktree remove --force "$BASE_SRC" 2>/dev/null || true' EXIT
+fi
 if [ $DO_C = 1 ]; then
     log "building librawrt.a"
     env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib --target-dir "$OUT" 2>/dev/null \
@@ -62,15 +73,9 @@ if [ $DO_C = 1 ]; then
     cc -O2 -Wall -DRAWRT_POOL -nostdlib -static bench/malloc_bench.c "$OUT/release/librawrt.a" -o "$OUT/c/mb_rawrt"
     cc -O2 -Wall bench/malloc_bench.c -o "$OUT/c/mb_glibc"
     if [ -n "$BASE_REV" ]; then
-        # The same benchmark program against librawrt.a as of BASE_REV,
-        # built from a worktree of it (the program is today's).
         log "building librawrt.a as of $BASE_REV"
-        BASE_SRC=$OUT/base-src
-        rm -rf "$BASE_SRC"; git worktree prune
-        git worktree add -f --detach "$BASE_SRC" "$BASE_REV" >/dev/null 2>&1
         (cd "$BASE_SRC" && env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib \
             --target-dir "$OUT/base-target" 2>/dev/null)
-        git worktree remove --force "$BASE_SRC"
         cc -O2 -Wall -DRAWRT_POOL -nostdlib -static bench/malloc_bench.c "$OUT/base-target/release/librawrt.a" \
             -o "$OUT/c/mb_before"
     fi
@@ -81,6 +86,18 @@ if [ $DO_RUST = 1 ]; then
     # bench/rust so that its config (PIC again) is read after rawrt's.
     (cd bench/rust && env -u RUSTFLAGS cargo build --quiet --release 2>/dev/null \
         || env -u RUSTFLAGS cargo build --release)
+    if [ -n "$BASE_REV" ]; then
+        # The same benchmark crate against rawrt as of BASE_REV: a copy
+        # under target/ (so that rawrt's .cargo/config.toml still applies)
+        # whose rawrt dependency is the worktree.
+        log "building bench/rust against rawrt as of $BASE_REV"
+        BASE_RUST=$OUT/base-rust
+        rm -rf "$BASE_RUST"; mkdir -p "$BASE_RUST"
+        cp -r bench/rust/src bench/rust/Cargo.toml bench/rust/Cargo.lock bench/rust/.cargo "$BASE_RUST/"
+        sed -i "s|path = \"../..\"|path = \"$BASE_SRC\"|" "$BASE_RUST/Cargo.toml"
+        (cd "$BASE_RUST" && env -u RUSTFLAGS cargo build --quiet --release 2>/dev/null \
+            || env -u RUSTFLAGS cargo build --release)
+    fi
 fi
 
 ALLOCS="rawrt glibc mimalloc jemalloc"
@@ -222,6 +239,32 @@ c_bench() {
 }
 
 load() { cut -d' ' -f1 /proc/loadavg; }
+# rawrt's own Rust rows (rawrt-bench own), today's and BASE_REV's, run
+# alternately REPS times; the best of each, side by side.
+rust_vs_before() {
+    local rec=$OUT/rust-own.txt
+    : >"$rec"
+    for rep in $(seq $REPS); do
+        log "Rust rows, rawrt and before, run $rep/$REPS"
+        bench/rust/target/release/rawrt-bench own "${RUST_ARGS[@]}" | sed 's/^/rawrt\t/' >>"$rec"
+        "$OUT/base-rust/target/release/rawrt-bench" own "${RUST_ARGS[@]}" | sed 's/^/before\t/' >>"$rec"
+    done
+    echo "### rawrt's Rust rows against rawrt as of $BASE_REV, ns (lower is better)"
+    echo
+    echo "The rawrt rows of the tables above (\`rawrt-bench own\`), today's build and $BASE_REV's run alternately $REPS times; best of each. Ratio = rawrt / before."
+    echo
+    echo "| benchmark | rawrt | before | rawrt/before |"
+    echo "|---|---:|---:|---:|"
+    awk -F'\t' '
+        { k = $2; v = $3 + 0
+          if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+          if (!((k, $1) in best) || v < best[k, $1]) best[k, $1] = v }
+        END { for (i = 1; i <= n; i++) { k = order[i]
+                printf "| %s | %.2f | %.2f | %.2f |\n", k, best[k, "rawrt"], best[k, "before"],
+                    best[k, "rawrt"] / best[k, "before"] } }' "$rec"
+    echo
+}
+
 LOAD0=$(load)
 if awk -v l="$LOAD0" 'BEGIN { exit !(l > 0.5) }'; then
     log "warning: load average $LOAD0 before the run: other processes will disturb the timings"
@@ -238,6 +281,9 @@ fi
     if [ $DO_RUST = 1 ]; then
         log "Rust benchmarks"
         bench/rust/target/release/rawrt-bench all "${RUST_ARGS[@]}"
+        if [ -n "$BASE_REV" ]; then
+            rust_vs_before
+        fi
     fi
     echo "Load average (1 min) before the run $LOAD0, after $(load)."
 } | tee "$OUT/results.md"

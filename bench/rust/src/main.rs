@@ -3,6 +3,12 @@
 //! rawrt's pools and granule allocator (issue 4). Prints Markdown tables.
 //!
 //! Usage: rawrt-bench [random|efficiency|pool|gran|all]... [--quick]
+//!        rawrt-bench own [--quick]
+//!
+//! `own` measures rawrt's own rows only (random actions, pools, granules)
+//! and prints them as `name<TAB>ns` lines: `scripts/bench.sh --baseline`
+//! runs it for today's rawrt and for a past revision, alternately, and
+//! tabulates the two side by side.
 //!
 //! Every workload uses a fixed seed, so each allocator sees the same
 //! sequence of requests (until it fails). Times are the best of a few
@@ -343,6 +349,33 @@ fn bench_efficiency(quick: bool) {
     println!();
 }
 
+/// rawrt's own measurements, one `name<TAB>ns` line each (see the
+/// module documentation).
+fn bench_own(region: &Region, quick: bool) {
+    let actions = if quick { 200_000 } else { 2_000_000 };
+    let trials = if quick { 1 } else { 5 };
+    for (name, f) in RA_ALLOCATORS.iter().filter(|(n, _)| n.starts_with("rawrt")) {
+        for s in [200usize, 1000, 10000] {
+            let ns = (0..trials)
+                .map(|t| f(region, s, actions, t).0)
+                .fold(f64::MAX, f64::min);
+            println!("random actions, {name}, max {s} B\t{ns:.2}");
+        }
+    }
+    for (name, t) in poolgran::pool_table(quick, false) {
+        for (col, ns) in poolgran::POOL_COLUMNS.iter().zip(t) {
+            println!("64-byte blocks, {name}, {col}\t{ns:.2}");
+        }
+    }
+    for _ in 0..trials.min(3) {
+        for (&(live, max), (ns, _)) in
+            poolgran::GRAN_CASES.iter().zip(poolgran::gran_times(quick, false))
+        {
+            println!("Gran, live {live}, max {max} granules\t{ns:.2}");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -356,18 +389,24 @@ fn main() {
     }
     let region = Region::new(REGION);
     if what.first() == Some(&"one") {
-        // For profiling: `one NAME-PREFIX MAX-SIZE` runs one random-actions
-        // column of one allocator, 5 runs of 10^7 actions.
+        // For profiling: `one NAME-PREFIX MAX-SIZE [ACTIONS]` runs one
+        // random-actions column of one allocator, 5 runs of ACTIONS
+        // (default 10^7) actions.
         let name = what.get(1).copied().unwrap_or("rawrt");
         let max: usize = what.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+        let actions: usize = what.get(3).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
         let (n, f) = RA_ALLOCATORS
             .iter()
             .find(|(n, _)| n.starts_with(name))
             .expect("allocator name");
         let (ns, fails) = (0..5)
-            .map(|t| f(&region, max, 10_000_000, t))
+            .map(|t| f(&region, max, actions, t))
             .fold((f64::MAX, 0), |a, b| (a.0.min(b.0), a.1 + b.1));
         println!("{n} max {max}: {ns:.1} ns/action, {fails} failures");
+        return;
+    }
+    if what.first() == Some(&"own") {
+        bench_own(&region, quick);
         return;
     }
     for w in what {

@@ -108,11 +108,20 @@ fn batch<B: Blocks>(b: &mut B, order: &[usize], rounds: usize) -> f64 {
     t.elapsed().as_nanos() as f64 / (rounds * order.len()) as f64
 }
 
-pub fn bench_pool(quick: bool) {
-    let pairs = if quick { 2_000_000 } else { 10_000_000 };
-    let k = 10_000;
-    let rounds = if quick { 100 } else { 500 };
-    let trials = if quick { 1 } else { 5 };
+/// The pool table's workload sizes: (pairs, batch size, rounds, trials).
+fn pool_sizes(quick: bool) -> (usize, usize, usize, usize) {
+    if quick {
+        (2_000_000, 10_000, 100, 1)
+    } else {
+        (10_000_000, 10_000, 500, 5)
+    }
+}
+
+/// Measures the pool table: per row, ns per alloc+free pair for pair,
+/// batch LIFO, batch FIFO and batch random (best of the trials). Without
+/// `with_glibc`, rawrt's rows only.
+pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
+    let (pairs, k, rounds, trials) = pool_sizes(quick);
     let lifo: Vec<usize> = (0..k).rev().collect();
     let fifo: Vec<usize> = (0..k).collect();
     let mut rnd: Vec<usize> = (0..k).collect();
@@ -160,12 +169,14 @@ pub fn bench_pool(quick: bool) {
             Box::new(|o, r| batch(&mut HeapBlocks(&region_heap), o, r)),
             Box::new(|n| pair(&mut HeapBlocks(&region_heap), n)),
         ),
-        (
+    ];
+    if with_glibc {
+        rows.push((
             "glibc malloc/free",
             Box::new(|o, r| batch(&mut GlibcBlocks, o, r)),
             Box::new(|n| pair(&mut GlibcBlocks, n)),
-        ),
-    ];
+        ));
+    }
 
     // Trials outermost (a disturbance of a shared machine hits every row
     // alike); each cell keeps its best trial.
@@ -181,11 +192,21 @@ pub fn bench_pool(quick: bool) {
                 b(&fifo, rounds),
                 b(&rnd, rounds),
             ];
-            for k in 0..4 {
-                table[i].1[k] = table[i].1[k].min(t[k]);
+            for (cell, v) in table[i].1.iter_mut().zip(t) {
+                *cell = cell.min(v);
             }
         }
     }
+    drop(rows);
+    table
+}
+
+/// The pool table's column names, for `own`.
+pub const POOL_COLUMNS: [&str; 4] = ["pair", "batch LIFO", "batch FIFO", "batch random"];
+
+pub fn bench_pool(quick: bool) {
+    let (pairs, k, rounds, trials) = pool_sizes(quick);
+    let table = pool_table(quick, true);
     let glibc = table.last().unwrap().1;
     let heap = table[2].1;
     println!("### Pool vs heap vs glibc, {BLOCK}-byte blocks: ns per alloc+free pair (lower is better)\n");
@@ -210,7 +231,6 @@ pub fn bench_pool(quick: bool) {
         );
     }
     println!();
-    drop(rows);
 }
 
 // ---- granules ------------------------------------------------------------
@@ -276,26 +296,22 @@ fn gran_run(
     (dt, fails)
 }
 
-pub fn bench_gran(quick: bool) {
-    let log2gran = 6u8; // 64-byte granules
-    let heap = 4usize << 20; // 65536 granules, 1024 bitmap words
+/// The granule workloads: (live N, max M granules).
+pub const GRAN_CASES: [(usize, usize); 4] = [(64, 4), (512, 32), (2000, 32), (256, 256)];
+const LOG2GRAN: u8 = 6; // 64-byte granules
+const GRAN_HEAP: usize = 4 << 20; // 65536 granules, 1024 bitmap words
+
+/// Gran's ns per operation for each of [`GRAN_CASES`], and the naive
+/// allocator's on the same sequence if `naive`.
+pub fn gran_times(quick: bool, naive: bool) -> Vec<(f64, Option<f64>)> {
+    let log2gran = LOG2GRAN;
+    let heap = GRAN_HEAP;
     let steps = if quick { 20_000 } else { 100_000 };
     let region = Region::new(heap);
     let bm_words = Gran::bitmap_words(heap, log2gran);
     let mut bm = vec![0u64; bm_words];
-    println!("### Granule allocator vs the naive bit loop (lower is better)\n");
-    println!(
-        "Gran over {} MiB with {}-byte granules ({} granules); random alloc/free with up to N live \
-         allocations of 1..=M granules, {steps} operations, same sequence for both. The naive \
-         allocator differs only in its search (`gran::bitmap::naive_find_clear_run`, one bit at a \
-         time from granule 0).\n",
-        heap >> 20,
-        1 << log2gran,
-        heap >> log2gran
-    );
-    println!("| live N, max M granules | Gran ns/op | naive ns/op | Gran / naive |");
-    println!("|---|---:|---:|---:|");
-    for &(live, max_gran) in &[(64usize, 4usize), (512, 32), (2000, 32), (256, 256)] {
+    let mut out = Vec::new();
+    for &(live, max_gran) in &GRAN_CASES {
         // SAFETY: the region and bitmap are ours and outlive the allocator.
         let g = unsafe {
             Gran::with_bitmap(
@@ -317,6 +333,10 @@ pub fn bench_gran(quick: bool) {
             // SAFETY: a live allocation of this size.
             |p, s| unsafe { g.free(p as *mut u8, s) }.expect("gran free"),
         );
+        if !naive {
+            out.push((tg, None));
+            continue;
+        }
         let (base, len) = g.heap();
         let mut naive = NaiveGran {
             words: vec![0; bitmap::words_for(len >> log2gran)],
@@ -337,6 +357,27 @@ pub fn bench_gran(quick: bool) {
             )
         };
         assert_eq!(fg, fnv, "same failures");
+        out.push((tg, Some(tn)));
+    }
+    out
+}
+
+pub fn bench_gran(quick: bool) {
+    let steps = if quick { 20_000 } else { 100_000 };
+    println!("### Granule allocator vs the naive bit loop (lower is better)\n");
+    println!(
+        "Gran over {} MiB with {}-byte granules ({} granules); random alloc/free with up to N live \
+         allocations of 1..=M granules, {steps} operations, same sequence for both. The naive \
+         allocator differs only in its search (`gran::bitmap::naive_find_clear_run`, one bit at a \
+         time from granule 0).\n",
+        GRAN_HEAP >> 20,
+        1 << LOG2GRAN,
+        GRAN_HEAP >> LOG2GRAN
+    );
+    println!("| live N, max M granules | Gran ns/op | naive ns/op | Gran / naive |");
+    println!("|---|---:|---:|---:|");
+    for (&(live, max_gran), (tg, tn)) in GRAN_CASES.iter().zip(gran_times(quick, true)) {
+        let tn = tn.expect("naive time");
         println!(
             "| {live}, {max_gran} | {tg:.1} | {tn:.1} | {:.3} |",
             tg / tn
