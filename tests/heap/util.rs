@@ -37,16 +37,57 @@ pub struct MallInfo2 {
 /// ESP-IDF's failed-allocation hook.
 pub type CHook = extern "C" fn(usize, u32, *const c_char);
 
-// The C ABI exported by rawrt under C names (feature `cabi`), called the
-// way a C program calls it.
+/// The allocation functions of rawrt's C ABI, as the optimizer sees them.
+mod c_abi {
+    extern "C" {
+        pub fn malloc(size: usize) -> *mut u8;
+        pub fn calloc(n: usize, size: usize) -> *mut u8;
+        pub fn realloc(p: *mut u8, size: usize) -> *mut u8;
+        pub fn aligned_alloc(align: usize, size: usize) -> *mut u8;
+        pub fn memalign(align: usize, size: usize) -> *mut u8;
+    }
+}
+
+// The allocation functions, with the block they return hidden from the
+// optimizer: LLVM (like a C compiler) knows what `malloc` and `free` mean
+// and deletes an allocation whose block is never used, with its `free`;
+// release builds did, in tests that observe the heap's bookkeeping.
+
+/// C `malloc`, not elided.
+pub unsafe fn malloc(size: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    core::hint::black_box(unsafe { c_abi::malloc(size) })
+}
+
+/// C `calloc`, not elided.
+pub unsafe fn calloc(n: usize, size: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    core::hint::black_box(unsafe { c_abi::calloc(n, size) })
+}
+
+/// C `realloc`, not elided.
+pub unsafe fn realloc(p: *mut u8, size: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    core::hint::black_box(unsafe { c_abi::realloc(p, size) })
+}
+
+/// C11 `aligned_alloc`, not elided.
+pub unsafe fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    core::hint::black_box(unsafe { c_abi::aligned_alloc(align, size) })
+}
+
+/// `memalign`, not elided.
+pub unsafe fn memalign(align: usize, size: usize) -> *mut u8 {
+    // SAFETY: forwarded.
+    core::hint::black_box(unsafe { c_abi::memalign(align, size) })
+}
+
+// The rest of the C ABI exported by rawrt under C names (feature `cabi`),
+// called the way a C program calls it.
 extern "C" {
-    pub fn malloc(size: usize) -> *mut u8;
     pub fn free(p: *mut u8);
-    pub fn calloc(n: usize, size: usize) -> *mut u8;
-    pub fn realloc(p: *mut u8, size: usize) -> *mut u8;
     pub fn posix_memalign(memptr: *mut *mut u8, align: usize, size: usize) -> i32;
-    pub fn aligned_alloc(align: usize, size: usize) -> *mut u8;
-    pub fn memalign(align: usize, size: usize) -> *mut u8;
     pub fn malloc_usable_size(p: *mut u8) -> usize;
     pub fn malloc_trim(pad: usize) -> i32;
     pub fn mallinfo2() -> MallInfo2;
