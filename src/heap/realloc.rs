@@ -56,8 +56,9 @@ impl<S: Source> RawHeap<S> {
         }
         let slack = if roomy_heap { (new_size / GROW_SLACK).min(GROW_SLACK_MAX) } else { 0 };
         let roomy = block_for(new_size.saturating_add(slack)).unwrap_or(b);
-        if (roomy > b && self.grow_in_place(h, s, roomy, false))
-            || self.grow_in_place(h, s, b, true)
+        let mut refused = false;
+        if (roomy > b && self.grow_in_place(h, s, roomy, false, &mut refused))
+            || self.grow_in_place(h, s, b, true, &mut refused)
         {
             return Ok(same);
         }
@@ -73,6 +74,11 @@ impl<S: Source> RawHeap<S> {
             Some(np) => np,
             None => match if slack > 0 { self.alloc_free(roomy, align) } else { None } {
                 Some(np) => np,
+                // The source just refused to grow the heap for less than
+                // this: only free memory can serve it (no second refusal).
+                None if refused && align <= ALIGN => {
+                    self.alloc_free(b, align).ok_or(HeapError::OutOfMemory)?
+                }
                 None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
             },
         };
@@ -102,11 +108,23 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// Grows used block `h` (size `s`) to `b` bytes into the top or a free
-    /// next neighbour; grows the heap for it only if `may_grow`.
-    fn grow_in_place(&mut self, h: usize, s: usize, b: usize, may_grow: bool) -> bool {
+    /// next neighbour; grows the heap for it only if `may_grow`, and sets
+    /// `refused` if the source refused that.
+    fn grow_in_place(
+        &mut self,
+        h: usize,
+        s: usize,
+        b: usize,
+        may_grow: bool,
+        refused: &mut bool,
+    ) -> bool {
         let n = h + s;
         if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold() {
-            self.grow(b - s); // extends the top in place when the source can
+            // Extends the top in place when the source can; refused if
+            // the heap got no memory at all.
+            let end = self.top_end;
+            self.grow(b - s);
+            *refused = self.top_end == end;
         }
         let (m, tag) = (self.mem, self.tag);
         // SAFETY: `h` is a used block; `n` is the top or a valid header.

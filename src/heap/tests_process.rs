@@ -257,6 +257,29 @@ fn huge_requests_fail_fast() {
     ok(&mut h);
 }
 
+/// A realloc of the block at the top that the source cannot serve asks it
+/// for memory once: when growing the top in place is refused, moving the
+/// block does not ask again (it used to: twice the system calls).
+fn refused_realloc_at_the_top_asks_once() {
+    let mut h = mock();
+    h.set_mmap_threshold(usize::MAX); // everything from the heap
+    let p = a(&mut h, 1000);
+    let q = a(&mut h, 100_000); // the block next to the top
+    h.source().os().map_budget = 0;
+    h.source().os().brk_fail = true;
+    let before: usize = calls(&h.info()).iter().sum();
+    // SAFETY: q is live; the failed realloc leaves it intact.
+    let r = unsafe { h.realloc(q as *mut u8, 64 << 20, 16) };
+    assert_eq!(r, Err(HeapError::OutOfMemory));
+    let made = calls(&h.info()).iter().sum::<usize>() - before;
+    // One growth attempt: a break query and the refused move or mapping.
+    assert!(made <= 3, "{made} system calls");
+    assert!(made >= 1, "the source was asked");
+    free(&mut h, q);
+    free(&mut h, p);
+    ok(&mut h);
+}
+
 fn old_segments_are_released() {
     let mut h = RawHeap::new(ProcessSource::mmap_only(MockOs::new(1 << 20)));
     h.source().os().no_grow_in_place = true;
@@ -324,6 +347,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ),
     ("heap::process::out_of_memory_then_recovers", out_of_memory_then_recovers),
     ("heap::process::huge_requests_fail_fast", huge_requests_fail_fast),
+    ("heap::process::refused_realloc_at_the_top_asks_once", refused_realloc_at_the_top_asks_once),
     ("heap::process::old_segments_are_released", old_segments_are_released),
     (
         "heap::process::largest_free_block_without_source_calls",
