@@ -25,6 +25,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 rustup component list --installed | grep -q "^clippy" || rustup component add clippy
+rustup component list --installed | grep -q "^rustfmt" || rustup component add rustfmt
 installed=$(rustup target list --installed)
 for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     grep -qx "$t" <<<"$installed" || rustup target add "$t"

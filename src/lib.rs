@@ -8,7 +8,8 @@
 //! Features (all on by default): `entry` (the `_start` entry and the panic
 //! handler), `cabi` (C names such as `malloc` and `memcpy`; without it only
 //! `rawrt_`-prefixed names are exported), `global-allocator` (the process
-//! heap as Rust's global allocator).
+//! heap as Rust's global allocator), `c11-threads` (C11 `<threads.h>`'s
+//! `thrd_*` and `mtx_*` for C programs).
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
