@@ -41,11 +41,7 @@ fn main() {
         // header table they lose nothing a loader or debugger could use.
         z("nosectionheader", &mut args);
     }
-    // Only for the kinds of target the package has: the published crate
-    // (see `include` in Cargo.toml) has neither, and Cargo rejects link
-    // arguments for a kind of target that does not exist.
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    for kind in ["examples", "tests"].into_iter().filter(|k| dir.join(k).is_dir()) {
+    for kind in ["examples", "tests"] {
         for arg in &args {
             println!("cargo::rustc-link-arg-{kind}={arg}");
         }
