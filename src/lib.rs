@@ -20,6 +20,12 @@ pub mod arch;
 mod cabi;
 #[cfg(not(test))]
 pub mod check;
+/// What the hosted unit tests use of [`check`]: its random generator.
+#[cfg(test)]
+mod check {
+    mod rng;
+    pub use rng::Rng;
+}
 pub mod gran;
 pub mod heap;
 pub mod mem;

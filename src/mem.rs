@@ -296,25 +296,14 @@ pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
 pub(crate) mod tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::check::Rng;
 
     fn random_buf(r: &mut Rng, n: usize) -> Vec<u8> {
         (0..n).map(|_| r.next() as u8).collect()
     }
 
     fn copy_and_move_match_reference() {
-        let mut r = Rng(0x1234_5678);
+        let mut r = Rng::new(0x1234_5678);
         for k in 0..20_000 {
             // Mostly short; every tenth long enough for the bulk paths.
             let len = if k % 10 == 0 { r.below(5000) } else { r.below(300) };
@@ -339,7 +328,7 @@ pub(crate) mod tests {
     }
 
     fn set_matches_reference() {
-        let mut r = Rng(99);
+        let mut r = Rng::new(99);
         for k in 0..10_000 {
             let len = if k % 10 == 0 { r.below(5000) } else { r.below(300) };
             let (off, c) = (r.below(32), r.next() as i32);
@@ -358,7 +347,7 @@ pub(crate) mod tests {
     }
 
     fn compare_matches_reference() {
-        let mut r = Rng(7);
+        let mut r = Rng::new(7);
         for _ in 0..20_000 {
             let len = r.below(100);
             let a = random_buf(&mut r, len + 8);

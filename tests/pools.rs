@@ -93,20 +93,7 @@ fn tests() -> i32 {
 }
 
 /// A small deterministic generator for orders and patterns.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn shuffle(&mut self, v: &mut [usize]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-    }
-}
+use rawrt::check::Rng;
 
 fn fill(p: *mut u8, n: usize, seed: u8) {
     for i in 0..n {
@@ -155,7 +142,7 @@ fn mm_tables_like_nuttx_mm_main() {
     assert!(!h.is_null());
     let empty = info(h);
     assert!(empty.fordblks > (1 << 20) - 8192, "{empty:?}");
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut ptrs = [core::ptr::null_mut::<u8>(); 32];
     let mut sizes = [0usize; 32];
     for round in 0..3 {

@@ -154,4 +154,3 @@ pub fn child(f: impl FnOnce() -> i32) -> Outcome {
     };
     o
 }
-

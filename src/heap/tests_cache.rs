@@ -267,9 +267,7 @@ fn enomem_only_after_the_cache_went_back() {
     }
     assert!(blocks.len() > 2000, "{} blocks of 300 B in 1 MiB", blocks.len());
     let mut rng = Rng::new(5);
-    for i in (1..blocks.len()).rev() {
-        blocks.swap(i, rng.below(i + 1));
-    }
+    rng.shuffle(&mut blocks);
     for p in blocks {
         // SAFETY: live blocks of this heap.
         unsafe { heap.dealloc_cached(&mut c, p).unwrap() };

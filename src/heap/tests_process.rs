@@ -40,11 +40,7 @@ fn burst(h: &mut Mocked, rng: &mut Rng, n: usize, order: usize) {
     match order {
         1 => ps.reverse(),
         2 => {}
-        _ => {
-            for i in (1..ps.len()).rev() {
-                ps.swap(i, rng.below(i + 1));
-            }
-        }
+        _ => rng.shuffle(&mut ps),
     }
     for p in ps {
         free(h, p);
@@ -289,9 +285,7 @@ fn old_segments_are_released() {
     }
     let i = h.info();
     let mut rng = Rng::new(3);
-    for k in (1..ps.len()).rev() {
-        ps.swap(k, rng.below(k + 1));
-    }
+    rng.shuffle(&mut ps);
     for p in ps {
         free(&mut h, p);
     }

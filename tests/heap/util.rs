@@ -111,26 +111,7 @@ pub fn set_errno(v: i32) {
 pub const ENOMEM: i32 = Errno::ENOMEM.raw();
 
 /// xorshift64*: small and deterministic.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// A number in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
+pub use rawrt::check::Rng;
 
 /// A fixed-capacity array in its own anonymous mapping: test bookkeeping
 /// that neither allocates from the heap under test nor shows in its

@@ -21,18 +21,7 @@ extern "C" {
 }
 
 /// xorshift64*.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use rawrt::check::Rng;
 
 /// The byte at offset `i` of a block tagged `tag`.
 fn byte(tag: usize, i: usize) -> u8 {
@@ -82,7 +71,7 @@ fn size(rng: &mut Rng) -> usize {
 }
 
 fn worker(id: usize) -> (usize, usize) {
-    let mut rng = Rng(0x9E37_79B9 + id as u64 * 7919);
+    let mut rng = Rng::new(0x9E37_79B9 + id as u64 * 7919);
     let mut live = [Block { p: 0, len: 0, tag: 0 }; LIVE];
     let mut n = 0;
     let (mut tag, mut crossed) = (id << 40, 0);
