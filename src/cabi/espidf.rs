@@ -61,12 +61,8 @@ fn served(caps: u32) -> bool {
 
 /// Frees through `h`, aborting on misuse.
 unsafe fn region_free(h: &Region, p: *mut u8, func: &'static str) {
-    if let Some(nn) = NonNull::new(p) {
-        // SAFETY: C's contract: a live block of `h`.
-        if let Err(e) = unsafe { h.dealloc(nn) } {
-            misuse(func, e, p)
-        }
-    }
+    // SAFETY: C's contract: a live block of `h`.
+    unsafe { h.free_or_abort(p, func) }
 }
 
 /// Resizes through `h`: realloc's rules (NULL is malloc, 0 frees).
@@ -81,9 +77,7 @@ unsafe fn region_realloc(
     };
     if size == 0 {
         // SAFETY: C's contract: a live block of `h`.
-        if let Err(e) = unsafe { h.dealloc(nn) } {
-            misuse(func, e, p)
-        }
+        unsafe { h.free_or_abort(nn.as_ptr(), func) };
         return null_mut();
     }
     // SAFETY: as above.

@@ -39,12 +39,8 @@ fn fast(size: usize, zero: bool, func: &'static str) -> *mut u8 {
 /// Frees `p` (not null), aborting on misuse.
 #[inline]
 unsafe fn release(p: *mut u8, func: &'static str) {
-    if let Some(nn) = NonNull::new(p) {
-        // SAFETY: the caller passes a pointer C code got from this heap.
-        if let Err(e) = unsafe { heap::process().dealloc(nn) } {
-            misuse(func, e, p)
-        }
-    }
+    // SAFETY: the caller passes a pointer C code got from this heap.
+    unsafe { heap::process().free_or_abort(p, func) }
 }
 
 /// realloc without the `size == 0` rule: `Ok(new)`, or `Err(())` with the

@@ -100,12 +100,8 @@ extern "C" fn mm_memalign(heap: &MmHeap, align: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `mm_free`: NULL does nothing; misuse is reported and aborts.
 unsafe extern "C" fn mm_free(heap: &MmHeap, p: *mut u8) {
-    if let Some(nn) = NonNull::new(p) {
-        // SAFETY: C's contract: a live block of `heap`.
-        if let Err(e) = unsafe { heap.dealloc(nn) } {
-            misuse("mm_free", e, p)
-        }
-    }
+    // SAFETY: C's contract: a live block of `heap`.
+    unsafe { heap.free_or_abort(p, "mm_free") }
 }
 }
 

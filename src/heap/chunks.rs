@@ -1,11 +1,10 @@
 //! Heaps as chunk sources for growing pools: a pool asks its heap for
 //! chunks and gives them back when it is destroyed.
 
-use core::ptr::{null_mut, NonNull};
+use core::ptr::null_mut;
 
 use super::heap::Heap;
 use super::source::Source;
-use super::traits::misuse;
 use super::traits::ProcessHeap;
 use crate::pool::ChunkSource;
 
@@ -17,12 +16,8 @@ unsafe impl<S: Source + Send> ChunkSource for Heap<S> {
     }
 
     unsafe fn free_chunk(&self, ptr: *mut u8, _size: usize, _align: usize) {
-        if let Some(p) = NonNull::new(ptr) {
-            // SAFETY: the pool hands back a chunk it got from this heap.
-            if let Err(e) = unsafe { self.dealloc(p) } {
-                misuse("pool chunk free", e, ptr)
-            }
-        }
+        // SAFETY: the pool hands back a chunk it got from this heap.
+        unsafe { self.free_or_abort(ptr, "pool chunk free") }
     }
 }
 

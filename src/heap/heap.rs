@@ -418,6 +418,25 @@ impl<S: Source> Heap<S> {
         unsafe { self.dealloc_locked(None, p, 0) }
     }
 
+    /// Frees the block at `p` as C's `free` does: a null `p` does nothing;
+    /// a pointer that is not a live block of this heap (a double free, a
+    /// foreign or interior pointer, a damaged block) is reported on stderr
+    /// as `rawrt: FUNC(): what of 0x...` and the process aborts. Every
+    /// `free`-like entry point (C's, ESP-IDF's, NuttX's, Rust's
+    /// `dealloc`) is this call.
+    ///
+    /// # Safety
+    /// If `p` is a live block of this heap, nothing may use it afterwards.
+    #[inline(always)]
+    pub unsafe fn free_or_abort(&self, p: *mut u8, func: &'static str) {
+        if let Some(nn) = NonNull::new(p) {
+            // SAFETY: forwarded contract; misuse is caught and reported.
+            if let Err(e) = unsafe { self.dealloc(nn) } {
+                super::misuse(func, e, p)
+            }
+        }
+    }
+
     /// [`dealloc`](Self::dealloc) with cache `c` in front (a heap made
     /// [`with_caches`](Self::with_caches)).
     ///

@@ -28,9 +28,7 @@ unsafe impl<S: Source + Send> Allocator for &Heap<S> {
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
         // SAFETY: the caller hands back a block from `allocate`.
-        if let Err(e) = unsafe { self.dealloc(ptr) } {
-            misuse("deallocate", e, ptr.as_ptr());
-        }
+        unsafe { self.free_or_abort(ptr.as_ptr(), "deallocate") }
     }
 
     unsafe fn grow(
@@ -74,9 +72,7 @@ impl<S: Source + Send> Heap<S> {
                     p.as_ptr(),
                     old.size().min(new.size()),
                 );
-                if let Err(e) = self.dealloc(ptr) {
-                    misuse("deallocate", e, ptr.as_ptr());
-                }
+                self.free_or_abort(ptr.as_ptr(), "deallocate");
             }
             return Ok(NonNull::slice_from_raw_parts(p, new.size()));
         }
@@ -105,12 +101,8 @@ unsafe impl<S: Source + Send> GlobalAlloc for Heap<S> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        if let Some(p) = NonNull::new(ptr) {
-            // SAFETY: Rust hands back a live block.
-            if let Err(e) = unsafe { Heap::dealloc(self, p) } {
-                misuse("dealloc", e, ptr);
-            }
-        }
+        // SAFETY: Rust hands back a live block.
+        unsafe { self.free_or_abort(ptr, "dealloc") }
     }
 
     #[inline]
