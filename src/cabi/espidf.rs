@@ -4,7 +4,7 @@
 //! capability gets NULL (or 0) until those heaps exist.
 
 use super::malloc::free as c_free;
-use crate::heap::{self, misuse, Heap, HeapError, HeapInfo, RegionSource};
+use crate::heap::{self, misuse, Heap, HeapError, HeapInfo, RegionSource, ALIGN};
 use crate::rt::io::FdWriter;
 use crate::sys::STDOUT;
 use core::ffi::c_char;
@@ -73,7 +73,7 @@ unsafe fn region_realloc(
     func: &'static str,
 ) -> *mut u8 {
     let Some(nn) = NonNull::new(p) else {
-        return h.allocate(size, 16, false, func).map_or(null_mut(), |q| q.as_ptr());
+        return h.allocate(size, ALIGN, false, func).map_or(null_mut(), |q| q.as_ptr());
     };
     if size == 0 {
         // SAFETY: C's contract: a live block of `h`.
@@ -81,7 +81,7 @@ unsafe fn region_realloc(
         return null_mut();
     }
     // SAFETY: as above.
-    match unsafe { h.reallocate(nn, size, 16, func) } {
+    match unsafe { h.reallocate(nn, size, ALIGN, func) } {
         Ok(q) => q.as_ptr(),
         Err(HeapError::OutOfMemory) => null_mut(),
         Err(e) => misuse(func, e, p),
@@ -107,7 +107,7 @@ unsafe extern "C" fn multi_heap_register(start: *mut u8, size: usize) -> *const 
 c_name! {
 /// `multi_heap_malloc`.
 unsafe extern "C" fn multi_heap_malloc(h: &Region, size: usize) -> *mut u8 {
-    h.allocate(size, 16, false, "multi_heap_malloc").map_or(null_mut(), |p| p.as_ptr())
+    h.allocate(size, ALIGN, false, "multi_heap_malloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
@@ -117,7 +117,7 @@ unsafe extern "C" fn multi_heap_aligned_alloc(h: &Region, size: usize, align: us
     if !align.is_power_of_two() {
         return null_mut();
     }
-    h.allocate(size, align.max(16), false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
+    h.allocate(size, align.max(ALIGN), false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
@@ -245,7 +245,7 @@ fn caps_failed(
 c_name! {
 /// `heap_caps_malloc`.
 extern "C" fn heap_caps_malloc(size: usize, caps: u32) -> *mut u8 {
-    caps_alloc(size, 16, false, caps, "heap_caps_malloc")
+    caps_alloc(size, ALIGN, false, caps, "heap_caps_malloc")
 }
 }
 
@@ -253,7 +253,7 @@ c_name! {
 /// `heap_caps_calloc`.
 extern "C" fn heap_caps_calloc(n: usize, size: usize, caps: u32) -> *mut u8 {
     match n.checked_mul(size) {
-        Some(total) => caps_alloc(total, 16, true, caps, "heap_caps_calloc"),
+        Some(total) => caps_alloc(total, ALIGN, true, caps, "heap_caps_calloc"),
         None => null_mut(),
     }
 }
@@ -265,7 +265,7 @@ c_name! {
 unsafe extern "C" fn heap_caps_realloc(p: *mut u8, size: usize, caps: u32) -> *mut u8 {
     const FUNC: &str = "heap_caps_realloc";
     let Some(nn) = NonNull::new(p) else {
-        return caps_alloc(size, 16, false, caps, FUNC);
+        return caps_alloc(size, ALIGN, false, caps, FUNC);
     };
     if size == 0 {
         // SAFETY: C's contract: a live block of the process heap.
@@ -275,7 +275,7 @@ unsafe extern "C" fn heap_caps_realloc(p: *mut u8, size: usize, caps: u32) -> *m
     let mut g = heap::process().lock();
     let r = if served(caps) {
         // SAFETY: C's contract: a live block of the process heap.
-        unsafe { g.realloc(nn.as_ptr(), size, 16) }
+        unsafe { g.realloc(nn.as_ptr(), size, ALIGN) }
     } else {
         Err(HeapError::OutOfMemory) // no heap has `caps`: the block stays
     };
@@ -284,7 +284,7 @@ unsafe extern "C" fn heap_caps_realloc(p: *mut u8, size: usize, caps: u32) -> *m
     match r {
         Ok(q) => q.as_ptr(),
         Err(HeapError::OutOfMemory) => {
-            caps_failed(cb, size, 16, caps, FUNC);
+            caps_failed(cb, size, ALIGN, caps, FUNC);
             null_mut()
         }
         Err(e) => misuse(FUNC, e, p),
@@ -306,7 +306,7 @@ extern "C" fn heap_caps_aligned_alloc(align: usize, size: usize, caps: u32) -> *
     if !align.is_power_of_two() {
         return null_mut();
     }
-    caps_alloc(size, align.max(16), false, caps, "heap_caps_aligned_alloc")
+    caps_alloc(size, align.max(ALIGN), false, caps, "heap_caps_aligned_alloc")
 }
 }
 

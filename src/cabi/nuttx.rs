@@ -2,7 +2,7 @@
 //! for NuttX's multiple heaps runs unchanged, and `mallinfo` with NuttX's
 //! fields for the process heap.
 
-use crate::heap::{self, misuse, Heap, HeapError, HeapInfo, RegionSource};
+use crate::heap::{self, misuse, Heap, HeapError, HeapInfo, RegionSource, ALIGN};
 use core::ptr::{null_mut, NonNull};
 
 /// NuttX's `struct mm_heap_s`: rawrt's region heap.
@@ -69,21 +69,21 @@ fn alloc(heap: &MmHeap, size: usize, align: usize, zero: bool, func: &'static st
 c_name! {
 /// `mm_malloc`.
 extern "C" fn mm_malloc(heap: &MmHeap, size: usize) -> *mut u8 {
-    alloc(heap, size, 16, false, "mm_malloc")
+    alloc(heap, size, ALIGN, false, "mm_malloc")
 }
 }
 
 c_name! {
 /// `mm_zalloc`: zeroed memory.
 extern "C" fn mm_zalloc(heap: &MmHeap, size: usize) -> *mut u8 {
-    alloc(heap, size, 16, true, "mm_zalloc")
+    alloc(heap, size, ALIGN, true, "mm_zalloc")
 }
 }
 
 c_name! {
 /// `mm_calloc`: zeroed memory for `n * size` bytes; NULL on overflow.
 extern "C" fn mm_calloc(heap: &MmHeap, n: usize, size: usize) -> *mut u8 {
-    n.checked_mul(size).map_or(null_mut(), |t| alloc(heap, t, 16, true, "mm_calloc"))
+    n.checked_mul(size).map_or(null_mut(), |t| alloc(heap, t, ALIGN, true, "mm_calloc"))
 }
 }
 
@@ -93,7 +93,7 @@ extern "C" fn mm_memalign(heap: &MmHeap, align: usize, size: usize) -> *mut u8 {
     if !align.is_power_of_two() {
         return null_mut();
     }
-    alloc(heap, size, align.max(16), false, "mm_memalign")
+    alloc(heap, size, align.max(ALIGN), false, "mm_memalign")
 }
 }
 
@@ -116,7 +116,7 @@ unsafe extern "C" fn mm_realloc(heap: &MmHeap, p: *mut u8, size: usize) -> *mut 
         return null_mut();
     }
     // SAFETY: C's contract: a live block of `heap`.
-    match unsafe { heap.reallocate(nn, size, 16, "mm_realloc") } {
+    match unsafe { heap.reallocate(nn, size, ALIGN, "mm_realloc") } {
         Ok(q) => q.as_ptr(),
         Err(HeapError::OutOfMemory) => null_mut(),
         Err(e) => misuse("mm_realloc", e, p),
