@@ -2,13 +2,10 @@
 //! `mallinfo2`. Misuse that the heap detects (a double free, a pointer it
 //! never handed out) prints one line and aborts.
 
-use crate::heap::{self, misuse, HeapError};
+use crate::heap::{self, misuse, HeapError, ALIGN};
 use crate::rt::errno;
 use crate::sys::Errno;
 use core::ptr::{null_mut, NonNull};
-
-/// malloc's alignment: every result is 16-byte aligned.
-const ALIGN: usize = 16;
 
 #[inline]
 fn enomem() -> *mut u8 {
@@ -232,7 +229,7 @@ extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `valloc`: page-aligned memory.
 extern "C" fn valloc(size: usize) -> *mut u8 {
-    alloc(size, crate::rt::getauxval(6).unwrap_or(4096), false, "valloc")
+    alloc(size, crate::rt::page_size(), false, "valloc")
 }
 }
 

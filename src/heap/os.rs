@@ -105,9 +105,6 @@ unsafe impl Os for LinuxOs {
         unsafe { mm::madvise(base as *mut u8, len, mm::MADV_DONTNEED) }.is_ok()
     }
     fn page_size(&mut self) -> usize {
-        match crate::rt::getauxval(linux_raw_sys::general::AT_PAGESZ as usize) {
-            Some(p) if p.is_power_of_two() && p >= 4096 => p,
-            _ => 4096,
-        }
+        crate::rt::page_size()
     }
 }

@@ -77,3 +77,21 @@ pub fn getauxval(ty: usize) -> Option<usize> {
     }
     None
 }
+
+/// The page size: the auxiliary vector's `AT_PAGESZ` when it is a power of
+/// two of at least 4096, else 4096; read once, then cached. The one source
+/// of the page size for the heap, thread stacks and `valloc`.
+pub fn page_size() -> usize {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            let p = getauxval(linux_raw_sys::general::AT_PAGESZ as usize)
+                .filter(|p| p.is_power_of_two() && *p >= 4096)
+                .unwrap_or(4096);
+            PAGE.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
+}

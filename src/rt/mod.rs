@@ -19,7 +19,7 @@ pub(crate) use itoa::tests as itoa_tests;
 mod panic;
 pub mod start;
 
-pub use env::{args, env, getauxval, getenv};
+pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};
 pub use fatal::{fatal, fatal_at};
 pub use start::rawrt_init;

@@ -108,7 +108,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let page = page_size();
+        let page = crate::rt::page_size();
         if align_of::<Block<F, T>>() > page {
             return Err(Errno::EINVAL);
         }
@@ -209,21 +209,6 @@ fn first_spawn() -> Result<(), Errno> {
 
 fn round_up(n: usize, page: usize) -> Option<usize> {
     n.checked_next_multiple_of(page)
-}
-
-/// The page size from the auxiliary vector (4096 without one), cached.
-fn page_size() -> usize {
-    static PAGE: AtomicUsize = AtomicUsize::new(0);
-    match PAGE.load(Ordering::Relaxed) {
-        0 => {
-            let p = crate::rt::getauxval(linux_raw_sys::general::AT_PAGESZ as usize)
-                .filter(|p| p.is_power_of_two())
-                .unwrap_or(4096);
-            PAGE.store(p, Ordering::Relaxed);
-            p
-        }
-        p => p,
-    }
 }
 
 /// Where a new thread starts (through the clone trampoline), on its own
