@@ -10,6 +10,10 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=linker.ld");
+    // For the build scripts of programs that depend on rawrt (`links`):
+    // DEP_RAWRT_LINKER_SCRIPT, the path of rawrt's linker script.
+    let manifest = env::var("CARGO_MANIFEST_DIR").unwrap();
+    println!("cargo::metadata=linker_script={manifest}/linker.ld");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }

@@ -15,6 +15,7 @@ mod examples;
 mod header;
 mod memcheck;
 mod staticlib;
+mod template;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -70,4 +71,5 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
         "hosted::glibc_malloc_and_rawrt_malloc_share_the_break",
         coexist::glibc_malloc_and_rawrt_malloc_share_the_break,
     ),
+    ("hosted::user_template_builds_and_runs", template::user_template_builds_and_runs),
 ];
