@@ -17,24 +17,16 @@ impl<S: Source> RawHeap<S> {
     /// of two (one above 16 that is not gives `None`; callers validate).
     #[inline]
     pub fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
-        let (p, _) = self.alloc_any(size, align)?;
-        // SAFETY: payload addresses are never 0.
-        Some(unsafe { NonNull::new_unchecked(self.mem.ptr(p)) })
+        let got = self.alloc_any(size, align)?;
+        Some(self.hand_out(got, size, false))
     }
 
     /// As [`alloc`](Self::alloc), with the first `size` bytes zeroed.
     /// Memory known to be fresh from the kernel is not written.
     #[inline]
     pub fn alloc_zeroed(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
-        let (p, dirty_end) = self.alloc_any(size, align)?;
-        let end = dirty_end.min(p + size);
-        let ptr = self.mem.ptr::<u8>(p);
-        if end > p {
-            // SAFETY: `[p, end)` lies in the payload just handed out.
-            unsafe { core::ptr::write_bytes(ptr, 0, end - p) };
-        }
-        // SAFETY: payload addresses are never 0.
-        Some(unsafe { NonNull::new_unchecked(ptr) })
+        let got = self.alloc_any(size, align)?;
+        Some(self.hand_out(got, size, true))
     }
 
     /// [`alloc`](Self::alloc) or [`alloc_zeroed`](Self::alloc_zeroed),
@@ -46,7 +38,15 @@ impl<S: Source> RawHeap<S> {
         align: usize,
         zero: bool,
     ) -> Option<NonNull<u8>> {
-        let (p, dirty_end) = self.get(size, align)?;
+        let got = self.get(size, align)?;
+        Some(self.hand_out(got, size, zero))
+    }
+
+    /// The pointer to payload `p` (from [`alloc_any`](Self::alloc_any),
+    /// with the end of its possibly-dirty prefix), its first `size` bytes
+    /// zeroed if `zero` (memory fresh from the kernel is not written).
+    #[inline(always)]
+    fn hand_out(&self, (p, dirty_end): (usize, usize), size: usize, zero: bool) -> NonNull<u8> {
         let ptr = self.mem.ptr::<u8>(p);
         let end = dirty_end.min(p + size);
         if zero && end > p {
@@ -54,7 +54,7 @@ impl<S: Source> RawHeap<S> {
             unsafe { core::ptr::write_bytes(ptr, 0, end - p) };
         }
         // SAFETY: payload addresses are never 0.
-        Some(unsafe { NonNull::new_unchecked(ptr) })
+        unsafe { NonNull::new_unchecked(ptr) }
     }
 
     /// The payload address and the end of its possibly-dirty prefix (one
