@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export RAWRT_EXAMPLE="from the test"
 for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     echo "== $t: static-ELF tests under qemu"
-    cargo test --target "$t" --test '*'
+    cargo test -p rawrt --target "$t" --test '*'
     echo "== $t: examples under qemu"
     out=$(cargo run -q --target "$t" --example hello)
     [ "$out" = "Hello from rawrt!" ] || { echo "hello on $t printed: $out"; exit 1; }

@@ -40,7 +40,7 @@ run_model() { # MODEL: runs the tests under it, each output line timed
     # in its own directory so that both can run at once.
     local rc=0
     if ! MIRIFLAGS="$flags" CARGO_TARGET_DIR="target/miri-$model" \
-        cargo "+$NIGHTLY" miri test -q --lib -- "${FILTERS[@]}" 2>&1 |
+        cargo "+$NIGHTLY" miri test -q -p rawrt --lib -- "${FILTERS[@]}" 2>&1 |
         while IFS= read -r line; do printf '%s %s\n' "$(date +%T)" "$line"; done; then
         rc=1
     fi

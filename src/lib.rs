@@ -41,8 +41,6 @@ pub mod thread;
 static GLOBAL: heap::ProcessHeap = heap::ProcessHeap;
 
 #[cfg(test)]
-mod hosted;
-#[cfg(test)]
 mod testing;
 #[cfg(test)]
 use testing::main;

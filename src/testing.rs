@@ -1,21 +1,14 @@
-//! The hosted unit-test runner. The whole package is built with
-//! `panic=abort` (a no_std runtime cannot unwind), which libtest refuses, so
-//! the library's test build is an ordinary program whose `main` runs every
-//! module's `TESTS` table. A failing assertion aborts the run; the name of
-//! the test being run is printed first so that the failure is attributed.
-
-use std::io::Write;
-
-/// A module's table of unit tests: names and functions.
-type Suite = &'static [(&'static str, fn())];
+//! The library's hosted unit tests: every module's table, the selection
+//! Miri runs, and [`dies`] for tests that must see a crash. The runner is
+//! `rawrt_testkit::run` (why rawrt has a runner of its own: see that
+//! crate); this is the test binary's `main`.
 
 /// Every module's table of unit tests.
-const SUITES: &[Suite] = &[
+const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::sys::errno_tests::TESTS,
     crate::sync::lock_tests::TESTS,
     crate::mem::tests::TESTS,
     crate::rt::itoa_tests::TESTS,
-    crate::hosted::TESTS,
     crate::pool::tests::TESTS,
     crate::gran::tests::TESTS,
     crate::heap::class_tests::TESTS,
@@ -63,23 +56,11 @@ const NOT_MIRI: &[&str] =
     &["pool::alloc_wait_no_lost_wakeups", "pool::source_growth_and_destroy", "gran::pages_"];
 
 pub(crate) fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let (mut passed, mut filtered) = (0, 0);
-    for (name, test) in SUITES.iter().flat_map(|s| s.iter()) {
-        let miri_skips = cfg!(miri)
+    rawrt_testkit::run(SUITES, |name| {
+        cfg!(miri)
             && (!MIRI.iter().any(|m| name.starts_with(m))
-                || NOT_MIRI.iter().any(|m| name.starts_with(m)));
-        if miri_skips || (!filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str()))) {
-            filtered += 1;
-            continue;
-        }
-        print!("test {name} ... ");
-        std::io::stdout().flush().unwrap();
-        test();
-        println!("ok");
-        passed += 1;
-    }
-    println!("\n{passed} passed, 0 failed, {filtered} skipped");
+                || NOT_MIRI.iter().any(|m| name.starts_with(m)))
+    });
 }
 
 /// How a forked child that was expected to die ended: the signal that

@@ -11,10 +11,7 @@ use core::ffi::c_char;
 use core::ptr::{null_mut, NonNull};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// `MALLOC_CAP_8BIT`: byte-addressable memory.
-pub const MALLOC_CAP_8BIT: u32 = 1 << 2;
-/// `MALLOC_CAP_DEFAULT`: what plain `malloc` returns.
-pub const MALLOC_CAP_DEFAULT: u32 = 1 << 12;
+use crate::heap::caps::{MALLOC_CAP_8BIT, MALLOC_CAP_DEFAULT};
 const CAPS: u32 = MALLOC_CAP_8BIT | MALLOC_CAP_DEFAULT;
 
 /// ESP-IDF's `multi_heap_info_t`.

@@ -36,6 +36,7 @@
 
 mod alloc;
 mod block;
+pub mod caps;
 mod check;
 mod check_lists;
 mod chunks;

@@ -9,7 +9,8 @@ use std::process::Command;
 pub(super) fn librawrt() -> PathBuf {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(super::root())
-        .args(["rustc", "--release", "--lib", "--crate-type", "staticlib", "--target-dir"])
+        .args(["rustc", "-p", "rawrt", "--release", "--lib", "--crate-type=staticlib"])
+        .arg("--target-dir")
         .arg(super::root().join("target/staticlib"))
         .env_remove("RUSTFLAGS");
     super::run_nested(c);

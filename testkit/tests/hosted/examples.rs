@@ -55,6 +55,23 @@ const CASES: &[Case] = &[
         has: &[],
     },
     Case {
+        name: "c_abi",
+        args: &[],
+        stdout: "",
+        stderr: "",
+        status: Some(0),
+        signal: None,
+        has: &[
+            "EPERM 1\n",
+            "ENOMEM 12\n",
+            "MAP_ANONYMOUS 32\n",
+            "RLIM_INFINITY 18446744073709551615\n",
+            "MALLOC_CAP_DEFAULT 4096\n",
+            "thrd_timedout 4\n",
+            "struct Timespec 16 sec@0 nsec@8\n",
+        ],
+    },
+    Case {
         name: "demo",
         args: &[],
         stdout: "",
@@ -82,7 +99,7 @@ fn every_example_has_a_case() {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
             assert!(
                 CASES.iter().any(|c| c.name == stem),
-                "example {stem} has no case in src/hosted/examples.rs"
+                "example {stem} has no case in testkit/tests/hosted/examples.rs"
             );
         }
     }

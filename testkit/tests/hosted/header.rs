@@ -143,200 +143,63 @@ const NOT_CONSTANTS: &[&str] = &[
     "sigev_notify_thread_id",
 ];
 
-/// The value a header constant must have, from the Rust side: rawrt's own
-/// constants, read from the C-ABI sources (which the hosted build does not
-/// compile), or the kernel's through linux-raw-sys.
-fn expected_constant(name: &str) -> Option<u64> {
-    use crate::thread::c11;
-    use linux_raw_sys::{errno as e, general as g};
-    macro_rules! from {
-        ($name:expr; $($m:ident :: $c:ident),* $(,)?) => {
-            match $name { $(stringify!($c) => return Some($m::$c as i64 as u64),)* _ => {} }
-        };
-    }
-    from!(name;
-        e::EPERM, e::ENOENT, e::ESRCH, e::EINTR, e::EIO, e::ENXIO, e::E2BIG, e::ENOEXEC, e::EBADF,
-        e::ECHILD, e::EAGAIN, e::EWOULDBLOCK, e::ENOMEM, e::EACCES, e::EFAULT, e::EBUSY, e::EEXIST,
-        e::ENODEV, e::ENOTDIR, e::EISDIR, e::EINVAL, e::ENFILE, e::EMFILE, e::EFBIG, e::ENOSPC,
-        e::ESPIPE, e::EROFS, e::EPIPE, e::ERANGE, e::EDEADLK, e::ENAMETOOLONG, e::ENOSYS, e::ELOOP,
-        e::EOVERFLOW, e::EMSGSIZE, e::EOPNOTSUPP, e::ETIMEDOUT,
-        g::O_RDONLY, g::O_WRONLY, g::O_RDWR, g::O_CREAT, g::O_EXCL, g::O_TRUNC, g::O_NONBLOCK,
-        g::O_CLOEXEC,
-        g::PROT_NONE, g::PROT_READ, g::PROT_WRITE, g::PROT_EXEC,
-        g::MAP_SHARED, g::MAP_PRIVATE, g::MAP_FIXED, g::MAP_ANONYMOUS, g::MAP_NORESERVE,
-        g::MAP_POPULATE, g::MAP_FIXED_NOREPLACE,
-        g::MREMAP_MAYMOVE, g::MREMAP_FIXED, g::MREMAP_DONTUNMAP,
-        g::MS_ASYNC, g::MS_INVALIDATE, g::MS_SYNC,
-        g::MCL_CURRENT, g::MCL_FUTURE, g::MCL_ONFAULT,
-        g::MADV_NORMAL, g::MADV_RANDOM, g::MADV_SEQUENTIAL, g::MADV_WILLNEED, g::MADV_DONTNEED,
-        g::MADV_FREE, g::MADV_REMOVE, g::MADV_DONTFORK, g::MADV_DOFORK, g::MADV_HUGEPAGE,
-        g::MADV_NOHUGEPAGE, g::MADV_DONTDUMP, g::MADV_DODUMP,
-        g::SIGEV_SIGNAL, g::SIGEV_NONE, g::SIGEV_THREAD, g::SIGEV_THREAD_ID,
-        g::SIGHUP, g::SIGINT, g::SIGQUIT, g::SIGILL, g::SIGTRAP, g::SIGABRT, g::SIGBUS, g::SIGFPE,
-        g::SIGKILL, g::SIGUSR1, g::SIGSEGV, g::SIGUSR2, g::SIGPIPE, g::SIGALRM, g::SIGTERM,
-        g::SIGCHLD,
-        g::WNOHANG, g::CLOCK_REALTIME, g::CLOCK_MONOTONIC,
-        g::RLIMIT_DATA, g::RLIMIT_STACK, g::RLIMIT_NOFILE, g::RLIMIT_MEMLOCK, g::RLIMIT_AS,
-        g::RLIM_INFINITY,
-        g::AT_PHDR, g::AT_PHNUM, g::AT_PAGESZ, g::AT_ENTRY, g::AT_UID, g::AT_EUID, g::AT_GID,
-        g::AT_EGID, g::AT_PLATFORM, g::AT_HWCAP, g::AT_CLKTCK, g::AT_SECURE, g::AT_RANDOM,
-        g::AT_HWCAP2, g::AT_EXECFN, g::AT_SYSINFO_EHDR,
-    );
-    Some(match name {
-        // Aliases C has and the kernel headers do not.
-        "ENOTSUP" => e::EOPNOTSUPP as u64,
-        "MAP_ANON" => g::MAP_ANONYMOUS as u64,
-        // posix_madvise hands these to madvise (glibc's values too).
-        "POSIX_MADV_NORMAL" => g::MADV_NORMAL as u64,
-        "POSIX_MADV_RANDOM" => g::MADV_RANDOM as u64,
-        "POSIX_MADV_SEQUENTIAL" => g::MADV_SEQUENTIAL as u64,
-        "POSIX_MADV_WILLNEED" => g::MADV_WILLNEED as u64,
-        "POSIX_MADV_DONTNEED" => g::MADV_DONTNEED as u64,
-        "STDIN_FILENO" => crate::sys::STDIN as u64,
-        "STDOUT_FILENO" => crate::sys::STDOUT as u64,
-        "STDERR_FILENO" => crate::sys::STDERR as u64,
-        // C11 threads (enumeration constants in the header).
-        "thrd_success" => c11::THRD_SUCCESS as u64,
-        "thrd_busy" => c11::THRD_BUSY as u64,
-        "thrd_error" => c11::THRD_ERROR as u64,
-        "thrd_nomem" => c11::THRD_NOMEM as u64,
-        "thrd_timedout" => c11::THRD_TIMEDOUT as u64,
-        "mtx_plain" => c11::MTX_PLAIN as u64,
-        "mtx_recursive" => c11::MTX_RECURSIVE as u64,
-        "mtx_timed" => c11::MTX_TIMED as u64,
-        // What rawrt's exit(status) passes on; C's values.
-        "EXIT_SUCCESS" => 0,
-        "EXIT_FAILURE" => 1,
-        _ => return cabi_constant(name),
-    })
+/// What rawrt's Rust definitions say the header's numbers are, as the
+/// `c_abi` example prints them (built by the same `cargo test`): every
+/// constant, and the layouts of structures (size, fields and offsets).
+struct Facts {
+    consts: BTreeMap<String, u64>,
+    layouts: BTreeMap<String, (usize, Vec<(String, usize)>)>,
 }
 
-/// A `const NAME: T = EXPR;` of the C-ABI sources, evaluated (integer
-/// literals, names of other such constants, `<<`, `|`, parentheses).
-fn cabi_constant(name: &str) -> Option<u64> {
-    let mut consts = BTreeMap::new();
-    for entry in std::fs::read_dir(super::root().join("src/cabi")).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+impl Facts {
+    fn load() -> Facts {
+        let exe = super::profile_dir().join("examples/c_abi");
+        let out = run_ok(&mut std::process::Command::new(&exe));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut f = Facts { consts: BTreeMap::new(), layouts: BTreeMap::new() };
         for line in text.lines() {
-            let mut l = line.trim();
-            for vis in ["pub(crate) ", "pub(super) ", "pub "] {
-                l = l.strip_prefix(vis).unwrap_or(l);
-            }
-            let Some(decl) = l.strip_prefix("const ") else { continue };
-            let Some((lhs, expr)) = decl.split_once('=') else { continue };
-            let Some((n, _ty)) = lhs.split_once(':') else { continue };
-            let Some(expr) = expr.trim().strip_suffix(';') else { continue };
-            if is_ident(n.trim()) {
-                consts.insert(n.trim().to_string(), expr.trim().to_string());
-            }
-        }
-    }
-    fn eval(e: &str, consts: &BTreeMap<String, String>, depth: u32) -> Option<u64> {
-        let e = e.trim();
-        if depth > 16 {
-            return None;
-        }
-        // Top-level `|`, then `<<`.
-        for (op, f) in
-            [("|", (|a: u64, b: u64| a | b) as fn(u64, u64) -> u64), ("<<", |a, b| a << b)]
-        {
-            let mut level = 0;
-            for (i, ch) in e.char_indices() {
-                match ch {
-                    '(' => level += 1,
-                    ')' => level -= 1,
-                    _ if level == 0 && e[i..].starts_with(op) => {
-                        return Some(f(
-                            eval(&e[..i], consts, depth + 1)?,
-                            eval(&e[i + op.len()..], consts, depth + 1)?,
-                        ));
-                    }
-                    _ => {}
+            let bad = || -> ! { panic!("{}: cannot read the line {line:?}", exe.display()) };
+            let num = |x: &str| -> u64 { x.parse().unwrap_or_else(|_| bad()) };
+            let mut w = line.split_whitespace();
+            match (w.next(), w.next(), w.next()) {
+                (Some("struct"), Some(name), Some(size)) => {
+                    let fields = w
+                        .map(|fo| {
+                            let (f, o) = fo.split_once('@').unwrap_or_else(|| bad());
+                            (f.to_string(), num(o) as usize)
+                        })
+                        .collect();
+                    f.layouts.insert(name.into(), (num(size) as usize, fields));
                 }
+                (Some(name), Some(v), None) => {
+                    f.consts.insert(name.into(), num(v));
+                }
+                _ => bad(),
             }
         }
-        if let Some(inner) = e.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
-            return eval(inner, consts, depth + 1);
-        }
-        let mut lit = e.replace('_', "");
-        for suffix in ["usize", "isize", "u64", "i64", "u32", "i32", "u16", "i16", "u8", "i8"] {
-            if let Some(l) = lit.strip_suffix(suffix) {
-                lit = l.to_string();
-                break;
-            }
-        }
-        if let Some(h) = lit.strip_prefix("0x") {
-            return u64::from_str_radix(h, 16).ok();
-        }
-        if let Ok(v) = lit.parse() {
-            return Some(v);
-        }
-        consts.get(e).and_then(|x| eval(x, consts, depth + 1))
+        f
     }
-    eval(consts.get(name)?, &consts, 0)
+
+    /// The value a header constant must have.
+    fn constant(&self, name: &str) -> Option<u64> {
+        self.consts.get(name).copied()
+    }
+
+    /// Structure `name`'s size and (field, offset) pairs.
+    fn layout(&self, name: &str) -> (usize, &[(String, usize)]) {
+        let (size, fields) =
+            self.layouts.get(name).unwrap_or_else(|| panic!("c_abi prints no layout of {name}"));
+        (*size, fields)
+    }
 }
 
 /// Kernel structures that rawrt passes through untyped (so no Rust
-/// signature pairs them): their layout comes from linux-raw-sys.
-/// A structure's name, size and (field, offset) pairs.
-type Layout = (&'static str, usize, Vec<(&'static str, usize)>);
+/// signature pairs them): the header's must have linux-raw-sys's layout.
+const KERNEL_LAYOUTS: &[&str] = &["sigevent", "sigval"];
 
-fn kernel_layouts() -> Vec<Layout> {
-    use linux_raw_sys::general::{sigevent, sigval};
-    use std::mem::{offset_of, size_of};
-    vec![
-        (
-            "sigevent",
-            size_of::<sigevent>(),
-            vec![
-                ("sigev_value", offset_of!(sigevent, sigev_value)),
-                ("sigev_signo", offset_of!(sigevent, sigev_signo)),
-                ("sigev_notify", offset_of!(sigevent, sigev_notify)),
-                ("_sigev_un", offset_of!(sigevent, _sigev_un)),
-            ],
-        ),
-        (
-            "sigval",
-            size_of::<sigval>(),
-            vec![
-                ("sival_int", offset_of!(sigval, sival_int)),
-                ("sival_ptr", offset_of!(sigval, sival_ptr)),
-            ],
-        ),
-    ]
-}
-
-/// Rust types the hosted build can see, to check that the DWARF reading
-/// agrees with the compiler's `size_of`/`offset_of!`.
-fn rust_layouts() -> Vec<(&'static str, usize, Vec<usize>)> {
-    use crate::sys::mq::MqAttr;
-    use crate::sys::process::Rlimit;
-    use crate::sys::time::Timespec;
-    use std::mem::{offset_of, size_of};
-    vec![
-        (
-            "MqAttr",
-            size_of::<MqAttr>(),
-            vec![
-                offset_of!(MqAttr, flags),
-                offset_of!(MqAttr, maxmsg),
-                offset_of!(MqAttr, msgsize),
-                offset_of!(MqAttr, curmsgs),
-                offset_of!(MqAttr, reserved),
-            ],
-        ),
-        (
-            "Timespec",
-            size_of::<Timespec>(),
-            vec![offset_of!(Timespec, sec), offset_of!(Timespec, nsec)],
-        ),
-        (
-            "rlimit64",
-            size_of::<Rlimit>(),
-            vec![offset_of!(Rlimit, rlim_cur), offset_of!(Rlimit, rlim_max)],
-        ),
-    ]
-}
+/// Rust types whose DWARF layout must agree with the compiler's
+/// `size_of`/`offset_of!` (a check of the DWARF reader).
+const RUST_LAYOUTS: &[&str] = &["MqAttr", "Timespec", "rlimit64"];
 
 /// The C program: takes the address of every declared function, prints
 /// each structure's size, reads errno through the macro, and carries a
@@ -348,7 +211,7 @@ fn check_program(
     consts: &BTreeMap<String, u64>,
 ) -> String {
     let mut s = format!(
-        "/* Generated by src/hosted/header.rs. */\n{prelude}#include \"rawrt.h\"\n\n\
+        "/* Generated by testkit/tests/hosted/header.rs. */\n{prelude}#include \"rawrt.h\"\n\n\
          typedef void (*any_fn)(void);\n\nstatic any_fn const functions[] = {{\n"
     );
     for f in functions {
@@ -560,11 +423,12 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     same_names("C names", &decls, &exported);
 
     // Constants: every one has a Rust value.
+    let facts = Facts::load();
     let macros = header_macros(&dir, prelude);
     let mut consts = BTreeMap::new();
     let mut unknown = Vec::new();
     for name in macros.keys().filter(|n| !NOT_CONSTANTS.contains(&n.as_str())) {
-        match expected_constant(name) {
+        match facts.constant(name) {
             Some(v) => {
                 consts.insert(name.clone(), v);
             }
@@ -573,7 +437,7 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     }
     assert!(
         unknown.is_empty(),
-        "header constants with no Rust value in src/hosted/header.rs: {unknown:?}"
+        "header constants that examples/c_abi.rs does not print: {unknown:?}"
     );
 
     // The C program: compiles warning-free, links, runs.
@@ -624,7 +488,7 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
             .attr(e, "DW_AT_const_value")
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<i64>().ok());
-        match (expected_constant(name), v) {
+        match (facts.constant(name), v) {
             (Some(want), Some(got)) if want == got as u64 => enumerators += 1,
             (want, got) => {
                 errs.push(format!("enumeration constant {name} is {got:?} in C, {want:?} in Rust"))
@@ -633,7 +497,9 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     }
 
     // The DWARF reader agrees with the Rust compiler where both can be asked.
-    for (rname, size, offsets) in rust_layouts() {
+    for &rname in RUST_LAYOUTS {
+        let (size, fields) = facts.layout(rname);
+        let offsets: Vec<usize> = fields.iter().map(|f| f.1).collect();
         let Some(b) = r
             .with_tag("DW_TAG_structure_type")
             .find(|&i| r.name(i) == Some(rname) && r.num(i, "DW_AT_byte_size").is_some())
@@ -650,7 +516,8 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
     }
 
     // Kernel structures passed through untyped.
-    for (cname, size, fields) in kernel_layouts() {
+    for &cname in KERNEL_LAYOUTS {
+        let (size, fields) = facts.layout(cname);
         let Some(a) = (0..c.dies.len()).find(|&i| {
             matches!(c.dies[i].tag.as_str(), "DW_TAG_structure_type" | "DW_TAG_union_type")
                 && c.name(i) == Some(cname)
@@ -675,8 +542,8 @@ fn check_header(name: &str, prelude: &str, release: &Path, debug: &Path) {
             ));
         }
         for (f, off) in fields {
-            match cm.iter().find(|m| m.0 == f) {
-                Some(m) if m.1 as usize == off => {}
+            match cm.iter().find(|m| m.0 == *f) {
+                Some(m) if m.1 as usize == *off => {}
                 m => errs.push(format!(
                     "{cname}.{f}: at {:?} in C, {off} in the kernel's",
                     m.map(|m| m.1)

@@ -18,7 +18,7 @@ pub(super) fn default_lib() -> &'static Path {
 fn staticlib(dir: &str, args: &[&str], target: Option<&str>, rustflags: Option<&str>) -> PathBuf {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(super::root())
-        .args(["rustc", "--lib", "--crate-type", "staticlib", "--target-dir"])
+        .args(["rustc", "-p", "rawrt", "--lib", "--crate-type", "staticlib", "--target-dir"])
         .arg(super::root().join("target").join(dir))
         .args(args)
         .env_remove("RUSTFLAGS")

@@ -1,8 +1,10 @@
-//! Hosted checks run by the library's test binary: every example run and
-//! compared, size and system-call budgets, ELF shape, and the memory
-//! routines' freedom from self-calls. They drive the static executables
-//! that the same `cargo test` built, and nested cargo builds (release, other
-//! opt-levels) in separate target directories under `target/`.
+//! rawrt's hosted checks: every example run and compared, size and
+//! system-call budgets, ELF shape, the memory routines' freedom from
+//! self-calls, the C header against the library, C and assembly programs,
+//! the user template. They drive the static executables that the same
+//! `cargo test` built (in the shared `target/<profile>/examples/`), and
+//! nested cargo builds (release, other opt-levels) in separate target
+//! directories under rawrt's `target/`.
 
 mod asm_examples;
 mod budget;
@@ -20,9 +22,9 @@ mod template;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The package root.
+/// rawrt's package root (the workspace root, above this test kit).
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// `target/<profile>/` of the running test binary.
@@ -36,7 +38,7 @@ fn profile_dir() -> PathBuf {
 fn nested_cargo(target_dir: &str) -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root())
-        .arg("build")
+        .args(["build", "-p", "rawrt"])
         .arg("--target-dir")
         .arg(root().join("target").join(target_dir));
     c.env_remove("RUSTFLAGS");
@@ -48,7 +50,11 @@ fn run_nested(mut c: Command) {
     assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
 }
 
-pub(crate) const TESTS: &[(&str, fn())] = &[
+fn main() {
+    rawrt_testkit::run(&[TESTS], |_| false);
+}
+
+const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::examples_output_and_status", examples::output_and_status),
     ("hosted::hello_release_size_and_elf", budget::hello_release_size_and_elf),
     ("hosted::hello_release_syscalls", budget::hello_release_syscalls),

@@ -37,7 +37,7 @@ pub(super) fn system_interfaces_from_c() {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
             assert!(
                 TESTS.iter().any(|t| t.0 == stem),
-                "tests/c/{stem}.c has no entry in src/hosted/ctests.rs"
+                "tests/c/{stem}.c has no entry in testkit/tests/hosted/ctests.rs"
             );
         }
     }

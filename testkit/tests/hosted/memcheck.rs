@@ -67,7 +67,7 @@ pub(super) fn never_call_themselves() {
             let obj = dir.join("rawrt.o");
             let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
             c.current_dir(super::root())
-                .args(["rustc", "--lib", "--target", target, "--target-dir"])
+                .args(["rustc", "-p", "rawrt", "--lib", "--target", target, "--target-dir"])
                 .arg(super::root().join("target/memcheck/build"))
                 .args(["--", "-C", &format!("opt-level={opt}"), "-C", "codegen-units=1", "--emit"])
                 .arg(format!("obj={}", obj.display()))

@@ -80,7 +80,7 @@ pub(super) fn assembly_examples_x86_64() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         assert!(
             X86_64.iter().any(|e| e.src == name) || CROSS.contains(&name.as_str()),
-            "examples/asm/{name} is built by neither src/hosted/asm_examples.rs nor scripts/cross.sh"
+            "examples/asm/{name} is built by neither testkit/tests/hosted/asm_examples.rs nor scripts/cross.sh"
         );
     }
     let lib = clib::default_lib();
