@@ -10,6 +10,43 @@
 //! `rawrt_`-prefixed names are exported), `global-allocator` (the process
 //! heap as Rust's global allocator), `c11-threads` (C11 `<threads.h>`'s
 //! `thrd_*` and `mtx_*` for C programs).
+//!
+//! # Example
+//!
+//! A whole program: rawrt supplies `_start`, the panic handler and the
+//! global allocator, so `#![no_std]` code still has `Vec` and `String`.
+//! Build it as `templates/app/` shows (a static ELF with no libc).
+//!
+//! ```
+//! #![no_std]
+//! #![no_main]
+//! extern crate alloc;
+//!
+//! use alloc::vec::Vec;
+//! use rawrt::heap::Heap;
+//!
+//! rawrt::main!(run);
+//!
+//! /// 16 KiB of .bss for a heap of its own.
+//! #[repr(C, align(4096))]
+//! struct Region([u8; 16 << 10]);
+//! static mut REGION: Region = Region([0; 16 << 10]);
+//!
+//! fn run() -> i32 {
+//!     // Rust's collections use the process heap (brk and mmap).
+//!     let squares: Vec<u64> = (1..=100).map(|i| i * i).collect();
+//!     assert_eq!(squares.iter().sum::<u64>(), 338_350);
+//!
+//!     // A heap over a region of your own never makes a system call.
+//!     // SAFETY: the static is this heap's alone, for the whole run.
+//!     let region = unsafe { Heap::from_raw((&raw mut REGION).cast(), 16 << 10) };
+//!     let mut v = allocator_api2::vec::Vec::new_in(&region);
+//!     v.extend_from_slice(b"no libc at all");
+//!     assert_eq!(region.info().allocated_blocks, 1);
+//!     rawrt::println!("{} bytes free in the region", region.info().total_free_bytes);
+//!     0
+//! }
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -24,6 +24,29 @@
 //! the value and free the block; `&Pool` implements
 //! `allocator_api2::alloc::Allocator` for layouts that fit a block.
 //!
+//! ```
+//! #![no_std]
+//! #![no_main]
+//! use core::mem::MaybeUninit;
+//! use rawrt::pool::{Pool, PoolError};
+//!
+//! rawrt::main!(run);
+//!
+//! fn run() -> i32 {
+//!     static mut BUF: [MaybeUninit<u8>; 4096] = [MaybeUninit::uninit(); 4096];
+//!     // SAFETY: the buffer is the pool's alone.
+//!     let pool = Pool::from_static(unsafe { &mut *(&raw mut BUF) }, 64, 0).unwrap();
+//!     let a = pool.alloc().unwrap();
+//!     assert_eq!(pool.in_use(), 1);
+//!     // SAFETY: `a` is a live block of this pool.
+//!     unsafe { pool.free(a.as_ptr()) }.unwrap();
+//!     // A second free is refused and changes nothing.
+//!     // SAFETY: refused by the pool's bitmap.
+//!     assert_eq!(unsafe { pool.free(a.as_ptr()) }, Err(PoolError::DoubleFree));
+//!     0
+//! }
+//! ```
+//!
 //! Files: `chunk` (chunk layout, bitmap, free list), `table`
 //! (sorted chunk table), `block_pool` ([`Pool`]), `typed`
 //! ([`TypedPool`], [`PoolBox`]), `alloc_api` (the `Allocator` impl),

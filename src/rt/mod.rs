@@ -59,13 +59,15 @@ impl<E: core::fmt::Display> Termination for Result<(), E> {
 /// `Result<(), E>` with `E: Display` (an `Err` prints `Error: ...` on
 /// stderr and exits with status 1).
 ///
-/// ```ignore
+/// ```
 /// #![no_std]
 /// #![no_main]
 /// rawrt::main!(run);
-/// fn run() -> i32 {
-///     rawrt::println!("hello");
-///     0
+///
+/// fn run() -> Result<(), rawrt::sys::Errno> {
+///     let n = rawrt::sys::io::write(rawrt::sys::STDOUT, b"hello\n")?;
+///     assert_eq!(n, 6);
+///     Ok(())
 /// }
 /// ```
 #[macro_export]
