@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's): sets up what the tests need
 # (scripts/setup.sh), runs `cargo test` (hosted unit tests, static-ELF
-# tests, examples, budgets), rustfmt's check, clippy with warnings as
-# errors, the
+# tests, examples, budgets, doctests), rustfmt's check, clippy with
+# warnings as errors on all three targets, the
 # static-ELF tests and examples for aarch64 and riscv64 under qemu-user
 # (scripts/cross.sh), the allocator cores under
 # Miri with both borrow models (scripts/miri.sh), and the fuzz targets for
@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test
 cargo fmt --check
-cargo clippy --all-targets -- -D warnings
+for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
+    cargo clippy --all-targets --target "$t" -- -D warnings
+done
 scripts/cross.sh
 scripts/miri.sh
 scripts/fuzz.sh --ci

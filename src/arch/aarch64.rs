@@ -76,7 +76,7 @@ pub unsafe fn thread_pointer() -> *mut u8 {
 #[inline]
 pub unsafe fn set_thread_pointer(p: *mut u8) -> usize {
     // SAFETY: writes a user-writable system register that only rawrt reads.
-    unsafe { asm!("msr tpidr_el0, {}", in(reg) p, options(nostack, preserves_flags, nomem)) };
+    unsafe { asm!("msr tpidr_el0, {}", in(reg) p, options(nostack, preserves_flags)) };
     0
 }
 

@@ -77,7 +77,7 @@ pub unsafe fn thread_pointer() -> *mut u8 {
 #[inline]
 pub unsafe fn set_thread_pointer(p: *mut u8) -> usize {
     // SAFETY: sets a register nothing but rawrt reads.
-    unsafe { asm!("mv tp, {}", in(reg) p, options(nostack, preserves_flags, nomem)) };
+    unsafe { asm!("mv tp, {}", in(reg) p, options(nostack, preserves_flags)) };
     0
 }
 
