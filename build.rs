@@ -45,7 +45,15 @@ fn main() {
         // header table they lose nothing a loader or debugger could use.
         z("nosectionheader", &mut args);
     }
-    for kind in ["examples", "tests"] {
+    // Only for the kinds of target the package has: the published crate
+    // (see `include` in Cargo.toml) has no tests, and Cargo rejects link
+    // arguments for a kind of target that does not exist. (Package with
+    // scripts/package.sh: plain `cargo package` verifies the crate in the
+    // repository's target directory, where this script's output for the
+    // crate without tests/ would then be reused for the repository's own
+    // tests, which would link without these arguments.)
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    for kind in ["examples", "tests"].into_iter().filter(|k| dir.join(k).is_dir()) {
         for arg in &args {
             println!("cargo::rustc-link-arg-{kind}={arg}");
         }
