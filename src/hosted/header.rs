@@ -207,6 +207,8 @@ fn expected_constant(name: &str) -> Option<u64> {
         // What rawrt's exit(status) passes on; C's values.
         "EXIT_SUCCESS" => 0,
         "EXIT_FAILURE" => 1,
+        "MALLOC_CAP_8BIT" => crate::heap::caps::MALLOC_CAP_8BIT as u64,
+        "MALLOC_CAP_DEFAULT" => crate::heap::caps::MALLOC_CAP_DEFAULT as u64,
         _ => return cabi_constant(name),
     })
 }
