@@ -30,10 +30,8 @@ unsafe extern "C" fn multi_heap_malloc(h: &Region, size: usize) -> *mut u8 {
 c_name! {
 /// `multi_heap_aligned_alloc`: `align` must be a power of two (else NULL).
 unsafe extern "C" fn multi_heap_aligned_alloc(h: &Region, size: usize, align: usize) -> *mut u8 {
-    if !align.is_power_of_two() {
-        return null_mut();
-    }
-    h.allocate(size, align.max(ALIGN), false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
+    let Some(align) = heap::align_c11(align) else { return null_mut() };
+    h.allocate(size, align, false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
@@ -143,10 +141,8 @@ unsafe extern "C" fn heap_caps_free(p: *mut u8) {
 c_name! {
 /// `heap_caps_aligned_alloc`: `align` must be a power of two (else NULL).
 extern "C" fn heap_caps_aligned_alloc(align: usize, size: usize, caps: u32) -> *mut u8 {
-    if !align.is_power_of_two() {
-        return null_mut();
-    }
-    caps::alloc(size, align.max(ALIGN), false, caps, "heap_caps_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
+    let Some(align) = heap::align_c11(align) else { return null_mut() };
+    caps::alloc(size, align, false, caps, "heap_caps_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 

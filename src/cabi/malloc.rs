@@ -51,7 +51,7 @@ extern "C" fn malloc(size: usize) -> *mut u8 {
 c_name! {
 /// C `free`: `free(NULL)` does nothing; a pointer not from this heap, or
 /// freed already, is reported on stderr and aborts.
-pub(super) unsafe extern "C" fn free(p: *mut u8) {
+unsafe extern "C" fn free(p: *mut u8) {
     // SAFETY: C's contract for free.
     unsafe { release(p, "free") }
 }
@@ -126,21 +126,13 @@ unsafe extern "C" fn recallocarray(p: *mut u8, old_n: usize, n: usize, size: usi
 }
 }
 
-/// Whether `align` is a power of two that `posix_memalign` accepts.
-#[inline]
-fn valid_align(align: usize) -> bool {
-    align.is_power_of_two() && align % core::mem::size_of::<usize>() == 0
-}
-
 c_name! {
 /// C `posix_memalign`: 0, `EINVAL` for an alignment that is not a power of
 /// two multiple of `sizeof(void *)`, or `ENOMEM`; `*memptr` is left
 /// untouched on error and `errno` is not changed.
 unsafe extern "C" fn posix_memalign(memptr: *mut *mut u8, align: usize, size: usize) -> i32 {
-    if !valid_align(align) {
-        return Errno::EINVAL.raw();
-    }
-    match heap::process().allocate(size, align.max(ALIGN), false, "posix_memalign") {
+    let Some(align) = heap::align_posix(align) else { return Errno::EINVAL.raw() };
+    match heap::process().allocate(size, align, false, "posix_memalign") {
         Some(p) => {
             // SAFETY: C's contract: `memptr` is writable.
             unsafe { *memptr = p.as_ptr() };
@@ -155,11 +147,13 @@ c_name! {
 /// C11 `aligned_alloc`: NULL with `EINVAL` for an alignment that is not a
 /// power of two, NULL with `ENOMEM` when out of memory.
 extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
-    if !align.is_power_of_two() {
-        errno::set(Errno::EINVAL);
-        return null_mut();
+    match heap::align_c11(align) {
+        Some(a) => alloc(size, a, false, "aligned_alloc"),
+        None => {
+            errno::set(Errno::EINVAL);
+            null_mut()
+        }
     }
-    alloc(size, align.max(ALIGN), false, "aligned_alloc")
 }
 }
 
@@ -168,8 +162,8 @@ c_name! {
 /// not a power of two is rounded up to one; an absurd alignment gives
 /// `EINVAL`.
 extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
-    match align.max(1).checked_next_power_of_two() {
-        Some(a) => alloc(size, a.max(ALIGN), false, "memalign"),
+    match heap::align_memalign(align) {
+        Some(a) => alloc(size, a, false, "memalign"),
         None => {
             errno::set(Errno::EINVAL);
             null_mut()

@@ -55,10 +55,8 @@ extern "C" fn mm_calloc(heap: &MmHeap, n: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `mm_memalign`: `align` must be a power of two (else NULL).
 extern "C" fn mm_memalign(heap: &MmHeap, align: usize, size: usize) -> *mut u8 {
-    if !align.is_power_of_two() {
-        return null_mut();
-    }
-    alloc(heap, size, align.max(ALIGN), false, "mm_memalign")
+    let Some(align) = heap::align_c11(align) else { return null_mut() };
+    alloc(heap, size, align, false, "mm_memalign")
 }
 }
 

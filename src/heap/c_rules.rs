@@ -81,6 +81,31 @@ pub(super) fn realloc_rules(
     resize_rules(p, func, alloc, resize)
 }
 
+/// The alignment C11's `aligned_alloc` accepts (and ESP-IDF's and
+/// NuttX's aligned entry points): a power of two, raised to at least
+/// [`ALIGN`]; `None` otherwise.
+#[inline]
+pub fn align_c11(align: usize) -> Option<usize> {
+    align.is_power_of_two().then(|| align.max(ALIGN))
+}
+
+/// The alignment `posix_memalign` accepts: a power of two that is a
+/// multiple of `sizeof(void *)`, raised to at least [`ALIGN`]; `None`
+/// otherwise (`EINVAL`).
+#[inline]
+pub fn align_posix(align: usize) -> Option<usize> {
+    (align.is_power_of_two() && align % core::mem::size_of::<usize>() == 0)
+        .then(|| align.max(ALIGN))
+}
+
+/// The alignment `memalign` uses (as glibc's): one that is not a power of
+/// two is rounded up to one, and raised to at least [`ALIGN`]; `None` for
+/// an alignment too large to round (`EINVAL`).
+#[inline]
+pub fn align_memalign(align: usize) -> Option<usize> {
+    align.max(1).checked_next_power_of_two().map(|a| a.max(ALIGN))
+}
+
 impl<S: Source> Heap<S> {
     /// C's `realloc` on this heap (see the module's rules), 16-byte
     /// aligned: `Ok(block)`; `Ok(null)` when a size of 0 freed `p`;
@@ -250,7 +275,25 @@ pub(crate) mod tests {
         }
     }
 
+    /// Which alignments the C entry points accept, and what they become.
+    pub fn alignment_rules() {
+        let w = core::mem::size_of::<usize>();
+        assert_eq!(align_c11(0), None);
+        assert_eq!(align_c11(24), None);
+        assert_eq!(align_c11(1), Some(ALIGN));
+        assert_eq!(align_c11(4096), Some(4096));
+        assert_eq!(align_posix(w / 2), None);
+        assert_eq!(align_posix(w * 3), None);
+        assert_eq!(align_posix(w), Some(ALIGN));
+        assert_eq!(align_posix(64), Some(64));
+        assert_eq!(align_memalign(0), Some(ALIGN));
+        assert_eq!(align_memalign(24), Some(32));
+        assert_eq!(align_memalign(100), Some(128));
+        assert_eq!(align_memalign(usize::MAX), None);
+    }
+
     pub(crate) const TESTS: &[(&str, fn())] = &[
+        ("heap::c_rules::alignment_rules", alignment_rules),
         ("heap::c_rules::realloc_rules_on_a_region", realloc_rules_on_a_region),
         ("heap::c_rules::recalloc_on_a_region", recalloc_on_a_region),
     ];

@@ -87,7 +87,7 @@ pub(crate) mod tests_unit;
 
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
-pub use c_rules::ReallocNames;
+pub use c_rules::{align_c11, align_memalign, align_posix, ReallocNames};
 pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
