@@ -12,6 +12,9 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::pool::tests::TESTS,
     crate::gran::tests::TESTS,
     crate::heap::class_tests::TESTS,
+    crate::heap::c_info_tests::TESTS,
+    crate::heap::c_rules_tests::TESTS,
+    crate::heap::caps_tests::TESTS,
     crate::heap::tests_model::TESTS,
     crate::heap::tests_unit::TESTS,
     crate::heap::tests_process::TESTS,
@@ -25,6 +28,8 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
 /// checks' processes), which Miri cannot run.
 const MIRI: &[&str] = &[
     "heap::class::",
+    "heap::c_info::",
+    "heap::c_rules::",
     "heap::unit::largest_free_block_is_exact",
     "heap::unit::double_free_and_invalid_pointers",
     "heap::unit::corruption_is_reported",

@@ -26,6 +26,16 @@ macro_rules! c_name {
     };
 }
 
+/// `Ok(v)` as `v`, `Err(e)` as `fail` with `errno = e`: the C convention
+/// of the system interfaces (-1, or `MAP_FAILED`, and `errno`).
+#[inline]
+fn or_errno<T>(r: Result<T, crate::sys::Errno>, fail: T) -> T {
+    r.unwrap_or_else(|e| {
+        crate::rt::errno::set(e);
+        fail
+    })
+}
+
 mod espidf;
 mod malloc;
 mod nuttx;

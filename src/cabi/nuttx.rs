@@ -2,46 +2,11 @@
 //! for NuttX's multiple heaps runs unchanged, and `mallinfo` with NuttX's
 //! fields for the process heap.
 
-use crate::heap::{self, misuse, Heap, HeapError, HeapInfo, RegionSource, ALIGN};
-use core::ptr::{null_mut, NonNull};
+use crate::heap::{self, Heap, MallInfo, ReallocNames, RegionSource, ALIGN};
+use core::ptr::null_mut;
 
 /// NuttX's `struct mm_heap_s`: rawrt's region heap.
 pub type MmHeap = Heap<RegionSource>;
-
-/// NuttX's `struct mallinfo`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MallInfo {
-    /// Bytes the heap manages (obtained from its regions or the kernel).
-    pub arena: i32,
-    /// Free blocks.
-    pub ordblks: i32,
-    /// Allocated blocks.
-    pub aordblks: i32,
-    /// The largest free block: the largest request that can succeed.
-    pub mxordblk: i32,
-    /// Allocated bytes.
-    pub uordblks: i32,
-    /// Free bytes.
-    pub fordblks: i32,
-}
-
-fn int(n: usize) -> i32 {
-    n.min(i32::MAX as usize) as i32
-}
-
-impl From<HeapInfo> for MallInfo {
-    fn from(i: HeapInfo) -> Self {
-        MallInfo {
-            arena: int(i.footprint),
-            ordblks: int(i.free_blocks),
-            aordblks: int(i.allocated_blocks),
-            mxordblk: int(i.largest_free_block),
-            uordblks: int(i.total_allocated_bytes),
-            fordblks: int(i.total_free_bytes),
-        }
-    }
-}
 
 c_name! {
 /// `mm_initialize`: a heap over `[start, start + size)`, its own state at
@@ -90,10 +55,8 @@ extern "C" fn mm_calloc(heap: &MmHeap, n: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `mm_memalign`: `align` must be a power of two (else NULL).
 extern "C" fn mm_memalign(heap: &MmHeap, align: usize, size: usize) -> *mut u8 {
-    if !align.is_power_of_two() {
-        return null_mut();
-    }
-    alloc(heap, size, align.max(ALIGN), false, "mm_memalign")
+    let Some(align) = heap::align_c11(align) else { return null_mut() };
+    alloc(heap, size, align, false, "mm_memalign")
 }
 }
 
@@ -109,18 +72,9 @@ c_name! {
 /// `mm_realloc`: realloc's rules (NULL is malloc, size 0 frees and returns
 /// NULL, failure leaves the block intact).
 unsafe extern "C" fn mm_realloc(heap: &MmHeap, p: *mut u8, size: usize) -> *mut u8 {
-    let Some(nn) = NonNull::new(p) else { return mm_malloc(heap, size) };
-    if size == 0 {
-        // SAFETY: C's contract.
-        unsafe { mm_free(heap, p) };
-        return null_mut();
-    }
-    // SAFETY: C's contract: a live block of `heap`.
-    match unsafe { heap.reallocate(nn, size, ALIGN, "mm_realloc") } {
-        Ok(q) => q.as_ptr(),
-        Err(HeapError::OutOfMemory) => null_mut(),
-        Err(e) => misuse("mm_realloc", e, p),
-    }
+    const NAMES: ReallocNames = ReallocNames { malloc: "mm_malloc", free: "mm_free", realloc: "mm_realloc" };
+    // SAFETY: C's contract: `p` is null or a live block of `heap`.
+    unsafe { heap.realloc_c(p, size, NAMES) }.unwrap_or(null_mut())
 }
 }
 

@@ -2,10 +2,10 @@
 //! `gran_*` and `mm_pgalloc`/`mm_pgfree`. Misuse the allocators detect (a
 //! double free, a pointer that is not theirs) prints one line and aborts.
 
-use crate::gran::{Gran, GranInfo, PageInfo, Pages};
+use crate::gran::{Gran, GranInfo, PageInfo, PAGES};
 use crate::heap::ProcessHeap;
 use crate::pool::{Pool, PoolError, PoolInfo};
-use crate::rt::{errno, fatal};
+use crate::rt::errno;
 use core::ffi::c_void;
 use core::ptr::{null_mut, NonNull};
 
@@ -67,12 +67,10 @@ unsafe extern "C" fn rawrt_pool_alloc_wait(
     timeout: *const crate::sys::time::Timespec,
 ) -> *mut u8 {
     // SAFETY: C's contract: `timeout` is NULL or a valid timespec.
-    let timeout = match unsafe { timeout.as_ref() } {
+    let timeout = match unsafe { timeout.as_ref() }.map(|t| t.to_duration()) {
         None => None,
-        Some(t) if t.sec >= 0 && (0..1_000_000_000).contains(&t.nsec) => {
-            Some(core::time::Duration::new(t.sec as u64, t.nsec as u32))
-        }
-        Some(_) => return pool_err(PoolError::InvalidArgument, null_mut()),
+        Some(Some(d)) => Some(d),
+        Some(None) => return pool_err(PoolError::InvalidArgument, null_mut()),
     };
     pool.alloc_wait_as(timeout, "rawrt_pool_alloc_wait")
         .map_or_else(|e| pool_err(e, null_mut()), NonNull::as_ptr)
@@ -82,13 +80,8 @@ unsafe extern "C" fn rawrt_pool_alloc_wait(
 /// this pool, or a block freed twice, is reported and aborts.
 #[no_mangle]
 unsafe extern "C" fn rawrt_pool_free(pool: &Pool, p: *mut u8) {
-    if p.is_null() {
-        return;
-    }
-    // SAFETY: C's contract; misuse is detected with certainty.
-    if let Err(e) = unsafe { pool.free(p) } {
-        fatal("rawrt_pool_free", e.message(), p as usize)
-    }
+    // SAFETY: C's contract: `p` is null or a block of `pool`.
+    unsafe { pool.free_or_abort(p, "rawrt_pool_free") }
 }
 
 /// `rawrt_pool_info`: the pool's figures.
@@ -155,10 +148,8 @@ c_name! {
 /// NuttX's `gran_free`: freeing a range that is not allocated is reported
 /// and aborts.
 unsafe extern "C" fn gran_free(handle: &Gran, memory: *mut u8, size: usize) {
-    // SAFETY: C's contract; bad ranges are detected.
-    if let Err(e) = unsafe { handle.free(memory, size) } {
-        fatal("gran_free", e.message(), memory as usize)
-    }
+    // SAFETY: C's contract: an allocation of `handle`.
+    unsafe { handle.free_or_abort(memory, size, "gran_free") }
 }
 }
 
@@ -170,9 +161,6 @@ unsafe extern "C" fn gran_info(handle: &Gran, info: *mut GranInfo) {
     unsafe { *info = handle.info() }
 }
 }
-
-/// The process's page allocator, mapped by `rawrt_pages_init`.
-static PAGES: Pages = Pages::empty();
 
 /// `rawrt_pages_init`: reserves `npages` pages with mmap for
 /// `mm_pgalloc`. 0, or -1 with `errno` (`EBUSY` if already done).
@@ -205,10 +193,8 @@ c_name! {
 /// NuttX's `mm_pgfree`: freeing pages that are not allocated is reported
 /// and aborts.
 unsafe extern "C" fn mm_pgfree(addr: usize, npages: usize) {
-    // SAFETY: C's contract; bad ranges are detected.
-    if let Err(e) = unsafe { PAGES.free(addr as *mut u8, npages) } {
-        fatal("mm_pgfree", e.message(), addr)
-    }
+    // SAFETY: C's contract: pages from mm_pgalloc.
+    unsafe { PAGES.free_or_abort(addr as *mut u8, npages, "mm_pgfree") }
 }
 }
 

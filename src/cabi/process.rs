@@ -3,18 +3,10 @@
 //! `waitpid`, `pipe`, `clock_gettime`, `nanosleep`, `getrlimit`,
 //! `setrlimit`. -1 and `errno` on error.
 
+use super::or_errno as c;
 use crate::rt::errno;
 use crate::sys::time::Timespec;
-use crate::sys::{self, io, process, Errno, Fd};
-
-/// `Ok(v)` as `v`, `Err(e)` as `fail` with `errno = e`.
-#[inline]
-fn c<T>(r: Result<T, Errno>, fail: T) -> T {
-    r.unwrap_or_else(|e| {
-        errno::set(e);
-        fail
-    })
-}
+use crate::sys::{self, io, process, Fd};
 
 c_name! {
 /// C `getpid`.
@@ -26,8 +18,7 @@ extern "C" fn getpid() -> i32 {
 c_name! {
 /// C `getuid`: the real user id.
 extern "C" fn getuid() -> u32 {
-    // SAFETY: no arguments; getuid cannot fail.
-    unsafe { crate::syscall!(__NR_getuid) as u32 }
+    process::getuid()
 }
 }
 
@@ -35,8 +26,7 @@ c_name! {
 /// C `setuid`: sets the user ids (all of them when privileged; a process
 /// whose ids all become non-zero loses its capabilities).
 extern "C" fn setuid(uid: u32) -> i32 {
-    // SAFETY: no memory is passed.
-    c(sys::ret(unsafe { crate::syscall!(__NR_setuid, uid) }).map(|_| 0), -1)
+    c(process::setuid(uid).map(|_| 0), -1)
 }
 }
 
@@ -107,7 +97,7 @@ c_name! {
 unsafe extern "C" fn nanosleep(t: *const Timespec, rem: *mut Timespec) -> i32 {
     // SAFETY: the kernel reads `*t` and writes `*rem` if non-null; both
     // are the caller's (EFAULT otherwise).
-    c(sys::ret(unsafe { crate::syscall!(__NR_nanosleep, t, rem) }).map(|_| 0), -1)
+    c(unsafe { sys::time::nanosleep(t, rem) }.map(|_| 0), -1)
 }
 }
 

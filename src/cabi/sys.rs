@@ -4,18 +4,10 @@
 //! integer and pointer arguments travel exactly like named ones, so they
 //! are defined here with their full argument lists.
 
+use super::or_errno as c;
 use crate::rt::errno;
-use crate::sys::{self, io, mm, mq, process, Errno, Fd};
+use crate::sys::{self, io, mm, mq, process, shm, Fd};
 use core::ffi::{c_char, CStr};
-
-/// `Ok(v)` as `v`, `Err(e)` as `fail` with `errno = e`.
-#[inline]
-fn c<T>(r: Result<T, Errno>, fail: T) -> T {
-    r.unwrap_or_else(|e| {
-        errno::set(e);
-        fail
-    })
-}
 
 /// A byte slice from a C buffer; a null pointer with a zero length is empty.
 ///
@@ -33,14 +25,14 @@ unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
 c_name! {
 unsafe extern "C" fn read(fd: Fd, buf: *mut u8, n: usize) -> isize {
     // SAFETY: the kernel checks the buffer (EFAULT); passed through raw.
-    c(sys::ret(unsafe { crate::syscall!(__NR_read, fd, buf, n) }).map(|v| v as isize), -1)
+    c(unsafe { io::read_raw(fd, buf, n) }.map(|v| v as isize), -1)
 }
 }
 
 c_name! {
 unsafe extern "C" fn write(fd: Fd, buf: *const u8, n: usize) -> isize {
     // SAFETY: the kernel checks the buffer (EFAULT); passed through raw.
-    c(sys::ret(unsafe { crate::syscall!(__NR_write, fd, buf, n) }).map(|v| v as isize), -1)
+    c(unsafe { io::write_raw(fd, buf, n) }.map(|v| v as isize), -1)
 }
 }
 
@@ -66,12 +58,7 @@ c_name! {
 /// C `brk`: 0, or -1 with `ENOMEM` when the kernel refused to move the break.
 unsafe extern "C" fn brk(addr: *mut u8) -> i32 {
     // SAFETY: the caller owns the memory that moving the break affects.
-    if unsafe { mm::brk(addr as usize) } == addr as usize {
-        0
-    } else {
-        errno::set(Errno::ENOMEM);
-        -1
-    }
+    c(unsafe { mm::set_brk(addr as usize) }.map(|()| 0), -1)
 }
 }
 
@@ -79,27 +66,8 @@ c_name! {
 /// C `sbrk`: moves the break by `incr` and returns the old break, or
 /// `(void *)-1` with `ENOMEM`.
 unsafe extern "C" fn sbrk(incr: isize) -> *mut u8 {
-    // SAFETY: querying the break changes nothing; moving it is the caller's
-    // request.
-    unsafe {
-        let old = mm::brk(0);
-        if incr == 0 {
-            return old as *mut u8;
-        }
-        let want = match old.checked_add_signed(incr) {
-            Some(w) => w,
-            None => {
-                errno::set(Errno::ENOMEM);
-                return usize::MAX as *mut u8;
-            }
-        };
-        if mm::brk(want) == want {
-            old as *mut u8
-        } else {
-            errno::set(Errno::ENOMEM);
-            usize::MAX as *mut u8
-        }
-    }
+    // SAFETY: moving the break is the caller's request.
+    c(unsafe { mm::sbrk(incr) }, usize::MAX) as *mut u8
 }
 }
 
@@ -174,39 +142,12 @@ c_name! {
 /// `POSIX_MADV_DONTNEED` (4) is only advice here, as in glibc: it is not
 /// passed on as the destructive `MADV_DONTNEED`.
 unsafe extern "C" fn posix_madvise(addr: *mut u8, len: usize, advice: i32) -> i32 {
-    if advice == 4 {
-        return 0;
-    }
-    // SAFETY: the remaining POSIX advice values (0..=3) do not discard data.
-    match unsafe { mm::madvise(addr, len, advice as u32) } {
+    // SAFETY: the C contract of posix_madvise is the caller's.
+    match unsafe { mm::posix_madvise(addr, len, advice as u32) } {
         Ok(()) => 0,
         Err(e) => e.raw(),
     }
 }
-}
-
-/// Where shared-memory objects live.
-const SHM_DIR: &[u8] = b"/dev/shm/";
-/// `NAME_MAX`.
-const NAME_MAX: usize = 255;
-
-/// `/dev/shm/NAME` for a name `/NAME`, NUL-terminated in `buf`.
-fn shm_path<'a>(
-    name: &CStr,
-    buf: &'a mut [u8; SHM_DIR.len() + NAME_MAX + 1],
-) -> Result<&'a CStr, Errno> {
-    let n = name.to_bytes();
-    let rest = match n.split_first() {
-        Some((b'/', rest)) if !rest.is_empty() && !rest.contains(&b'/') => rest,
-        _ => return Err(Errno::EINVAL),
-    };
-    if rest.len() > NAME_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
-    buf[..SHM_DIR.len()].copy_from_slice(SHM_DIR);
-    buf[SHM_DIR.len()..SHM_DIR.len() + rest.len()].copy_from_slice(rest);
-    buf[SHM_DIR.len() + rest.len()] = 0;
-    CStr::from_bytes_until_nul(&buf[..]).map_err(|_| Errno::EINVAL)
 }
 
 c_name! {
@@ -214,9 +155,7 @@ c_name! {
 unsafe extern "C" fn shm_open(name: *const c_char, oflag: i32, mode: u32) -> Fd {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
-    let mut buf = [0u8; SHM_DIR.len() + NAME_MAX + 1];
-    let flags = oflag as u32 | linux_raw_sys::general::O_NOFOLLOW | linux_raw_sys::general::O_CLOEXEC;
-    c(shm_path(name, &mut buf).and_then(|p| io::openat(io::AT_FDCWD, p, flags, mode)), -1)
+    c(shm::shm_open(name, oflag as u32, mode), -1)
 }
 }
 
@@ -225,17 +164,8 @@ c_name! {
 unsafe extern "C" fn shm_unlink(name: *const c_char) -> i32 {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
-    let mut buf = [0u8; SHM_DIR.len() + NAME_MAX + 1];
-    c(shm_path(name, &mut buf).and_then(|p| io::unlinkat(io::AT_FDCWD, p, 0)).map(|_| 0), -1)
+    c(shm::shm_unlink(name).map(|_| 0), -1)
 }
-}
-
-/// A queue name `/NAME` as the kernel wants it (`NAME`), or `EINVAL`.
-fn mq_name(name: &CStr) -> Result<&CStr, Errno> {
-    match name.to_bytes_with_nul().split_first() {
-        Some((b'/', rest)) => CStr::from_bytes_with_nul(rest).map_err(|_| Errno::EINVAL),
-        _ => Err(Errno::EINVAL),
-    }
 }
 
 c_name! {
@@ -248,7 +178,7 @@ unsafe extern "C" fn mq_open(name: *const c_char, oflag: i32, mode: u32, attr: *
     // SAFETY: as above.
     let attr = if creat { unsafe { attr.as_ref() } } else { None };
     let mode = if creat { mode } else { 0 };
-    c(mq_name(name).and_then(|n| mq::mq_open(n, oflag as u32, mode, attr)), -1)
+    c(mq::mq_open_named(name, oflag as u32, mode, attr), -1)
 }
 }
 
@@ -262,7 +192,7 @@ c_name! {
 unsafe extern "C" fn mq_unlink(name: *const c_char) -> i32 {
     // SAFETY: `name` is a C string.
     let name = unsafe { CStr::from_ptr(name) };
-    c(mq_name(name).and_then(mq::mq_unlink).map(|_| 0), -1)
+    c(mq::mq_unlink_named(name).map(|_| 0), -1)
 }
 }
 

@@ -430,6 +430,19 @@ impl Gran {
         self.inner.lock().free(ptr, size)
     }
 
+    /// [`free`](Self::free) for interfaces that cannot return an error
+    /// (NuttX's `gran_free`): a bad range is reported on stderr as
+    /// `rawrt: FUNC(): what of 0x...` and aborts.
+    ///
+    /// # Safety
+    /// As for `free`.
+    pub unsafe fn free_or_abort(&self, ptr: *mut u8, size: usize, func: &'static str) {
+        // SAFETY: forwarded contract; bad ranges are detected.
+        if let Err(e) = unsafe { self.free(ptr, size) } {
+            crate::rt::fatal(func, e.message(), ptr as usize)
+        }
+    }
+
     /// NuttX's `gran_info`: granule size, count, free count and the
     /// longest free run (a word-at-a-time pass over the bitmap).
     pub fn info(&self) -> GranInfo {

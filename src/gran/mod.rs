@@ -20,7 +20,7 @@ mod pages;
 
 pub use error::GranError;
 pub use granule::{Gran, GranInfo};
-pub use pages::{PageInfo, Pages};
+pub use pages::{PageInfo, Pages, PAGES};
 
 #[cfg(test)]
 pub(crate) mod tests;

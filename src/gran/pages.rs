@@ -28,6 +28,10 @@ pub struct PageInfo {
     pub mxfree: usize,
 }
 
+/// The process's page allocator (NuttX's `mm_pgalloc` and `mm_pgfree`),
+/// empty until [`Pages::map`] (C's `rawrt_pages_init`) reserves its pages.
+pub static PAGES: Pages = Pages::empty();
+
 /// A page allocator. It may be created empty in a `static` and mapped
 /// later ([`Pages::empty`] + [`Pages::map`]), or mapped at once
 /// ([`Pages::init`]).
@@ -119,6 +123,19 @@ impl Pages {
         let size = npages.checked_mul(Self::PAGE_SIZE).ok_or(GranError::OutOfRange)?;
         // SAFETY: forwarded from the caller.
         unsafe { self.gran.free(addr, size) }
+    }
+
+    /// [`free`](Self::free) for interfaces that cannot return an error
+    /// (NuttX's `mm_pgfree`): pages that are not allocated are reported on
+    /// stderr as `rawrt: FUNC(): what of 0x...` and abort.
+    ///
+    /// # Safety
+    /// As for `free`.
+    pub unsafe fn free_or_abort(&self, addr: *mut u8, npages: usize, func: &'static str) {
+        // SAFETY: forwarded contract; bad ranges are detected.
+        if let Err(e) = unsafe { self.free(addr, npages) } {
+            crate::rt::fatal(func, e.message(), addr as usize)
+        }
     }
 
     /// Page statistics (`mm_pginfo`).

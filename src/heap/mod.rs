@@ -14,6 +14,11 @@
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
 //!   program break with mmap fallback, over an [`Os`] layer that hosted
 //!   tests replace with a simulated kernel).
+//! - For the C ABI and the Rust code that shares its conventions:
+//!   `c_rules.rs` holds C's `realloc` rules once ([`Heap::realloc_c`] and
+//!   its relatives); `c_info.rs` the C statistics structures, each made
+//!   from a [`HeapInfo`]; [`caps`] the memory capabilities of ESP-IDF's
+//!   `heap_caps_*` API (which heap serves which request).
 //!
 //! Misuse (a pointer that is misaligned, foreign, another heap's, already
 //! free, or whose tags do not validate) comes back as a [`HeapError`];
@@ -36,6 +41,8 @@
 
 mod alloc;
 mod block;
+mod c_info;
+mod c_rules;
 pub mod caps;
 mod check;
 mod check_lists;
@@ -60,6 +67,12 @@ mod traits;
 mod trim;
 
 #[cfg(test)]
+pub(crate) use c_info::tests as c_info_tests;
+#[cfg(test)]
+pub(crate) use c_rules::tests as c_rules_tests;
+#[cfg(test)]
+pub(crate) use caps::tests as caps_tests;
+#[cfg(test)]
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 mod mock_os;
@@ -73,6 +86,8 @@ pub(crate) mod tests_process;
 pub(crate) mod tests_unit;
 
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
+pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
+pub use c_rules::{align_c11, align_memalign, align_posix, ReallocNames};
 pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;

@@ -536,6 +536,22 @@ impl Pool {
         Ok(())
     }
 
+    /// [`free`](Self::free) for interfaces that cannot return an error
+    /// (C's `rawrt_pool_free`): a null `ptr` does nothing; misuse is
+    /// reported on stderr as `rawrt: FUNC(): what of 0x...` and aborts.
+    ///
+    /// # Safety
+    /// As for `free`.
+    pub unsafe fn free_or_abort(&self, ptr: *mut u8, func: &'static str) {
+        if ptr.is_null() {
+            return;
+        }
+        // SAFETY: forwarded contract; misuse is detected with certainty.
+        if let Err(e) = unsafe { self.free(ptr) } {
+            crate::rt::fatal(func, e.message(), ptr as usize)
+        }
+    }
+
     /// After a free: count it, and wake one thread in [`Pool::alloc_wait`]
     /// if any. While the process has one thread nobody can be waiting, and
     /// the count is bumped without a read-modify-write.

@@ -53,6 +53,16 @@ impl FdWriter {
         }
     }
 
+    /// Runs `f` with a writer to `fd` and writes out what it wrote (errors
+    /// are dropped: for reports that have nowhere else to go). The writer
+    /// does not allocate, so `f` may print a heap's state.
+    pub fn with<T>(fd: Fd, f: impl FnOnce(&mut FdWriter) -> T) -> T {
+        let mut w = FdWriter::new(fd);
+        let r = f(&mut w);
+        let _ = w.finish();
+        r
+    }
+
     /// Flushes and returns the first error met.
     pub fn finish(mut self) -> Result<(), Errno> {
         self.flush();

@@ -23,6 +23,28 @@ pub fn write(fd: Fd, buf: &[u8]) -> Result<usize, Errno> {
     ret(unsafe { syscall!(__NR_write, fd, buf.as_ptr(), buf.len()) })
 }
 
+/// `read(2)` into a buffer the kernel checks (`EFAULT` for a bad one), as
+/// C's `read` passes it.
+///
+/// # Safety
+/// `buf` is valid for `n` bytes of writes, or not accessible at all.
+#[inline]
+pub unsafe fn read_raw(fd: Fd, buf: *mut u8, n: usize) -> Result<usize, Errno> {
+    // SAFETY: the caller vouches for the buffer; the kernel checks it.
+    ret(unsafe { syscall!(__NR_read, fd, buf, n) })
+}
+
+/// `write(2)` from a buffer the kernel checks (`EFAULT` for a bad one), as
+/// C's `write` passes it.
+///
+/// # Safety
+/// `buf` is valid for `n` bytes of reads, or not accessible at all.
+#[inline]
+pub unsafe fn write_raw(fd: Fd, buf: *const u8, n: usize) -> Result<usize, Errno> {
+    // SAFETY: the caller vouches for the buffer; the kernel checks it.
+    ret(unsafe { syscall!(__NR_write, fd, buf, n) })
+}
+
 /// Writes all of `buf`: loops over short writes and retries on `EINTR`.
 /// A write that returns 0 gives `EIO` rather than looping for ever.
 #[inline(never)]

@@ -22,6 +22,37 @@ pub unsafe fn brk(addr: usize) -> usize {
     unsafe { syscall!(__NR_brk, addr) }
 }
 
+/// C's `brk`: moves the program break to `addr`; `ENOMEM` when the
+/// kernel refused to move it there.
+///
+/// # Safety
+/// As for [`brk`].
+pub unsafe fn set_brk(addr: usize) -> Result<(), Errno> {
+    // SAFETY: forwarded contract.
+    if unsafe { brk(addr) } == addr {
+        Ok(())
+    } else {
+        Err(Errno::ENOMEM)
+    }
+}
+
+/// C's `sbrk`: moves the program break by `incr` bytes and returns the
+/// old break (0 only queries it); `ENOMEM` when the new break would
+/// overflow or the kernel refused it.
+///
+/// # Safety
+/// As for [`brk`].
+pub unsafe fn sbrk(incr: isize) -> Result<usize, Errno> {
+    // SAFETY: querying the break changes nothing.
+    let old = unsafe { brk(0) };
+    if incr == 0 {
+        return Ok(old);
+    }
+    let want = old.checked_add_signed(incr).ok_or(Errno::ENOMEM)?;
+    // SAFETY: forwarded contract.
+    unsafe { set_brk(want) }.map(|()| old)
+}
+
 /// `mmap(2)`.
 ///
 /// # Safety
@@ -94,6 +125,25 @@ pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: u32) -> Result<(), Errno
 pub unsafe fn madvise(addr: *mut u8, len: usize, advice: u32) -> Result<(), Errno> {
     // SAFETY: the caller vouches that discarded contents are not needed.
     ret_unit(unsafe { syscall!(__NR_madvise, addr, len, advice) })
+}
+
+/// `POSIX_MADV_DONTNEED`: the value C's `posix_madvise` takes for
+/// `MADV_DONTNEED`, but only advice (see [`posix_madvise`]).
+pub const POSIX_MADV_DONTNEED: u32 = 4;
+
+/// `posix_madvise(3)`: [`madvise`], except that [`POSIX_MADV_DONTNEED`]
+/// is only advice here, as in glibc: it is not passed on as the
+/// destructive `MADV_DONTNEED` (and does nothing).
+///
+/// # Safety
+/// As for [`madvise`].
+pub unsafe fn posix_madvise(addr: *mut u8, len: usize, advice: u32) -> Result<(), Errno> {
+    if advice == POSIX_MADV_DONTNEED {
+        return Ok(());
+    }
+    // SAFETY: the remaining POSIX advice values (0..=3) do not discard
+    // data; forwarded contract.
+    unsafe { madvise(addr, len, advice) }
 }
 
 /// `msync(2)`.

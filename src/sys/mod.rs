@@ -17,6 +17,7 @@ pub mod io;
 pub mod mm;
 pub mod mq;
 pub mod process;
+pub mod shm;
 pub mod signal;
 pub mod time;
 

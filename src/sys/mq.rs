@@ -1,5 +1,6 @@
 //! POSIX message queues (`mq_overview(7)`). Names passed to the kernel have
-//! no leading '/' (the C wrappers strip it, as glibc does).
+//! no leading '/' ([`kernel_name`] strips it for the `_named` functions and
+//! the C wrappers, as glibc does).
 
 use super::time::Timespec;
 use super::{ret, ret_unit, Errno, Fd};
@@ -20,6 +21,29 @@ pub struct MqAttr {
     pub curmsgs: i64,
     /// Reserved.
     pub reserved: [i64; 4],
+}
+
+/// The kernel's name (`NAME`) for a queue named `/NAME`, or `EINVAL`.
+pub fn kernel_name(name: &CStr) -> Result<&CStr, Errno> {
+    match name.to_bytes_with_nul().split_first() {
+        Some((b'/', rest)) => CStr::from_bytes_with_nul(rest).map_err(|_| Errno::EINVAL),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// C's `mq_open(3)`: [`mq_open`] for a queue named `/NAME`.
+pub fn mq_open_named(
+    name: &CStr,
+    flags: u32,
+    mode: u32,
+    attr: Option<&MqAttr>,
+) -> Result<Fd, Errno> {
+    mq_open(kernel_name(name)?, flags, mode, attr)
+}
+
+/// C's `mq_unlink(3)`: [`mq_unlink`] for a queue named `/NAME`.
+pub fn mq_unlink_named(name: &CStr) -> Result<(), Errno> {
+    mq_unlink(kernel_name(name)?)
 }
 
 /// `mq_open(2)` with a kernel name (no leading '/').

@@ -37,6 +37,21 @@ pub fn getpid() -> i32 {
     unsafe { syscall!(__NR_getpid) as i32 }
 }
 
+/// `getuid(2)`: the real user id.
+#[inline]
+pub fn getuid() -> u32 {
+    // SAFETY: no arguments; getuid cannot fail.
+    unsafe { syscall!(__NR_getuid) as u32 }
+}
+
+/// `setuid(2)`: sets the user ids (all of them when privileged; a process
+/// whose ids all become non-zero loses its capabilities).
+#[inline]
+pub fn setuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall!(__NR_setuid, uid) })
+}
+
 /// `gettid(2)`.
 #[inline]
 pub fn gettid() -> i32 {

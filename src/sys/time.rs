@@ -23,6 +23,16 @@ impl Timespec {
     pub fn as_nanos(&self) -> i128 {
         self.sec as i128 * 1_000_000_000 + self.nsec as i128
     }
+
+    /// The time as a duration; `None` if it is negative or its
+    /// nanoseconds are out of range (`EINVAL` for a C timeout).
+    pub fn to_duration(&self) -> Option<core::time::Duration> {
+        if self.sec >= 0 && (0..1_000_000_000).contains(&self.nsec) {
+            Some(core::time::Duration::new(self.sec as u64, self.nsec as u32))
+        } else {
+            None
+        }
+    }
 }
 
 /// `clock_gettime(2)`.
@@ -46,6 +56,18 @@ pub fn clock_nanosleep(clock: u32, flags: u32, t: &Timespec) -> Result<(), Errno
             core::ptr::null_mut::<Timespec>()
         )
     })
+}
+
+/// `nanosleep(2)`: on `EINTR` the time left is stored in a non-null
+/// `rem`.
+///
+/// # Safety
+/// `t` and a non-null `rem` point to a timespec each, or are not
+/// accessible at all (the kernel gives `EFAULT`).
+#[inline]
+pub unsafe fn nanosleep(t: *const Timespec, rem: *mut Timespec) -> Result<(), Errno> {
+    // SAFETY: the caller vouches for both pointers; the kernel checks them.
+    ret_unit(unsafe { syscall!(__NR_nanosleep, t, rem) })
 }
 
 /// `getrandom(2)`: fills up to `buf.len()` bytes.
