@@ -40,7 +40,7 @@ pub use spawn::{spawn, Builder, JoinError, JoinHandle, DEFAULT_STACK_SIZE, MIN_S
 pub(crate) use tcb::errno_location;
 pub(crate) use tcb::heap_cache;
 
-use crate::sys::time::{clock_gettime, clock_nanosleep, Timespec, CLOCK_MONOTONIC, TIMER_ABSTIME};
+use crate::sys::time::{clock_gettime, clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME};
 use crate::sys::{process, Errno};
 
 /// A thread's kernel id (tid). The main thread's equals the process id.
@@ -72,22 +72,8 @@ pub fn sleep(d: Duration) {
     let Ok(now) = clock_gettime(CLOCK_MONOTONIC) else {
         return;
     };
-    let deadline = deadline_after(now, d);
+    let deadline = now.saturating_add(d);
     while let Err(Errno::EINTR) = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline) {}
-}
-
-/// `now + d`, saturating at the largest time.
-pub(crate) fn deadline_after(now: Timespec, d: Duration) -> Timespec {
-    let mut sec = i64::try_from(d.as_secs()).ok().and_then(|s| now.sec.checked_add(s));
-    let mut nsec = now.nsec + i64::from(d.subsec_nanos());
-    if nsec >= 1_000_000_000 {
-        nsec -= 1_000_000_000;
-        sec = sec.and_then(|s| s.checked_add(1));
-    }
-    match sec {
-        Some(sec) => Timespec { sec, nsec },
-        None => Timespec { sec: i64::MAX, nsec: 999_999_999 },
-    }
 }
 
 /// Ends the calling thread; its joiner gets [`JoinError::Exited`] with
