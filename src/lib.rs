@@ -1,9 +1,14 @@
 //! rawrt: a runtime for Linux programs that use no libc.
 //!
-//! Layers, lowest first: [`arch`] (the `_start` entry and the system-call
-//! instruction) → [`sys`] (typed system calls returning `Result<_, Errno>`)
-//! → [`rt`] (start, arguments, environment, exit, I/O, panic) → [`heap`]
-//! → pools and granules → the C ABI (thin `extern "C"` wrappers).
+//! Layers, lowest first, each module importing only from its own layer and
+//! those below (`scripts/layers.sh` checks it): [`arch`] (the `_start`
+//! entry, the system-call instruction, the thread pointer) → [`sys`]
+//! (typed system calls returning `Result<_, Errno>`) and [`mem`]
+//! (`memcpy` & co.) → [`rt`] (start, arguments, environment, exit, I/O,
+//! panic, `errno` and the head of every thread's control block) and
+//! `check` (the static-ELF tests' harness) → [`sync`] (locks) → [`heap`],
+//! [`pool`] and [`gran`] (allocators) → [`thread`] → the C ABI (thin
+//! `extern "C"` wrappers).
 //!
 //! Features (all on by default): `entry` (the `_start` entry and the panic
 //! handler), `cabi` (C names such as `malloc` and `memcpy`; without it only

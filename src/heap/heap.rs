@@ -135,9 +135,10 @@ impl<S: Source> Heap<S> {
     }
 
     /// The process heap's constructor: the calling thread's own cache (in
-    /// its control block, see [`crate::thread`]) serves the plain entry
-    /// points. Only the process heap may be one, and only in programs
-    /// whose threads are rawrt's.
+    /// the opaque per-thread slot of its control block, `rt/tls.rs`)
+    /// serves the plain entry points, and the heap registers the exit hook
+    /// that gives it back as the thread ends. Only the process heap may be
+    /// one, and only in programs whose threads are rawrt's.
     #[cfg_attr(test, allow(dead_code))] // hosted tests' process heap has no caches
     pub(crate) const fn with_thread_cache(source: S) -> Self {
         let mut raw = RawHeap::new(source);
@@ -177,6 +178,10 @@ impl<S: Source> Heap<S> {
     pub(super) fn lock_with(&self, c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
         if let Some(c) = c {
+            if self.mode == TCB {
+                // A thread's own cache holds blocks only after a locked call.
+                tcache::register_exit_hook();
+            }
             if self.mode != PLAIN {
                 g.sync_cache(c);
             }

@@ -109,11 +109,13 @@ pub use traits::{misuse, ProcessHeap};
 /// per-thread caches in front. Makes no system call until its first
 /// allocation. It is the heap of a program that rawrt starts: its threads
 /// must be rawrt's ([`crate::thread`]), whose control blocks hold the
-/// caches and which switch its lock on; a program with another runtime
-/// (std, a libc) uses region heaps, or a `Heap` of its own over
-/// [`ProcessSource::mmap_only`] (with caches it brings itself:
-/// [`Heap::with_caches`]). (Hosted unit tests build it without the
-/// break, which the test harness's own libc owns, and without caches.)
+/// caches (in the opaque slot that `rt/tls.rs` gives every thread; the
+/// heap does not import the thread module) and which switch its lock on;
+/// a program with another runtime (std, a libc) uses region heaps, or a
+/// `Heap` of its own over [`ProcessSource::mmap_only`] (with caches it
+/// brings itself: [`Heap::with_caches`]). (Hosted unit tests build it
+/// without the break, which the test harness's own libc owns, and without
+/// caches.)
 #[cfg(not(test))]
 pub static PROCESS: Heap<ProcessSource> = Heap::with_thread_cache(ProcessSource::new(LinuxOs));
 /// The process heap (hosted tests: mmap only, no thread caches).

@@ -402,12 +402,33 @@ fn return_block<S: Source>(g: &mut RawHeap<S>, c: &ThreadCache, h: usize) {
     }
 }
 
-/// The calling thread's own cache, in its control block: the process
-/// heap's. Nothing else uses it; callers turn it into the one `&mut` that
-/// their operation passes down.
+/// The calling thread's own cache: the process heap's, kept in the
+/// opaque per-thread slot of its control block ([`crate::rt::tls`]; all
+/// zeros in a new thread, an empty cache). Nothing else uses it; callers
+/// turn it into the one `&mut` that their operation passes down.
 #[inline(always)]
 pub(super) fn current() -> *mut ThreadCache {
-    crate::thread::heap_cache()
+    crate::rt::tls::slot().cast()
+}
+
+// The cache fits in the slot, and all zeros is an empty cache (see
+// `ThreadCache`).
+const _: () = {
+    assert!(size_of::<ThreadCache>() <= size_of::<[usize; crate::rt::tls::SLOT_WORDS]>());
+    assert!(align_of::<ThreadCache>() <= align_of::<[usize; crate::rt::tls::SLOT_WORDS]>());
+};
+
+/// Registers the exit hook that gives a thread's own cache back as the
+/// thread ends ([`crate::rt::tls::set_exit_hook`]); called on every
+/// locked call of the process heap, before which no cache holds a block.
+#[inline]
+pub(super) fn register_exit_hook() {
+    crate::rt::tls::set_exit_hook(flush_on_exit);
+}
+
+/// The exit hook: the ending thread's cache goes back to the process heap.
+fn flush_on_exit() {
+    super::process().flush_thread_cache();
 }
 
 impl<S: Source> Heap<S> {

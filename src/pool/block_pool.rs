@@ -596,7 +596,7 @@ impl Pool {
         timeout: Option<Duration>,
         func: &'static str,
     ) -> Result<NonNull<u8>, PoolError> {
-        let deadline = timeout.map(|d| crate::thread::deadline_after(monotonic_now(), d));
+        let deadline = timeout.map(|d| monotonic_now().saturating_add(d));
         loop {
             let seen = self.frees.load(Ordering::SeqCst);
             match self.alloc_as(func) {

@@ -1,7 +1,7 @@
 //! The C `errno`, one per thread.
 //!
-//! Each thread's `errno` lives in its thread control block
-//! ([`crate::thread`]). While no thread was spawned, [`location`] returns
+//! Each thread's `errno` lives in the head of its thread control block
+//! (`rt/tls.rs`). While no thread was spawned, [`location`] returns
 //! the main thread's (a static) without reading the thread pointer; after
 //! the first spawn it reads the thread pointer. The main thread's address
 //! is the same before and after.
@@ -11,7 +11,7 @@ use crate::sys::Errno;
 /// The address of the calling thread's `errno`.
 #[inline]
 pub fn location() -> *mut i32 {
-    crate::thread::errno_location()
+    super::tls::errno_location()
 }
 
 /// Sets `errno`.

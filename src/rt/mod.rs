@@ -18,6 +18,7 @@ pub(crate) use itoa::tests as itoa_tests;
 #[cfg(all(not(test), feature = "entry"))]
 mod panic;
 pub mod start;
+pub(crate) mod tls;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};

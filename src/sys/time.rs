@@ -1,5 +1,7 @@
 //! Clocks and randomness.
 
+use core::time::Duration;
+
 use super::{ret, ret_unit, Errno};
 use crate::syscall;
 
@@ -31,6 +33,21 @@ impl Timespec {
             Some(core::time::Duration::new(self.sec as u64, self.nsec as u32))
         } else {
             None
+        }
+    }
+
+    /// `self + d` (a deadline `d` after `self`), saturating at the largest
+    /// time.
+    pub fn saturating_add(self, d: Duration) -> Timespec {
+        let mut sec = i64::try_from(d.as_secs()).ok().and_then(|s| self.sec.checked_add(s));
+        let mut nsec = self.nsec + i64::from(d.subsec_nanos());
+        if nsec >= 1_000_000_000 {
+            nsec -= 1_000_000_000;
+            sec = sec.and_then(|s| s.checked_add(1));
+        }
+        match sec {
+            Some(sec) => Timespec { sec, nsec },
+            None => Timespec { sec: i64::MAX, nsec: 999_999_999 },
         }
     }
 }

@@ -13,7 +13,11 @@
 //! the kernel clears when the thread exits, then unmaps the region.
 //!
 //! Each thread's thread pointer (FS base, `tpidr_el0`, `tp`) points at its
-//! control block, which holds its tid and its own `errno` (see `tcb.rs`).
+//! control block, which holds its tid and starts with the head that the
+//! lower layers use (`rt/tls.rs`: its own `errno`, the heap's per-thread
+//! slot); a thread's end runs the one exit hook registered there (the
+//! heap's, which gives the thread's cache back), so this module does not
+//! import the heap (see `tcb.rs`).
 //! The main thread gets its thread pointer at the first spawn, and the
 //! locks of [`crate::sync`] switch to atomics then too
 //! ([`crate::sync::set_threaded`]): a program that never spawns pays
@@ -37,10 +41,8 @@ mod tcb;
 use core::time::Duration;
 
 pub use spawn::{spawn, Builder, JoinError, JoinHandle, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
-pub(crate) use tcb::errno_location;
-pub(crate) use tcb::heap_cache;
 
-use crate::sys::time::{clock_gettime, clock_nanosleep, Timespec, CLOCK_MONOTONIC, TIMER_ABSTIME};
+use crate::sys::time::{clock_gettime, clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME};
 use crate::sys::{process, Errno};
 
 /// A thread's kernel id (tid). The main thread's equals the process id.
@@ -72,22 +74,8 @@ pub fn sleep(d: Duration) {
     let Ok(now) = clock_gettime(CLOCK_MONOTONIC) else {
         return;
     };
-    let deadline = deadline_after(now, d);
+    let deadline = now.saturating_add(d);
     while let Err(Errno::EINTR) = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline) {}
-}
-
-/// `now + d`, saturating at the largest time.
-pub(crate) fn deadline_after(now: Timespec, d: Duration) -> Timespec {
-    let mut sec = i64::try_from(d.as_secs()).ok().and_then(|s| now.sec.checked_add(s));
-    let mut nsec = now.nsec + i64::from(d.subsec_nanos());
-    if nsec >= 1_000_000_000 {
-        nsec -= 1_000_000_000;
-        sec = sec.and_then(|s| s.checked_add(1));
-    }
-    match sec {
-        Some(sec) => Timespec { sec, nsec },
-        None => Timespec { sec: i64::MAX, nsec: 999_999_999 },
-    }
 }
 
 /// Ends the calling thread; its joiner gets [`JoinError::Exited`] with
@@ -97,9 +85,10 @@ pub(crate) fn deadline_after(now: Timespec, d: Duration) -> Timespec {
 /// ended (at once if there is none).
 pub fn exit(code: i32) -> ! {
     let t = tcb::current();
-    if t == tcb::main() {
+    if tcb::is_main(t) {
         spawn::finish_main()
     }
+    let t = t.cast::<tcb::Tcb>();
     // SAFETY: `t` is the calling thread's own block.
     unsafe {
         *(*t).exited.get() = 1;

@@ -20,7 +20,8 @@ use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::tcb::{self, Tcb, DETACHED, FINISHED};
+use super::tcb::{Tcb, DETACHED, FINISHED};
+use crate::rt::tls;
 use crate::sys::mm::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_STACK, PROT_NONE, PROT_READ, PROT_WRITE};
 use crate::sys::process::{
     CLONE_CHILD_CLEARTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_SIGHAND,
@@ -194,7 +195,7 @@ where
 /// Before the first `clone`: the main thread's thread pointer, then the
 /// locks' switch to atomics.
 fn first_spawn() -> Result<(), Errno> {
-    if tcb::ready() {
+    if tls::ready() {
         return Ok(());
     }
     debug_assert_eq!(
@@ -202,7 +203,7 @@ fn first_spawn() -> Result<(), Errno> {
         0,
         "a sync::Lock is held across the first thread::spawn"
     );
-    tcb::install_main()?;
+    tls::install_main()?;
     crate::sync::set_threaded();
     Ok(())
 }
@@ -219,11 +220,7 @@ fn round_up(n: usize, page: usize) -> Option<usize> {
 unsafe extern "C" fn entry(arg: *mut u8) -> ! {
     let tcb = arg.cast::<Tcb>();
     // SAFETY: spawn stored `run` for this block's closure type.
-    unsafe {
-        if let Some(run) = (*tcb).run {
-            run(tcb);
-        }
-    }
+    unsafe { ((*tcb).run)(tcb) };
     // SAFETY: the calling thread is the one `tcb` describes.
     unsafe { finish(tcb) }
 }
@@ -259,8 +256,9 @@ unsafe fn drop_out<T>(tcb: *mut Tcb) {
 /// # Safety
 /// `tcb` must be the calling thread's block.
 pub(super) unsafe fn finish(tcb: *mut Tcb) -> ! {
-    // The cache's blocks go back to the heap before the block is reaped.
-    crate::heap::process().flush_thread_cache();
+    // Whatever the slot holds (the heap's cache) is given back before the
+    // block is reaped.
+    tls::run_exit_hook();
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
         // The main thread ended through `exit` and every other thread is
         // done: C11 says the program then ends as if by exit(EXIT_SUCCESS).
@@ -277,7 +275,7 @@ pub(super) unsafe fn finish(tcb: *mut Tcb) -> ! {
 /// Ends the main thread through [`super::exit`]: the process lives on
 /// while other threads run, and ends with status 0 after the last one.
 pub(super) fn finish_main() -> ! {
-    crate::heap::process().flush_thread_cache();
+    tls::run_exit_hook();
     if LIVE.fetch_sub(1, Ordering::AcqRel) == 1 {
         crate::rt::exit(0);
     }
@@ -292,8 +290,8 @@ pub(super) fn finish_main() -> ! {
 unsafe fn release_self(tcb: *mut Tcb) -> ! {
     // SAFETY: the calling thread owns its block.
     let (base, len) = unsafe {
-        if let (0, Some(drop_result)) = (*(*tcb).exited.get(), (*tcb).drop_result) {
-            drop_result(tcb);
+        if *(*tcb).exited.get() == 0 {
+            ((*tcb).drop_result)(tcb);
         }
         ((*tcb).map_base, (*tcb).map_len)
     };
