@@ -395,7 +395,7 @@ unsafe fn unkey(m: Mem, b: Bounds, h: usize, func: &'static str) -> usize {
 /// Frees block `h`, no longer cached, into `g` as an ordinary free (which
 /// validates it), telling `g` what cache `c` holds now.
 fn return_block<S: Source>(g: &mut RawHeap<S>, c: &ThreadCache, h: usize) {
-    (g.parked, g.parked_blocks) = c.held();
+    g.set_parked(c.held());
     match g.locate(h + HDR).and_then(|f| g.free_found(f)) {
         Ok(()) => {}
         Err(e) => super::misuse("free", e, (h + HDR) as *const u8),
@@ -556,14 +556,14 @@ pub(super) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
         give_back(g, c, i, 0);
     }
     (c.grow, c.full, c.lw) = ([0; BINS], [0; BINS], [0; BINS]);
-    c.set_limit(g.st.used_blocks, g.block_bytes());
+    c.set_limit(g.stats().used_blocks, g.block_bytes());
 }
 
 /// Frees all but the newest `keep` blocks of bin `i` of cache `c` into
 /// `g` (the oldest go: in a stack-like pattern those are the highest,
 /// next to the top), each validated by the heap as an ordinary free.
 fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep: usize) {
-    let (m, b, func) = (g.mem, Bounds::new(g.bounds), g.op.unwrap_or("free"));
+    let (m, b, func) = (g.mem(), Bounds::new(g.bounds()), g.op().unwrap_or("free"));
     let mut h = c.detach_older(m, b, i, keep, func);
     while h != 0 {
         // SAFETY: detached blocks are still cached blocks, linked and keyed.
@@ -583,7 +583,7 @@ pub(super) fn check<S: Source>(
     out: &mut dyn core::fmt::Write,
 ) -> bool {
     let mut r = super::check::Report { ok: true, out: print_errors.then_some(out) };
-    let (m, b) = (g.mem, Bounds::new(g.bounds));
+    let (m, b) = (g.mem(), Bounds::new(g.bounds()));
     let (mut bytes, mut blocks) = (0, 0);
     for i in 1..BINS {
         let (mut h, mut k) = (c.heads[i], 0);
@@ -594,7 +594,7 @@ pub(super) fn check<S: Source>(
             }
             // SAFETY: `h` is a block address inside a segment.
             let (hdr, word, key) = unsafe { (m.rd(h), m.rd(h + 8), m.rd(h + 16)) };
-            if hdr & (TAG_BITS | IN_USE | LARGE) != g.tag | IN_USE
+            if hdr & (TAG_BITS | IN_USE | LARGE) != g.tag() | IN_USE
                 || hdr & SIZE != 16 * i
                 || key != key_of(h)
             {
@@ -647,8 +647,8 @@ pub(super) fn take_checked<S: Source>(
     if s > CACHE_MAX || c.n[s >> 4] >= c.cap(s >> 4) {
         return false;
     }
-    c.push(g.mem, s >> 4, h, key_of(h));
-    (g.parked, g.parked_blocks) = c.held();
+    c.push(g.mem(), s >> 4, h, key_of(h));
+    g.set_parked(c.held());
     enforce_limit(g, c);
     true
 }
@@ -680,7 +680,7 @@ fn shed<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, k: u16) {
         give_back(g, c, i, (n - k.min(n)) as usize);
         return;
     }
-    let (m, b, func) = (g.mem, Bounds::new(g.bounds), g.op.unwrap_or("free"));
+    let (m, b, func) = (g.mem(), Bounds::new(g.bounds()), g.op().unwrap_or("free"));
     for _ in 0..k {
         let h = c.pop(m, b, i, func);
         if h == 0 {
