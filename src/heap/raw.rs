@@ -84,7 +84,7 @@ pub(super) struct Stats {
 ///
 /// The fields are private to this file: the other heap files (the
 /// operations) read them through accessors and change them only through
-/// the methods here, which keep the running totals ([`Stats`]), the top
+/// the methods here, which keep the running totals (`Stats`), the top
 /// and the segment bookkeeping consistent with each other.
 pub struct RawHeap<S: Source> {
     /// The free blocks. Every free block of a segment other than the top
