@@ -138,7 +138,6 @@ impl<S: Source> Heap<S> {
     /// its control block, see [`crate::thread`]) serves the plain entry
     /// points. Only the process heap may be one, and only in programs
     /// whose threads are rawrt's.
-    #[cfg_attr(test, allow(dead_code))] // hosted tests' process heap has no caches
     pub(crate) const fn with_thread_cache(source: S) -> Self {
         let mut raw = RawHeap::new(source);
         raw.set_keyed();

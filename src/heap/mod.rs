@@ -96,13 +96,26 @@ pub use traits::{misuse, ProcessHeap};
 /// caches and which switch its lock on; a program with another runtime
 /// (std, a libc) uses region heaps, or a `Heap` of its own over
 /// [`ProcessSource::mmap_only`] (with caches it brings itself:
-/// [`Heap::with_caches`]). (Hosted unit tests build it without the
-/// break, which the test harness's own libc owns, and without caches.)
-#[cfg(not(test))]
-pub static PROCESS: Heap<ProcessSource> = Heap::with_thread_cache(ProcessSource::new(LinuxOs));
-/// The process heap (hosted tests: mmap only, no thread caches).
-#[cfg(test)]
-pub static PROCESS: Heap<ProcessSource> = Heap::with_source(ProcessSource::mmap_only(LinuxOs));
+/// [`Heap::with_caches`]).
+pub static PROCESS: Heap<ProcessSource> = process_heap();
+
+/// What [`PROCESS`] is built as. The one place where the hosted unit
+/// tests run the heap differently from the product, and it must stay: the
+/// tests run under the standard library in a glibc process, whose malloc
+/// owns the program break and whose threads' thread pointers point at
+/// glibc's control blocks, not rawrt's, so the product's process heap
+/// would move glibc's break under it and take its thread caches from
+/// glibc's memory. There the process heap maps its memory and has no
+/// thread caches; everything else is the product's code (the break, the
+/// thread caches and the locked paths are tested through heaps the tests
+/// build with a simulated kernel (`mock_os.rs`) and caches of their own).
+const fn process_heap() -> Heap<ProcessSource> {
+    if cfg!(test) {
+        Heap::with_source(ProcessSource::mmap_only(LinuxOs))
+    } else {
+        Heap::with_thread_cache(ProcessSource::new(LinuxOs))
+    }
+}
 
 /// The process heap.
 #[inline(always)]
