@@ -2,13 +2,19 @@
 //! [`Source`], behind a lock.
 //!
 //! - [`RawHeap`] is the allocator core (`&mut self`, no locks, no system
-//!   calls of its own). `block.rs` documents the block layout and its
+//!   calls of its own). Its fields are private to `raw.rs` (which
+//!   documents each one's invariant and holds the methods that change
+//!   them and keep the totals right) and its children `raw/view.rs` (the
+//!   accessors) and `raw/grow.rs` (taking on memory); the operations
+//!   (`alloc.rs`, `free.rs`, `realloc.rs`, ...) go through those
+//!   methods. `block.rs` documents the block layout and its
 //!   invariants; `class.rs` the two-level size classes; `integrity.rs`
 //!   the checks a block passes before its metadata is trusted;
 //!   `large.rs` blocks in their own mappings; `trim.rs` how memory goes
 //!   back; `secret.rs` the per-process secret.
 //! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock), with thread caches
-//!   in front (`tcache.rs`); `&Heap` is an
+//!   in front (`tcache.rs`; the bins in `tcache/bins.rs`, how much a
+//!   cache keeps in `tcache/policy.rs`); `&Heap` is an
 //!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
 //!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
