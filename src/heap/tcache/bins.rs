@@ -55,27 +55,27 @@ pub fn unmangle(h: usize, word: usize) -> usize {
 /// heap's segments, `span16` 16-byte steps up (to the highest sentinel); a
 /// decoded link elsewhere was not written by the cache.
 #[derive(Clone, Copy)]
-pub(in super::super) struct Bounds {
+pub(in crate::heap) struct Bounds {
     lo: usize,
     span16: usize,
 }
 
 impl Bounds {
     /// The bounds of `(lowest first header, highest sentinel)`.
-    pub(in super::super) fn new((lo, hi): (usize, usize)) -> Bounds {
+    pub(in crate::heap) fn new((lo, hi): (usize, usize)) -> Bounds {
         Bounds::from_span(lo, (hi - lo) >> 4)
     }
 
     /// The bounds from `lo` and the span in 16-byte steps.
     #[inline(always)]
-    pub(in super::super) fn from_span(lo: usize, span16: usize) -> Bounds {
+    pub(in crate::heap) fn from_span(lo: usize, span16: usize) -> Bounds {
         Bounds { lo, span16 }
     }
 
     /// Whether `x` is a block address in bounds (one comparison, as in
     /// [`link_ok`](Self::link_ok)).
     #[inline(always)]
-    pub(in super::super) fn holds(self, x: usize) -> bool {
+    pub(in crate::heap) fn holds(self, x: usize) -> bool {
         x.wrapping_sub(self.lo).rotate_right(4) < self.span16
     }
 

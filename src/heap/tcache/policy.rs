@@ -65,7 +65,7 @@ impl ThreadCache {
     /// Sets the block limit from the heap's count of used blocks (this
     /// cache's included) and the bytes its blocks span.
     #[inline]
-    pub(in super::super) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
+    pub(in crate::heap) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
         self.limit = if heap_bytes < CACHE_LIMIT_FROM {
             usize::MAX
         } else {
@@ -76,7 +76,7 @@ impl ThreadCache {
     /// Whether the next request runs the collection (see
     /// [`CACHE_GC_PERIOD`]).
     #[inline(always)]
-    pub(in super::super) fn collection_due(&self) -> bool {
+    pub(in crate::heap) fn collection_due(&self) -> bool {
         self.tick >= CACHE_GC_PERIOD - 1
     }
 
@@ -84,7 +84,7 @@ impl ThreadCache {
     /// collection (which only a request it serves, or that finds it due,
     /// runs).
     #[inline(always)]
-    pub(in super::super) fn count_request(&mut self) {
+    pub(in crate::heap) fn count_request(&mut self) {
         self.tick += 1;
     }
 }
@@ -128,7 +128,7 @@ fn return_block<S: Source>(g: &mut RawHeap<S>, c: &ThreadCache, h: usize) {
 
 /// Empties cache `c` into `g`; its bins start over at their first
 /// capacity.
-pub(in super::super) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
+pub(in crate::heap) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
     for i in 1..BINS {
         give_back(g, c, i, 0);
     }
@@ -154,7 +154,7 @@ fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep:
 /// Gives cache `c` back if it is over its limit (checked on the locked
 /// free path too: frees that do not reach the cache still empty the heap).
 #[inline]
-pub(in super::super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
+pub(in crate::heap) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
     if c.over_limit() {
         flush_into(g, c);
     }
@@ -162,7 +162,7 @@ pub(in super::super) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut Thr
 
 /// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
 /// is small and its bin has room; false if it was not taken.
-pub(in super::super) fn take_checked<S: Source>(
+pub(in crate::heap) fn take_checked<S: Source>(
     g: &mut RawHeap<S>,
     c: &mut ThreadCache,
     found: &Found,
@@ -181,7 +181,7 @@ pub(in super::super) fn take_checked<S: Source>(
 /// [`CACHE_GROW_AFTER`] times since the last collection may hold twice as
 /// many blocks (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); otherwise
 /// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
-pub(in super::super) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
+pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
     let cap = c.cap(i);
     c.full[i] = c.full[i].saturating_add(1);
     if c.full[i] > CACHE_GROW_AFTER
