@@ -47,7 +47,7 @@ impl<S: Source> RawHeap<S> {
     /// zeroed if `zero` (memory fresh from the kernel is not written).
     #[inline(always)]
     fn hand_out(&self, (p, dirty_end): (usize, usize), size: usize, zero: bool) -> NonNull<u8> {
-        let ptr = self.mem.ptr::<u8>(p);
+        let ptr = self.mem().ptr::<u8>(p);
         let end = dirty_end.min(p + size);
         if zero && end > p {
             // SAFETY: `[p, end)` lies in the payload just handed out.
@@ -70,7 +70,7 @@ impl<S: Source> RawHeap<S> {
     fn get(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
-            let (h, s, d) = if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {
+            let (h, s, d) = if let Some(h) = self.intact(self.lists().fit(&self.walk(), b)) {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
                 self.bump(b)
@@ -89,7 +89,7 @@ impl<S: Source> RawHeap<S> {
             return None;
         }
         let b = block_for(size)?;
-        let large = size >= self.mmap_threshold() && self.source.can_map();
+        let large = size >= self.mmap_threshold() && self.source_ref().can_map();
         // Room for moving the payload up to an alignment boundary.
         let need = if align <= ALIGN { b } else { b.checked_add(align)?.checked_add(MIN_BLOCK)? };
         // A large request reuses free memory if it fits without growing,
@@ -124,13 +124,13 @@ impl<S: Source> RawHeap<S> {
     /// A used block of at least `b` bytes from anywhere in the heap,
     /// growing it only if `may_grow`. Its stats are not booked yet.
     fn block(&mut self, b: usize, may_grow: bool) -> Option<Got> {
-        if let Some(h) = self.intact(self.lists.fit(&self.walk(), b)) {
+        if let Some(h) = self.intact(self.lists().fit(&self.walk(), b)) {
             return Some(self.take_free_outlined(h, b));
         }
         if self.top_size() >= b {
             return Some(self.bump(b));
         }
-        if let Some(h) = self.intact(self.lists.first_fit(&self.walk(), b)) {
+        if let Some(h) = self.intact(self.lists().first_fit(&self.walk(), b)) {
             return Some(self.take_free_outlined(h, b));
         }
         if may_grow && self.grow(b) {
@@ -148,7 +148,7 @@ impl<S: Source> RawHeap<S> {
         if s < b {
             self.corrupt((super::error::Corruption::FreeSize, h));
         }
-        let (m, tag) = (self.mem, self.tag);
+        let (m, tag) = (self.mem(), self.tag());
         // SAFETY: `h` is a listed free block of `s >= b` bytes, checked;
         // the remainder and the next header lie within or just after it.
         unsafe {
@@ -178,17 +178,13 @@ impl<S: Source> RawHeap<S> {
     /// Takes `b` bytes (which the top holds) off the front of the top.
     #[inline(always)]
     pub(super) fn bump(&mut self, b: usize) -> Got {
-        let h = self.top;
+        let h = self.top();
         // A 16-byte rest could not stand alone as a top block: take it too.
-        let s = if self.top_end - h - b < MIN_BLOCK { self.top_end - h } else { b };
+        let s = if self.top_end() - h - b < MIN_BLOCK { self.top_end() - h } else { b };
         // SAFETY: the top is heap memory; its first word becomes a header.
-        unsafe { self.mem.wr(h, self.tag | s | IN_USE | PREV_IN_USE) };
+        unsafe { self.mem().wr(h, self.tag() | s | IN_USE | PREV_IN_USE) };
         let end = h + s;
-        self.top = end;
-        let f = self.fresh;
-        if f < end {
-            self.fresh = end;
-        }
+        let f = self.advance_top(end);
         (h, s, f.clamp(h + HDR, end))
     }
 
@@ -204,15 +200,15 @@ impl<S: Source> RawHeap<S> {
             // it; a free block before `h` is listed with a valid footer.
             unsafe {
                 let (mut start, mut size, mut dirty) = (h, front, front);
-                if self.mem.rd(h) & PREV_IN_USE == 0 {
+                if self.mem().rd(h) & PREV_IN_USE == 0 {
                     let ps = self.prev_free(h);
                     self.unlist(h - ps, ps, &mut dirty);
                     start -= ps;
                     size += ps;
                 }
-                set_free(self.mem, self.tag, start, size);
+                set_free(self.mem(), self.tag(), start, size);
                 self.list_block(start, size, dirty);
-                self.mem.wr(nh, self.tag | (s - front) | IN_USE);
+                self.mem().wr(nh, self.tag() | (s - front) | IN_USE);
             }
             h = nh;
             s -= front;
@@ -228,7 +224,7 @@ impl<S: Source> RawHeap<S> {
             return s;
         }
         // SAFETY: `h` is a used block of size `s`.
-        unsafe { self.mem.wr(h, self.tag | b | (self.mem.rd(h) & PREV_IN_USE) | IN_USE) };
+        unsafe { self.mem().wr(h, self.tag() | b | (self.mem().rd(h) & PREV_IN_USE) | IN_USE) };
         self.release(h + b, s - b, 0, super::segment::NONE);
         b
     }

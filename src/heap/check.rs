@@ -26,8 +26,8 @@ impl<S: Source> RawHeap<S> {
     /// Whether `h` could be the header of a block below the top.
     pub(super) fn is_block_addr(&self, h: usize) -> bool {
         h % ALIGN == HDR
-            && match self.segs.find(h) {
-                Some(i) if i == self.segs.top() => h < self.top,
+            && match self.segs().find(h) {
+                Some(i) if i == self.segs().top() => h < self.top(),
                 Some(_) => true,
                 None => false,
             }
@@ -39,19 +39,19 @@ impl<S: Source> RawHeap<S> {
         let mut r = Report { ok: true, out: print_errors.then_some(out) };
         let (listed, listed_sum) = self.check_lists(&mut r);
         let (mut used, mut used_sum, mut free, mut free_sum) = (0, 0, 0, 0);
-        for i in 0..self.segs.len() {
-            let seg = *self.segs.get(i);
-            let is_top = i == self.segs.top();
-            let limit = if is_top { self.top } else { seg.sentinel };
+        for i in 0..self.segs().len() {
+            let seg = *self.segs().get(i);
+            let is_top = i == self.segs().top();
+            let limit = if is_top { self.top() } else { seg.sentinel };
             let (mut h, mut prev_free) = (seg.first, false);
             while h < limit {
                 // SAFETY: `h` is inside the segment's block area.
-                let hdr = unsafe { self.mem.rd(h) };
+                let hdr = unsafe { self.mem().rd(h) };
                 let s = hdr & SIZE;
                 if s < MIN_BLOCK
                     || s > limit - h
                     || hdr & (IN_USE | LARGE) == IN_USE | LARGE
-                    || hdr & TAG_BITS != self.tag
+                    || hdr & TAG_BITS != self.tag()
                 {
                     r.err(format_args!("bad header {hdr:#x} at {h:#x}"));
                     break;
@@ -73,7 +73,7 @@ impl<S: Source> RawHeap<S> {
                         r.err(format_args!("free block {h:#x} is on no free list"));
                     }
                     // SAFETY: as above; the footer is the block's last word.
-                    if unsafe { self.mem.rd(h + s - HDR) } != s {
+                    if unsafe { self.mem().rd(h + s - HDR) } != s {
                         r.err(format_args!("footer of free block {h:#x} is not its size"));
                     }
                     prev_free = true;
@@ -83,15 +83,15 @@ impl<S: Source> RawHeap<S> {
             if is_top {
                 let t = self.top_size();
                 if prev_free || (t != 0 && t < MIN_BLOCK) || t % ALIGN != 0 {
-                    r.err(format_args!("bad top {:#x}+{t}", self.top));
+                    r.err(format_args!("bad top {:#x}+{t}", self.top()));
                 }
-                if self.fresh < self.top || self.fresh > self.top_end {
-                    r.err(format_args!("fresh mark {:#x} outside the top", self.fresh));
+                if self.fresh() < self.top() || self.fresh() > self.top_end() {
+                    r.err(format_args!("fresh mark {:#x} outside the top", self.fresh()));
                 }
             }
             // SAFETY: the sentinel is the segment's last word.
-            let sh = unsafe { self.mem.rd(seg.sentinel) };
-            if sh & (TAG_BITS | SIZE | IN_USE | LARGE) != self.tag | IN_USE
+            let sh = unsafe { self.mem().rd(seg.sentinel) };
+            if sh & (TAG_BITS | SIZE | IN_USE | LARGE) != self.tag() | IN_USE
                 || (!is_top && (sh & PREV_IN_USE == 0) != prev_free)
             {
                 r.err(format_args!("bad sentinel {sh:#x} at {:#x}", seg.sentinel));
@@ -103,16 +103,18 @@ impl<S: Source> RawHeap<S> {
                 "{free} free blocks ({free_sum} B) but {listed} listed ({listed_sum} B)"
             ));
         }
-        if (listed, listed_sum) != (self.st.free_blocks, self.st.free) {
+        if (listed, listed_sum) != (self.stats().free_blocks, self.stats().free) {
             r.err(format_args!(
                 "free totals {} / {} B, lists hold {listed} / {listed_sum} B",
-                self.st.free_blocks, self.st.free
+                self.stats().free_blocks,
+                self.stats().free
             ));
         }
-        if (used, used_sum) != (self.st.used_blocks, self.st.used) {
+        if (used, used_sum) != (self.stats().used_blocks, self.stats().used) {
             r.err(format_args!(
                 "used totals {} / {} B, blocks {used} / {used_sum} B",
-                self.st.used_blocks, self.st.used
+                self.stats().used_blocks,
+                self.stats().used
             ));
         }
         self.check_large(&mut r);

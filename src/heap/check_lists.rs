@@ -14,14 +14,14 @@ impl<S: Source> RawHeap<S> {
     /// Also checks the total of dirty bytes in big free blocks.
     pub(super) fn check_lists(&mut self, r: &mut Report<'_>) -> (usize, usize) {
         let (mut n, mut sum, mut dirty) = (0, 0, 0);
-        let m = self.mem;
+        let m = self.mem();
         for fl in 0..FL {
-            if !self.lists.row_consistent(fl) {
+            if !self.lists().row_consistent(fl) {
                 r.err(format_args!("first-level bitmap bit {fl} is wrong"));
             }
             for sl in 0..SL {
-                let mut h = self.lists.head(fl, sl);
-                if self.lists.bit(fl, sl) != (h != 0) {
+                let mut h = self.lists().head(fl, sl);
+                if self.lists().bit(fl, sl) != (h != 0) {
                     r.err(format_args!("bitmap bit ({fl},{sl}) disagrees with its list"));
                 }
                 let mut prev = 0;
@@ -61,10 +61,10 @@ impl<S: Source> RawHeap<S> {
                 }
             }
         }
-        if dirty != self.st.dirty {
+        if dirty != self.stats().dirty {
             r.err(format_args!(
                 "big free blocks hold {dirty} dirty B, total says {}",
-                self.st.dirty
+                self.stats().dirty
             ));
         }
         (n, sum)
@@ -73,10 +73,10 @@ impl<S: Source> RawHeap<S> {
     /// Clears the marks `check_lists` left (also on
     /// blocks the walk missed).
     pub(super) fn unmark(&mut self) {
-        let m = self.mem;
+        let m = self.mem();
         for fl in 0..FL {
             for sl in 0..SL {
-                let mut h = self.lists.head(fl, sl);
+                let mut h = self.lists().head(fl, sl);
                 // SAFETY: only marked blocks (validated before marking) are
                 // followed; the first unmarked one ends the list walk.
                 unsafe {
@@ -91,7 +91,7 @@ impl<S: Source> RawHeap<S> {
 
     pub(super) fn check_large(&self, r: &mut Report<'_>) {
         let (mut n, mut usable, mut mapped) = (0, 0, 0);
-        self.large.each(self.mem, |p| match self.large_parts(p) {
+        self.large().each(self.mem(), |p| match self.large_parts(p) {
             Ok((m, len)) => {
                 n += 1;
                 usable += m + len - p;
@@ -99,8 +99,9 @@ impl<S: Source> RawHeap<S> {
             }
             Err(_) => r.err(format_args!("large block {p:#x} has a bad header")),
         });
-        if (n, usable, mapped) != (self.st.large_blocks, self.st.large, self.st.mapped)
-            || n != self.large.len()
+        if (n, usable, mapped)
+            != (self.stats().large_blocks, self.stats().large, self.stats().mapped)
+            || n != self.large().len()
         {
             r.err(format_args!("large totals disagree: {n} blocks, {usable} B, {mapped} B mapped"));
         }

@@ -2,10 +2,8 @@
 //! neighbours and the top, and the purge policy for big free blocks.
 
 use super::block::{
-    dirty_of, down, set_free, up, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN,
-    SIZE, TAG_BITS,
+    set_free, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN, SIZE, TAG_BITS,
 };
-use super::class::class_of;
 use super::error::{Corruption, HeapError};
 use super::raw::RawHeap;
 use super::segment::NONE;
@@ -47,25 +45,25 @@ impl<S: Source> RawHeap<S> {
             return Err(HeapError::InvalidPointer);
         }
         let h = p - HDR;
-        let (seg, limit) = if h.wrapping_sub(self.top_first) < self.top_end - self.top_first {
-            (self.segs.top(), self.top)
-        } else if let Some(i) = self.segs.find_other(h) {
-            (i, self.segs.get(i).sentinel)
-        } else if self.large.contains(self.mem, p) {
+        let (seg, limit) = if h.wrapping_sub(self.top_first()) < self.top_end() - self.top_first() {
+            (self.segs().top(), self.top())
+        } else if let Some(i) = self.segs().find_other(h) {
+            (i, self.segs().get(i).sentinel)
+        } else if self.large().contains(self.mem(), p) {
             return Ok(Found::Large(p));
-        } else if self.large.recently_freed(self.mem, p) || p == self.last_freed {
+        } else if self.large().recently_freed(self.mem(), p) || p == self.last_freed() {
             return Err(HeapError::DoubleFree);
         } else {
             return Err(HeapError::InvalidPointer);
         };
         // The next header is read right after this one: start fetching the
         // lines where it most likely is, in parallel with the header's.
-        let m = self.mem;
+        let m = self.mem();
         prefetch(m, h + 64);
         prefetch(m, h + 128);
         // SAFETY: `h` lies in a segment's block area.
         let hdr = unsafe { m.rd(h) };
-        if hdr & TAG_BITS != self.tag {
+        if hdr & TAG_BITS != self.tag() {
             // Not a header this heap wrote: a stray pointer, or a block of
             // another heap (one that lives inside a block of this one).
             return Err(HeapError::InvalidPointer);
@@ -84,18 +82,17 @@ impl<S: Source> RawHeap<S> {
             return Err(HeapError::InvalidPointer);
         }
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if !self.unkeyed && s <= CACHE_MAX && unsafe { m.rd(h + 16) } == key_of(h) {
+        if !self.unkeyed() && s <= CACHE_MAX && unsafe { m.rd(h + 16) } == key_of(h) {
             return Err(HeapError::DoubleFree); // it sits in a thread cache
         }
-        let n = h + s;
+        let (n, tag) = (h + s, self.tag());
         // SAFETY: `n` is at most the segment's sentinel.
-        if n != self.top && unsafe { m.rd(n) } & (TAG_BITS | PREV_IN_USE) != self.tag | PREV_IN_USE
-        {
+        if n != self.top() && unsafe { m.rd(n) } & (TAG_BITS | PREV_IN_USE) != tag | PREV_IN_USE {
             return Err(NEIGHBOUR);
         }
         let mut ps = 0;
         if hdr & PREV_IN_USE == 0 {
-            let first = self.segs.get(seg).first;
+            let first = self.segs().get(seg).first;
             // SAFETY: `h-8` is the previous block's footer or the segment's
             // pad word; `h-ps` is checked to lie in the segment first.
             let bad = unsafe {
@@ -104,7 +101,7 @@ impl<S: Source> RawHeap<S> {
                     || ps % ALIGN != 0
                     || ps > h - first
                     || m.rd(h - ps) & (TAG_BITS | SIZE | IN_USE | PREV_IN_USE)
-                        != self.tag | ps | PREV_IN_USE
+                        != self.tag() | ps | PREV_IN_USE
             };
             if bad {
                 return Err(NEIGHBOUR);
@@ -131,9 +128,8 @@ impl<S: Source> RawHeap<S> {
         match found {
             Found::Large(p) => self.large_free(p),
             Found::Block { h, s, seg, ps } => {
-                self.last_freed = h + HDR;
-                self.st.used -= s - HDR;
-                self.st.used_blocks -= 1;
+                self.set_last_freed(h + HDR);
+                self.note_free(s - HDR);
                 self.release(h, s, ps, seg);
                 Ok(())
             }
@@ -158,7 +154,7 @@ impl<S: Source> RawHeap<S> {
     /// if that block is in use; the block after it is checked here.
     pub(super) fn release(&mut self, h: usize, s: usize, ps: usize, seg: usize) {
         let (mut start, mut size, mut dirty) = (h, s, s);
-        let m = self.mem;
+        let m = self.mem();
         // SAFETY: `h` was a used block; its neighbours' tags are checked
         // before they are trusted.
         unsafe {
@@ -167,12 +163,12 @@ impl<S: Source> RawHeap<S> {
                 self.unlist(start, ps, &mut dirty);
                 size += ps;
             }
-            m.wr(h, self.tag | s); // IN_USE clear: a second free of `h` is seen as double
+            m.wr(h, self.tag() | s); // IN_USE clear: a second free of `h` is seen as double
             let n = h + s;
-            if n == self.top {
-                self.top = start;
+            if n == self.top() {
+                self.lower_top(start);
                 let t = self.top_size();
-                if t > self.trim_threshold() && t > self.trim_fail_at {
+                if t > self.trim_threshold() && t > self.trim_fail_at() {
                     self.auto_trim();
                 } else if self.purge_due() {
                     self.purge_dirty();
@@ -201,46 +197,6 @@ impl<S: Source> RawHeap<S> {
         *dirty += unsafe { self.unlist_block(h, s) };
     }
 
-    /// Takes free block `h` of size `s` off its list (its links checked
-    /// first); returns its dirty bytes.
-    ///
-    /// # Safety
-    /// `h` must be a listed free block of size `s`, checked.
-    #[inline(always)]
-    pub(super) unsafe fn unlist_block(&mut self, h: usize, s: usize) -> usize {
-        let w = super::class::Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
-        // SAFETY: `h` is a checked free block.
-        if let Err(d) = unsafe { self.lists.remove(&w, h, s) } {
-            self.corrupt(d);
-        }
-        // SAFETY: as above.
-        let d = unsafe { dirty_of(self.mem, h, s) };
-        if s >= PURGE_MIN {
-            self.st.dirty -= d;
-        }
-        self.st.free -= s;
-        self.st.free_blocks -= 1;
-        d
-    }
-
-    /// Lists free block `h` of size `s` (its tags written) with `dirty`
-    /// unpurged bytes, counted in the heap's dirty total if it is big.
-    ///
-    /// # Safety
-    /// `h` must be a free block of size `s`, on no list.
-    #[inline(always)]
-    pub(super) unsafe fn list_block(&mut self, h: usize, s: usize, dirty: usize) {
-        if s >= PURGE_MIN {
-            // SAFETY: big free blocks keep their dirty count at h+24.
-            unsafe { self.mem.wr(h + 24, dirty) };
-            self.st.dirty += dirty;
-        }
-        // SAFETY: forwarded contract.
-        unsafe { self.lists.insert(self.mem, h, s) };
-        self.st.free += s;
-        self.st.free_blocks += 1;
-    }
-
     /// Lists free block `[h, h+s)` with `dirty` unpurged bytes; a big one
     /// that fills an old segment is given back instead. Once the big free
     /// blocks hold more dirty bytes than the purge limit, they are all
@@ -252,10 +208,10 @@ impl<S: Source> RawHeap<S> {
     /// used blocks on both sides.
     unsafe fn put_free(&mut self, h: usize, s: usize, dirty: usize, seg: usize) {
         // SAFETY: `[h, h+s)` is free heap memory.
-        unsafe { set_free(self.mem, self.tag, h, s) };
+        unsafe { set_free(self.mem(), self.tag(), h, s) };
         if s >= PURGE_MIN {
-            let seg = if seg == NONE { self.segs.find(h).unwrap_or(NONE) } else { seg };
-            if seg != NONE && seg != self.segs.top() && self.release_segment(seg, h, s) {
+            let seg = if seg == NONE { self.segs().find(h).unwrap_or(NONE) } else { seg };
+            if seg != NONE && seg != self.segs().top() && self.release_segment(seg, h, s) {
                 return;
             }
         }
@@ -266,12 +222,6 @@ impl<S: Source> RawHeap<S> {
         }
     }
 
-    /// Dirty bytes of the big free blocks and of the top.
-    #[inline(always)]
-    pub(super) fn dirty_total(&self) -> usize {
-        self.st.dirty + (self.fresh - self.top)
-    }
-
     /// Whether the dirty memory is over the purge limit (and, if a purge
     /// found nothing it could discard, has grown by the limit since).
     #[inline(always)]
@@ -279,53 +229,23 @@ impl<S: Source> RawHeap<S> {
         // The limit is never below PURGE_AUTO: compared with that first,
         // a heap with little dirty memory answers in two instructions.
         let d = self.dirty_total();
-        d > super::raw::PURGE_AUTO && d > self.purge_limit().max(self.purge_fail_at)
+        d > super::raw::PURGE_AUTO && d > self.purge_limit().max(self.purge_fail_at())
     }
 
     /// Purges every big free block that has dirty pages, and the top.
     #[cold]
     pub(super) fn purge_dirty(&mut self) -> bool {
-        let page = self.source.page_size();
+        let page = self.source().page_size();
         let mut done = self.purge_top(page);
-        let (m, mut purged) = (self.mem, 0);
-        let w = super::class::Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
-        let source = &mut self.source;
-        let walked = self.lists.each_from(&w, class_of(PURGE_MIN).0, |h, s| {
-            // SAFETY: a checked listed block; big ones keep their dirty
-            // count at h+24; the pages purged lie inside it, clear of its
-            // tags.
-            unsafe {
-                let d = m.rd(h + 24);
-                let (lo, hi) = (up(h + 32, page), down(h + s - HDR, page));
-                if s >= PURGE_MIN && d != 0 && hi > lo && source.purge(lo, hi - lo) {
-                    m.wr(h + 24, 0);
-                    purged += d;
-                }
-            }
-        });
-        if let Err(d) = walked {
-            self.corrupt(d);
-        }
-        self.st.dirty -= purged;
+        let purged = self.purge_listed(page);
         done |= purged != 0;
         // If the source refused (or nothing was big enough to purge), do not
         // walk the lists again on every free.
-        self.purge_fail_at =
-            if done { 0 } else { self.dirty_total().saturating_add(self.purge_limit()) };
+        self.set_purge_fail_at(if done {
+            0
+        } else {
+            self.dirty_total().saturating_add(self.purge_limit())
+        });
         done
-    }
-
-    /// Gives back segment `i` if free block `[h, h+s)` fills it.
-    fn release_segment(&mut self, i: usize, h: usize, s: usize) -> bool {
-        let seg = *self.segs.get(i);
-        // SAFETY: the whole segment is one free block: nothing uses it.
-        if h != seg.first || h + s != seg.sentinel || !unsafe { self.source.release(seg.span) } {
-            return false;
-        }
-        self.segs.remove(i);
-        self.top_first = self.segs.get(self.segs.top()).first;
-        self.bounds = self.segs.bounds();
-        self.layout = self.layout.wrapping_add(1);
-        true
     }
 }

@@ -73,7 +73,7 @@ impl<S: Source> Drop for HeapGuard<'_, S> {
     #[inline]
     fn drop(&mut self) {
         let h = self.heap;
-        if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout {
+        if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout() {
             self.publish();
         }
     }
@@ -89,13 +89,13 @@ impl<S: Source> HeapGuard<'_, S> {
         let (lo, hi) = self.g.block_area();
         h.lo.store(lo, Relaxed);
         h.span16.store((hi - lo) >> 4, Relaxed);
-        let (blo, bhi) = self.g.bounds;
+        let (blo, bhi) = self.g.bounds();
         h.blo.store(blo, Relaxed);
         h.bspan.store((bhi - blo) >> 4, Relaxed);
-        h.tag.store(self.g.tag, Relaxed);
+        h.tag.store(self.g.tag(), Relaxed);
         #[cfg(miri)]
-        h.root.store(self.g.source.root(), Relaxed);
-        h.published.store(self.g.layout, Relaxed);
+        h.root.store(self.g.source_ref().root(), Relaxed);
+        h.published.store(self.g.layout(), Relaxed);
     }
 }
 
@@ -130,7 +130,7 @@ impl<S: Source> Heap<S> {
     /// [`realloc_cached`]: Self::realloc_cached
     pub const fn with_caches(source: S) -> Self {
         let mut raw = RawHeap::new(source);
-        raw.unkeyed = false;
+        raw.set_keyed();
         Self::make(raw, KEYED)
     }
 
@@ -139,10 +139,9 @@ impl<S: Source> Heap<S> {
     /// serves the plain entry points, and the heap registers the exit hook
     /// that gives it back as the thread ends. Only the process heap may be
     /// one, and only in programs whose threads are rawrt's.
-    #[cfg_attr(test, allow(dead_code))] // hosted tests' process heap has no caches
     pub(crate) const fn with_thread_cache(source: S) -> Self {
         let mut raw = RawHeap::new(source);
-        raw.unkeyed = false;
+        raw.set_keyed();
         Self::make(raw, TCB)
     }
 
@@ -252,7 +251,7 @@ impl<S: Source> Heap<S> {
         func: &'static str,
     ) -> Option<NonNull<u8>> {
         let mut g = self.raw.lock();
-        g.op = Some(func);
+        g.set_op(func);
         if let Some(p) = g.alloc_inline(size, align, zero) {
             return Some(p);
         }
@@ -369,7 +368,7 @@ impl<S: Source> Heap<S> {
         func: &'static str,
     ) -> Option<NonNull<u8>> {
         let mut g = self.lock_with(c.as_deref_mut());
-        g.op = Some(func);
+        g.set_op(func);
         let p = if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) };
         if p.is_some() {
             return p;
@@ -481,7 +480,7 @@ impl<S: Source> Heap<S> {
         full_bin: usize,
     ) -> Result<(), HeapError> {
         let mut g = self.lock_with(c.as_deref_mut());
-        g.op = Some("free");
+        g.set_op("free");
         let Some(c) = c else {
             let found = g.locate(p)?;
             return g.free_found(found);
@@ -560,7 +559,7 @@ impl<S: Source> Heap<S> {
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
         let mut g = self.lock_with(c.as_deref_mut());
-        g.op = Some(func);
+        g.set_op(func);
         // SAFETY: forwarded contract.
         let resize = |g: &mut RawHeap<S>| unsafe { g.realloc(ptr.as_ptr(), new_size, align) };
         match resize(&mut g) {
@@ -692,7 +691,7 @@ fn recover<S: Source, T>(
     size: usize,
     mut retry: impl FnMut(&mut RawHeap<S>) -> Option<T>,
 ) -> Option<T> {
-    if size > g.free_now() + g.parked {
+    if size > g.free_now() + g.parked() {
         return None;
     }
     if let Some(c) = c {

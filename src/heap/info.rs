@@ -77,22 +77,24 @@ impl<S: Source> RawHeap<S> {
     /// The heap's figures. Costs one scan of the highest non-empty class.
     pub fn info(&self) -> HeapInfo {
         let t = self.top_size();
-        let largest = self.intact(self.lists.largest(&self.walk())).max(t);
-        let free = self.free_now() + self.parked;
-        let allocated_blocks = self.st.used_blocks + self.st.large_blocks - self.parked_blocks;
-        let free_blocks = self.st.free_blocks + (t >= MIN_BLOCK) as usize + self.parked_blocks;
-        let segs: usize = (0..self.segs.len()).map(|i| self.segs.get(i).span.len).sum();
-        let n = self.source.counters();
+        let largest = self.intact(self.lists().largest(&self.walk())).max(t);
+        let free = self.free_now() + self.parked();
+        let allocated_blocks =
+            self.stats().used_blocks + self.stats().large_blocks - self.parked_blocks();
+        let free_blocks =
+            self.stats().free_blocks + (t >= MIN_BLOCK) as usize + self.parked_blocks();
+        let segs: usize = (0..self.segs().len()).map(|i| self.segs().get(i).span.len).sum();
+        let n = self.source_ref().counters();
         HeapInfo {
             total_free_bytes: free,
-            total_allocated_bytes: self.st.used + self.st.large - self.parked,
+            total_allocated_bytes: self.stats().used + self.stats().large - self.parked(),
             largest_free_block: largest.saturating_sub(HDR),
-            minimum_free_bytes: (!self.st.min_free_c).min(free),
+            minimum_free_bytes: (!self.stats().min_free_c).min(free),
             allocated_blocks,
             free_blocks,
             total_blocks: allocated_blocks + free_blocks,
-            peak_allocated_bytes: self.st.peak,
-            footprint: segs + self.st.mapped + self.large.table_bytes(),
+            peak_allocated_bytes: self.stats().peak,
+            footprint: segs + self.stats().mapped + self.large().table_bytes(),
             brk_calls: n.brk,
             mmap_calls: n.mmap,
             munmap_calls: n.munmap,
@@ -105,14 +107,14 @@ impl<S: Source> RawHeap<S> {
     /// large block's mapping, judged by its payload address).
     pub fn owns(&self, p: *const u8) -> bool {
         let a = p.addr();
-        self.segs.find(a.wrapping_sub(HDR)).is_some() || self.large.contains(self.mem, a)
+        self.segs().find(a.wrapping_sub(HDR)).is_some() || self.large().contains(self.mem(), a)
     }
 
     /// Prints one line per block (header address, usable size, used or
     /// free, next block; next free block for free ones) and a summary.
     pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {
-        for i in 0..self.segs.len() {
-            let seg = self.segs.get(i);
+        for i in 0..self.segs().len() {
+            let seg = self.segs().get(i);
             writeln!(
                 out,
                 "segment {:#x}..{:#x} ({} B)",
@@ -120,11 +122,11 @@ impl<S: Source> RawHeap<S> {
                 seg.span.end(),
                 seg.span.len
             )?;
-            let limit = if i == self.segs.top() { self.top } else { seg.sentinel };
+            let limit = if i == self.segs().top() { self.top() } else { seg.sentinel };
             let mut h = seg.first;
             while h < limit {
                 // SAFETY: `h` is inside the segment's block area.
-                let hdr = unsafe { self.mem.rd(h) };
+                let hdr = unsafe { self.mem().rd(h) };
                 let s = hdr & SIZE;
                 if s < MIN_BLOCK || s > limit - h {
                     writeln!(out, "  {h:#x} bad header {hdr:#x}")?;
@@ -132,9 +134,9 @@ impl<S: Source> RawHeap<S> {
                 }
                 // SAFETY: a free or cached block's next link is its second
                 // word, a cached block's key its third; s >= MIN_BLOCK.
-                let (nf, key) = unsafe { (self.mem.rd(h + 8), self.mem.rd(h + 16)) };
+                let (nf, key) = unsafe { (self.mem().rd(h + 8), self.mem().rd(h + 16)) };
                 let (u, n) = (s - HDR, h + s);
-                if hdr & IN_USE != 0 && !self.unkeyed && s <= CACHE_MAX && key == key_of(h) {
+                if hdr & IN_USE != 0 && !self.unkeyed() && s <= CACHE_MAX && key == key_of(h) {
                     let nc = unmangle(h, nf);
                     writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nc:#x}")?;
                 } else if hdr & IN_USE != 0 {
@@ -144,18 +146,18 @@ impl<S: Source> RawHeap<S> {
                 }
                 h += s;
             }
-            if i == self.segs.top() && self.top_size() > 0 {
+            if i == self.segs().top() && self.top_size() > 0 {
                 writeln!(
                     out,
                     "  {:#x} {:>10} top next {:#x}",
-                    self.top,
+                    self.top(),
                     self.top_size() - HDR,
-                    self.top_end
+                    self.top_end()
                 )?;
             }
         }
         let mut r = Ok(());
-        self.large.each(self.mem, |p| {
+        self.large().each(self.mem(), |p| {
             if let Ok((m, len)) = self.large_parts(p) {
                 r = r.and(writeln!(
                     out,

@@ -16,10 +16,10 @@ impl<S: Source> RawHeap<S> {
     /// segment's block area below that end.
     #[inline(always)]
     pub(super) fn limit_of(&self, h: usize) -> Option<usize> {
-        if h.wrapping_sub(self.top_first) < self.top_end - self.top_first {
-            return (h < self.top).then_some(self.top);
+        if h.wrapping_sub(self.top_first()) < self.top_end() - self.top_first() {
+            return (h < self.top()).then_some(self.top());
         }
-        self.segs.limit_other(h)
+        self.segs().limit_other(h)
     }
 
     /// The size of free block `h`, checked: its header is a free block's
@@ -30,15 +30,15 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn free_size(&self, h: usize) -> usize {
         // SAFETY: `h` is a list head or a checked link, or a neighbour
         // header of a checked block: inside a segment's block area.
-        self.free_size_of(h, unsafe { self.mem.rd(h) })
+        self.free_size_of(h, unsafe { self.mem().rd(h) })
     }
 
     /// [`free_size`](Self::free_size) of block `h` whose header `hdr` the
     /// caller has just read.
     #[inline(always)]
     pub(super) fn free_size_of(&self, h: usize, hdr: usize) -> usize {
-        let m = self.mem;
-        if hdr & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag | PREV_IN_USE {
+        let m = self.mem();
+        if hdr & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag() | PREV_IN_USE {
             self.corrupt((Corruption::FreeHeader, h));
         }
         let s = hdr & SIZE;
@@ -49,7 +49,7 @@ impl<S: Source> RawHeap<S> {
         // SAFETY: `[h, h+s]` lies in the segment (the word at `h+s` at most
         // its sentinel).
         let (footer, next) = unsafe { (m.rd(h + s - HDR), m.rd(h + s)) };
-        if footer != s || next & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag | IN_USE {
+        if footer != s || next & (TAG_BITS | IN_USE | PREV_IN_USE) != self.tag() | IN_USE {
             self.corrupt((Corruption::FreeSize, h));
         }
         s
@@ -61,20 +61,20 @@ impl<S: Source> RawHeap<S> {
     /// the block before `h` could overwrite.
     #[inline(always)]
     pub(super) fn prev_free(&self, h: usize) -> usize {
-        let first = if h.wrapping_sub(self.top_first) < self.top_end - self.top_first {
-            self.top_first
+        let first = if h.wrapping_sub(self.top_first()) < self.top_end() - self.top_first() {
+            self.top_first()
         } else {
-            self.segs.find(h).map_or(h, |i| self.segs.get(i).first)
+            self.segs().find(h).map_or(h, |i| self.segs().get(i).first)
         };
         // SAFETY: `h` is a block header; the word before it is the previous
         // block's footer (or the segment's pad word, for the first block).
-        let ps = unsafe { self.mem.rd(h - HDR) };
+        let ps = unsafe { self.mem().rd(h - HDR) };
         if ps < MIN_BLOCK || ps % 16 != 0 || ps > h - first {
             self.corrupt((Corruption::Neighbour, h));
         }
         // SAFETY: `h - ps` lies in the segment, checked just now.
-        let hdr = unsafe { self.mem.rd(h - ps) };
-        if hdr & (TAG_BITS | SIZE | IN_USE | PREV_IN_USE) != self.tag | ps | PREV_IN_USE {
+        let hdr = unsafe { self.mem().rd(h - ps) };
+        if hdr & (TAG_BITS | SIZE | IN_USE | PREV_IN_USE) != self.tag() | ps | PREV_IN_USE {
             self.corrupt((Corruption::Neighbour, h));
         }
         ps

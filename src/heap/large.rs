@@ -172,47 +172,43 @@ impl LargeSet {
 impl<S: Source> RawHeap<S> {
     /// A large block of `size` bytes aligned to `align`, in its own mapping.
     pub(super) fn large_alloc(&mut self, size: usize, align: usize) -> Option<usize> {
-        if self.tag == 0 {
+        if self.tag() == 0 {
             self.first_use();
         }
-        let page = self.source.page_size();
-        self.large.set_page(page);
+        let page = self.source().page_size();
+        self.set_large_page(page);
         let room = if align <= 16 { 16 } else { align.checked_add(16)? };
         let len = size.checked_add(room)?.checked_add(page - 1)? & !(page - 1);
         if len > SIZE {
             return None; // the header could not hold it
         }
-        let m = self.source.map(len)?;
-        if !self.large.reserve(self.mem, &mut self.source) {
+        let m = self.source().map(len)?;
+        if !self.reserve_large() {
             // SAFETY: the mapping was never handed out.
-            unsafe { self.source.unmap(m, len) };
+            unsafe { self.source().unmap(m, len) };
             return None;
         }
         let p = if align <= 16 { m + 16 } else { up(m + 16, align) };
         // SAFETY: both words lie in the new mapping, before the payload.
         unsafe {
-            self.mem.wr(p - 16, p - m);
-            self.mem.wr(p - HDR, len | IN_USE | LARGE);
+            self.mem().wr(p - 16, p - m);
+            self.mem().wr(p - HDR, len | IN_USE | LARGE);
         }
-        self.large.insert(self.mem, p);
-        self.st.large += m + len - p;
-        self.st.large_blocks += 1;
-        self.st.mapped += len;
-        self.note_peak();
+        self.add_large(p, m + len - p, len);
         Some(p)
     }
 
     /// The mapping `(base, len)` of live large block `p`, validated.
     pub(super) fn large_parts(&self, p: usize) -> Result<(usize, usize), HeapError> {
         // SAFETY: `p` is in the set, so its mapping is live.
-        let (hdr, off) = unsafe { (self.mem.rd(p - HDR), self.mem.rd(p - 16)) };
+        let (hdr, off) = unsafe { (self.mem().rd(p - HDR), self.mem().rd(p - 16)) };
         let len = hdr & SIZE;
         let m = p.wrapping_sub(off);
         if hdr & (IN_USE | LARGE) != IN_USE | LARGE
             || off < 16
             || off % 16 != 0
             || off >= len
-            || m % self.large.page() != 0
+            || m % self.large().page() != 0
         {
             return Err(HeapError::Corrupted(Corruption::LargeHeader));
         }
@@ -222,12 +218,9 @@ impl<S: Source> RawHeap<S> {
     /// Frees large block `p` (known to be in the set).
     pub(super) fn large_free(&mut self, p: usize) -> Result<(), HeapError> {
         let (m, len) = self.large_parts(p)?;
-        self.large.remove(self.mem, p);
-        self.st.large -= m + len - p;
-        self.st.large_blocks -= 1;
-        self.st.mapped -= len;
+        self.remove_large(p, m + len - p, len);
         // SAFETY: the block was live and is now forgotten.
-        unsafe { self.source.unmap(m, len) };
+        unsafe { self.source().unmap(m, len) };
         self.raise_thresholds(len);
         Ok(())
     }

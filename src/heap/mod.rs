@@ -2,13 +2,19 @@
 //! [`Source`], behind a lock.
 //!
 //! - [`RawHeap`] is the allocator core (`&mut self`, no locks, no system
-//!   calls of its own). `block.rs` documents the block layout and its
+//!   calls of its own). Its fields are private to `raw.rs` (which
+//!   documents each one's invariant and holds the methods that change
+//!   them and keep the totals right) and its children `raw/view.rs` (the
+//!   accessors) and `raw/grow.rs` (taking on memory); the operations
+//!   (`alloc.rs`, `free.rs`, `realloc.rs`, ...) go through those
+//!   methods. `block.rs` documents the block layout and its
 //!   invariants; `class.rs` the two-level size classes; `integrity.rs`
 //!   the checks a block passes before its metadata is trusted;
 //!   `large.rs` blocks in their own mappings; `trim.rs` how memory goes
 //!   back; `secret.rs` the per-process secret.
 //! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock), with thread caches
-//!   in front (`tcache.rs`); `&Heap` is an
+//!   in front (`tcache.rs`; the bins in `tcache/bins.rs`, how much a
+//!   cache keeps in `tcache/policy.rs`); `&Heap` is an
 //!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
 //!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
@@ -113,14 +119,26 @@ pub use traits::{misuse, ProcessHeap};
 /// heap does not import the thread module) and which switch its lock on;
 /// a program with another runtime (std, a libc) uses region heaps, or a
 /// `Heap` of its own over [`ProcessSource::mmap_only`] (with caches it
-/// brings itself: [`Heap::with_caches`]). (Hosted unit tests build it
-/// without the break, which the test harness's own libc owns, and without
-/// caches.)
-#[cfg(not(test))]
-pub static PROCESS: Heap<ProcessSource> = Heap::with_thread_cache(ProcessSource::new(LinuxOs));
-/// The process heap (hosted tests: mmap only, no thread caches).
-#[cfg(test)]
-pub static PROCESS: Heap<ProcessSource> = Heap::with_source(ProcessSource::mmap_only(LinuxOs));
+/// brings itself: [`Heap::with_caches`]).
+pub static PROCESS: Heap<ProcessSource> = process_heap();
+
+/// What [`PROCESS`] is built as. The one place where the hosted unit
+/// tests run the heap differently from the product, and it must stay: the
+/// tests run under the standard library in a glibc process, whose malloc
+/// owns the program break and whose threads' thread pointers point at
+/// glibc's control blocks, not rawrt's, so the product's process heap
+/// would move glibc's break under it and take its thread caches from
+/// glibc's memory. There the process heap maps its memory and has no
+/// thread caches; everything else is the product's code (the break, the
+/// thread caches and the locked paths are tested through heaps the tests
+/// build with a simulated kernel (`mock_os.rs`) and caches of their own).
+const fn process_heap() -> Heap<ProcessSource> {
+    if cfg!(test) {
+        Heap::with_source(ProcessSource::mmap_only(LinuxOs))
+    } else {
+        Heap::with_thread_cache(ProcessSource::new(LinuxOs))
+    }
+}
 
 /// The process heap.
 #[inline(always)]

@@ -1,12 +1,17 @@
 //! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
 //! how it takes on memory; the operations live in sibling files.
 
-use super::block::{set_free, Mem, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
-use super::class::{Damage, FreeLists, Walk};
+use super::block::{dirty_of, down, up, Mem, HDR, IN_USE, PREV_IN_USE, PURGE_MIN};
+use super::class::{class_of, Damage, FreeLists, Walk};
 use super::error::HeapError;
 use super::large::LargeSet;
 use super::segment::{Seg, Segments};
 use super::source::Source;
+
+mod grow;
+mod view;
+
+pub use grow::AddRegion;
 
 /// Requests at or above this many bytes get their own mapping by default
 /// (until a freed large block raises it, see [`MAX_DYN_MMAP_THRESHOLD`]).
@@ -39,22 +44,30 @@ pub const PURGE_AUTO: usize = 2048 * 1024;
 /// Called after an allocation fails: `(size, align, function name)`.
 pub type FailedAllocFn = fn(usize, usize, &'static str);
 
-/// Running totals, kept so that `info` costs no walk.
+/// Running totals, kept so that `info` costs no walk. Only `RawHeap`'s
+/// own methods (in `raw.rs`) change them; other files read them through
+/// [`RawHeap::stats`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Stats {
-    /// Usable bytes of used blocks in segments.
+    /// Usable bytes (size less one header) of the used blocks in segments,
+    /// cached ones included (see [`RawHeap::note_alloc`]).
     pub used: usize,
+    /// Number of those blocks.
     pub used_blocks: usize,
-    /// Sum of the sizes of listed free blocks.
+    /// Sum of the sizes of the listed free blocks (the top excluded).
     pub free: usize,
+    /// Number of the listed free blocks.
     pub free_blocks: usize,
     /// Dirty (unpurged) bytes of the listed free blocks of at least
-    /// `PURGE_MIN` bytes.
+    /// `PURGE_MIN` bytes: the sum of the counts they keep at `h+24`.
     pub dirty: usize,
-    /// Usable bytes of large blocks, their number and mapped bytes.
+    /// Usable bytes of the large blocks (payload to end of mapping).
     pub large: usize,
+    /// Number of the large blocks (the live entries of the large set).
     pub large_blocks: usize,
+    /// Bytes mapped for the large blocks (the large set's table excluded).
     pub mapped: usize,
+    /// The most bytes ever allocated at once (`used + large - parked`).
     pub peak: usize,
     /// The low-water mark of the free bytes, complemented (`!0` is zero
     /// free bytes; a new heap, all zeros, has seen no low yet).
@@ -63,61 +76,98 @@ pub(super) struct Stats {
 
 /// A heap over a [`Source`]: bump allocation from the top of the last
 /// segment plus segregated free lists (layout: see `block.rs`).
+///
+/// ```text
+///   segment (older)           top segment
+///  +---------------------+   +--------------------------------------+
+///  | blocks ... sentinel |   | blocks ... | top ......... | sentinel |
+///  +---------------------+   +--------------------------------------+
+///                             ^top_first  ^top   ^fresh    ^top_end
+/// ```
+///
+/// The fields are private to this file: the other heap files (the
+/// operations) read them through accessors and change them only through
+/// the methods here, which keep the running totals (`Stats`), the top
+/// and the segment bookkeeping consistent with each other.
 pub struct RawHeap<S: Source> {
-    pub(super) lists: FreeLists,
+    /// The free blocks. Every free block of a segment other than the top
+    /// is on exactly one list, that of its size class, with its tags
+    /// written (`set_free`); `st.free` and `st.free_blocks` are the sum of
+    /// their sizes and their number; a big one (at least `PURGE_MIN`
+    /// bytes) keeps its dirty count at `h+24`, and those sum to `st.dirty`.
+    /// Changed only by [`list_block`](Self::list_block) and
+    /// [`unlist_block`](Self::unlist_block).
+    lists: FreeLists,
     /// How addresses become pointers (set from the source at the first
     /// `grow`, before any block exists).
-    pub(super) mem: Mem,
+    mem: Mem,
     /// This heap's tag in every header it writes (see `block.rs`); set at
     /// the first `grow`, 0 before.
-    pub(super) tag: usize,
+    tag: usize,
     /// The function a corruption found now is reported under (set by the
     /// locked wrapper for each operation; `None`: `malloc`). `None` is all
     /// zeros, so a new heap still is.
-    pub(super) op: Option<&'static str>,
-    /// The lowest first header and the highest sentinel of all segments
-    /// (see [`Segments::bounds`]), kept as segments come and go.
-    pub(super) bounds: (usize, usize),
+    op: Option<&'static str>,
+    /// Always `segs.bounds()`: the lowest first header and the highest
+    /// sentinel of all segments, kept as segments come and go.
+    bounds: (usize, usize),
     /// Counts changes of what the locked wrapper publishes for the caches
-    /// (the top segment's block area, `bounds`, `tag`).
-    pub(super) layout: usize,
-    /// Header address of the top (== `top_end` when the top is empty).
-    pub(super) top: usize,
-    /// The top segment's sentinel address: the top is `[top, top_end)`.
-    pub(super) top_end: usize,
-    /// The top segment's first header, for a quick segment test.
-    pub(super) top_first: usize,
-    /// Every byte of `[fresh, top_end)` is zero.
-    pub(super) fresh: usize,
-    pub(super) segs: Segments,
-    pub(super) large: LargeSet,
-    pub(super) st: Stats,
+    /// (the top segment's block area, `bounds`, `tag`): bumped whenever
+    /// one of them changes.
+    layout: usize,
+    /// Header address of the top: `top_first <= top <= top_end`; the top
+    /// `[top, top_end)` is free memory that no header describes
+    /// (`top == top_end` when the top is empty).
+    top: usize,
+    /// The top segment's sentinel address (0 before the first segment).
+    top_end: usize,
+    /// The top segment's first header, for a quick segment test (0 before
+    /// the first segment).
+    top_first: usize,
+    /// `top <= fresh <= top_end`, and every byte of `[fresh, top_end)` is
+    /// zero (memory fresh from the kernel, or purged).
+    fresh: usize,
+    /// The segments; the top segment is `segs.top()`. Every byte of a
+    /// segment's block area is covered by blocks, then (top segment only)
+    /// the top, then the sentinel header.
+    segs: Segments,
+    /// The live large blocks (each its own mapping) and tombstones of
+    /// freed ones; `st.large`, `st.large_blocks` and `st.mapped` sum over
+    /// the live ones.
+    large: LargeSet,
+    /// The running totals (see [`Stats`] for each one's invariant).
+    st: Stats,
     /// The mmap and trim thresholds, each stored XOR its default, so that
     /// a new heap is all zeros (the process heap lives in `.bss`, not in
     /// the program file); see [`mmap_threshold`](Self::mmap_threshold).
     mmap_x: usize,
     trim_x: usize,
     /// The thresholds were set explicitly: no dynamic adjustment.
-    pub(super) mmap_fixed: bool,
-    pub(super) trim_fixed: bool,
-    /// An automatic trim failed: do not retry until the top exceeds this.
-    pub(super) trim_fail_at: usize,
+    mmap_fixed: bool,
+    trim_fixed: bool,
+    /// An automatic trim failed: do not retry until the top exceeds this
+    /// (0: no failure since the top segment last changed).
+    trim_fail_at: usize,
     /// An automatic purge discarded nothing: do not retry until the dirty
-    /// memory exceeds this.
-    pub(super) purge_fail_at: usize,
-    pub(super) on_fail: Option<FailedAllocFn>,
+    /// memory exceeds this (0: the last purge did something).
+    purge_fail_at: usize,
+    /// The failed-allocation callback, if any.
+    on_fail: Option<FailedAllocFn>,
     /// Payload address of the block freed last, to name a second free of
     /// it even after a trim gave its memory back.
-    pub(super) last_freed: usize,
+    last_freed: usize,
     /// No thread caches hold this heap's blocks, so `free` need not check
     /// their keys (`tcache.rs`); false for the process heap (a new heap
     /// is all zeros), set by the other constructors.
-    pub(super) unkeyed: bool,
+    unkeyed: bool,
     /// Usable bytes and number of the used blocks that the calling thread's
-    /// cache holds: the figures count them as free.
-    pub(super) parked: usize,
-    pub(super) parked_blocks: usize,
-    pub(super) source: S,
+    /// cache holds (at most `st.used` and `st.used_blocks`): the figures
+    /// count them as free.
+    parked: usize,
+    parked_blocks: usize,
+    /// Where the memory comes from; every segment's span and every large
+    /// mapping is the source's until given back.
+    source: S,
 }
 
 // SAFETY: the heap owns all memory its addresses point to.
@@ -337,136 +387,217 @@ impl<S: Source> RawHeap<S> {
             Err(d) => self.corrupt(d),
         }
     }
+}
 
-    /// Takes on the source's provenance and this heap's tag: done before
-    /// the first segment or mapping exists.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn first_use(&mut self) {
-        self.mem = Mem::new(self.source.root());
-        if self.tag == 0 {
-            self.tag = super::secret::new_tag();
-            self.layout = self.layout.wrapping_add(1);
-        }
+/// Changing the state: each method keeps the totals, the top and the
+/// segment bookkeeping consistent.
+impl<S: Source> RawHeap<S> {
+    /// Books the free of a used segment block of `usable` bytes.
+    #[inline(always)]
+    pub(super) fn note_free(&mut self, usable: usize) {
+        self.st.used -= usable;
+        self.st.used_blocks -= 1;
     }
 
-    /// Gets at least `b` more bytes of top from the source. Returns
-    /// whether the top now holds `b`.
-    #[cold]
-    pub(super) fn grow(&mut self, b: usize) -> bool {
-        if self.tag == 0 {
-            self.first_use();
-        }
-        let Some(min) = b.checked_add(4 * MIN_BLOCK) else { return false };
-        let top = self.segs.top_span();
-        let Some(sp) = self.source.grow(top, min) else { return false };
-        match top {
-            Some(t) if sp.base == t.end() && sp.kind == t.kind => {
-                self.extend_top(sp.len, sp.zeroed)
-            }
-            _ => {
-                let Some(seg) = Seg::of(sp) else {
-                    // SAFETY: the span is ours and unused.
-                    unsafe { self.source.release(sp) };
-                    return false;
-                };
-                if !self.new_top_segment(seg) {
-                    // SAFETY: as above.
-                    unsafe { self.source.release(sp) };
-                    return false;
-                }
-            }
-        }
-        self.top_size() >= b
+    /// A used block shrank in place by `by` bytes.
+    #[inline(always)]
+    pub(super) fn note_shrunk(&mut self, by: usize) {
+        self.st.used -= by;
     }
 
-    /// Adds the `len` bytes at `base` to a region heap as one more segment (or as
-    /// growth of the top segment when it starts where the top ends). False
-    /// if the region is too small, or the heap has no room for another
-    /// segment.
+    /// A used block grew in place by `by` bytes.
+    #[inline(always)]
+    pub(super) fn note_grown(&mut self, by: usize) {
+        self.st.used += by;
+        self.note_peak();
+    }
+
+    /// Takes free block `h` of size `s` off its list (its links checked
+    /// first); returns its dirty bytes.
     ///
     /// # Safety
-    /// The region must be valid for reads and writes and used by nothing
-    /// else for as long as the heap lives.
-    pub unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool
-    where
-        S: AddRegion,
-    {
+    /// `h` must be a listed free block of size `s`, checked.
+    #[inline(always)]
+    pub(super) unsafe fn unlist_block(&mut self, h: usize, s: usize) -> usize {
+        let w = Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
+        // SAFETY: `h` is a checked free block.
+        if let Err(d) = unsafe { self.lists.remove(&w, h, s) } {
+            self.corrupt(d);
+        }
+        // SAFETY: as above.
+        let d = unsafe { dirty_of(self.mem, h, s) };
+        if s >= PURGE_MIN {
+            self.st.dirty -= d;
+        }
+        self.st.free -= s;
+        self.st.free_blocks -= 1;
+        d
+    }
+
+    /// Lists free block `h` of size `s` (its tags written) with `dirty`
+    /// unpurged bytes, counted in the heap's dirty total if it is big.
+    ///
+    /// # Safety
+    /// `h` must be a free block of size `s`, on no list.
+    #[inline(always)]
+    pub(super) unsafe fn list_block(&mut self, h: usize, s: usize, dirty: usize) {
+        if s >= PURGE_MIN {
+            // SAFETY: big free blocks keep their dirty count at h+24.
+            unsafe { self.mem.wr(h + 24, dirty) };
+            self.st.dirty += dirty;
+        }
         // SAFETY: forwarded contract.
-        let queued = unsafe { self.source.add_region(base, len) };
-        queued && self.grow(0)
+        unsafe { self.lists.insert(self.mem, h, s) };
+        self.st.free += s;
+        self.st.free_blocks += 1;
     }
 
-    /// The top segment grew in place by `len` bytes.
-    fn extend_top(&mut self, len: usize, zeroed: bool) {
+    /// Purges the dirty pages (of size `page`) of every listed big free
+    /// block, clearing their dirty counts; returns the bytes purged.
+    pub(super) fn purge_listed(&mut self, page: usize) -> usize {
+        let (m, mut purged) = (self.mem, 0);
+        let w = Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
+        let source = &mut self.source;
+        let walked = self.lists.each_from(&w, class_of(PURGE_MIN).0, |h, s| {
+            // SAFETY: a checked listed block; big ones keep their dirty
+            // count at h+24; the pages purged lie inside it, clear of its
+            // tags.
+            unsafe {
+                let d = m.rd(h + 24);
+                let (lo, hi) = (up(h + 32, page), down(h + s - HDR, page));
+                if s >= PURGE_MIN && d != 0 && hi > lo && source.purge(lo, hi - lo) {
+                    m.wr(h + 24, 0);
+                    purged += d;
+                }
+            }
+        });
+        if let Err(d) = walked {
+            self.corrupt(d);
+        }
+        self.st.dirty -= purged;
+        purged
+    }
+
+    /// Moves the start of the top up to `end` (the memory before it now
+    /// belongs to a block); returns the old fresh mark.
+    #[inline(always)]
+    pub(super) fn advance_top(&mut self, end: usize) -> usize {
+        debug_assert!(self.top <= end && end <= self.top_end);
+        self.top = end;
+        let f = self.fresh;
+        if f < end {
+            self.fresh = end;
+        }
+        f
+    }
+
+    /// Moves the start of the top down to `start`: the memory from there
+    /// (a block that ended at the top, merged with free blocks before it)
+    /// is top now.
+    #[inline(always)]
+    pub(super) fn lower_top(&mut self, start: usize) {
+        debug_assert!(self.top_first <= start && start <= self.top);
+        self.top = start;
+    }
+
+    /// Marks `[f, top_end)` as zero.
+    ///
+    /// # Safety
+    /// Every byte of `[f, top_end)` must be zero, and `top <= f`.
+    #[inline]
+    pub(super) unsafe fn set_fresh(&mut self, f: usize) {
+        debug_assert!(self.top <= f && f <= self.top_end);
+        self.fresh = f;
+    }
+
+    /// Lowers the end of the top segment to `new_len` bytes of its span
+    /// (the source shrinks it); false, and nothing changed, if the source
+    /// refuses.
+    ///
+    /// # Safety
+    /// Everything beyond the new sentinel must be top.
+    pub(super) unsafe fn shrink_top_segment(&mut self, new_len: usize) -> bool {
         let i = self.segs.top();
-        let old = self.top_end;
-        let seg = self.segs.get_mut(i);
-        seg.span.len += len;
-        *seg = Seg::of(seg.span).expect("a grown segment still holds its blocks");
-        let new = seg.sentinel;
-        // SAFETY: the old sentinel word is now part of the top; the new
-        // sentinel lies in the new memory.
-        unsafe {
-            self.mem.wr(old, 0);
-            self.mem.wr(new, self.tag | IN_USE | PREV_IN_USE);
+        let seg = *self.segs.get(i);
+        // SAFETY: forwarded contract: the tail is all top.
+        if !unsafe { self.source.shrink(seg.span, new_len) } {
+            return false;
         }
-        self.top_end = new;
-        self.bounds = self.segs.bounds();
-        self.layout = self.layout.wrapping_add(1);
-        if !zeroed {
-            self.fresh = new; // nothing known to be zero any more
-        }
-    }
-
-    /// Makes `seg` the top segment; the old top becomes a free block.
-    fn new_top_segment(&mut self, seg: Seg) -> bool {
-        let Some(i) = self.segs.push(seg) else { return false };
-        if self.segs.len() > 1 {
-            self.retire_top();
-        }
-        self.segs.set_top(i);
-        self.top_first = seg.first;
-        self.top = seg.first;
-        self.top_end = seg.sentinel;
-        self.fresh = if seg.span.zeroed { seg.first } else { seg.sentinel };
-        self.trim_fail_at = 0;
-        self.bounds = self.segs.bounds();
-        self.layout = self.layout.wrapping_add(1);
-        // SAFETY: the sentinel word is inside the new segment.
-        unsafe { self.mem.wr(seg.sentinel, self.tag | IN_USE | PREV_IN_USE) };
+        let mut span = seg.span;
+        span.len = new_len;
+        let s = Seg::of(span).expect("a trimmed segment still holds the top");
+        *self.segs.get_mut(i) = s;
+        self.top_end = s.sentinel;
+        self.segments_changed();
+        // SAFETY: the new sentinel is inside what the segment kept.
+        unsafe { self.mem.wr(s.sentinel, self.tag | IN_USE | PREV_IN_USE) };
+        self.fresh = self.fresh.min(self.top_end);
         true
     }
 
-    /// Turns the old top into an ordinary free block (or nothing).
-    fn retire_top(&mut self) {
-        let (t, s) = (self.top, self.top_size());
-        // SAFETY: the top and its sentinel belong to the old top segment.
-        unsafe {
-            if s < MIN_BLOCK {
-                self.mem.wr(self.top_end, self.tag | IN_USE | PREV_IN_USE);
-                return;
-            }
-            set_free(self.mem, self.tag, t, s);
-            self.mem.wr(self.top_end, self.tag | IN_USE);
-            self.list_block(t, s, self.fresh.min(self.top_end) - t);
+    /// Gives segment `i` (not the top one) back to the source if free
+    /// block `[h, h+s)` fills it; true if it did.
+    pub(super) fn release_segment(&mut self, i: usize, h: usize, s: usize) -> bool {
+        let seg = *self.segs.get(i);
+        // SAFETY: the whole segment is one free block: nothing uses it.
+        if h != seg.first || h + s != seg.sentinel || !unsafe { self.source.release(seg.span) } {
+            return false;
         }
-        self.top = self.top_end;
+        self.segs.remove(i);
+        self.top_first = self.segs.get(self.segs.top()).first;
+        self.segments_changed();
+        true
     }
-}
 
-/// A source that can take more regions after creation.
-pub trait AddRegion {
-    /// Queues a region for the next `grow`; false if it cannot.
-    ///
-    /// # Safety
-    /// As for [`RawHeap::add_region`].
-    unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool;
-}
+    /// The segments changed: recomputes `bounds` and counts the change.
+    fn segments_changed(&mut self) {
+        self.bounds = self.segs.bounds();
+        self.layout = self.layout.wrapping_add(1);
+    }
 
-impl AddRegion for super::source::RegionSource {
-    unsafe fn add_region(&mut self, base: *mut u8, len: usize) -> bool {
-        // SAFETY: forwarded contract.
-        unsafe { self.add(base, len) }
+    /// Sets the page size the large blocks are mapped in.
+    #[inline]
+    pub(super) fn set_large_page(&mut self, page: usize) {
+        self.large.set_page(page);
+    }
+
+    /// Makes room in the large set for one more block; false if its
+    /// table could not grow.
+    #[inline]
+    pub(super) fn reserve_large(&mut self) -> bool {
+        self.large.reserve(self.mem, &mut self.source)
+    }
+
+    /// Books a new large block at payload `p`, `usable` bytes in a mapping
+    /// of `len` (room reserved with [`reserve_large`](Self::reserve_large)).
+    pub(super) fn add_large(&mut self, p: usize, usable: usize, len: usize) {
+        self.large.insert(self.mem, p);
+        self.st.large += usable;
+        self.st.large_blocks += 1;
+        self.st.mapped += len;
+        self.note_peak();
+    }
+
+    /// Forgets large block `p` of `usable` bytes in a mapping of `len`
+    /// (the caller unmaps it).
+    pub(super) fn remove_large(&mut self, p: usize, usable: usize, len: usize) {
+        self.large.remove(self.mem, p);
+        self.st.large -= usable;
+        self.st.large_blocks -= 1;
+        self.st.mapped -= len;
+    }
+
+    /// Large block `p` (`usable` bytes, `len` mapped) moved to `np` and
+    /// now has `new_usable` bytes in `new_len`.
+    pub(super) fn move_large(
+        &mut self,
+        (p, usable, len): (usize, usize, usize),
+        (np, new_usable, new_len): (usize, usize, usize),
+    ) {
+        self.large.remove(self.mem, p);
+        self.large.insert(self.mem, np);
+        self.st.large = self.st.large + new_usable - usable;
+        self.st.mapped = self.st.mapped + new_len - len;
+        self.note_peak();
     }
 }

@@ -45,12 +45,12 @@ impl<S: Source> RawHeap<S> {
         // keeps its room, so that the next steps need neither a move nor
         // a call into the heap's lists. A region heap (fixed memory) fits
         // every block tightly.
-        let roomy_heap = self.source.can_map();
+        let roomy_heap = self.source_ref().can_map();
         if b <= s {
             let keep = if roomy_heap { (s / 8).max(MIN_BLOCK) } else { MIN_BLOCK };
             if s - b >= keep {
                 let ns = self.shrink_block(h, s, b);
-                self.st.used -= s - ns;
+                self.note_shrunk(s - ns);
             }
             return Ok(same);
         }
@@ -82,15 +82,14 @@ impl<S: Source> RawHeap<S> {
                 None => self.alloc_any(new_size, align.max(ALIGN)).ok_or(HeapError::OutOfMemory)?.0,
             },
         };
-        let np = self.mem.ptr::<u8>(np);
+        let np = self.mem().ptr::<u8>(np);
         // SAFETY: both blocks are live and distinct; the old payload is
         // `s - HDR < new_size` bytes.
         unsafe { copy_nonoverlapping(p, np, s - HDR) };
-        self.st.used -= s - HDR;
-        self.st.used_blocks -= 1;
+        self.note_free(s - HDR);
         // The allocation may have changed our neighbours: reread the header.
         // SAFETY: `h` is still our used block.
-        let ps = if unsafe { self.mem.rd(h) } & PREV_IN_USE == 0 { self.prev_free(h) } else { 0 };
+        let ps = if unsafe { self.mem().rd(h) } & PREV_IN_USE == 0 { self.prev_free(h) } else { 0 };
         self.release(h, s, ps, NONE);
         // SAFETY: payload addresses are never 0.
         Ok(unsafe { NonNull::new_unchecked(np) })
@@ -100,7 +99,7 @@ impl<S: Source> RawHeap<S> {
     /// mmap threshold, but not above its default unless set explicitly
     /// (the dynamic threshold is for blocks that come and go whole).
     fn realloc_threshold(&self) -> usize {
-        if self.mmap_fixed || !self.source.can_map() {
+        if self.mmap_fixed() || !self.source_ref().can_map() {
             self.mmap_threshold()
         } else {
             self.mmap_threshold().min(super::raw::DEFAULT_MMAP_THRESHOLD)
@@ -119,27 +118,24 @@ impl<S: Source> RawHeap<S> {
         refused: &mut bool,
     ) -> bool {
         let n = h + s;
-        if may_grow && n == self.top && s + self.top_size() < b && b < self.mmap_threshold() {
+        if may_grow && n == self.top() && s + self.top_size() < b && b < self.mmap_threshold() {
             // Extends the top in place when the source can; refused if
             // the heap got no memory at all.
-            let end = self.top_end;
+            let end = self.top_end();
             self.grow(b - s);
-            *refused = self.top_end == end;
+            *refused = self.top_end() == end;
         }
-        let (m, tag) = (self.mem, self.tag);
+        let (m, tag) = (self.mem(), self.tag());
         // SAFETY: `h` is a used block; `n` is the top or a valid header.
-        unsafe {
+        let ns = unsafe {
             let flags = tag | (m.rd(h) & PREV_IN_USE) | IN_USE;
-            let ns = if n == self.top {
+            let ns = if n == self.top() {
                 let avail = s + self.top_size();
                 if avail < b {
                     return false;
                 }
                 let ns = if avail - b < MIN_BLOCK { avail } else { b };
-                self.top = h + ns;
-                if self.fresh < self.top {
-                    self.fresh = self.top;
-                }
+                self.advance_top(h + ns);
                 ns
             } else {
                 let nh = m.rd(n);
@@ -165,9 +161,9 @@ impl<S: Source> RawHeap<S> {
                 }
             };
             m.wr(h, ns | flags);
-            self.st.used += ns - s;
-        }
-        self.note_peak();
+            ns
+        };
+        self.note_grown(ns - s);
         true
     }
 
@@ -180,9 +176,9 @@ impl<S: Source> RawHeap<S> {
     ) -> Result<NonNull<u8>, HeapError> {
         let (m, len) = self.large_parts(p)?;
         let (off, usable) = (p - m, m + len - p);
-        let page = self.large.page();
+        let page = self.large().page();
         // SAFETY: `p` is a live payload, never 0.
-        let same = unsafe { NonNull::new_unchecked(self.mem.ptr(p)) };
+        let same = unsafe { NonNull::new_unchecked(self.mem().ptr(p)) };
         if new_size >= self.realloc_threshold() && (align <= page || new_size <= usable) {
             let new_len =
                 new_size.checked_add(off + page - 1).ok_or(HeapError::OutOfMemory)? & !(page - 1);
@@ -193,22 +189,18 @@ impl<S: Source> RawHeap<S> {
                 return Ok(same);
             }
             // SAFETY: on success the block lives at the new address only.
-            if let Some(nm) = unsafe { self.source.remap(m, len, new_len) } {
+            if let Some(nm) = unsafe { self.source().remap(m, len, new_len) } {
                 let np = nm + off;
-                self.large.remove(self.mem, p);
-                self.large.insert(self.mem, np);
-                self.st.large = self.st.large + (new_len - off) - usable;
-                self.st.mapped = self.st.mapped + new_len - len;
                 // SAFETY: the header moved with the mapping.
-                unsafe { self.mem.wr(np - HDR, new_len | IN_USE | super::block::LARGE) };
-                self.note_peak();
+                unsafe { self.mem().wr(np - HDR, new_len | IN_USE | super::block::LARGE) };
+                self.move_large((p, usable, len), (np, new_len - off, new_len));
                 // SAFETY: payload addresses are never 0.
-                return Ok(unsafe { NonNull::new_unchecked(self.mem.ptr(np)) });
+                return Ok(unsafe { NonNull::new_unchecked(self.mem().ptr(np)) });
             }
         }
         match self.alloc_any(new_size, align.max(ALIGN)) {
             Some((np, _)) => {
-                let np = self.mem.ptr::<u8>(np);
+                let np = self.mem().ptr::<u8>(np);
                 // SAFETY: both blocks are live and distinct.
                 unsafe { copy_nonoverlapping(same.as_ptr(), np, usable.min(new_size)) };
                 self.large_free(p)?;

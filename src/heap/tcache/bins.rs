@@ -1,0 +1,352 @@
+//! The bins of a thread cache: the data structure. Bin `i` is a list of
+//! cached blocks of `16 * i` bytes, newest first, with its count; the
+//! totals of what the bins hold and their low-water marks are kept as
+//! blocks come and go.
+//!
+//! A cached block stays *in use* to the heap: its header is never written
+//! outside the lock (the heap changes a neighbour's `PREV_IN_USE` bit
+//! under the lock, so the cache must not touch headers). The cache links
+//! its blocks through the first payload word and marks each with a key in
+//! the second ([`key_of`]), which names the block's own address and the
+//! process's secret ([`secret`]): a second `free` of a cached
+//! block finds the key and is reported as a double free, by the cache and
+//! by the heap alike (`RawHeap::locate` checks keys in heaps that have
+//! caches). Links are stored mangled with the secret and the address they
+//! are stored at (glibc's safe-linking, with a secret): `malloc` checks the
+//! key and the decoded link of the block it takes, so a write into a freed
+//! block, or a link forged without the secret, is caught there and
+//! reported. A key exists only while its block is cached: taking a block
+//! out of a cache, to hand out or to give back to the heap, clears it.
+
+use super::super::block::{Mem, HDR, IN_USE, LARGE, SIZE, TAG_BITS};
+use super::super::check::Report;
+use super::super::class::Damage;
+use super::super::error::{Corruption, HeapError};
+use super::super::raw::RawHeap;
+use super::super::secret;
+use super::super::source::Source;
+
+/// The largest block size (header included) that is cached.
+pub const CACHE_MAX: usize = 1024;
+/// Bins: bin `i` holds blocks of `16 * i` bytes.
+pub(super) const BINS: usize = CACHE_MAX / 16 + 1;
+/// How many bins above its own a request may take a cached block from.
+pub const CACHE_NEAR: usize = 2;
+
+/// The key that marks block `h` as cached (see the module documentation).
+#[inline(always)]
+pub fn key_of(h: usize) -> usize {
+    h ^ secret::key_mask()
+}
+
+/// The word cached block `h` stores for a link to `next` (0: none).
+#[inline(always)]
+fn mangle(h: usize, next: usize) -> usize {
+    next ^ (h >> 12) ^ secret::link_mask()
+}
+
+/// The link that cached block `h` stores as `word`.
+#[inline(always)]
+pub fn unmangle(h: usize, word: usize) -> usize {
+    word ^ (h >> 12) ^ secret::link_mask()
+}
+
+/// Where a cache's blocks may lie: from the lowest first header of the
+/// heap's segments, `span16` 16-byte steps up (to the highest sentinel); a
+/// decoded link elsewhere was not written by the cache.
+#[derive(Clone, Copy)]
+pub(in crate::heap) struct Bounds {
+    lo: usize,
+    span16: usize,
+}
+
+impl Bounds {
+    /// The bounds of `(lowest first header, highest sentinel)`.
+    pub(in crate::heap) fn new((lo, hi): (usize, usize)) -> Bounds {
+        Bounds::from_span(lo, (hi - lo) >> 4)
+    }
+
+    /// The bounds from `lo` and the span in 16-byte steps.
+    #[inline(always)]
+    pub(in crate::heap) fn from_span(lo: usize, span16: usize) -> Bounds {
+        Bounds { lo, span16 }
+    }
+
+    /// Whether `x` is a block address in bounds (one comparison, as in
+    /// [`link_ok`](Self::link_ok)).
+    #[inline(always)]
+    pub(in crate::heap) fn holds(self, x: usize) -> bool {
+        x.wrapping_sub(self.lo).rotate_right(4) < self.span16
+    }
+
+    /// Whether `x` can be a link: none, or a block address in bounds. One
+    /// comparison: `lo` is a block address (≡ 8 mod 16), so `x - lo` of a
+    /// block address is a multiple of 16, and rotating it right by 4 moves
+    /// any other low bits to the top.
+    #[inline(always)]
+    fn link_ok(self, x: usize) -> bool {
+        x == 0 || self.holds(x)
+    }
+}
+
+/// A cached block's key or link was found overwritten: reports it under
+/// `func` and aborts.
+#[cold]
+#[inline(never)]
+fn corrupted(func: &'static str, (k, h): Damage) -> ! {
+    super::super::misuse(func, HeapError::Corrupted(k), (h + HDR) as *const u8)
+}
+
+/// Takes the key off cached block `h` and returns its link to the next
+/// cached block, after checking both (a write after free changes them, a
+/// link forged without the secret decodes to an address out of bounds);
+/// damage is reported under `func`.
+///
+/// # Safety
+/// `h` must be a cached block: a used heap block whose first two payload
+/// words belong to the cache.
+#[inline(always)]
+pub(super) unsafe fn unkey(m: Mem, b: Bounds, h: usize, func: &'static str) -> usize {
+    // SAFETY: per the contract.
+    let (word, key) = unsafe { (m.rd(h + 8), m.rd(h + 16)) };
+    if key != key_of(h) {
+        corrupted(func, (Corruption::CacheKey, h));
+    }
+    let next = unmangle(h, word);
+    if !b.link_ok(next) {
+        corrupted(func, (Corruption::CacheLink, h));
+    }
+    // SAFETY: as above.
+    unsafe { m.wr(h + 16, 0) };
+    next
+}
+
+/// The bins; all zeros is empty.
+#[repr(C)]
+pub(super) struct Bins {
+    /// The newest block of each bin (0: empty); each block links to the
+    /// next older one (mangled, see [`mangle`]) and carries its key.
+    heads: [usize; BINS],
+    /// `n[i]` is the length of bin `i`'s list.
+    n: [u16; BINS],
+    /// Low-water marks: `lw[i] <= n[i]` is the least `n[i]` since the
+    /// policy last reset it.
+    lw: [u16; BINS],
+    /// Usable bytes (`16 * i - HDR` each) and number of the blocks held:
+    /// the sums over the bins.
+    held: usize,
+    held_blocks: usize,
+    /// The least `held` since the heap last saw this cache (for the peak
+    /// and the low-water mark, see `RawHeap::parked`).
+    low: usize,
+    /// `held` at the heap's last look ([`take_low`](Self::take_low)).
+    synced: usize,
+}
+
+impl Bins {
+    /// Empty bins.
+    pub(super) const fn new() -> Self {
+        Bins {
+            heads: [0; BINS],
+            n: [0; BINS],
+            lw: [0; BINS],
+            held: 0,
+            held_blocks: 0,
+            low: 0,
+            synced: 0,
+        }
+    }
+
+    /// Whether bin `i` holds a block.
+    #[inline(always)]
+    pub(super) fn has(&self, i: usize) -> bool {
+        self.heads[i] != 0
+    }
+
+    /// How many blocks bin `i` holds.
+    #[inline(always)]
+    pub(super) fn len(&self, i: usize) -> u16 {
+        self.n[i]
+    }
+
+    /// The least length of bin `i` since [`reset_low`](Self::reset_low).
+    #[inline]
+    pub(super) fn low_water(&self, i: usize) -> u16 {
+        self.lw[i]
+    }
+
+    /// Starts bin `i`'s low-water mark over at its length.
+    #[inline]
+    pub(super) fn reset_low(&mut self, i: usize) {
+        self.lw[i] = self.n[i];
+    }
+
+    /// Sets every low-water mark to zero (the bins are empty).
+    pub(super) fn clear_low(&mut self) {
+        self.lw = [0; BINS];
+    }
+
+    /// Usable bytes and number of blocks held.
+    #[inline(always)]
+    pub(super) fn held(&self) -> (usize, usize) {
+        (self.held, self.held_blocks)
+    }
+
+    /// The least `held` since the last call, if it fell below what it
+    /// was then (only then can the allocated figures have risen past what
+    /// the heap saw); starts a new period.
+    #[inline]
+    pub(super) fn take_low(&mut self) -> Option<usize> {
+        let low = (self.low < self.synced).then_some(self.low);
+        self.low = self.held;
+        self.synced = self.held;
+        low
+    }
+
+    /// Takes the newest block of bin `i`, checking and clearing its key
+    /// and checking its link (damage is reported under `func`); 0 if empty.
+    #[inline(always)]
+    pub(super) fn pop(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
+        let h = self.heads[i];
+        if h != 0 {
+            // SAFETY: `h` heads bin `i`: a cached block.
+            self.heads[i] = unsafe { unkey(m, b, h, func) };
+            self.n[i] -= 1;
+            if self.n[i] < self.lw[i] {
+                self.lw[i] = self.n[i];
+            }
+            let u = 16 * i - HDR;
+            self.held -= u;
+            self.held_blocks -= 1;
+            if self.held < self.low {
+                self.low = self.held;
+            }
+        }
+        h
+    }
+
+    /// A block from one of the [`CACHE_NEAR`] bins above `i` (at most
+    /// `16 * CACHE_NEAR` bytes more than asked), or 0: memory the thread
+    /// freed is reused before the heap is asked for more.
+    #[inline(always)]
+    pub(super) fn pop_near(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
+        match self.near(i) {
+            Some(j) => self.pop(m, b, j, func),
+            None => 0,
+        }
+    }
+
+    /// The first non-empty bin of the [`CACHE_NEAR`] above `i`, if any.
+    #[inline(always)]
+    pub(super) fn near(&self, i: usize) -> Option<usize> {
+        (i + 1..=(i + CACHE_NEAR).min(BINS - 1)).find(|&j| self.heads[j] != 0)
+    }
+
+    /// Takes all but the newest `keep` blocks out of bin `i`; returns the
+    /// first of them (still linked and keyed), or 0. Links are checked as
+    /// they are followed.
+    pub(super) fn detach_older(
+        &mut self,
+        m: Mem,
+        b: Bounds,
+        i: usize,
+        keep: usize,
+        func: &'static str,
+    ) -> usize {
+        let (mut prev, mut cur) = (0, self.heads[i]);
+        for _ in 0..keep {
+            if cur == 0 {
+                return 0;
+            }
+            prev = cur;
+            // SAFETY: cached blocks link through their first payload word.
+            cur = unmangle(cur, unsafe { m.rd(cur + 8) });
+            if !b.link_ok(cur) {
+                corrupted(func, (Corruption::CacheLink, prev));
+            }
+        }
+        if cur == 0 {
+            return 0;
+        }
+        if prev == 0 {
+            self.heads[i] = 0;
+        } else {
+            // SAFETY: `prev` is a cached block.
+            unsafe { m.wr(prev + 8, mangle(prev, 0)) };
+        }
+        let gone = self.n[i] as usize - keep;
+        self.n[i] = keep as u16;
+        self.lw[i] = self.lw[i].min(keep as u16);
+        self.held -= gone * (16 * i - HDR);
+        self.held_blocks -= gone;
+        self.low = self.low.min(self.held);
+        cur
+    }
+
+    /// Caches block `h` of `16 * i` bytes (the bin has room); `key` is
+    /// its key ([`key_of`]).
+    #[inline(always)]
+    pub(super) fn push(&mut self, m: Mem, i: usize, h: usize, key: usize) {
+        // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
+        unsafe {
+            m.wr(h + 8, mangle(h, self.heads[i]));
+            m.wr(h + 16, key);
+        }
+        self.heads[i] = h;
+        self.n[i] += 1;
+        self.held += 16 * i - HDR;
+        self.held_blocks += 1;
+    }
+
+    /// Checks the bins against heap `g`: every cached block is a used
+    /// block of its bin's size with its key and a link in bounds, no bin
+    /// holds more than `cap(i)`, and the counts and totals agree.
+    pub(super) fn check<S: Source>(
+        &self,
+        g: &RawHeap<S>,
+        cap: impl Fn(usize) -> usize,
+        r: &mut Report<'_>,
+    ) {
+        let (m, b) = (g.mem(), Bounds::new(g.bounds()));
+        let (mut bytes, mut blocks) = (0, 0);
+        for i in 1..BINS {
+            let (mut h, mut k) = (self.heads[i], 0);
+            while h != 0 {
+                if !g.is_block_addr(h) {
+                    r.err(format_args!("thread cache bin {i} points to {h:#x}, not a block"));
+                    break;
+                }
+                // SAFETY: `h` is a block address inside a segment.
+                let (hdr, word, key) = unsafe { (m.rd(h), m.rd(h + 8), m.rd(h + 16)) };
+                if hdr & (TAG_BITS | IN_USE | LARGE) != g.tag() | IN_USE
+                    || hdr & SIZE != 16 * i
+                    || key != key_of(h)
+                {
+                    r.err(format_args!("thread cache bin {i} holds {h:#x} with header {hdr:#x}"));
+                    break;
+                }
+                k += 1;
+                if k > cap(i) {
+                    r.err(format_args!("thread cache bin {i} holds more than {} blocks", cap(i)));
+                    break;
+                }
+                h = unmangle(h, word);
+                if !b.link_ok(h) {
+                    r.err(format_args!("thread cache bin {i} links to {h:#x}, out of bounds"));
+                    break;
+                }
+            }
+            if k != self.n[i] as usize {
+                r.err(format_args!("thread cache bin {i} holds {k} blocks, counts {}", self.n[i]));
+            }
+            bytes += k * (16 * i - HDR);
+            blocks += k;
+        }
+        if (bytes, blocks) != self.held() {
+            r.err(format_args!(
+                "thread cache holds {blocks} blocks ({bytes} B), totals {} ({} B)",
+                self.held_blocks, self.held
+            ));
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! How much a thread cache keeps: the policy over its bins (`bins.rs`).
+//!
+//! Bounds: a bin holds [`CACHE_CAP`] blocks at first. A free that finds its
+//! bin full takes the lock; there a bin found full more than
+//! [`CACHE_GROW_AFTER`] times since the last collection doubles its
+//! capacity (up to [`CACHE_CAP_MAX`], while the cache holds less than
+//! [`CACHE_BUDGET`] bytes), so that a thread that frees and reallocates big
+//! batches of one size keeps them, while a mix of sizes that comes and
+//! goes does not pile up blocks; otherwise the bin gives blocks back: the
+//! older half of a small bin (in a stack-like pattern those are the
+//! highest, next to the top), the newest [`CACHE_CAP`] of a big one. Every
+//! [`CACHE_GC_PERIOD`] requests, each bin gives back half of the blocks it
+//! held all along since the last such collection (its low-water mark, as
+//! jemalloc's thread caches do) and halves its capacity if most of it went
+//! unused, so that a cache holds about what the thread reuses. In a heap
+//! whose blocks span [`CACHE_LIMIT_FROM`] or more, a cache may also hold no
+//! more than half of the heap's used blocks (its own included, as of the
+//! thread's last locked call; at least [`CACHE_MIN_KEEP`]), beyond which
+//! the thread gives its whole cache back: so when a program frees a big
+//! burst of blocks, in any order, the blocks reach the heap, which
+//! coalesces them and gives the memory back to the kernel, instead of
+//! cached blocks scattered over it keeping their pages resident; in a small
+//! heap, stack-like rounds of allocation and free stay in the cache. A
+//! thread's cache is emptied when the thread ends, by `trim`, and by an
+//! allocation that would fail otherwise (before it reports ENOMEM).
+
+use super::super::block::HDR;
+use super::super::free::Found;
+use super::super::heap::Heap;
+use super::super::raw::RawHeap;
+use super::super::source::Source;
+use super::bins::{key_of, unkey, Bounds, BINS, CACHE_MAX};
+use super::ThreadCache;
+
+/// Blocks cached per size.
+pub const CACHE_CAP: u16 = 32;
+/// The most blocks a bin may grow to hold.
+pub const CACHE_CAP_MAX: u16 = 16384;
+/// Usable bytes beyond which a cache's bins stop growing.
+pub const CACHE_BUDGET: usize = 1 << 20;
+/// The fewest blocks a cache may always hold (see the module documentation).
+pub const CACHE_MIN_KEEP: usize = 64;
+/// A heap whose blocks span less than this has no block limit: the blocks
+/// a cache could keep there hold little memory.
+pub const CACHE_LIMIT_FROM: usize = 1 << 20;
+/// A bin grows once it was found full this many times since the last
+/// collection: batches of one size, not the ups and downs of a mix.
+pub const CACHE_GROW_AFTER: u8 = 8;
+/// Requests to a cache between two collections of its unused blocks.
+pub const CACHE_GC_PERIOD: usize = 8192;
+
+impl ThreadCache {
+    /// How many blocks bin `i` may hold.
+    #[inline(always)]
+    pub(super) fn cap(&self, i: usize) -> u16 {
+        CACHE_CAP << self.grow[i]
+    }
+
+    /// Whether the cache holds more blocks than its limit.
+    #[inline(always)]
+    pub(super) fn over_limit(&self) -> bool {
+        self.bins.held().1 > self.limit
+    }
+
+    /// Sets the block limit from the heap's count of used blocks (this
+    /// cache's included) and the bytes its blocks span.
+    #[inline]
+    pub(in crate::heap) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
+        self.limit = if heap_bytes < CACHE_LIMIT_FROM {
+            usize::MAX
+        } else {
+            (used_blocks / 2).max(CACHE_MIN_KEEP)
+        };
+    }
+
+    /// Whether the next request runs the collection (see
+    /// [`CACHE_GC_PERIOD`]).
+    #[inline(always)]
+    pub(in crate::heap) fn collection_due(&self) -> bool {
+        self.tick >= CACHE_GC_PERIOD - 1
+    }
+
+    /// Counts a request that the cache could not serve towards the next
+    /// collection (which only a request it serves, or that finds it due,
+    /// runs).
+    #[inline(always)]
+    pub(in crate::heap) fn count_request(&mut self) {
+        self.tick += 1;
+    }
+}
+
+impl<S: Source> Heap<S> {
+    /// Cache `c` is over its limit (see the module documentation), or its
+    /// collection is due: gives back all of it, or in each bin half of the
+    /// blocks that stayed unused since the last collection (see [`shed`]
+    /// for which).
+    #[cold]
+    pub(super) fn collect_cache(&self, c: &mut ThreadCache) {
+        let mut g = self.lock_with(Some(c));
+        if c.over_limit() {
+            flush_into(&mut g, c);
+        }
+        for i in 1..BINS {
+            // Blocks that stayed in the bin all along: half of them go.
+            let unused = c.bins.low_water(i).min(c.bins.len(i));
+            if unused > 0 {
+                shed(&mut g, c, i, unused.div_ceil(2));
+                if unused > c.cap(i) / 2 && c.grow[i] > 0 && c.bins.len(i) <= c.cap(i) / 2 {
+                    c.grow[i] -= 1;
+                }
+            }
+            c.bins.reset_low(i);
+            c.full[i] = 0;
+        }
+        c.tick = 0;
+    }
+}
+
+/// Frees block `h`, no longer cached, into `g` as an ordinary free (which
+/// validates it), telling `g` what cache `c` holds now.
+fn return_block<S: Source>(g: &mut RawHeap<S>, c: &ThreadCache, h: usize) {
+    g.set_parked(c.held());
+    match g.locate(h + HDR).and_then(|f| g.free_found(f)) {
+        Ok(()) => {}
+        Err(e) => super::super::misuse("free", e, (h + HDR) as *const u8),
+    }
+}
+
+/// Empties cache `c` into `g`; its bins start over at their first
+/// capacity.
+pub(in crate::heap) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
+    for i in 1..BINS {
+        give_back(g, c, i, 0);
+    }
+    (c.grow, c.full) = ([0; BINS], [0; BINS]);
+    c.bins.clear_low();
+    c.set_limit(g.stats().used_blocks, g.block_bytes());
+}
+
+/// Frees all but the newest `keep` blocks of bin `i` of cache `c` into
+/// `g` (the oldest go: in a stack-like pattern those are the highest,
+/// next to the top), each validated by the heap as an ordinary free.
+fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep: usize) {
+    let (m, b, func) = (g.mem(), Bounds::new(g.bounds()), g.op().unwrap_or("free"));
+    let mut h = c.bins.detach_older(m, b, i, keep, func);
+    while h != 0 {
+        // SAFETY: detached blocks are still cached blocks, linked and keyed.
+        let next = unsafe { unkey(m, b, h, func) };
+        return_block(g, c, h);
+        h = next;
+    }
+}
+
+/// Gives cache `c` back if it is over its limit (checked on the locked
+/// free path too: frees that do not reach the cache still empty the heap).
+#[inline]
+pub(in crate::heap) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
+    if c.over_limit() {
+        flush_into(g, c);
+    }
+}
+
+/// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
+/// is small and its bin has room; false if it was not taken.
+pub(in crate::heap) fn take_checked<S: Source>(
+    g: &mut RawHeap<S>,
+    c: &mut ThreadCache,
+    found: &Found,
+) -> bool {
+    let Found::Block { h, s, .. } = *found else { return false };
+    if s > CACHE_MAX || c.bins.len(s >> 4) >= c.cap(s >> 4) {
+        return false;
+    }
+    c.bins.push(g.mem(), s >> 4, h, key_of(h));
+    g.set_parked(c.held());
+    enforce_limit(g, c);
+    true
+}
+
+/// Cache `c`'s bin `i` is full: a bin found full more than
+/// [`CACHE_GROW_AFTER`] times since the last collection may hold twice as
+/// many blocks (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); otherwise
+/// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
+pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
+    let cap = c.cap(i);
+    c.full[i] = c.full[i].saturating_add(1);
+    if c.full[i] > CACHE_GROW_AFTER
+        && cap < CACHE_CAP_MAX
+        && c.held().0 + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
+    {
+        c.grow[i] += 1;
+    } else {
+        shed(g, c, i, (cap / 2).min(CACHE_CAP));
+    }
+}
+
+/// Gives `k` blocks of cache `c`'s bin `i` back to the heap: the oldest
+/// in a small bin (in a stack-like pattern those are the highest, next to
+/// the top), the newest in a big one (the oldest would take a walk down
+/// the whole list).
+fn shed<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, k: u16) {
+    let n = c.bins.len(i);
+    if n <= CACHE_CAP {
+        give_back(g, c, i, (n - k.min(n)) as usize);
+        return;
+    }
+    let (m, b, func) = (g.mem(), Bounds::new(g.bounds()), g.op().unwrap_or("free"));
+    for _ in 0..k {
+        let h = c.bins.pop(m, b, i, func);
+        if h == 0 {
+            break;
+        }
+        return_block(g, c, h);
+    }
+}
