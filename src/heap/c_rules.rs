@@ -46,7 +46,7 @@ impl ReallocNames {
 /// C's resize without the size-0 rule: `alloc()` for a null `p`, else
 /// `resize(p)`; `Err(OutOfMemory)` leaves `p` as it was; any other error
 /// is reported as misuse by `func` and aborts.
-#[inline]
+#[inline(always)]
 pub(super) fn resize_rules(
     p: *mut u8,
     func: &'static str,
@@ -65,7 +65,7 @@ pub(super) fn resize_rules(
 
 /// C's `realloc` rules: [`resize_rules`], except that a non-null `p` with
 /// a `size` of 0 is given to `free` and the result is `Ok(null)`.
-#[inline]
+#[inline(always)]
 pub(super) fn realloc_rules(
     p: *mut u8,
     size: usize,
@@ -116,6 +116,7 @@ impl<S: Source> Heap<S> {
     /// # Safety
     /// `p` is null or a block of this heap; if the block moves or is
     /// freed, nothing may use it afterwards.
+    #[inline(always)]
     pub unsafe fn realloc_c(
         &self,
         p: *mut u8,
@@ -139,6 +140,7 @@ impl<S: Source> Heap<S> {
     ///
     /// # Safety
     /// As for `realloc_c`.
+    #[inline(always)]
     pub unsafe fn resize_c(
         &self,
         p: *mut u8,

@@ -177,10 +177,6 @@ impl<S: Source> Heap<S> {
     pub(super) fn lock_with(&self, c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
         if let Some(c) = c {
-            if self.mode == TCB {
-                // A thread's own cache holds blocks only after a locked call.
-                tcache::register_exit_hook();
-            }
             if self.mode != PLAIN {
                 g.sync_cache(c);
             }
