@@ -6,7 +6,7 @@
 
 use core::ffi::c_char;
 use core::fmt::{self, Write};
-use rawrt::heap::{self, HeapInfo};
+use rawrt::heap::{self, HeapInfo, MallInfo2};
 use rawrt::sys::{consts as c, io, mm, Errno};
 
 /// Whether this binary runs under qemu-user (the aarch64 and riscv64
@@ -17,22 +17,6 @@ pub const QEMU: bool = cfg!(not(target_arch = "x86_64"));
 
 /// The page size on the three targets (checked by tests/runtime.rs).
 pub const PAGE: usize = 4096;
-
-/// glibc's `struct mallinfo2`, as `mallinfo2` returns it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MallInfo2 {
-    pub arena: usize,
-    pub ordblks: usize,
-    pub smblks: usize,
-    pub hblks: usize,
-    pub hblkhd: usize,
-    pub usmblks: usize,
-    pub fsmblks: usize,
-    pub uordblks: usize,
-    pub fordblks: usize,
-    pub keepcost: usize,
-}
 
 /// ESP-IDF's failed-allocation hook.
 pub type CHook = extern "C" fn(usize, u32, *const c_char);
