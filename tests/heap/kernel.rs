@@ -225,11 +225,17 @@ pub fn large_blocks_map_unmap_remap() {
         );
         // A large block shrunk below the threshold moves into the heap.
         let p = malloc(beyond_free(300 << 10));
+        // The block's mapping, and a new table of large blocks when the
+        // old one filled with entries and tombstones of freed blocks (how
+        // many there are depends on whether the kernel reused addresses):
+        // the old table is unmapped then.
+        let tables = info().mmap_calls - i4.mmap_calls - 1;
+        assert!(tables <= 1, "{tables} new tables of large blocks for one block");
         fill(p, 4096, 3);
         let q = realloc(p, 1000);
         assert_pattern(q, 1000, 3);
         assert!(malloc_usable_size(q) < 1100);
-        assert_eq!(info().munmap_calls, i4.munmap_calls + 1);
+        assert_eq!(info().munmap_calls, i4.munmap_calls + tables + 1);
         free(q);
         heap_ok();
     }
