@@ -19,6 +19,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_unit::TESTS,
     crate::heap::tests_process::TESTS,
     crate::heap::tests_cache::TESTS,
+    crate::heap::tests_remote::TESTS,
 ];
 
 /// The tests Miri runs (`scripts/miri.sh`): the allocator cores over
@@ -49,6 +50,9 @@ const MIRI: &[&str] = &[
     "heap::cache::threads_share_a_cached_region",
     "heap::cache::misuse_of_cached_blocks",
     "heap::cache::enomem_only_after_the_cache_went_back",
+    "heap::remote::listed_blocks_come_back_at_the_next_lock",
+    "heap::remote::misuse_of_listed_blocks",
+    "heap::remote::threads_push_at_once",
     "pool::",
     "gran::",
 ];

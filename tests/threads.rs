@@ -1,6 +1,7 @@
 //! Static-ELF tests of threads: spawn and join, locks under contention,
 //! per-thread errno, the heap hammered by several threads (and each
-//! thread's cache given back as it ends), stack overflow into the guard
+//! thread's cache given back as it ends), the heap's thread arenas
+//! (cross-thread frees, arenas taken over, shared, misuse reported), stack overflow into the guard
 //! page, thread exit codes, no mappings left behind, blocking pools, and
 //! C11 `thrd_*` and `mtx_*` semantics through the Rust functions behind
 //! the C ABI.
@@ -11,6 +12,8 @@
 #![no_std]
 #![no_main]
 
+#[path = "threads/arenas.rs"]
+mod arenas;
 #[path = "threads/basic.rs"]
 mod basic;
 #[path = "threads/c11.rs"]
@@ -46,6 +49,11 @@ fn tests() -> i32 {
         basic::sleep_and_yield,
         heap::threads_hammer_the_heap,
         heap::a_threads_cache_goes_back_when_it_ends,
+        arenas::threads_allocate_from_their_own_arenas,
+        arenas::producer_consumer_blocks_come_back,
+        arenas::an_ended_threads_arena_is_taken_over,
+        arenas::more_threads_than_arenas_share_them,
+        arenas::cross_thread_double_free_is_reported,
         ending::stack_overflow_is_sigsegv,
         ending::exit_code_reaches_join,
         ending::panic_in_thread_ends_process_with_101,

@@ -4,6 +4,7 @@
 //! capability gets NULL (or 0) until those heaps exist.
 
 use crate::heap::caps::{self, FailedAllocHook};
+use crate::heap::CRules;
 use crate::heap::{self, Heap, MultiHeapInfo, ReallocNames, RegionSource, ALIGN};
 use crate::rt::io::FdWriter;
 use crate::sys::STDOUT;

@@ -2,6 +2,7 @@
 //! `mallinfo2`. Misuse that the heap detects (a double free, a pointer it
 //! never handed out) prints one line and aborts.
 
+use crate::heap::CRules;
 use crate::heap::{self, MallInfo2, ReallocNames, ALIGN};
 use crate::rt::errno;
 use crate::sys::Errno;

@@ -2,6 +2,7 @@
 //! for NuttX's multiple heaps runs unchanged, and `mallinfo` with NuttX's
 //! fields for the process heap.
 
+use crate::heap::CRules;
 use crate::heap::{self, Heap, MallInfo, ReallocNames, RegionSource, ALIGN};
 use core::ptr::null_mut;
 

@@ -15,9 +15,8 @@
 use core::ptr::{null_mut, NonNull};
 
 use super::block::ALIGN;
+use super::entry::Entry;
 use super::error::HeapError;
-use super::heap::Heap;
-use super::source::Source;
 use super::traits::misuse;
 use crate::sys::Errno;
 
@@ -106,7 +105,9 @@ pub fn align_memalign(align: usize) -> Option<usize> {
     align.max(1).checked_next_power_of_two().map(|a| a.max(ALIGN))
 }
 
-impl<S: Source> Heap<S> {
+/// C's rules over any heap's [`Entry`] points: the methods below, for
+/// every heap (`use rawrt::heap::CRules` to call them).
+pub trait CRules: Entry {
     /// C's `realloc` on this heap (see the module's rules), 16-byte
     /// aligned: `Ok(block)`; `Ok(null)` when a size of 0 freed `p`;
     /// `Err(OutOfMemory)` with `p` left as it was. A null `p` is an
@@ -117,7 +118,7 @@ impl<S: Source> Heap<S> {
     /// `p` is null or a block of this heap; if the block moves or is
     /// freed, nothing may use it afterwards.
     #[inline(always)]
-    pub unsafe fn realloc_c(
+    unsafe fn realloc_c(
         &self,
         p: *mut u8,
         size: usize,
@@ -141,7 +142,7 @@ impl<S: Source> Heap<S> {
     /// # Safety
     /// As for `realloc_c`.
     #[inline(always)]
-    pub unsafe fn resize_c(
+    unsafe fn resize_c(
         &self,
         p: *mut u8,
         size: usize,
@@ -163,7 +164,7 @@ impl<S: Source> Heap<S> {
     ///
     /// # Safety
     /// As for [`usable_size`](Self::usable_size).
-    pub unsafe fn usable_size_or_abort(&self, p: *mut u8, func: &'static str) -> usize {
+    unsafe fn usable_size_or_abort(&self, p: *mut u8, func: &'static str) -> usize {
         // SAFETY: forwarded contract.
         match unsafe { self.usable_size(p) } {
             Ok(n) => n,
@@ -181,7 +182,7 @@ impl<S: Source> Heap<S> {
     /// # Safety
     /// `p` is a block of this heap; if it moves, nothing may use it
     /// afterwards.
-    pub unsafe fn recalloc_c(
+    unsafe fn recalloc_c(
         &self,
         p: NonNull<u8>,
         old_n: usize,
@@ -213,10 +214,12 @@ impl<S: Source> Heap<S> {
     }
 }
 
+impl<T: Entry + ?Sized> CRules for T {}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::heap::RegionSource;
+    use crate::heap::{Heap, RegionSource};
 
     fn region() -> Heap<RegionSource> {
         let mem = std::boxed::Box::leak(std::vec![0u8; 64 << 10].into_boxed_slice());

@@ -47,6 +47,11 @@ pub enum Corruption {
     CacheKey,
     /// A large block's header does not describe its mapping.
     LargeHeader,
+    /// A link of the list of blocks freed by other threads does not decode
+    /// to a block of the heap (see `remote.rs`).
+    RemoteLink,
+    /// The key of a block on that list was overwritten: a write after free.
+    RemoteKey,
 }
 
 impl Corruption {
@@ -61,6 +66,8 @@ impl Corruption {
             Corruption::CacheLink => "corrupted thread-cache link",
             Corruption::CacheKey => "write after free into a cached block",
             Corruption::LargeHeader => "corrupted large-block header",
+            Corruption::RemoteLink => "corrupted remote-free link",
+            Corruption::RemoteKey => "write after free into a block freed by another thread",
         }
     }
 }

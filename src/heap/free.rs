@@ -6,6 +6,7 @@ use super::block::{
 };
 use super::error::{Corruption, HeapError};
 use super::raw::RawHeap;
+use super::remote::remote_key;
 use super::segment::NONE;
 use super::source::Source;
 use super::tcache::{key_of, CACHE_MAX};
@@ -81,9 +82,14 @@ impl<S: Source> RawHeap<S> {
         if h >= limit || hdr & LARGE != 0 || s < MIN_BLOCK || s > limit - h {
             return Err(HeapError::InvalidPointer);
         }
-        // SAFETY: the block is at least MIN_BLOCK bytes.
-        if !self.unkeyed() && s <= CACHE_MAX && unsafe { m.rd(h + 16) } == key_of(h) {
-            return Err(HeapError::DoubleFree); // it sits in a thread cache
+        if !self.unkeyed() {
+            // SAFETY: the block is at least MIN_BLOCK bytes.
+            let k = unsafe { m.rd(h + 16) };
+            if (s <= CACHE_MAX && k == key_of(h)) || k == remote_key(h) {
+                // It sits in a thread cache, or on the heap's list of
+                // blocks freed by other threads.
+                return Err(HeapError::DoubleFree);
+            }
         }
         let (n, tag) = (h + s, self.tag());
         // SAFETY: `n` is at most the segment's sentinel.

@@ -1,7 +1,8 @@
 //! [`Heap`]: a [`RawHeap`] behind its own lock, with the failed-allocation
-//! callback, recovery before an allocation fails, and thread caches in
-//! front (`tcache.rs`): the calling thread's own for the process heap,
-//! caches its callers bring for a heap made [`Heap::with_caches`]. The
+//! callback, recovery before an allocation fails, thread caches in front
+//! (`tcache.rs`) that its callers bring (a heap made [`Heap::with_caches`];
+//! the process heap's arenas, `arena.rs`, bring the calling thread's own),
+//! and the list of blocks that other threads gave back (`remote.rs`). The
 //! Rust allocator traits are in `traits`.
 
 use core::alloc::Layout;
@@ -18,19 +19,23 @@ use super::source::{RegionSource, Source};
 use super::tcache::{self, Bounds, ThreadCache};
 use crate::sync::{Guard, Lock};
 
-/// The process heap: the calling thread's own cache serves the plain
-/// entry points (0, so that the process heap is all zeros).
-const TCB: u8 = 0;
 /// No caches: every operation takes the lock.
 const PLAIN: u8 = 1;
-/// Blocks may sit in caches that callers bring ([`Heap::alloc_cached`]).
+/// Blocks may sit in caches that callers bring ([`Heap::alloc_cached`]),
+/// and other threads may give blocks back through the remote list
+/// (`remote.rs`).
 const KEYED: u8 = 2;
 
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
-    /// Which caches serve the heap: [`TCB`], [`PLAIN`] or [`KEYED`].
+    /// Whether caches serve the heap: [`PLAIN`] or [`KEYED`].
     mode: u8,
+    /// Blocks freed by threads other than the heap's user, not yet taken
+    /// back (a list through the blocks, see `remote.rs`; 0: empty). On a
+    /// cache line of its own: other threads write it on every free, while
+    /// the user reads the published bounds below on every cached one.
+    pub(super) remote: Line,
     /// The top segment's block area as of the last unlock, from `lo`,
     /// `span16` 16-byte steps up, for the caches' unlocked pointer check
     /// (see [`Heap::fast_range`]).
@@ -48,6 +53,18 @@ pub struct Heap<S: Source> {
     /// The source's root pointer (see [`Mem`]), published with the tag.
     #[cfg(miri)]
     root: core::sync::atomic::AtomicPtr<u8>,
+}
+
+/// An atomic word alone on its cache line (128 bytes: two lines, for
+/// the adjacent-line prefetch of x86 cores).
+#[repr(align(128))]
+pub(super) struct Line(pub AtomicUsize);
+
+impl Deref for Line {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        &self.0
+    }
 }
 
 /// The locked core of a [`Heap`]; unlocks on drop.
@@ -104,6 +121,7 @@ impl<S: Source> Heap<S> {
         Heap {
             raw: Lock::new(raw),
             mode,
+            remote: Line(AtomicUsize::new(0)),
             lo: AtomicUsize::new(0),
             span16: AtomicUsize::new(0),
             blo: AtomicUsize::new(0),
@@ -134,34 +152,10 @@ impl<S: Source> Heap<S> {
         Self::make(raw, KEYED)
     }
 
-    /// The process heap's constructor: the calling thread's own cache (in
-    /// the opaque per-thread slot of its control block, `rt/tls.rs`)
-    /// serves the plain entry points, and the heap registers the exit hook
-    /// that gives it back as the thread ends. Only the process heap may be
-    /// one, and only in programs whose threads are rawrt's.
-    pub(crate) const fn with_thread_cache(source: S) -> Self {
-        let mut raw = RawHeap::new(source);
-        raw.set_keyed();
-        Self::make(raw, TCB)
-    }
-
-    /// Whether the plain entry points use the calling thread's own cache.
-    #[inline(always)]
-    pub(super) fn uses_thread_cache(&self) -> bool {
-        self.mode == TCB
-    }
-
     /// The locked core, for several operations under one lock. Nothing
-    /// that allocates from this heap may run while the guard lives. For
-    /// the process heap, the core learns what the calling thread's cache
-    /// holds.
+    /// that allocates from this heap may run while the guard lives.
     #[inline]
     pub fn lock(&self) -> HeapGuard<'_, S> {
-        if self.mode == TCB {
-            // SAFETY: the calling thread's own cache; no other reference to
-            // it is live while a caller takes the lock.
-            return self.lock_with(Some(unsafe { &mut *tcache::current() }));
-        }
         self.lock_with(None)
     }
 
@@ -174,14 +168,24 @@ impl<S: Source> Heap<S> {
 
     /// The locked core, told about cache `c` if there is one.
     #[inline]
-    pub(super) fn lock_with(&self, c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
+    pub(super) fn lock_with(&self, mut c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
-        if let Some(c) = c {
-            if self.mode != PLAIN {
+        if self.mode != PLAIN {
+            if let Some(c) = c.as_deref_mut() {
                 g.sync_cache(c);
+            }
+            if self.remote.load(Relaxed) != 0 {
+                self.take_remote(&mut g, c);
             }
         }
         HeapGuard { g, heap: self }
+    }
+
+    /// Whether callers may bring caches (and other threads give blocks
+    /// back through the remote list).
+    #[inline(always)]
+    pub(super) fn is_keyed(&self) -> bool {
+        self.mode == KEYED
     }
 
     /// The top segment's block area as last published: memory that is
@@ -229,9 +233,6 @@ impl<S: Source> Heap<S> {
         if self.mode == PLAIN {
             return self.allocate_plain(size, align, zero, func);
         }
-        if let Some(p) = self.allocate_fast(size, align, zero, func) {
-            return Some(p);
-        }
         self.allocate_slow(size, align, zero, func)
     }
 
@@ -259,37 +260,8 @@ impl<S: Source> Heap<S> {
         p
     }
 
-    /// The part of [`allocate`](Self::allocate) that C's `malloc` inlines:
-    /// a block from the calling thread's own cache, of exactly the size
-    /// class asked for; `None` leaves the request to
-    /// [`allocate_slow`](Self::allocate_slow).
-    #[inline(always)]
-    pub(crate) fn allocate_fast(
-        &self,
-        size: usize,
-        align: usize,
-        zero: bool,
-        func: &'static str,
-    ) -> Option<NonNull<u8>> {
-        if self.mode == TCB && align <= ALIGN {
-            // SAFETY: the calling thread's own cache, used by nothing else
-            // until this returns.
-            let c = unsafe { &mut *tcache::current() };
-            if let Some(p) = self.cache_take(c, size, func) {
-                if zero {
-                    // SAFETY: the block holds at least `size` bytes.
-                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                }
-                return Some(p);
-            }
-        }
-        None
-    }
-
-    /// [`allocate`](Self::allocate) past the fast path: the calling
-    /// thread's cache if its collection is due, then the locked heap.
-    /// Entry points that skip the fast path (C's `aligned_alloc` and
-    /// friends) are served by the heap.
+    /// [`allocate`](Self::allocate) under the lock, without a cache (the
+    /// entry point of C functions that skip `malloc`'s fast path).
     #[inline(never)]
     pub(crate) fn allocate_slow(
         &self,
@@ -298,31 +270,38 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let p = if self.mode == TCB {
-            // SAFETY: the calling thread's own cache, used by nothing else
-            // until this call returns (the callback runs after).
-            let c = unsafe { &mut *tcache::current() };
-            // A request the cache could serve: the fast path found its
-            // bins empty, or the cache's collection due, which runs now.
-            if align <= ALIGN && tcache::cacheable(size) {
-                if !c.collection_due() {
-                    c.count_request();
-                } else if let Some(p) = self.cache_alloc(c, size, func) {
-                    if zero {
-                        // SAFETY: the block holds at least `size` bytes.
-                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                    }
-                    return Some(p);
-                }
-            }
-            self.allocate_locked(Some(c), size, align, zero, func)
-        } else {
-            self.allocate_locked(None, size, align, zero, func)
-        };
+        let p = self.allocate_locked(None, size, align, zero, func);
         if p.is_none() {
             self.failed(size, align, func);
         }
         p
+    }
+
+    /// An allocation past the fast path of cache `c` (which found its bins
+    /// empty, or its collection due): the cache if its collection is due
+    /// (which runs now), then the locked heap. The failed-allocation
+    /// callback is the caller's to call.
+    #[inline]
+    pub(super) fn allocate_past_cache(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if align <= ALIGN && tcache::cacheable(size) {
+            if !c.collection_due() {
+                c.count_request();
+            } else if let Some(p) = self.cache_alloc(c, size, func) {
+                if zero {
+                    // SAFETY: the block holds at least `size` bytes.
+                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                }
+                return Some(p);
+            }
+        }
+        self.allocate_locked(Some(c), size, align, zero, func)
     }
 
     /// [`allocate`](Self::allocate) with cache `c` in front (a heap made
@@ -355,7 +334,7 @@ impl<S: Source> Heap<S> {
 
     /// [`allocate`](Self::allocate) under the lock, with the recovery.
     #[inline(always)]
-    fn allocate_locked(
+    pub(super) fn allocate_locked(
         &self,
         mut c: Option<&mut ThreadCache>,
         size: usize,
@@ -374,7 +353,7 @@ impl<S: Source> Heap<S> {
 
     /// Calls the failed-allocation callback, if one is registered.
     #[cold]
-    fn failed(&self, size: usize, align: usize, func: &'static str) {
+    pub(super) fn failed(&self, size: usize, align: usize, func: &'static str) {
         let cb = self.raw.lock().failed_alloc_callback();
         if let Some(cb) = cb {
             cb(size, align, func);
@@ -402,20 +381,8 @@ impl<S: Source> Heap<S> {
     /// checks as far as possible.
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
-        let p = ptr.as_ptr().addr();
-        if self.mode == TCB {
-            // SAFETY: the calling thread's own cache (see `allocate`).
-            let c = unsafe { &mut *tcache::current() };
-            let full = match self.cache_free(c, p) {
-                tcache::Freed::Cached => return Ok(()),
-                tcache::Freed::BinFull(i) => i,
-                tcache::Freed::ToHeap => 0,
-            };
-            // SAFETY: forwarded contract.
-            return unsafe { self.dealloc_locked(Some(c), p, full) };
-        }
         // SAFETY: forwarded contract.
-        unsafe { self.dealloc_locked(None, p, 0) }
+        unsafe { self.dealloc_locked(None, ptr.as_ptr().addr(), 0) }
     }
 
     /// Frees the block at `p` as C's `free` does: a null `p` does nothing;
@@ -469,7 +436,7 @@ impl<S: Source> Heap<S> {
     /// # Safety
     /// As for `dealloc`.
     #[inline(never)]
-    unsafe fn dealloc_locked(
+    pub(super) unsafe fn dealloc_locked(
         &self,
         mut c: Option<&mut ThreadCache>,
         p: usize,
@@ -511,14 +478,8 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        let r = if self.mode == TCB {
-            // SAFETY: the calling thread's own cache (see `allocate`);
-            // forwarded contract.
-            unsafe { self.realloc_with(Some(&mut *tcache::current()), ptr, new_size, align, func) }
-        } else {
-            // SAFETY: forwarded contract.
-            unsafe { self.realloc_with(None, ptr, new_size, align, func) }
-        };
+        // SAFETY: forwarded contract.
+        let r = unsafe { self.realloc_with(None, ptr, new_size, align, func) };
         if r == Err(HeapError::OutOfMemory) {
             self.failed(new_size, align, func);
         }
@@ -546,7 +507,12 @@ impl<S: Source> Heap<S> {
         r
     }
 
-    unsafe fn realloc_with(
+    /// The resize under the lock, with cache `c` given back before it fails
+    /// for want of memory; no callback.
+    ///
+    /// # Safety
+    /// As for [`reallocate`](Self::reallocate).
+    pub(super) unsafe fn realloc_with(
         &self,
         mut c: Option<&mut ThreadCache>,
         ptr: NonNull<u8>,
@@ -591,20 +557,16 @@ impl<S: Source> Heap<S> {
         unsafe { self.lock().usable_size(ptr) }
     }
 
-    /// The heap's figures. Blocks in the calling thread's cache count as
-    /// free (process heap); those in other caches as allocated.
+    /// The heap's figures. Blocks in caches count as allocated, except
+    /// those of the cache that last locked the heap with
+    /// [`lock_cached`](Self::lock_cached) or an operation with a cache.
     pub fn info(&self) -> HeapInfo {
         self.lock().info()
     }
 
-    /// Checks every invariant (and the calling thread's cache, for the
-    /// process heap), printing violations to `out` if asked. `out` must not
+    /// Checks every invariant, printing violations to `out` if asked. `out` must not
     /// allocate from this heap.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        if self.mode == TCB {
-            // SAFETY: the calling thread's own cache (see `lock`).
-            return self.check_cached(unsafe { &mut *tcache::current() }, print_errors, out);
-        }
         self.lock().check(print_errors, out)
     }
 
@@ -633,16 +595,9 @@ impl<S: Source> Heap<S> {
         self.lock().dump(out)
     }
 
-    /// Gives the calling thread's cache back (process heap), then free
-    /// memory beyond `pad` bytes of top; see [`RawHeap::trim`].
+    /// Gives free memory beyond `pad` bytes of top back; see
+    /// [`RawHeap::trim`].
     pub fn trim(&self, pad: usize) -> bool {
-        if self.mode == TCB {
-            // SAFETY: the calling thread's own cache (see `lock`).
-            let c = unsafe { &mut *tcache::current() };
-            let mut g = self.lock_with(Some(&mut *c));
-            tcache::flush_into(&mut g, c);
-            return g.trim(pad);
-        }
         self.lock().trim(pad)
     }
 

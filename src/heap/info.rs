@@ -43,6 +43,28 @@ pub struct HeapInfo {
     pub madvise_calls: usize,
 }
 
+impl HeapInfo {
+    /// Adds the figures of another heap: sums, except the largest free
+    /// block (the larger one). The peak and the low-water mark become the
+    /// sums of each heap's own (an upper and a lower bound of the whole's).
+    pub fn merge(&mut self, o: &HeapInfo) {
+        self.total_free_bytes += o.total_free_bytes;
+        self.total_allocated_bytes += o.total_allocated_bytes;
+        self.largest_free_block = self.largest_free_block.max(o.largest_free_block);
+        self.minimum_free_bytes += o.minimum_free_bytes;
+        self.allocated_blocks += o.allocated_blocks;
+        self.free_blocks += o.free_blocks;
+        self.total_blocks += o.total_blocks;
+        self.peak_allocated_bytes += o.peak_allocated_bytes;
+        self.footprint += o.footprint;
+        self.brk_calls += o.brk_calls;
+        self.mmap_calls += o.mmap_calls;
+        self.munmap_calls += o.munmap_calls;
+        self.mremap_calls += o.mremap_calls;
+        self.madvise_calls += o.madvise_calls;
+    }
+}
+
 impl fmt::Display for HeapInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(

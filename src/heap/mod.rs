@@ -46,6 +46,7 @@
 //! and every link and size read from a block before it is followed.
 
 mod alloc;
+mod arena;
 mod block;
 mod c_info;
 mod c_rules;
@@ -54,6 +55,7 @@ mod check;
 mod check_lists;
 mod chunks;
 mod class;
+mod entry;
 mod error;
 mod free;
 #[allow(clippy::module_inception)]
@@ -65,6 +67,7 @@ mod os;
 mod process;
 mod raw;
 mod realloc;
+mod remote;
 mod secret;
 mod segment;
 mod source;
@@ -89,16 +92,20 @@ pub(crate) mod tests_model;
 #[cfg(test)]
 pub(crate) mod tests_process;
 #[cfg(test)]
+pub(crate) mod tests_remote;
+#[cfg(test)]
 pub(crate) mod tests_unit;
 
+pub use arena::{Arenas, ARENA_ALIGN, ARENA_MAX, ARENA_SPACE, IDLE_KEEP, MAX_ARENAS};
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
-pub use c_rules::{align_c11, align_memalign, align_posix, ReallocNames};
+pub use c_rules::{align_c11, align_memalign, align_posix, CRules, ReallocNames};
+pub use entry::Entry;
 pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
-pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, MMAP_SEGMENT};
+pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, KIND_RESERVED, MMAP_SEGMENT};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
     MAX_DYN_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD, TRIM_KEEP,
@@ -111,16 +118,17 @@ pub use tcache::{
 };
 pub use traits::{misuse, ProcessHeap};
 
-/// The process heap: the program break with mmap fallback, with
-/// per-thread caches in front. Makes no system call until its first
-/// allocation. It is the heap of a program that rawrt starts: its threads
-/// must be rawrt's ([`crate::thread`]), whose control blocks hold the
-/// caches (in the opaque slot that `rt/tls.rs` gives every thread; the
-/// heap does not import the thread module) and which switch its lock on;
-/// a program with another runtime (std, a libc) uses region heaps, or a
-/// `Heap` of its own over [`ProcessSource::mmap_only`] (with caches it
-/// brings itself: [`Heap::with_caches`]).
-pub static PROCESS: Heap<ProcessSource> = process_heap();
+/// The process heap: the program break with mmap fallback (the main
+/// heap), an arena per thread (`arena.rs`), and per-thread caches in front.
+/// Makes no system call until its first allocation. It is the heap of a
+/// program that rawrt starts: its threads must be rawrt's
+/// ([`crate::thread`]), whose control blocks hold the caches (in the
+/// opaque slot that `rt/tls.rs` gives every thread; the heap does not
+/// import the thread module) and which switch its locks on; a program
+/// with another runtime (std, a libc) uses region heaps, or a `Heap` of
+/// its own over [`ProcessSource::mmap_only`] (with caches it brings
+/// itself: [`Heap::with_caches`]).
+pub static PROCESS: Arenas = process_heap();
 
 /// What [`PROCESS`] is built as. The one place where the hosted unit
 /// tests run the heap differently from the product, and it must stay: the
@@ -129,19 +137,20 @@ pub static PROCESS: Heap<ProcessSource> = process_heap();
 /// glibc's control blocks, not rawrt's, so the product's process heap
 /// would move glibc's break under it and take its thread caches from
 /// glibc's memory. There the process heap maps its memory and has no
-/// thread caches; everything else is the product's code (the break, the
-/// thread caches and the locked paths are tested through heaps the tests
-/// build with a simulated kernel (`mock_os.rs`) and caches of their own).
-const fn process_heap() -> Heap<ProcessSource> {
+/// thread caches or arenas; everything else is the product's code (the
+/// break, the thread caches, the remote lists and the locked paths are
+/// tested through heaps the tests build with a simulated kernel
+/// (`mock_os.rs`) and caches of their own).
+const fn process_heap() -> Arenas {
     if cfg!(test) {
-        Heap::with_source(ProcessSource::mmap_only(LinuxOs))
+        Arenas::new(Heap::with_source(ProcessSource::mmap_only(LinuxOs)))
     } else {
-        Heap::with_thread_cache(ProcessSource::new(LinuxOs))
+        Arenas::new(Heap::with_caches(ProcessSource::new(LinuxOs)))
     }
 }
 
 /// The process heap.
 #[inline(always)]
-pub fn process() -> &'static Heap<ProcessSource> {
+pub fn process() -> &'static Arenas {
     &PROCESS
 }

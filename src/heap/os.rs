@@ -41,6 +41,33 @@ pub unsafe trait Os {
     unsafe fn dontneed(&mut self, base: usize, len: usize) -> bool;
     /// The page size.
     fn page_size(&mut self) -> usize;
+    /// Reserves `len` bytes of address space, inaccessible and not
+    /// counted as memory (`mmap` with `PROT_NONE` and `MAP_NORESERVE`);
+    /// `None` if refused. The default refuses: an `Os` without
+    /// reservations gives no thread arenas.
+    fn reserve(&mut self, len: usize) -> Option<usize> {
+        let _ = len;
+        None
+    }
+    /// Makes `[base, base+len)`, inside a reservation, readable and
+    /// writable (`mprotect`); its pages read as zero until written.
+    ///
+    /// # Safety
+    /// The range lies in a reservation this process made.
+    unsafe fn commit(&mut self, base: usize, len: usize) -> bool {
+        let _ = (base, len);
+        false
+    }
+    /// Gives `[base, base+len)`, inside a reservation, back to the kernel
+    /// and makes it inaccessible again (a `PROT_NONE`, `MAP_NORESERVE`
+    /// mapping put over it with `MAP_FIXED`).
+    ///
+    /// # Safety
+    /// The range lies in a reservation; nothing may use it afterwards.
+    unsafe fn decommit(&mut self, base: usize, len: usize) -> bool {
+        let _ = (base, len);
+        false
+    }
     /// A pointer whose provenance covers all memory these calls hand out
     /// (see [`Source::root`](super::Source::root)); null for the kernel's.
     fn root(&self) -> *mut u8 {
@@ -106,5 +133,22 @@ unsafe impl Os for LinuxOs {
     }
     fn page_size(&mut self) -> usize {
         crate::rt::page_size()
+    }
+    fn reserve(&mut self, len: usize) -> Option<usize> {
+        const FLAGS: u32 = mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_NORESERVE;
+        // SAFETY: without MAP_FIXED the kernel picks an unused range.
+        unsafe { mm::mmap(core::ptr::null_mut(), len, mm::PROT_NONE, FLAGS, -1, 0) }
+            .ok()
+            .map(|p| p as usize)
+    }
+    unsafe fn commit(&mut self, base: usize, len: usize) -> bool {
+        // SAFETY: the range is in our own reservation.
+        unsafe { mm::mprotect(base as *mut u8, len, mm::PROT_READ | mm::PROT_WRITE) }.is_ok()
+    }
+    unsafe fn decommit(&mut self, base: usize, len: usize) -> bool {
+        const FLAGS: u32 = mm::MAP_PRIVATE | mm::MAP_ANONYMOUS | mm::MAP_NORESERVE | mm::MAP_FIXED;
+        // SAFETY: the range is in our own reservation and the caller gives
+        // it up; MAP_FIXED replaces only that range.
+        unsafe { mm::mmap(base as *mut u8, len, mm::PROT_NONE, FLAGS, -1, 0) }.is_ok()
     }
 }

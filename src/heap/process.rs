@@ -13,6 +13,11 @@ use super::block::up;
 use super::os::{LinuxOs, Os};
 use super::source::{Source, Span, SysCounters};
 
+mod reserve;
+
+use reserve::Reserve;
+pub use reserve::KIND_RESERVED;
+
 /// Span kind: part of the program break.
 pub const KIND_BRK: u8 = 1;
 /// Span kind: an anonymous mapping.
@@ -50,6 +55,9 @@ pub struct ProcessSource<O: Os = LinuxOs> {
     mmap_segs: u32,
     /// Times the break was found moved by someone else.
     foreign_moves: u32,
+    /// The reservation the source commits from (`reserve.rs`); all zeros
+    /// when it uses the break and mappings.
+    space: Reserve,
 }
 
 // SAFETY: the source holds only addresses of memory its heap owns.
@@ -66,6 +74,7 @@ impl<O: Os> ProcessSource<O> {
             no_brk: false,
             mmap_segs: 0,
             foreign_moves: 0,
+            space: Reserve { lo: 0, hi: 0, end: 0 },
         }
     }
 
@@ -79,6 +88,7 @@ impl<O: Os> ProcessSource<O> {
             no_brk: true,
             mmap_segs: 0,
             foreign_moves: 0,
+            space: Reserve { lo: 0, hi: 0, end: 0 },
         }
     }
 
@@ -223,6 +233,9 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
         if min > MAX_GROW {
             return None;
         }
+        if self.is_reserved() {
+            return self.grow_reserved(min);
+        }
         let page = self.page_size();
         let step = up(min.max(GROW_STEP), page);
         let least = up(min, page);
@@ -244,6 +257,8 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
     unsafe fn shrink(&mut self, seg: Span, new_len: usize) -> bool {
         let (end, new_end) = (seg.end(), seg.base + new_len);
         match seg.kind {
+            // SAFETY: the heap gives up the tail.
+            KIND_RESERVED => unsafe { self.shrink_reserved(new_end) },
             KIND_BRK => self.lower(end, new_end),
             KIND_MMAP => {
                 self.n.munmap += 1;
@@ -266,11 +281,11 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
     }
 
     fn can_map(&self) -> bool {
-        true
+        !self.is_reserved()
     }
 
     fn map(&mut self, len: usize) -> Option<usize> {
-        if len > MAX_GROW {
+        if len > MAX_GROW || self.is_reserved() {
             return None;
         }
         self.n.mmap += 1;

@@ -72,6 +72,12 @@ pub struct ThreadCache {
     /// set at every locked call (0 at first: the first free takes the lock
     /// once and sets it).
     limit: usize,
+    /// The address of the heap whose blocks the cache holds: the calling
+    /// thread's arena of the process heap (`arena.rs`); 0 until the
+    /// thread's first allocation past the cache chooses it.
+    pub(super) home: usize,
+    /// Which arena that is: 0 the main heap, `i + 1` arena `i`.
+    pub(super) arena: usize,
 }
 
 impl ThreadCache {
@@ -83,6 +89,8 @@ impl ThreadCache {
             full: [0; bins::BINS],
             tick: 0,
             limit: 0,
+            home: 0,
+            arena: 0,
         }
     }
 
@@ -134,9 +142,10 @@ pub(super) fn register_exit_hook() {
     crate::rt::tls::set_exit_hook(flush_on_exit);
 }
 
-/// The exit hook: the ending thread's cache goes back to the process heap.
+/// The exit hook: the ending thread's cache and arena go back to the
+/// process heap (`arena.rs`).
 fn flush_on_exit() {
-    super::process().flush_thread_cache();
+    super::process().thread_exit();
 }
 
 impl<S: Source> Heap<S> {
@@ -219,9 +228,13 @@ impl<S: Source> Heap<S> {
             return Freed::ToHeap;
         }
         let key = key_of(h);
+        // Its key or its complement, the remote key (`remote.rs`): cached
+        // already, or on the heap's remote list. The locked path reports
+        // it (after taking the remote list back). One comparison: the xor
+        // is 0 or all ones.
         // SAFETY: the block is at least MIN_BLOCK bytes.
-        if unsafe { m.rd(h + 16) } == key {
-            return Freed::ToHeap; // cached already: the locked path reports it
+        if (unsafe { m.rd(h + 16) } ^ key).wrapping_add(1) < 2 {
+            return Freed::ToHeap;
         }
         let i = s >> 4;
         if c.bins.len(i) >= c.cap(i) {
@@ -232,18 +245,6 @@ impl<S: Source> Heap<S> {
             self.collect_cache(c);
         }
         Freed::Cached
-    }
-
-    /// Gives the calling thread's own cache back to the heap (a thread
-    /// calls this as it ends; `trim` does it too). Only the process heap's
-    /// plain entry points use the calling thread's own cache.
-    pub fn flush_thread_cache(&self) {
-        if self.uses_thread_cache() {
-            // SAFETY: the calling thread's own cache; no other reference to
-            // it is live (nothing that holds one calls this).
-            let c = unsafe { &mut *current() };
-            self.flush_cache(c);
-        }
     }
 
     /// Gives all of cache `c` back to this heap.

@@ -7,6 +7,7 @@ use core::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator};
 
+use super::entry::Entry;
 use super::error::HeapError;
 use super::heap::Heap;
 use super::source::Source;
@@ -85,36 +86,43 @@ impl<S: Source + Send> Heap<S> {
     }
 }
 
+/// Implements `GlobalAlloc` over the type's [`Entry`] points.
+macro_rules! global_alloc_by_entry {
+    () => {
+        #[inline]
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            Entry::allocate(self, layout.size(), layout.align(), false, "alloc")
+                .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        }
+
+        #[inline]
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            Entry::allocate(self, layout.size(), layout.align(), true, "alloc_zeroed")
+                .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        }
+
+        #[inline]
+        unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+            // SAFETY: Rust hands back a live block.
+            unsafe { Entry::free_or_abort(self, ptr, "dealloc") }
+        }
+
+        #[inline]
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let Some(p) = NonNull::new(ptr) else { return core::ptr::null_mut() };
+            // SAFETY: Rust hands back a live block of `layout`.
+            match unsafe { Entry::reallocate(self, p, new_size, layout.align(), "realloc") } {
+                Ok(p) => p.as_ptr(),
+                Err(HeapError::OutOfMemory) => core::ptr::null_mut(),
+                Err(e) => misuse("realloc", e, ptr),
+            }
+        }
+    };
+}
+
 // SAFETY: as for `Allocator`; a null return reports failure.
 unsafe impl<S: Source + Send> GlobalAlloc for Heap<S> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.allocate(layout.size(), layout.align(), false, "alloc")
-            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.allocate(layout.size(), layout.align(), true, "alloc_zeroed")
-            .map_or(core::ptr::null_mut(), |p| p.as_ptr())
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: Rust hands back a live block.
-        unsafe { self.free_or_abort(ptr, "dealloc") }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let Some(p) = NonNull::new(ptr) else { return core::ptr::null_mut() };
-        // SAFETY: Rust hands back a live block of `layout`.
-        match unsafe { self.reallocate(p, new_size, layout.align(), "realloc") } {
-            Ok(p) => p.as_ptr(),
-            Err(HeapError::OutOfMemory) => core::ptr::null_mut(),
-            Err(e) => misuse("realloc", e, ptr),
-        }
-    }
+    global_alloc_by_entry!();
 }
 
 /// Reports a misuse detected behind an interface that cannot return an
@@ -139,29 +147,7 @@ pub fn misuse(func: &str, err: HeapError, ptr: *const u8) -> ! {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcessHeap;
 
-// SAFETY: forwards to the process heap's `GlobalAlloc`.
+// SAFETY: forwards to the process heap, as for `Heap`.
 unsafe impl GlobalAlloc for ProcessHeap {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { GlobalAlloc::alloc(super::process(), layout) }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { GlobalAlloc::alloc_zeroed(super::process(), layout) }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { GlobalAlloc::dealloc(super::process(), ptr, layout) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { GlobalAlloc::realloc(super::process(), ptr, layout, new_size) }
-    }
+    global_alloc_by_entry!();
 }

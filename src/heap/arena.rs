@@ -1,0 +1,582 @@
+//! The process heap across threads: one heap per thread (an *arena*), so
+//! that threads allocate and free without a lock that other threads take.
+//!
+//! - The **main heap** (the program break, with mmap fallback, and every
+//!   large block) serves the main thread, and every request that a thread
+//!   arena does not take (more than [`ARENA_MAX`] bytes, an alignment above
+//!   [`ARENA_ALIGN`], or an arena out of room).
+//! - Every other thread gets an **arena** on its first allocation past
+//!   its cache: a [`Heap`] over its own reservation of [`ARENA_SPACE`]
+//!   bytes of address space, committed from the start as it grows
+//!   (`process/reserve.rs`), whose state lives in the reservation's first
+//!   pages. Its lock is the thread's own: other threads take it only to
+//!   read figures, check, trim or resize one of its blocks.
+//! - **Freeing**: the calling thread's cache takes blocks of its own arena
+//!   (`tcache.rs`); any other block goes to its owner, found from its
+//!   address (the arenas' reservations, then the main heap): the caller's
+//!   own arena under its lock, another's through its remote list without
+//!   a lock (`remote.rs`), which the owner takes back at its next locked
+//!   call.
+//! - **Threads that end** give their cache back to their arena, and an
+//!   arena no thread uses any more keeps [`IDLE_KEEP`] bytes of free top
+//!   for the next thread, which takes it over (blocks that other threads
+//!   still hold stay valid: their frees go to its remote list as before);
+//!   the rest goes back to the kernel. With more than [`MAX_ARENAS`]
+//!   threads alive, the newest share arenas (correct, since each is a
+//!   locked heap, if slower).
+//! - **Figures** (`info`), **checks**, **dumps** and **trims** cover the
+//!   main heap and every arena; `info` sums them (the peak and low-water
+//!   mark are the sums of each heap's own).
+//!
+//! A single-threaded program uses the main heap alone, as before: no
+//! arena is made, and owner lookups find no arena to compare against.
+
+use core::alloc::Layout;
+use core::fmt::Write;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use super::block::{up, ALIGN};
+use super::error::HeapError;
+use super::heap::{Heap, HeapGuard};
+use super::info::HeapInfo;
+use super::os::{LinuxOs, Os};
+use super::process::ProcessSource;
+use super::raw::FailedAllocFn;
+use super::remote::Remote;
+use super::tcache::{self, ThreadCache};
+use super::PROCESS;
+use crate::sync::Lock;
+
+/// The most thread arenas (threads beyond share them).
+pub const MAX_ARENAS: usize = 64;
+/// Address space reserved for each arena: it serves that many bytes at
+/// most (then its thread's requests go to the main heap).
+pub const ARENA_SPACE: usize = 1 << 30;
+/// The largest request a thread arena serves; larger ones go to the
+/// main heap (which maps big blocks of their own).
+pub const ARENA_MAX: usize = 64 * 1024;
+/// The largest alignment a thread arena serves.
+pub const ARENA_ALIGN: usize = 4096;
+/// Free top an arena keeps when its thread ends, for the next thread.
+pub const IDLE_KEEP: usize = 1024 * 1024;
+
+/// Whether threads get arenas and caches: not in the hosted unit tests
+/// (see `mod.rs`), where every call goes to the main heap, which has no
+/// caches there.
+const THREADS: bool = !cfg!(test);
+
+/// A heap of the process: the main heap or an arena.
+type ProcHeap = Heap<ProcessSource>;
+
+/// The process heap: the main heap and the thread arenas.
+pub struct Arenas {
+    main: ProcHeap,
+    /// Arenas made so far.
+    made: AtomicUsize,
+    /// Each arena's reservation (its heap lives at its start).
+    base: [AtomicUsize; MAX_ARENAS],
+    /// Threads using each arena.
+    users: [AtomicU32; MAX_ARENAS],
+    /// Bit `i`: arena `i` is made and no thread uses it.
+    idle: AtomicU64,
+    /// Serialises making and handing out arenas.
+    making: Lock<()>,
+}
+
+impl Arenas {
+    /// The process heap over `main`.
+    pub(super) const fn new(main: ProcHeap) -> Self {
+        Arenas {
+            main,
+            made: AtomicUsize::new(0),
+            base: [const { AtomicUsize::new(0) }; MAX_ARENAS],
+            users: [const { AtomicU32::new(0) }; MAX_ARENAS],
+            idle: AtomicU64::new(0),
+            making: Lock::new(()),
+        }
+    }
+
+    /// The main heap (the break's).
+    #[inline(always)]
+    pub fn main_heap(&self) -> &ProcHeap {
+        &self.main
+    }
+
+    /// Arena `i` (made).
+    #[inline(always)]
+    fn arena(&self, i: usize) -> &ProcHeap {
+        // SAFETY: a made arena's heap lives at its base for the rest of
+        // the process (reservations are never given back).
+        unsafe { &*(self.base[i].load(Ordering::Acquire) as *const ProcHeap) }
+    }
+
+    /// The main heap and every arena made so far, in order.
+    fn heaps(&self) -> impl Iterator<Item = &ProcHeap> {
+        let n = self.made.load(Ordering::Acquire);
+        core::iter::once(&self.main).chain((0..n).map(|i| self.arena(i)))
+    }
+
+    /// The heap that owns the block at payload `p`: the arena whose
+    /// reservation holds it, else the main heap (which also judges
+    /// pointers that are no block at all).
+    #[inline]
+    fn owner(&self, p: usize) -> &ProcHeap {
+        match self.arena_of(p as *const u8) {
+            Some(i) => self.arena(i),
+            None => &self.main,
+        }
+    }
+
+
+    /// The heap whose blocks cache `c` holds, if chosen yet.
+    #[inline(always)]
+    fn home_of(c: &ThreadCache) -> Option<&'static ProcHeap> {
+        // SAFETY: `home` is 0 or the address of the main heap (in the
+        // static `PROCESS`, the only `Arenas`) or of a made arena, both of
+        // which live for the rest of the process.
+        (c.home != 0).then(|| unsafe { &*(c.home as *const ProcHeap) })
+    }
+
+    /// The calling thread's heap (cache `c`'s), chosen now if it is not
+    /// yet: the main heap for the main thread, else an idle arena, a new
+    /// one, or (when none can be had) the least used one or the main heap.
+    #[inline]
+    fn home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
+        match Self::home_of(c) {
+            Some(h) => h,
+            None => self.choose_home(c),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
+        let main =
+            !crate::sync::is_threaded() || crate::rt::tls::current() == crate::rt::tls::main();
+        let i = if main { None } else { self.take_arena() };
+        let h = match i {
+            Some(i) => self.arena(i),
+            None => &self.main,
+        };
+        c.home = h as *const ProcHeap as usize;
+        c.arena = i.map_or(0, |i| i + 1);
+        Self::home_of(c).unwrap_or(&PROCESS.main)
+    }
+
+    /// An arena for a new thread: an idle one, else a new one, else the
+    /// least used; `None` if none could be made.
+    fn take_arena(&self) -> Option<usize> {
+        let _g = self.making.lock();
+        let idle = self.idle.load(Ordering::Relaxed);
+        let n = self.made.load(Ordering::Relaxed);
+        let i = if idle != 0 {
+            let i = idle.trailing_zeros() as usize;
+            self.idle.fetch_and(!(1 << i), Ordering::Relaxed);
+            i
+        } else if let Some(i) = (n < MAX_ARENAS).then(|| self.make_arena(n)).flatten() {
+            i
+        } else {
+            (0..n).min_by_key(|&i| self.users[i].load(Ordering::Relaxed))?
+        };
+        self.users[i].fetch_add(1, Ordering::Relaxed);
+        Some(i)
+    }
+
+    /// Makes arena `i` (under `making`): reserves its space, commits the
+    /// pages its heap lives in and builds the heap there.
+    fn make_arena(&self, i: usize) -> Option<usize> {
+        let mut os = LinuxOs;
+        let page = os.page_size();
+        let base = os.reserve(ARENA_SPACE)?;
+        let state = up(core::mem::size_of::<ProcHeap>(), page);
+        // SAFETY: `[base, base+state)` is the start of our new reservation.
+        if !unsafe { os.commit(base, state) } {
+            // SAFETY: the reservation is ours and unused.
+            unsafe { os.munmap(base, ARENA_SPACE) };
+            return None;
+        }
+        let source = ProcessSource::reserved(os, base + state, ARENA_SPACE - state);
+        // SAFETY: the committed pages are readable, writable, page-aligned
+        // (enough for the heap) and used by nothing else; the rest of the
+        // reservation is the source's.
+        unsafe { core::ptr::write(base as *mut ProcHeap, Heap::with_caches(source)) };
+        self.base[i].store(base, Ordering::Release);
+        self.made.store(i + 1, Ordering::Release);
+        Some(i)
+    }
+
+    /// The calling thread ends: its cache goes back to its heap, and an
+    /// arena that no thread uses any more becomes idle (keeping
+    /// [`IDLE_KEEP`] bytes of free top for the next thread).
+    pub(super) fn thread_exit(&self) {
+        if !THREADS {
+            return;
+        }
+        let c = own_cache();
+        let Some(h) = Self::home_of(c) else { return };
+        let mut g = h.lock_cached(c);
+        tcache::flush_into(&mut g, c);
+        let i = c.arena;
+        c.home = 0;
+        c.arena = 0;
+        if i == 0 {
+            return;
+        }
+        let i = i - 1;
+        let _m = self.making.lock();
+        if self.users[i].fetch_sub(1, Ordering::Relaxed) == 1 {
+            g.trim(IDLE_KEEP);
+            self.idle.fetch_or(1 << i, Ordering::Relaxed);
+        }
+    }
+
+    /// The part of [`allocate`](Self::allocate) that C's `malloc` inlines:
+    /// a block from the calling thread's own cache, of exactly the size
+    /// class asked for; `None` leaves the request to
+    /// [`allocate_slow`](Self::allocate_slow).
+    #[inline(always)]
+    pub(crate) fn allocate_fast(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if !THREADS || align > ALIGN {
+            return None;
+        }
+        let c = own_cache();
+        let p = Self::home_of(c)?.cache_take(c, size, func)?;
+        if zero {
+            // SAFETY: the block holds at least `size` bytes.
+            unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+        }
+        Some(p)
+    }
+
+    /// [`allocate`](Self::allocate) past the fast path: the calling
+    /// thread's heap (its cache if its collection is due, then the heap
+    /// under its lock), or the main heap for what a thread arena does not
+    /// serve; the failed-allocation callback if both fail.
+    #[inline(never)]
+    pub(crate) fn allocate_slow(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if !THREADS {
+            return self.main.allocate(size, align, zero, func);
+        }
+        let c = own_cache();
+        let h = self.home(c);
+        let main = core::ptr::eq(h, &self.main);
+        let mut p = None;
+        if main || (size <= ARENA_MAX && align <= ARENA_ALIGN) {
+            p = h.allocate_past_cache(c, size, align, zero, func);
+        }
+        if p.is_none() && !main {
+            p = self.main.allocate_locked(None, size, align, zero, func);
+        }
+        if p.is_none() {
+            self.main.failed(size, align, func);
+        }
+        p
+    }
+
+    /// `size` bytes aligned to `align`, zeroed if `zero`; `func` names the
+    /// caller in reports and for the failed-allocation callback.
+    #[inline(always)]
+    pub fn allocate(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if let Some(p) = self.allocate_fast(size, align, zero, func) {
+            return Some(p);
+        }
+        self.allocate_slow(size, align, zero, func)
+    }
+
+    /// Frees the block at `ptr` (see [`Heap::dealloc`]): into the calling
+    /// thread's cache or heap if it is its own, else to its owner.
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        if !THREADS {
+            // SAFETY: forwarded contract.
+            return unsafe { self.main.dealloc(ptr) };
+        }
+        let p = ptr.as_ptr().addr();
+        let c = own_cache();
+        if let Some(h) = Self::home_of(c) {
+            match h.cache_free(c, p) {
+                tcache::Freed::Cached => return Ok(()),
+                // SAFETY: forwarded contract.
+                tcache::Freed::BinFull(i) => return unsafe { h.dealloc_locked(Some(c), p, i) },
+                tcache::Freed::ToHeap => {}
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.free_to_owner(c, p) }
+    }
+
+    /// Frees the block at `p`, which the calling thread's cache did not
+    /// take, to its owner.
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(never)]
+    unsafe fn free_to_owner(&self, c: &mut ThreadCache, p: usize) -> Result<(), HeapError> {
+        let o = self.owner(p);
+        if c.home == o as *const ProcHeap as usize {
+            // SAFETY: forwarded contract.
+            return unsafe { o.dealloc_locked(Some(c), p, 0) };
+        }
+        // SAFETY: forwarded contract.
+        match unsafe { o.free_remote(p) }? {
+            Remote::Listed => Ok(()),
+            // SAFETY: forwarded contract.
+            Remote::Locked => unsafe { o.dealloc_locked(None, p, 0) },
+        }
+    }
+
+    /// Frees `p` as C's `free` does (see [`Heap::free_or_abort`]).
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    pub unsafe fn free_or_abort(&self, p: *mut u8, func: &'static str) {
+        if let Some(nn) = NonNull::new(p) {
+            // SAFETY: forwarded contract; misuse is caught and reported.
+            if let Err(e) = unsafe { self.dealloc(nn) } {
+                super::misuse(func, e, p)
+            }
+        }
+    }
+
+    /// Resizes the block at `ptr` (see [`Heap::reallocate`]). A block of
+    /// the calling thread's heap is resized there; one of the main heap
+    /// from another thread, under the main heap's lock; one of another
+    /// thread's arena moves to the caller's heap.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    pub unsafe fn reallocate(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        if !THREADS {
+            // SAFETY: forwarded contract.
+            return unsafe { self.main.reallocate(ptr, new_size, align, func) };
+        }
+        let c = own_cache();
+        let h = self.home(c);
+        let o = self.owner(ptr.as_ptr().addr());
+        let r = if core::ptr::eq(o, h) {
+            // SAFETY: forwarded contract.
+            unsafe { h.realloc_with(Some(c), ptr, new_size, align, func) }
+        } else if core::ptr::eq(o, &self.main) {
+            // SAFETY: forwarded contract.
+            unsafe { o.realloc_with(None, ptr, new_size, align, func) }
+        } else {
+            // SAFETY: forwarded contract.
+            return unsafe { self.move_block(o, ptr, new_size, align, func) };
+        };
+        if r == Err(HeapError::OutOfMemory) {
+            self.main.failed(new_size, align, func);
+        }
+        r
+    }
+
+    /// Moves a block of another thread's arena `o` into the caller's
+    /// heap, resized.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    unsafe fn move_block(
+        &self,
+        o: &ProcHeap,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract (a block of `o` is validated here).
+        let old = unsafe { o.usable_size(ptr.as_ptr()) }?;
+        let q = self.allocate(new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
+        // SAFETY: both blocks hold at least the bytes copied and are
+        // distinct live blocks.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size));
+            self.free_or_abort(ptr.as_ptr(), func);
+        }
+        Ok(q)
+    }
+
+    /// The usable size of the block at `ptr` (see [`Heap::usable_size`]).
+    ///
+    /// # Safety
+    /// As for [`Heap::usable_size`].
+    pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.owner(ptr.addr()).usable_size(ptr) }
+    }
+
+    /// Whether `h` is the calling thread's heap.
+    fn is_home(&self, h: &ProcHeap) -> bool {
+        THREADS && own_cache().home == h as *const ProcHeap as usize
+    }
+
+    /// Locks heap `h`, telling it about the calling thread's cache if
+    /// the cache is `h`'s.
+    fn lock_heap<'a>(&self, h: &'a ProcHeap) -> HeapGuard<'a, ProcessSource> {
+        if self.is_home(h) {
+            return h.lock_cached(own_cache());
+        }
+        h.lock()
+    }
+
+    /// The main heap, locked (for several operations under one lock).
+    /// Nothing that allocates from the process heap may run while the
+    /// guard lives.
+    pub fn lock(&self) -> HeapGuard<'_, ProcessSource> {
+        self.lock_heap(&self.main)
+    }
+
+    /// The figures of the main heap and every arena, summed. Blocks in the
+    /// calling thread's cache count as free, those in other threads'
+    /// caches as allocated; blocks that other threads freed are taken back
+    /// first.
+    pub fn info(&self) -> HeapInfo {
+        let mut all = HeapInfo::default();
+        for (i, h) in self.heaps().enumerate() {
+            let mut g = self.lock_heap(h);
+            let one = if self.is_home(h) {
+                g.info()
+            } else {
+                // Another thread's cache: its blocks count as allocated.
+                let parked = (g.parked(), g.parked_blocks());
+                g.set_parked((0, 0));
+                let one = g.info();
+                g.set_parked(parked);
+                one
+            };
+            if i == 0 {
+                all = one;
+            } else {
+                all.merge(&one);
+            }
+        }
+        all
+    }
+
+    /// Checks every invariant of every heap and the calling thread's
+    /// cache, printing violations to `out` if asked.
+    pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
+        let mut ok = true;
+        for h in self.heaps() {
+            ok &= if self.is_home(h) {
+                h.check_cached(own_cache(), print_errors, out)
+            } else {
+                h.check(print_errors, out)
+            };
+        }
+        ok
+    }
+
+    /// Whether `ptr` lies in the process heap and the heap is intact.
+    pub fn check_addr(&self, ptr: *const u8) -> bool {
+        let owns = self.lock_heap(self.owner(ptr.addr())).owns(ptr);
+        owns && self.check(false, &mut NoWrite)
+    }
+
+    /// Prints every block of every heap and a summary per heap. `out` must
+    /// not allocate from the process heap.
+    pub fn dump(&self, out: &mut dyn Write) -> core::fmt::Result {
+        for (i, h) in self.heaps().enumerate() {
+            if i > 0 {
+                writeln!(out, "arena {}:", i - 1)?;
+            }
+            self.lock_heap(h).dump(out)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the calling thread's cache back, then the free memory of every
+    /// heap beyond `pad` bytes of top (see [`Heap::trim`]).
+    pub fn trim(&self, pad: usize) -> bool {
+        if THREADS {
+            let c = own_cache();
+            if let Some(h) = Self::home_of(c) {
+                tcache::flush_into(&mut h.lock_cached(c), c);
+            }
+        }
+        let mut any = false;
+        for h in self.heaps() {
+            any |= self.lock_heap(h).trim(pad);
+        }
+        any
+    }
+
+    /// Requests of at least `n` bytes get their own mapping (main heap:
+    /// the arenas pass such requests to it).
+    pub fn set_mmap_threshold(&self, n: usize) {
+        self.main.set_mmap_threshold(n)
+    }
+
+    /// A free top bigger than `n` bytes is given back, in every heap.
+    pub fn set_trim_threshold(&self, n: usize) {
+        for h in self.heaps() {
+            h.set_trim_threshold(n)
+        }
+    }
+
+    /// Registers (or clears) the failed-allocation callback.
+    pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
+        self.main.set_failed_alloc_callback(f)
+    }
+
+    /// Which thread arena holds the block at `p` (`None`: the main heap,
+    /// or no block of the process heap).
+    pub fn arena_of(&self, p: *const u8) -> Option<usize> {
+        let n = self.made.load(Ordering::Acquire);
+        (0..n).find(|&i| p.addr().wrapping_sub(self.base[i].load(Ordering::Relaxed)) < ARENA_SPACE)
+    }
+
+    /// How many thread arenas exist, and how many of them no thread uses.
+    pub fn arenas(&self) -> (usize, usize) {
+        (self.made.load(Ordering::Acquire), self.idle.load(Ordering::Relaxed).count_ones() as usize)
+    }
+
+    /// Allocates for `layout` (callback name `"alloc"`).
+    #[inline]
+    pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        self.allocate(layout.size(), layout.align(), false, "alloc")
+    }
+}
+
+/// The calling thread's cache. Each entry point below takes it once and
+/// passes it down; nothing it calls takes it again while it is in use.
+#[inline(always)]
+fn own_cache() -> &'static mut ThreadCache {
+    // SAFETY: the calling thread's own cache, which lives as long as the
+    // thread; the entry points hold one reference to it at a time.
+    unsafe { &mut *tcache::current() }
+}
+
+struct NoWrite;
+impl Write for NoWrite {
+    fn write_str(&mut self, _: &str) -> core::fmt::Result {
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! Hosted tests of the remote list (`remote.rs`): blocks freed by threads
+//! other than a heap's user come back at its next lock with exact
+//! figures, misuse of listed blocks is reported, damage to the list is
+//! caught, and (under Miri too) several threads push onto one heap's list
+//! at once. The heaps are region heaps with caches, as the process heap's
+//! arenas are heaps with caches over their own reservations.
+
+use core::ptr::NonNull;
+
+use super::remote::Remote;
+use super::tests_model::{leak_region, Rng};
+use super::{Heap, HeapError, RegionSource, ThreadCache};
+
+/// A heap with caches over a region of `len` bytes.
+fn cached_region(len: usize) -> &'static Heap<RegionSource> {
+    let mem = leak_region(len);
+    // SAFETY: the leaked region is the heap's forever.
+    let h =
+        Box::leak(Box::new(Heap::with_caches(unsafe { RegionSource::new(mem.as_mut_ptr(), len) })));
+    h.set_trim_threshold(usize::MAX);
+    assert!(h.lock().init());
+    h
+}
+
+fn alloc(h: &Heap<RegionSource>, c: &mut ThreadCache, n: usize) -> *mut u8 {
+    h.alloc_cached(c, n, 16, false, "test").expect("room").as_ptr()
+}
+
+/// Frees from "another thread" (the remote path does not depend on which
+/// thread calls it): listed, or an error.
+fn remote(h: &Heap<RegionSource>, p: *mut u8) -> Result<Remote, HeapError> {
+    // SAFETY: callers pass live blocks of `h`, or misuse `h` must reject.
+    unsafe { h.free_remote(p.addr()) }
+}
+
+/// Frees listed blocks come back at the user's next lock: into its cache
+/// (small ones, while the bins have room) or the heap; the figures count
+/// them as allocated until then and exactly afterwards.
+fn listed_blocks_come_back_at_the_next_lock() {
+    let h = cached_region(1 << 20);
+    let mut c = Box::new(ThreadCache::new());
+    let start = h.lock_cached(&mut c).info();
+    let small: Vec<*mut u8> = (0..100).map(|i| alloc(h, &mut c, 24 + i % 5 * 40)).collect();
+    let big: Vec<*mut u8> = (0..10).map(|i| alloc(h, &mut c, 3000 + i * 100)).collect();
+    let during = h.lock_cached(&mut c).info();
+    assert_eq!(during.allocated_blocks, start.allocated_blocks + 110);
+    for &p in small.iter().chain(&big) {
+        // SAFETY: a live block; its payload is the user's.
+        unsafe { p.write_bytes(0x5A, 24) };
+        assert_eq!(remote(h, p), Ok(Remote::Listed));
+    }
+    assert_eq!(h.remote_len(), 110);
+    let back = h.lock_cached(&mut c).info();
+    assert_eq!(h.remote_len(), 0, "taken back at the lock");
+    assert_eq!(back.allocated_blocks, start.allocated_blocks, "every block came back");
+    assert_eq!(back.total_allocated_bytes, start.total_allocated_bytes);
+    // Small blocks went to the cache: the next allocations of their sizes
+    // are served from it, newest first.
+    assert!(c.held().1 > 0 && c.held().1 <= 100, "{:?} cached", c.held());
+    let again = alloc(h, &mut c, 24 + 99 % 5 * 40);
+    assert!(small.contains(&again), "a listed block is reused");
+    // SAFETY: a live block of `h`.
+    unsafe { h.dealloc_cached(&mut c, NonNull::new(again).unwrap()).unwrap() };
+    h.flush_cache(&mut c);
+    let end = h.info();
+    assert_eq!(
+        (end.free_blocks, end.total_free_bytes),
+        (start.free_blocks, start.total_free_bytes)
+    );
+    let mut out = String::new();
+    assert!(h.check(true, &mut out), "{out}");
+}
+
+/// A second free of a listed block is a double free, whichever path it
+/// takes; blocks the remote path cannot vouch for go to the locked path,
+/// which reports them.
+fn misuse_of_listed_blocks() {
+    let h = cached_region(256 << 10);
+    let mut c = Box::new(ThreadCache::new());
+    let (p, q) = (alloc(h, &mut c, 100), alloc(h, &mut c, 100));
+    assert_eq!(remote(h, p), Ok(Remote::Listed));
+    assert_eq!(remote(h, p), Err(HeapError::DoubleFree), "twice from other threads");
+    // SAFETY: misuse the heap must reject.
+    unsafe {
+        assert_eq!(h.dealloc_cached(&mut c, NonNull::new(p).unwrap()), Err(HeapError::DoubleFree));
+    }
+    // Not blocks of the top segment's published area, or not used blocks
+    // of this heap: the locked path decides.
+    let mut outside = [0u64; 8];
+    assert_eq!(remote(h, outside.as_mut_ptr().cast()), Ok(Remote::Locked));
+    assert_eq!(remote(h, q.wrapping_add(8)), Ok(Remote::Locked), "misaligned");
+    assert_eq!(remote(h, q.wrapping_add(16)), Ok(Remote::Locked), "interior");
+    // A cached block freed by another thread: the locked path reports it.
+    // SAFETY: a live block of `h`.
+    unsafe { h.dealloc_cached(&mut c, NonNull::new(q).unwrap()).unwrap() };
+    assert_eq!(remote(h, q), Ok(Remote::Locked));
+    // SAFETY: misuse the heap must reject.
+    assert_eq!(unsafe { h.dealloc(NonNull::new(q).unwrap()) }, Err(HeapError::DoubleFree));
+    // A heap without caches has no remote list.
+    let plain = Box::leak(Box::new({
+        let mem = leak_region(64 << 10);
+        // SAFETY: the leaked region is the heap's forever.
+        unsafe { Heap::from_raw(mem.as_mut_ptr(), mem.len()) }
+    }));
+    let r = plain.allocate(64, 16, false, "test").unwrap().as_ptr();
+    // SAFETY: a live block of `plain`.
+    assert_eq!(unsafe { plain.free_remote(r.addr()) }, Ok(Remote::Locked));
+    h.flush_cache(&mut c);
+    assert_eq!(h.info().allocated_blocks, 0);
+}
+
+/// A write after free into a listed block (its link or its key) is found
+/// when the list is taken back, and reported.
+fn damaged_list_is_reported() {
+    for (word, what) in [(0, "corrupted remote-free link"), (1, "write after free into a block")] {
+        let d = crate::testing::dies(|| {
+            let h = cached_region(256 << 10);
+            let mut c = Box::new(ThreadCache::new());
+            let (p, _q) = (alloc(h, &mut c, 64), alloc(h, &mut c, 64));
+            let _ = alloc(h, &mut c, 64);
+            assert_eq!(remote(h, p), Ok(Remote::Listed));
+            // SAFETY: the test's own write after free.
+            unsafe { p.cast::<usize>().add(word).write(0x4141_4141_4141) };
+            drop(h.lock_cached(&mut c));
+        });
+        assert_eq!(d.signal, Some(6), "{}", d.stderr);
+        assert!(d.stderr.starts_with("rawrt: free(): "), "{}", d.stderr);
+        assert!(d.stderr.contains(what), "{}", d.stderr);
+    }
+}
+
+/// Several threads free one heap's blocks at once while its user keeps
+/// allocating: every block comes back exactly once, contents intact until
+/// freed, figures exact after the join.
+fn threads_push_at_once() {
+    let h = cached_region(if cfg!(miri) { 512 << 10 } else { 16 << 20 });
+    let mut c = Box::new(ThreadCache::new());
+    let start = h.lock_cached(&mut c).info();
+    let (threads, each) = if cfg!(miri) { (3, 40) } else { (4, 4000) };
+    let mut rng = Rng::new(77);
+    let batches: Vec<Vec<usize>> = (0..threads)
+        .map(|t| {
+            (0..each)
+                .map(|i| {
+                    let max = if rng.chance(90) { 500 } else { 6000 };
+                    let n = 16 + rng.below(max);
+                    let p = alloc(h, &mut c, n);
+                    // SAFETY: a live block of `n` bytes.
+                    unsafe { p.write_bytes((t * 31 + i) as u8, 16) };
+                    p.addr()
+                })
+                .collect()
+        })
+        .collect();
+    let pushers: Vec<_> = batches
+        .into_iter()
+        .enumerate()
+        .map(|(t, batch)| {
+            std::thread::spawn(move || {
+                for (i, p) in batch.into_iter().enumerate() {
+                    let p = p as *mut u8;
+                    // SAFETY: a live block this thread was given.
+                    let b = unsafe { core::slice::from_raw_parts(p, 16) };
+                    assert!(b.iter().all(|&x| x == (t * 31 + i) as u8), "intact until freed");
+                    assert_eq!(remote(h, p), Ok(Remote::Listed));
+                }
+            })
+        })
+        .collect();
+    // The user allocates and frees meanwhile (its locks take back what
+    // has been listed so far). Not under Miri: a pushing thread reads a
+    // header atomically that the user may write under its lock (a word
+    // that only changes its PREV_IN_USE bit while the block is live, see
+    // `remote.rs`), which Miri's model calls a race.
+    for _ in 0..if cfg!(miri) { 0 } else { 20_000 } {
+        let p = alloc(h, &mut c, 16 + rng.below(300));
+        // SAFETY: a live block of `h`.
+        unsafe { h.dealloc_cached(&mut c, NonNull::new(p).unwrap()).unwrap() };
+    }
+    for t in pushers {
+        t.join().unwrap();
+    }
+    let end = h.lock_cached(&mut c).info();
+    assert_eq!(h.remote_len(), 0);
+    assert_eq!(end.allocated_blocks, start.allocated_blocks, "each block came back once");
+    assert_eq!(end.total_allocated_bytes, start.total_allocated_bytes);
+    h.flush_cache(&mut c);
+    let mut out = String::new();
+    assert!(h.check(true, &mut out), "{out}");
+    assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
+}
+
+pub(crate) const TESTS: &[(&str, fn())] = &[
+    (
+        "heap::remote::listed_blocks_come_back_at_the_next_lock",
+        listed_blocks_come_back_at_the_next_lock,
+    ),
+    ("heap::remote::misuse_of_listed_blocks", misuse_of_listed_blocks),
+    ("heap::remote::damaged_list_is_reported", damaged_list_is_reported),
+    ("heap::remote::threads_push_at_once", threads_push_at_once),
+];
