@@ -128,7 +128,6 @@ impl Arenas {
         }
     }
 
-
     /// The heap whose blocks cache `c` holds, if chosen yet.
     #[inline(always)]
     fn home_of(c: &ThreadCache) -> Option<&'static ProcHeap> {
@@ -270,7 +269,23 @@ impl Arenas {
         if !THREADS {
             return self.main.allocate(size, align, zero, func);
         }
-        let c = own_cache();
+        let p = self.allocate_quietly(own_cache(), size, align, zero, func);
+        if p.is_none() {
+            self.main.failed(size, align, func);
+        }
+        p
+    }
+
+    /// [`allocate_slow`](Self::allocate_slow) without the callback.
+    #[inline(always)]
+    fn allocate_quietly(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
         let h = self.home(c);
         let main = core::ptr::eq(h, &self.main);
         let mut p = None;
@@ -279,9 +294,6 @@ impl Arenas {
         }
         if p.is_none() && !main {
             p = self.main.allocate_locked(None, size, align, zero, func);
-        }
-        if p.is_none() {
-            self.main.failed(size, align, func);
         }
         p
     }
@@ -380,22 +392,47 @@ impl Arenas {
             return unsafe { self.main.reallocate(ptr, new_size, align, func) };
         }
         let c = own_cache();
-        let h = self.home(c);
         let o = self.owner(ptr.as_ptr().addr());
-        let r = if core::ptr::eq(o, h) {
+        let r = if c.home == o as *const ProcHeap as usize {
             // SAFETY: forwarded contract.
-            unsafe { h.realloc_with(Some(c), ptr, new_size, align, func) }
-        } else if core::ptr::eq(o, &self.main) {
-            // SAFETY: forwarded contract.
-            unsafe { o.realloc_with(None, ptr, new_size, align, func) }
+            unsafe { o.realloc_with(Some(c), ptr, new_size, align, func) }
         } else {
             // SAFETY: forwarded contract.
-            return unsafe { self.move_block(o, ptr, new_size, align, func) };
+            unsafe { self.realloc_foreign(c, o, ptr, new_size, align, func) }
         };
         if r == Err(HeapError::OutOfMemory) {
             self.main.failed(new_size, align, func);
         }
         r
+    }
+
+    /// [`reallocate`](Self::reallocate) of a block of heap `o`, which is not
+    /// the calling thread's (whose cache is `c`).
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    #[inline(never)]
+    unsafe fn realloc_foreign(
+        &self,
+        c: &mut ThreadCache,
+        o: &ProcHeap,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        let h = self.home(c);
+        if core::ptr::eq(o, h) {
+            // The thread's first call: its home was chosen just now.
+            // SAFETY: forwarded contract.
+            return unsafe { h.realloc_with(Some(c), ptr, new_size, align, func) };
+        }
+        if core::ptr::eq(o, &self.main) {
+            // SAFETY: forwarded contract.
+            return unsafe { o.realloc_with(None, ptr, new_size, align, func) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.move_block(c, o, ptr, new_size, align, func) }
     }
 
     /// Moves a block of another thread's arena `o` into the caller's
@@ -405,6 +442,7 @@ impl Arenas {
     /// As for [`Heap::reallocate`].
     unsafe fn move_block(
         &self,
+        c: &mut ThreadCache,
         o: &ProcHeap,
         ptr: NonNull<u8>,
         new_size: usize,
@@ -413,12 +451,13 @@ impl Arenas {
     ) -> Result<NonNull<u8>, HeapError> {
         // SAFETY: forwarded contract (a block of `o` is validated here).
         let old = unsafe { o.usable_size(ptr.as_ptr()) }?;
-        let q = self.allocate(new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
+        let q =
+            self.allocate_quietly(c, new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
         // SAFETY: both blocks hold at least the bytes copied and are
-        // distinct live blocks.
+        // distinct live blocks; the old one is `o`'s, not the caller's.
         unsafe {
             core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size));
-            self.free_or_abort(ptr.as_ptr(), func);
+            self.free_to_owner(c, ptr.as_ptr().addr())?;
         }
         Ok(q)
     }

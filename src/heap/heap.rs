@@ -167,7 +167,7 @@ impl<S: Source> Heap<S> {
     }
 
     /// The locked core, told about cache `c` if there is one.
-    #[inline]
+    #[inline(always)]
     pub(super) fn lock_with(&self, mut c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
         let mut g = self.raw.lock();
         if self.mode != PLAIN {
@@ -281,7 +281,7 @@ impl<S: Source> Heap<S> {
     /// empty, or its collection due): the cache if its collection is due
     /// (which runs now), then the locked heap. The failed-allocation
     /// callback is the caller's to call.
-    #[inline]
+    #[inline(always)]
     pub(super) fn allocate_past_cache(
         &self,
         c: &mut ThreadCache,

@@ -129,6 +129,12 @@ fn damaged_list_is_reported() {
     }
 }
 
+/// A block pointer handed to another thread (with its provenance, for
+/// Miri's strict-provenance checks).
+struct Sent(*mut u8);
+// SAFETY: the receiving thread is the only one that uses the block.
+unsafe impl Send for Sent {}
+
 /// Several threads free one heap's blocks at once while its user keeps
 /// allocating: every block comes back exactly once, contents intact until
 /// freed, figures exact after the join.
@@ -138,7 +144,7 @@ fn threads_push_at_once() {
     let start = h.lock_cached(&mut c).info();
     let (threads, each) = if cfg!(miri) { (3, 40) } else { (4, 4000) };
     let mut rng = Rng::new(77);
-    let batches: Vec<Vec<usize>> = (0..threads)
+    let batches: Vec<Vec<Sent>> = (0..threads)
         .map(|t| {
             (0..each)
                 .map(|i| {
@@ -147,7 +153,7 @@ fn threads_push_at_once() {
                     let p = alloc(h, &mut c, n);
                     // SAFETY: a live block of `n` bytes.
                     unsafe { p.write_bytes((t * 31 + i) as u8, 16) };
-                    p.addr()
+                    Sent(p)
                 })
                 .collect()
         })
@@ -157,8 +163,7 @@ fn threads_push_at_once() {
         .enumerate()
         .map(|(t, batch)| {
             std::thread::spawn(move || {
-                for (i, p) in batch.into_iter().enumerate() {
-                    let p = p as *mut u8;
+                for (i, Sent(p)) in batch.into_iter().enumerate() {
                     // SAFETY: a live block this thread was given.
                     let b = unsafe { core::slice::from_raw_parts(p, 16) };
                     assert!(b.iter().all(|&x| x == (t * 31 + i) as u8), "intact until freed");
