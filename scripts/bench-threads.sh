@@ -84,11 +84,11 @@ if [ -n "$BASE_REV" ]; then
     trap 'rm -rf "$BASE_SRC"' EXIT
     log "building librawrt.a as of $BASE_REV ($BASE_SHORT)"
     git archive "$BASE_SHORT" | tar -x -C "$BASE_SRC"
+    BASE_TARGET=$PWD/$OUT/threads-base-target # kept between runs: rebuilds are incremental
     (cd "$BASE_SRC" && env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib \
-        --target-dir "$PWD/$OUT/threads-base-target" 2>/dev/null \
-        || env -u RUSTFLAGS cargo rustc --release --lib --crate-type staticlib \
-        --target-dir "$PWD/$OUT/threads-base-target")
-    cp "$OUT/threads-base-target/release/librawrt.a" "$C/librawrt-base.a"
+        --target-dir "$BASE_TARGET" 2>/dev/null \
+        || env -u RUSTFLAGS cargo rustc --release --lib --crate-type staticlib --target-dir "$BASE_TARGET")
+    cp "$BASE_TARGET/release/librawrt.a" "$C/librawrt-base.a"
     ALLOCS="rawrt base glibc mimalloc jemalloc"
 fi
 log "building the workloads"
