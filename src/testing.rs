@@ -53,6 +53,7 @@ const MIRI: &[&str] = &[
     "heap::remote::listed_blocks_come_back_at_the_next_lock",
     "heap::remote::misuse_of_listed_blocks",
     "heap::remote::threads_push_at_once",
+    "heap::remote::model_with_remote_frees",
     "pool::",
     "gran::",
 ];

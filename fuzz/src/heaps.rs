@@ -1,5 +1,7 @@
 //! The heap targets: a heap over a region (`heap`), and the same with a
-//! thread cache in front (`cached_heap`, through `Heap::with_caches`).
+//! thread cache in front (`cached_heap`, through `Heap::with_caches`),
+//! some of whose frees go through the remote list (as other threads'
+//! frees do).
 
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
@@ -47,10 +49,12 @@ impl Subject for RawHeap<RegionSource> {
     }
 }
 
-/// A heap with caches, driven through one cache.
+/// A heap with caches, driven through one cache; every third free goes
+/// through the heap's remote list, as from another thread.
 struct Cached<'a> {
     heap: &'a Heap<RegionSource>,
     cache: Box<ThreadCache>,
+    frees: u32,
 }
 
 impl Subject for Cached<'_> {
@@ -59,6 +63,11 @@ impl Subject for Cached<'_> {
     }
     fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
         let p = NonNull::new(p).ok_or(HeapError::InvalidPointer)?;
+        self.frees = self.frees.wrapping_add(1);
+        if self.frees.is_multiple_of(3) {
+            // SAFETY: as above.
+            return unsafe { self.heap.dealloc_remote(p) };
+        }
         // SAFETY: as above.
         unsafe { self.heap.dealloc_cached(&mut self.cache, p) }
     }
@@ -290,7 +299,7 @@ pub fn cached_heap(data: &[u8]) {
     h.set_trim_threshold(usize::MAX);
     assert!(h.lock().init());
     let base = region.ptr.addr();
-    let heap = Cached { heap: &h, cache: Box::new(ThreadCache::new()) };
+    let heap = Cached { heap: &h, cache: Box::new(ThreadCache::new()), frees: 0 };
     let mut m = Model {
         heap,
         live: BTreeMap::new(),

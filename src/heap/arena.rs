@@ -43,7 +43,6 @@ use super::info::HeapInfo;
 use super::os::{LinuxOs, Os};
 use super::process::ProcessSource;
 use super::raw::FailedAllocFn;
-use super::remote::Remote;
 use super::tcache::{self, ThreadCache};
 use super::PROCESS;
 use crate::sync::Lock;
@@ -351,12 +350,8 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { o.dealloc_locked(Some(c), p, 0) };
         }
-        // SAFETY: forwarded contract.
-        match unsafe { o.free_remote(p) }? {
-            Remote::Listed => Ok(()),
-            // SAFETY: forwarded contract.
-            Remote::Locked => unsafe { o.dealloc_locked(None, p, 0) },
-        }
+        // SAFETY: forwarded contract; `p` is not null (a payload address).
+        unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
     }
 
     /// Frees `p` as C's `free` does (see [`Heap::free_or_abort`]).

@@ -160,7 +160,8 @@ impl<S: Source> Heap<S> {
     }
 
     /// The locked core; the core learns what cache `c` holds (its blocks
-    /// count as free in the figures).
+    /// count as free in the figures) and takes back the blocks other
+    /// threads gave back (`remote.rs`).
     #[inline]
     pub fn lock_cached(&self, c: &mut ThreadCache) -> HeapGuard<'_, S> {
         self.lock_with(Some(c))
@@ -315,8 +316,10 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let p = if self.mode == PLAIN || align > ALIGN {
+        let p = if self.mode == PLAIN {
             self.allocate_locked(None, size, align, zero, func)
+        } else if align > ALIGN {
+            self.allocate_locked(Some(c), size, align, zero, func)
         } else if let Some(p) = self.cache_alloc(c, size, func) {
             if zero {
                 // SAFETY: the block holds at least `size` bytes.

@@ -107,15 +107,19 @@ impl<S: Source> RawHeap<S> {
             self.stats().free_blocks + (t >= MIN_BLOCK) as usize + self.parked_blocks();
         let segs: usize = (0..self.segs().len()).map(|i| self.segs().get(i).span.len).sum();
         let n = self.source_ref().counters();
+        let allocated = self.stats().used + self.stats().large - self.parked();
         HeapInfo {
             total_free_bytes: free,
-            total_allocated_bytes: self.stats().used + self.stats().large - self.parked(),
+            total_allocated_bytes: allocated,
             largest_free_block: largest.saturating_sub(HDR),
             minimum_free_bytes: (!self.stats().min_free_c).min(free),
             allocated_blocks,
             free_blocks,
             total_blocks: allocated_blocks + free_blocks,
-            peak_allocated_bytes: self.stats().peak,
+            // The peak can lag what is allocated now when other threads
+            // freed blocks the calling thread's cache handed out (see
+            // `remote.rs`); it is never reported below it.
+            peak_allocated_bytes: self.stats().peak.max(allocated),
             footprint: segs + self.stats().mapped + self.large().table_bytes(),
             brk_calls: n.brk,
             mmap_calls: n.mmap,

@@ -397,12 +397,24 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn note_free(&mut self, usable: usize) {
         self.st.used -= usable;
         self.st.used_blocks -= 1;
+        self.clamp_parked();
     }
 
     /// A used block shrank in place by `by` bytes.
     #[inline(always)]
     pub(super) fn note_shrunk(&mut self, by: usize) {
         self.st.used -= by;
+        self.clamp_parked();
+    }
+
+    /// Keeps what the last cache that synced held within the used blocks:
+    /// a thread without that cache (another thread's free through the
+    /// locked path, `remote.rs`) may free blocks that cache handed out
+    /// since, so the figure can be stale until the cache syncs again.
+    #[inline(always)]
+    fn clamp_parked(&mut self) {
+        self.parked = self.parked.min(self.st.used);
+        self.parked_blocks = self.parked_blocks.min(self.st.used_blocks);
     }
 
     /// A used block grew in place by `by` bytes.

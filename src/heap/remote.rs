@@ -23,6 +23,7 @@
 //! segment, a stray or damaged pointer) goes to the heap's locked path,
 //! which validates it fully and reports misuse.
 
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::block::{Mem, HDR, IN_USE, LARGE, TAG_BITS};
@@ -84,26 +85,55 @@ impl<S: Source> Heap<S> {
         }
         // SAFETY: a used block of this heap has at least two payload words,
         // which belong to its user, and so now to this free.
-        unsafe {
-            let k = m.rd(h + 16);
-            if k == remote_key(h) {
-                return Err(HeapError::DoubleFree);
-            }
-            if k == key_of(h) {
-                return Ok(Remote::Locked); // cached: the locked path reports it
-            }
-            m.wr(h + 16, remote_key(h));
+        let k = unsafe { m.rd(h + 16) };
+        if k == remote_key(h) {
+            return Err(HeapError::DoubleFree);
         }
+        if k == key_of(h) {
+            return Ok(Remote::Locked); // cached: the locked path reports it
+        }
+        // SAFETY: as above.
+        unsafe { self.push(m, h) };
+        Ok(Remote::Listed)
+    }
+
+    /// Puts used block `h` on the remote list.
+    ///
+    /// # Safety
+    /// `h` is a used block of this heap that nothing uses any more.
+    #[inline]
+    unsafe fn push(&self, m: Mem, h: usize) {
+        // SAFETY: the block's first two payload words are ours (contract).
+        unsafe { m.wr(h + 16, remote_key(h)) };
         let mut head = self.remote.load(Ordering::Relaxed);
         loop {
             // SAFETY: as above; the list's user reads the link only after
             // the release below.
             unsafe { m.wr(h + 8, mangle(h, head)) };
             match self.remote.compare_exchange_weak(head, h, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return Ok(Remote::Listed),
+                Ok(_) => return,
                 Err(now) => head = now,
             }
         }
+    }
+
+    /// Frees the block at `ptr` from a thread that is not this heap's
+    /// user: onto the remote list when the block can be vouched for
+    /// without the lock, else under the lock (see the module
+    /// documentation); the heap's user takes listed blocks back at its next
+    /// lock. The same errors as [`dealloc`](Heap::dealloc).
+    ///
+    /// # Safety
+    /// As for [`dealloc`](Heap::dealloc).
+    #[inline]
+    pub unsafe fn dealloc_remote(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        let p = ptr.as_ptr().addr();
+        // SAFETY: forwarded contract.
+        if unsafe { self.free_remote(p) }? == Remote::Listed {
+            return Ok(());
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.dealloc_locked(None, p, 0) }
     }
 
     /// Takes the whole remote list back, under the lock (`g`): each block

@@ -94,11 +94,16 @@ impl<S: Source + Send> Subject for &Heap<S> {
 pub(crate) struct Cached<'a, S: Source> {
     pub heap: &'a Heap<S>,
     pub cache: Box<ThreadCache>,
+    /// Every `remote`-th free goes through the remote list, as from another
+    /// thread (0: none).
+    pub remote: u32,
+    /// Frees so far.
+    pub frees: u32,
 }
 
 impl<'a, S: Source + Send> Cached<'a, S> {
     pub fn new(heap: &'a Heap<S>) -> Self {
-        Cached { heap, cache: Box::new(ThreadCache::new()) }
+        Cached { heap, cache: Box::new(ThreadCache::new()), remote: 0, frees: 0 }
     }
 }
 
@@ -107,8 +112,14 @@ impl<S: Source + Send> Subject for Cached<'_, S> {
         self.heap.alloc_cached(&mut self.cache, size, align, zero, "model").map(NonNull::as_ptr)
     }
     fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
+        self.frees = self.frees.wrapping_add(1);
+        let p = NonNull::new(p).unwrap();
+        if self.remote != 0 && self.frees % self.remote == 0 {
+            // SAFETY: as above.
+            return unsafe { self.heap.dealloc_remote(p) };
+        }
         // SAFETY: as above.
-        unsafe { self.heap.dealloc_cached(&mut self.cache, NonNull::new(p).unwrap()) }
+        unsafe { self.heap.dealloc_cached(&mut self.cache, p) }
     }
     fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError> {
         let p = NonNull::new(p).unwrap();

@@ -8,7 +8,7 @@
 use core::ptr::NonNull;
 
 use super::remote::Remote;
-use super::tests_model::{leak_region, Rng};
+use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{Heap, HeapError, RegionSource, ThreadCache};
 
 /// A heap with caches over a region of `len` bytes.
@@ -195,6 +195,28 @@ fn threads_push_at_once() {
     assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
 }
 
+/// The model over a cached region with every third free through the
+/// remote list (as from another thread): contents intact and figures
+/// exact at every check (each lock takes the list back), everything
+/// coalesced at the end.
+fn model_with_remote_frees() {
+    let heap = cached_region(if cfg!(miri) { 256 << 10 } else { 4 << 20 });
+    let start = heap.info();
+    let mut rng = Rng::new(41);
+    let mut subject = Cached::new(heap);
+    subject.remote = 3;
+    let mut m = Model::new(subject, true);
+    let mut sizes = |r: &mut Rng| if r.chance(80) { r.below(1024) } else { mixed_size(r) };
+    for _ in 0..4 {
+        m.run(&mut rng, ops(20_000), 250, &mut sizes);
+        m.drain(&mut rng);
+    }
+    assert!(m.heap.frees > 1000, "{} frees", m.heap.frees);
+    heap.flush_cache(&mut m.heap.cache);
+    let end = heap.info();
+    assert_eq!((end.free_blocks, end.total_free_bytes), (1, start.total_free_bytes));
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
     (
         "heap::remote::listed_blocks_come_back_at_the_next_lock",
@@ -203,4 +225,5 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::remote::misuse_of_listed_blocks", misuse_of_listed_blocks),
     ("heap::remote::damaged_list_is_reported", damaged_list_is_reported),
     ("heap::remote::threads_push_at_once", threads_push_at_once),
+    ("heap::remote::model_with_remote_frees", model_with_remote_frees),
 ];
