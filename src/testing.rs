@@ -18,6 +18,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_model::TESTS,
     crate::heap::tests_unit::TESTS,
     crate::heap::tests_process::TESTS,
+    crate::heap::tests_break::TESTS,
     crate::heap::tests_cache::TESTS,
 ];
 

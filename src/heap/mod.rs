@@ -83,6 +83,8 @@ pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]
+pub(crate) mod tests_break;
+#[cfg(test)]
 pub(crate) mod tests_cache;
 #[cfg(test)]
 pub(crate) mod tests_model;
