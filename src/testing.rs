@@ -12,6 +12,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::pool::tests::TESTS,
     crate::gran::tests::TESTS,
     crate::heap::class_tests::TESTS,
+    crate::heap::decay_tests::TESTS,
     crate::heap::c_info_tests::TESTS,
     crate::heap::c_rules_tests::TESTS,
     crate::heap::caps_tests::TESTS,
@@ -19,6 +20,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_unit::TESTS,
     crate::heap::tests_process::TESTS,
     crate::heap::tests_break::TESTS,
+    crate::heap::tests_decay::TESTS,
     crate::heap::tests_cache::TESTS,
 ];
 
@@ -31,6 +33,8 @@ const MIRI: &[&str] = &[
     "heap::class::",
     "heap::c_info::",
     "heap::c_rules::",
+    "heap::decay::periods_expire_after_the_delay",
+    "heap::decay::checks_are_due_by_count_or_bytes",
     "heap::unit::largest_free_block_is_exact",
     "heap::unit::double_free_and_invalid_pointers",
     "heap::unit::corruption_is_reported",

@@ -142,6 +142,8 @@ pub(crate) struct MockOs {
     pub untracked: bool,
     /// The clock [`Os::now_ms`] reads, in milliseconds; tests advance it.
     pub clock: u64,
+    /// Have no clock ([`Os::now_ms`] is `None`).
+    pub no_clock: bool,
     /// How often the clock was read.
     pub clock_reads: usize,
     /// Every `brk` call (queries included) and `madvise` call.
@@ -182,6 +184,7 @@ impl MockOs {
             seen: 0,
             untracked: false,
             clock: 1_000_000,
+            no_clock: false,
             clock_reads: 0,
             brk_calls: 0,
             brk_fail: false,
@@ -342,7 +345,7 @@ unsafe impl Os for MockOs {
 
     fn now_ms(&mut self) -> Option<u64> {
         self.clock_reads += 1;
-        Some(self.clock)
+        (!self.no_clock).then_some(self.clock)
     }
 
     fn mmap(&mut self, len: usize) -> Option<usize> {

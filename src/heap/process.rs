@@ -364,6 +364,10 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
         self.n
     }
 
+    fn now_ms(&mut self) -> Option<u64> {
+        self.os.now_ms()
+    }
+
     fn root(&self) -> *mut u8 {
         self.os.root()
     }
