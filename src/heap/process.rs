@@ -23,7 +23,12 @@
 //! It extends its segment only if the break is exactly at the segment's
 //! end, and checks the result: the new break, or the old one when the
 //! kernel refused; anything else means someone moved the break after all,
-//! and the source leaves it alone. Lowering the break (a trim) always asks
+//! and the source leaves it alone. (Code that issues the `brk` system call
+//! itself, behind the record, is found only that way, when the kernel
+//! refuses to grow the break from where it left it; otherwise our move
+//! would overlap or shrink its memory. Like glibc's `sbrk`, which adds to
+//! the break it set last, rawrt's heap cannot share the break with such
+//! code.) Lowering the break (a trim) always asks
 //! the kernel first, since a shrink over memory that a mover the record
 //! cannot see put above our end would destroy it; trims are rare. If
 //! someone moved the break, the next segment starts at the new break
