@@ -11,7 +11,9 @@
 //!   invariants; `class.rs` the two-level size classes; `integrity.rs`
 //!   the checks a block passes before its metadata is trusted;
 //!   `large.rs` blocks in their own mappings; `trim.rs` how memory goes
-//!   back; `secret.rs` the per-process secret.
+//!   back, `decay.rs` when (dirty memory once it stayed unused for a
+//!   while) and `raw/purge.rs` the purges; `secret.rs` the per-process
+//!   secret.
 //! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock), with thread caches
 //!   in front (`tcache.rs`; the bins in `tcache/bins.rs`, how much a
 //!   cache keeps in `tcache/policy.rs`); `&Heap` is an
@@ -54,6 +56,7 @@ mod check;
 mod check_lists;
 mod chunks;
 mod class;
+mod decay;
 mod error;
 mod free;
 #[allow(clippy::module_inception)]
@@ -81,9 +84,15 @@ pub(crate) use caps::tests as caps_tests;
 #[cfg(test)]
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
+pub(crate) use decay::tests as decay_tests;
+#[cfg(test)]
 mod mock_os;
 #[cfg(test)]
+pub(crate) mod tests_break;
+#[cfg(test)]
 pub(crate) mod tests_cache;
+#[cfg(test)]
+pub(crate) mod tests_decay;
 #[cfg(test)]
 pub(crate) mod tests_model;
 #[cfg(test)]
@@ -94,6 +103,7 @@ pub(crate) mod tests_unit;
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
 pub use c_rules::{align_c11, align_memalign, align_posix, ReallocNames};
+pub use decay::{DECAY_CHECK_BYTES, DECAY_TICKS, PURGE_DELAY_MS};
 pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
@@ -101,7 +111,7 @@ pub use os::{LinuxOs, Os};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, MMAP_SEGMENT};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
-    MAX_DYN_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD, TRIM_KEEP,
+    MAX_DYN_MMAP_THRESHOLD, TOP_PAD, TRIM_KEEP,
 };
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
