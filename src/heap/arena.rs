@@ -81,6 +81,10 @@ pub struct Arenas {
     idle: AtomicU64,
     /// Serialises making and handing out arenas.
     making: Lock<()>,
+    /// Settings made through [`Arenas`] that arenas made later get too:
+    /// the trim threshold and the purge delay (`usize::MAX`: never set).
+    trim_threshold: AtomicUsize,
+    purge_delay: AtomicUsize,
 }
 
 impl Arenas {
@@ -93,6 +97,8 @@ impl Arenas {
             users: [const { AtomicU32::new(0) }; MAX_ARENAS],
             idle: AtomicU64::new(0),
             making: Lock::new(()),
+            trim_threshold: AtomicUsize::new(usize::MAX),
+            purge_delay: AtomicUsize::new(usize::MAX),
         }
     }
 
@@ -199,6 +205,16 @@ impl Arenas {
         // (enough for the heap) and used by nothing else; the rest of the
         // reservation is the source's.
         unsafe { core::ptr::write(base as *mut ProcHeap, Heap::with_caches(source)) };
+        // SAFETY: as above: the heap just written, which nothing else sees yet.
+        let heap = unsafe { &*(base as *const ProcHeap) };
+        match self.trim_threshold.load(Ordering::Relaxed) {
+            usize::MAX => {}
+            n => heap.set_trim_threshold(n),
+        }
+        match self.purge_delay.load(Ordering::Relaxed) {
+            usize::MAX => {}
+            ms => heap.set_purge_delay(ms),
+        }
         self.base[i].store(base, Ordering::Release);
         self.made.store(i + 1, Ordering::Release);
         Some(i)
@@ -568,10 +584,32 @@ impl Arenas {
         self.main.set_mmap_threshold(n)
     }
 
-    /// A free top bigger than `n` bytes is given back, in every heap.
+    /// A free top bigger than `n` bytes is given back, in every heap
+    /// (arenas made later too).
     pub fn set_trim_threshold(&self, n: usize) {
+        let _m = self.making.lock();
+        self.trim_threshold.store(n, Ordering::Relaxed);
         for h in self.heaps() {
             h.set_trim_threshold(n)
+        }
+    }
+
+    /// Dirty free memory is purged once it has stayed unused for `ms`
+    /// milliseconds, in every heap (arenas made later too); see
+    /// [`Heap::set_purge_delay`].
+    pub fn set_purge_delay(&self, ms: usize) {
+        let _m = self.making.lock();
+        self.purge_delay.store(ms, Ordering::Relaxed);
+        for h in self.heaps() {
+            h.set_purge_delay(ms)
+        }
+    }
+
+    /// Purges now, in every heap, the dirty free memory that has stayed
+    /// unused for the purge delay; see [`Heap::purge_expired`].
+    pub fn purge_expired(&self) {
+        for h in self.heaps() {
+            self.lock_heap(h).purge_expired()
         }
     }
 

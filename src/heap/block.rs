@@ -18,6 +18,8 @@
 //!   h+8    next free block in its class list (0 = end)
 //!   h+16   previous free block in its class list (0 = head)
 //!   h+24   dirty bytes not yet purged (only when S >= PURGE_MIN)
+//!   h+32   the decay period it was freed in (only when S >= PURGE_MIN;
+//!          see `decay.rs`)
 //!   h+S-8  footer = S
 //! top: [top, top_end) of the top segment. Not on any list, no header; its
 //!   size is 0 or >= MIN_BLOCK and the block before it is always in use.

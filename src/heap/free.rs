@@ -1,5 +1,6 @@
 //! Taking blocks back: pointer validation, coalescing with free
-//! neighbours and the top, and the purge policy for big free blocks.
+//! neighbours and the top; each free counts towards the next purge check
+//! (`decay.rs`).
 
 use super::block::{
     set_free, ALIGN, HDR, IN_USE, LARGE, MIN_BLOCK, PREV_IN_USE, PURGE_MIN, SIZE, TAG_BITS,
@@ -176,8 +177,8 @@ impl<S: Source> RawHeap<S> {
                 let t = self.top_size();
                 if t > self.trim_threshold() && t > self.trim_fail_at() {
                     self.auto_trim();
-                } else if self.purge_due() {
-                    self.purge_dirty();
+                } else {
+                    self.note_dirty_free();
                 }
                 return;
             }
@@ -204,10 +205,10 @@ impl<S: Source> RawHeap<S> {
     }
 
     /// Lists free block `[h, h+s)` with `dirty` unpurged bytes; a big one
-    /// that fills an old segment is given back instead. Once the big free
-    /// blocks hold more dirty bytes than the purge limit, they are all
-    /// purged: memory that is freed and reused soon is not faulted in
-    /// again, and memory that stays free goes back to the kernel.
+    /// that fills an old segment is given back instead. A big one's dirty
+    /// pages are purged once they have stayed unused for the purge delay
+    /// (`decay.rs`), not now: memory that is freed and reused soon is not
+    /// faulted in again, and memory that stays free goes back.
     ///
     /// # Safety
     /// `[h, h+s)` must be heap memory that no block covers any more, with
@@ -223,35 +224,10 @@ impl<S: Source> RawHeap<S> {
         }
         // SAFETY: as above, and the block is on no list.
         unsafe { self.list_block(h, s, dirty) };
-        if self.purge_due() {
-            self.purge_dirty();
-        }
-    }
-
-    /// Whether the dirty memory is over the purge limit (and, if a purge
-    /// found nothing it could discard, has grown by the limit since).
-    #[inline(always)]
-    fn purge_due(&self) -> bool {
-        // The limit is never below PURGE_AUTO: compared with that first,
-        // a heap with little dirty memory answers in two instructions.
-        let d = self.dirty_total();
-        d > super::raw::PURGE_AUTO && d > self.purge_limit().max(self.purge_fail_at())
-    }
-
-    /// Purges every big free block that has dirty pages, and the top.
-    #[cold]
-    pub(super) fn purge_dirty(&mut self) -> bool {
-        let page = self.source().page_size();
-        let mut done = self.purge_top(page);
-        let purged = self.purge_listed(page);
-        done |= purged != 0;
-        // If the source refused (or nothing was big enough to purge), do not
-        // walk the lists again on every free.
-        self.set_purge_fail_at(if done {
-            0
+        if s >= PURGE_MIN {
+            self.note_dirty_free();
         } else {
-            self.dirty_total().saturating_add(self.purge_limit())
-        });
-        done
+            self.note_free_tick();
+        }
     }
 }

@@ -614,6 +614,21 @@ impl<S: Source> Heap<S> {
         self.lock().set_trim_threshold(n)
     }
 
+    /// Dirty free memory is purged once it has stayed unused for `ms`
+    /// milliseconds ([`PURGE_DELAY_MS`](super::PURGE_DELAY_MS) by
+    /// default; 0: at the next check, `usize::MAX`: only by
+    /// [`trim`](Self::trim) or when memory is short); see
+    /// [`RawHeap::set_purge_delay`].
+    pub fn set_purge_delay(&self, ms: usize) {
+        self.lock().set_purge_delay(ms)
+    }
+
+    /// Purges now the dirty free memory that has stayed unused for the
+    /// purge delay; see [`RawHeap::purge_expired`].
+    pub fn purge_expired(&self) {
+        self.lock().purge_expired()
+    }
+
     /// Registers (or clears) the failed-allocation callback.
     pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
         self.lock().set_failed_alloc_callback(f)

@@ -1,7 +1,9 @@
 //! A simulated kernel for hosted tests, over one memory arena: the program
 //! break lives in its first part, mappings in the rest (first fit over a
 //! table of live mappings), with injectable refusals and foreign break
-//! moves; every call is checked against the memory the heap owns.
+//! moves (seen by the process's record of the break, as a program's
+//! `sbrk` through rawrt is, or unseen), a clock the test sets, and a count
+//! of each call; every call is checked against the memory the heap owns.
 //!
 //! Natively the arena is a real `PROT_NONE` reservation whose pages become
 //! accessible only while they are part of the break or of a mapping, so a
@@ -132,6 +134,20 @@ pub(crate) struct MockOs {
     base: usize,
     cap: usize,
     brk: usize,
+    /// The break as the last `brk` call left it (0: none yet), what
+    /// `mm::last_brk` records in a process that rawrt started.
+    seen: usize,
+    /// Keep no record of the break ([`Os::known_brk`] is `None`), as in a
+    /// process with another C library: the source queries.
+    pub untracked: bool,
+    /// The clock [`Os::now_ms`] reads, in milliseconds; tests advance it.
+    pub clock: u64,
+    /// Have no clock ([`Os::now_ms`] is `None`).
+    pub no_clock: bool,
+    /// How often the clock was read.
+    pub clock_reads: usize,
+    /// Every `brk` call (queries included) and `madvise` call.
+    pub brk_calls: usize,
     /// Refuse every attempt to raise the break (as RLIMIT_DATA = 0 does).
     pub brk_fail: bool,
     /// Refuse the next this many mmaps (`usize::MAX`: all).
@@ -165,6 +181,12 @@ impl MockOs {
             base,
             cap,
             brk: base,
+            seen: 0,
+            untracked: false,
+            clock: 1_000_000,
+            no_clock: false,
+            clock_reads: 0,
+            brk_calls: 0,
             brk_fail: false,
             mmap_fail: 0,
             no_grow_in_place: false,
@@ -173,7 +195,7 @@ impl MockOs {
             foreign: Vec::new(),
             maps: BTreeMap::new(),
         };
-        os.foreign_move(0x1234); // the program's own data ends mid-page
+        os.foreign_move_unseen(0x1234); // the program's own data ends mid-page
         os
     }
 
@@ -186,8 +208,15 @@ impl MockOs {
         self.arena.base.with_addr(a)
     }
 
-    /// Another allocator raises the break by `n` bytes and fills them.
+    /// Another allocator raises the break by `n` bytes and fills them,
+    /// through rawrt's `brk`, which records the new break.
     pub fn foreign_move(&mut self, n: usize) {
+        self.foreign_move_unseen(n);
+        self.seen = self.brk;
+    }
+
+    /// The same with its own `brk` system call, which nothing records.
+    pub fn foreign_move_unseen(&mut self, n: usize) {
         let old = self.brk;
         self.arena.open(old, old + n);
         // SAFETY: freshly accessible memory above the old break.
@@ -269,19 +298,12 @@ impl MockOs {
         self.arena.close(a, a + len);
     }
 
-    fn add(&mut self, a: usize, len: usize) {
-        self.arena.open(a, a + len);
-        self.maps.insert(a, len);
-        self.mapped += len;
-    }
-}
-
-// SAFETY: behaves like the kernel calls within the simulated area.
-unsafe impl Os for MockOs {
-    unsafe fn brk(&mut self, addr: usize) -> usize {
-        if addr == 0 || addr < self.base || addr > self.base + self.cap {
-            return self.brk;
-        }
+    /// The kernel's `brk` to an address inside the break area: moves the
+    /// break there (both ways), or leaves it when refused; the result.
+    ///
+    /// # Safety
+    /// As for [`Os::brk`].
+    unsafe fn move_brk(&mut self, addr: usize) -> usize {
         if addr > self.brk {
             if self.brk_fail {
                 return self.brk;
@@ -295,6 +317,35 @@ unsafe impl Os for MockOs {
         }
         self.brk = addr;
         addr
+    }
+
+    fn add(&mut self, a: usize, len: usize) {
+        self.arena.open(a, a + len);
+        self.maps.insert(a, len);
+        self.mapped += len;
+    }
+}
+
+// SAFETY: behaves like the kernel calls within the simulated area.
+unsafe impl Os for MockOs {
+    unsafe fn brk(&mut self, addr: usize) -> usize {
+        self.brk_calls += 1;
+        self.seen = if addr == 0 || addr < self.base || addr > self.base + self.cap {
+            self.brk
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { self.move_brk(addr) }
+        };
+        self.seen
+    }
+
+    fn known_brk(&mut self) -> Option<usize> {
+        (!self.untracked && self.seen != 0).then_some(self.seen)
+    }
+
+    fn now_ms(&mut self) -> Option<u64> {
+        self.clock_reads += 1;
+        (!self.no_clock).then_some(self.clock)
     }
 
     fn mmap(&mut self, len: usize) -> Option<usize> {

@@ -11,7 +11,9 @@
 //!   invariants; `class.rs` the two-level size classes; `integrity.rs`
 //!   the checks a block passes before its metadata is trusted;
 //!   `large.rs` blocks in their own mappings; `trim.rs` how memory goes
-//!   back; `secret.rs` the per-process secret.
+//!   back, `decay.rs` when (dirty memory once it stayed unused for a
+//!   while) and `raw/purge.rs` the purges; `secret.rs` the per-process
+//!   secret.
 //! - [`Heap`] wraps it in a [`Lock`](crate::sync::Lock), with thread caches
 //!   in front (`tcache.rs`; the bins in `tcache/bins.rs`, how much a
 //!   cache keeps in `tcache/policy.rs`); `&Heap` is an
@@ -55,6 +57,7 @@ mod check;
 mod check_lists;
 mod chunks;
 mod class;
+mod decay;
 mod entry;
 mod error;
 mod free;
@@ -84,9 +87,15 @@ pub(crate) use caps::tests as caps_tests;
 #[cfg(test)]
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
+pub(crate) use decay::tests as decay_tests;
+#[cfg(test)]
 mod mock_os;
 #[cfg(test)]
+pub(crate) mod tests_break;
+#[cfg(test)]
 pub(crate) mod tests_cache;
+#[cfg(test)]
+pub(crate) mod tests_decay;
 #[cfg(test)]
 pub(crate) mod tests_model;
 #[cfg(test)]
@@ -100,6 +109,7 @@ pub use arena::{Arenas, ARENA_ALIGN, ARENA_MAX, ARENA_SPACE, IDLE_KEEP, MAX_AREN
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
 pub use c_rules::{align_c11, align_memalign, align_posix, CRules, ReallocNames};
+pub use decay::{DECAY_CHECK_BYTES, DECAY_TICKS, PURGE_DELAY_MS};
 pub use entry::Entry;
 pub use error::{Corruption, HeapError};
 pub use heap::{Heap, HeapGuard};
@@ -108,7 +118,7 @@ pub use os::{LinuxOs, Os};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, KIND_RESERVED, MMAP_SEGMENT};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
-    MAX_DYN_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD, TRIM_KEEP,
+    MAX_DYN_MMAP_THRESHOLD, TOP_PAD, TRIM_KEEP,
 };
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};

@@ -68,6 +68,20 @@ pub unsafe trait Os {
         let _ = (base, len);
         false
     }
+    /// The program break as the latest `brk` call in the process left it,
+    /// when every move of the break goes through calls that this layer
+    /// sees (so that a move by someone else shows as a break other than
+    /// the one the source set); `None` when that is not known, and the
+    /// source asks the kernel with `brk(0)`.
+    fn known_brk(&mut self) -> Option<usize> {
+        None
+    }
+    /// A monotonic clock in milliseconds, read when the heap checks
+    /// whether dirty memory has stayed unused long enough to be purged;
+    /// `None` without one (the heap then measures age in checks).
+    fn now_ms(&mut self) -> Option<u64> {
+        None
+    }
     /// A pointer whose provenance covers all memory these calls hand out
     /// (see [`Source::root`](super::Source::root)); null for the kernel's.
     fn root(&self) -> *mut u8 {
@@ -150,5 +164,22 @@ unsafe impl Os for LinuxOs {
         // SAFETY: the range is in our own reservation and the caller gives
         // it up; MAP_FIXED replaces only that range.
         unsafe { mm::mmap(base as *mut u8, len, mm::PROT_NONE, FLAGS, -1, 0) }.is_ok()
+    }
+    fn known_brk(&mut self) -> Option<usize> {
+        // With C names rawrt is the process's C library: every `brk` and
+        // `sbrk` goes through `mm::brk`, which records the kernel's answer.
+        // Inside another C library (or a hosted test, under glibc's
+        // malloc) the break is that library's: ask.
+        #[cfg(all(not(test), feature = "cabi"))]
+        match mm::last_brk() {
+            0 => None,
+            b => Some(b),
+        }
+        #[cfg(any(test, not(feature = "cabi")))]
+        None
+    }
+    fn now_ms(&mut self) -> Option<u64> {
+        let t = crate::sys::time::clock_gettime(crate::sys::time::CLOCK_MONOTONIC).ok()?;
+        Some(t.sec as u64 * 1000 + t.nsec as u64 / 1_000_000)
     }
 }

@@ -1,13 +1,40 @@
 //! The process heap's source: the program break, with `mmap` fallback.
 //!
 //! The break is shared with anything else in the process that calls
-//! `brk` (another allocator, a C library). So the source never assumes it
-//! is where we left it: before moving it, it queries it, and it extends
-//! its segment only if the break is still exactly at the segment's end,
-//! lowers it only then too. If someone moved it, the next segment starts
-//! at the new break (page-aligned). If `brk` is refused (e.g. RLIMIT_DATA)
-//! the source switches to mmap'd segments of at least 1 MiB, which it
-//! tries to extend in place with `mremap` before mapping a new one.
+//! `brk` (another allocator, the program's own `sbrk`). The kernel's
+//! `brk(new)` moves the break to `new` in either direction, so a raise
+//! issued while someone else's memory lies above our end would shrink the
+//! break over it (or, past it, overlap it), and the result would look
+//! like success: a foreign move cannot be found from the result of our
+//! own move. So before every move the source knows where the break is:
+//!
+//! - In a process whose every `brk` goes through rawrt (rawrt is its C
+//!   library: the `cabi` feature), the system-call layer records the
+//!   kernel's answer to each `brk` ([`crate::sys::mm::last_brk`]), ours
+//!   and the program's alike, and [`Os::known_brk`] returns it: the
+//!   heap's growth is one `brk(new)` per move, with no query, and a
+//!   foreign move shows as a record that is not our segment's end. The
+//!   first growth asks the kernel once (the initial break is randomised,
+//!   not where the program ends).
+//! - Elsewhere (inside another C library, whose `sbrk` keeps its own
+//!   cached break) the source asks with `brk(0)` before each move; there
+//!   that is the C library's `sbrk(0)`, which answers from its cache.
+//!
+//! It extends its segment only if the break is exactly at the segment's
+//! end, and checks the result: the new break, or the old one when the
+//! kernel refused; anything else means someone moved the break after all,
+//! and the source leaves it alone. (Code that issues the `brk` system call
+//! itself, behind the record, is found only that way, when the kernel
+//! refuses to grow the break from where it left it; otherwise our move
+//! would overlap or shrink its memory. Like glibc's `sbrk`, which adds to
+//! the break it set last, rawrt's heap cannot share the break with such
+//! code.) Lowering the break (a trim) always asks
+//! the kernel first, since a shrink over memory that a mover the record
+//! cannot see put above our end would destroy it; trims are rare. If
+//! someone moved the break, the next segment starts at the new break
+//! (page-aligned). If `brk` is refused (e.g. RLIMIT_DATA) the source
+//! switches to mmap'd segments of at least 1 MiB, which it tries to extend
+//! in place with `mremap` before mapping a new one.
 
 use super::block::up;
 use super::os::{LinuxOs, Os};
@@ -22,9 +49,8 @@ pub use reserve::KIND_RESERVED;
 pub const KIND_BRK: u8 = 1;
 /// Span kind: an anonymous mapping.
 pub const KIND_MMAP: u8 = 2;
-/// The least the break is moved by, amortising the system calls (each
-/// move costs two: a query, so that a foreign move of the break is never
-/// mistaken for ours, and the move). Kept below the default trim threshold
+/// The least the break is moved by, amortising the system calls (one per
+/// move when the break is known without a query, see the module). Kept below the default trim threshold
 /// less the pad an automatic trim keeps: see `DEFAULT_TRIM_THRESHOLD`.
 pub const GROW_STEP: usize = 1024 * 1024;
 const _: () =
@@ -42,6 +68,16 @@ const BRK_GIVE_UP: usize = 64 * 1024 * 1024;
 const FOREIGN_GIVE_UP: u32 = 4;
 /// Requests above this fail without a system call.
 const MAX_GROW: usize = (isize::MAX as usize) >> 1;
+
+/// What a raise of the break did.
+enum Raised {
+    /// The break is where we asked.
+    Done,
+    /// The kernel refused: the break is where it was.
+    Refused,
+    /// The break is neither: someone else moved it.
+    Moved,
+}
 
 /// Memory from the program break, falling back to `mmap`.
 pub struct ProcessSource<O: Os = LinuxOs> {
@@ -108,16 +144,43 @@ impl<O: Os> ProcessSource<O> {
         unsafe { self.os.brk(0) }
     }
 
+    /// Where the break is: the process's record of it if every move goes
+    /// through calls that the system-call layer sees (no system call), or
+    /// else the kernel's answer to a query.
+    fn current(&mut self) -> usize {
+        match self.os.known_brk() {
+            Some(b) => b,
+            None => self.query(),
+        }
+    }
+
+    /// Someone else moved the break: the next segment goes above theirs,
+    /// and after [`FOREIGN_GIVE_UP`] such moves the break is left to them.
+    fn foreign_moved(&mut self) {
+        self.foreign_moves += 1;
+        if self.foreign_moves >= FOREIGN_GIVE_UP {
+            self.no_brk = true;
+        }
+    }
+
     /// Raises the break from `end` by `step` bytes, or by `least` if the
     /// kernel refuses that many (a memory limit may leave room for what
-    /// the heap needs, if not for a whole step); `end` was just queried.
-    /// The length it was raised by. A refusal of even `least` bytes (at
-    /// most [`BRK_GIVE_UP`]) gives the break up for good.
-    fn raise_by(&mut self, end: usize, step: usize, least: usize) -> Option<usize> {
+    /// the heap needs, if not for a whole step); `end` is the break (see
+    /// [`current`](Self::current)). The length it was raised by;
+    /// `Err(true)` if the kernel refused, `Err(false)` if the result showed
+    /// the break elsewhere (moved by someone else: counted, not touched).
+    /// A refusal of even `least` bytes (at most [`BRK_GIVE_UP`]) gives the
+    /// break up for good.
+    fn raise_by(&mut self, end: usize, step: usize, least: usize) -> Result<usize, bool> {
         for len in [step, least] {
-            let want = end.checked_add(len)?;
-            if self.raise(end, want) {
-                return Some(len);
+            let want = end.checked_add(len).ok_or(true)?;
+            match self.raise(end, want) {
+                Raised::Done => return Ok(len),
+                Raised::Moved => {
+                    self.foreign_moved();
+                    return Err(false);
+                }
+                Raised::Refused => {}
             }
             if least >= step {
                 break;
@@ -126,25 +189,24 @@ impl<O: Os> ProcessSource<O> {
         if least <= BRK_GIVE_UP {
             self.no_brk = true;
         }
-        None
+        Err(true)
     }
 
-    /// Raises the break from `end` to `want`; `end` was just queried.
-    fn raise(&mut self, end: usize, want: usize) -> bool {
+    /// Raises the break from `end` (the break, see
+    /// [`current`](Self::current)) to `want`, one system call.
+    fn raise(&mut self, end: usize, want: usize) -> Raised {
         self.n.brk += 1;
-        // SAFETY: `want` is above the current break: nothing is unmapped.
+        // SAFETY: `want` is above `end`, the break as the process's last
+        // `brk` left it (or as just queried): the call only maps memory.
         let got = unsafe { self.os.brk(want) };
         if got == want {
             self.brk_end = want;
-            return true;
+            Raised::Done
+        } else if got == end {
+            Raised::Refused
+        } else {
+            Raised::Moved
         }
-        if got != end {
-            // The kernel left the break somewhere odd: put it back if we can.
-            self.n.brk += 1;
-            // SAFETY: the memory between `end` and `got` was never handed out.
-            unsafe { self.os.brk(end) };
-        }
-        false
     }
 
     /// Extends the top segment in place. `Err(true)` if the break was ours
@@ -152,16 +214,13 @@ impl<O: Os> ProcessSource<O> {
     fn extend(&mut self, t: Span, step: usize, least: usize) -> Result<Span, bool> {
         let end = t.end();
         if t.kind == KIND_BRK && !self.no_brk && end == self.brk_end {
-            if self.query() != end {
+            if self.current() != end {
                 // Someone else moved the break: start a segment above
                 // theirs, or leave the break to them if they keep at it.
-                self.foreign_moves += 1;
-                if self.foreign_moves >= FOREIGN_GIVE_UP {
-                    self.no_brk = true;
-                }
+                self.foreign_moved();
                 return Err(false);
             }
-            let len = self.raise_by(end, step, least).ok_or(true)?;
+            let len = self.raise_by(end, step, least)?;
             return Ok(Span { base: end, len, kind: KIND_BRK, zeroed: true });
         }
         if t.kind == KIND_MMAP {
@@ -181,9 +240,9 @@ impl<O: Os> ProcessSource<O> {
     }
 
     fn brk_segment(&mut self, step: usize, least: usize) -> Option<Span> {
-        let cur = self.query();
+        let cur = self.current();
         let start = cur.checked_add(self.page - 1)? & !(self.page - 1);
-        let len = self.raise_by(cur, step + (start - cur), least + (start - cur))?;
+        let len = self.raise_by(cur, step + (start - cur), least + (start - cur)).ok()?;
         Some(Span { base: start, len: len - (start - cur), kind: KIND_BRK, zeroed: true })
     }
 
@@ -209,8 +268,15 @@ impl<O: Os> ProcessSource<O> {
     }
 
     /// Lowers the break from `end` to `new_end` if it is still at `end`.
+    /// Asks the kernel first even when the record says so: lowering the
+    /// break over memory that a mover the record cannot see put there
+    /// would unmap it, and trims are rare.
     fn lower(&mut self, end: usize, new_end: usize) -> bool {
-        if self.no_brk || end != self.brk_end || self.query() != end {
+        if self.no_brk
+            || end != self.brk_end
+            || self.os.known_brk().is_some_and(|b| b != end)
+            || self.query() != end
+        {
             return false;
         }
         self.n.brk += 1;
@@ -316,6 +382,10 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
 
     fn counters(&self) -> SysCounters {
         self.n
+    }
+
+    fn now_ms(&mut self) -> Option<u64> {
+        self.os.now_ms()
     }
 
     fn root(&self) -> *mut u8 {

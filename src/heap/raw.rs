@@ -1,14 +1,16 @@
 //! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
 //! how it takes on memory; the operations live in sibling files.
 
-use super::block::{dirty_of, down, up, Mem, HDR, IN_USE, PREV_IN_USE, PURGE_MIN};
-use super::class::{class_of, Damage, FreeLists, Walk};
+use super::block::{dirty_of, Mem, HDR, IN_USE, PREV_IN_USE, PURGE_MIN};
+use super::class::{Damage, FreeLists, Walk};
+use super::decay::Decay;
 use super::error::HeapError;
 use super::large::LargeSet;
 use super::segment::{Seg, Segments};
 use super::source::Source;
 
 mod grow;
+mod purge;
 mod view;
 
 pub use grow::AddRegion;
@@ -25,21 +27,16 @@ pub const DEFAULT_TRIM_THRESHOLD: usize = 2048 * 1024;
 /// How much free top an automatic trim keeps.
 pub const TRIM_KEEP: usize = 128 * 1024;
 /// The most free top the heap keeps at the default thresholds once
-/// everything was freed: a top up to the trim threshold is kept (purged
-/// only with the rest of the dirty memory, see [`PURGE_AUTO`], so that it
-/// is reused without faults); above it, an automatic trim leaves
+/// everything was freed: a top up to the trim threshold is kept (its
+/// pages purged with the rest of the dirty memory once unused for
+/// [`PURGE_DELAY_MS`](super::PURGE_DELAY_MS), so that it is reused
+/// without faults until then); above it, an automatic trim leaves
 /// [`TRIM_KEEP`].
 pub const TOP_PAD: usize = DEFAULT_TRIM_THRESHOLD;
 /// As in glibc: freeing a large block of up to this many bytes raises the
 /// mmap threshold to its size (and the trim threshold to twice that),
 /// unless a threshold was set explicitly.
 pub const MAX_DYN_MMAP_THRESHOLD: usize = 32 * 1024 * 1024;
-/// The big free blocks (of at least `PURGE_MIN` bytes, inside the heap)
-/// and the top are purged, their pages discarded, only once together they
-/// hold more than this many dirty bytes (and more than the trim threshold
-/// and twice the bytes in use), so that memory that is about to be reused
-/// is not faulted in again on every round.
-pub const PURGE_AUTO: usize = 2048 * 1024;
 
 /// Called after an allocation fails: `(size, align, function name)`.
 pub type FailedAllocFn = fn(usize, usize, &'static str);
@@ -148,9 +145,9 @@ pub struct RawHeap<S: Source> {
     /// An automatic trim failed: do not retry until the top exceeds this
     /// (0: no failure since the top segment last changed).
     trim_fail_at: usize,
-    /// An automatic purge discarded nothing: do not retry until the dirty
-    /// memory exceeds this (0: the last purge did something).
-    purge_fail_at: usize,
+    /// When dirty memory goes back: the stamp that big free blocks keep at
+    /// `h+32` and the top's, the clock checks (see `decay.rs`).
+    decay: Decay,
     /// The failed-allocation callback, if any.
     on_fail: Option<FailedAllocFn>,
     /// Payload address of the block freed last, to name a second free of
@@ -206,7 +203,7 @@ impl<S: Source> RawHeap<S> {
             mmap_fixed: false,
             trim_fixed: false,
             trim_fail_at: 0,
-            purge_fail_at: 0,
+            decay: Decay::new(),
             on_fail: None,
             last_freed: 0,
             unkeyed: true,
@@ -276,14 +273,18 @@ impl<S: Source> RawHeap<S> {
         }
     }
 
-    /// How many dirty bytes the big free blocks and the top may hold
-    /// before they are purged: the trim threshold (at least
-    /// [`PURGE_AUTO`]), or twice what is in use if that is more, so that a
-    /// heap in steady use keeps the free memory it keeps reusing (glibc
-    /// keeps all of it), and one that was emptied gives it back.
-    #[inline(always)]
-    pub(super) fn purge_limit(&self) -> usize {
-        self.trim_threshold().max(PURGE_AUTO).max(self.st.used * 2)
+    /// Milliseconds that dirty free memory stays unused before it is
+    /// purged ([`PURGE_DELAY_MS`](super::PURGE_DELAY_MS) by default;
+    /// `usize::MAX`: only by [`trim`](Self::trim) or when memory is short).
+    pub fn purge_delay(&self) -> usize {
+        self.decay.delay()
+    }
+
+    /// Sets how long dirty free memory stays unused before it is purged:
+    /// 0 purges it at the next check (see `decay.rs`), `usize::MAX`
+    /// never automatically.
+    pub fn set_purge_delay(&mut self, ms: usize) {
+        self.decay.set_delay(ms);
     }
 
     /// Registers (or clears) the failed-allocation callback.
@@ -454,40 +455,18 @@ impl<S: Source> RawHeap<S> {
     #[inline(always)]
     pub(super) unsafe fn list_block(&mut self, h: usize, s: usize, dirty: usize) {
         if s >= PURGE_MIN {
-            // SAFETY: big free blocks keep their dirty count at h+24.
-            unsafe { self.mem.wr(h + 24, dirty) };
+            // SAFETY: big free blocks keep their dirty count at h+24 and
+            // the period it dates from at h+32.
+            unsafe {
+                self.mem.wr(h + 24, dirty);
+                self.mem.wr(h + 32, self.decay.stamp());
+            }
             self.st.dirty += dirty;
         }
         // SAFETY: forwarded contract.
         unsafe { self.lists.insert(self.mem, h, s) };
         self.st.free += s;
         self.st.free_blocks += 1;
-    }
-
-    /// Purges the dirty pages (of size `page`) of every listed big free
-    /// block, clearing their dirty counts; returns the bytes purged.
-    pub(super) fn purge_listed(&mut self, page: usize) -> usize {
-        let (m, mut purged) = (self.mem, 0);
-        let w = Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
-        let source = &mut self.source;
-        let walked = self.lists.each_from(&w, class_of(PURGE_MIN).0, |h, s| {
-            // SAFETY: a checked listed block; big ones keep their dirty
-            // count at h+24; the pages purged lie inside it, clear of its
-            // tags.
-            unsafe {
-                let d = m.rd(h + 24);
-                let (lo, hi) = (up(h + 32, page), down(h + s - HDR, page));
-                if s >= PURGE_MIN && d != 0 && hi > lo && source.purge(lo, hi - lo) {
-                    m.wr(h + 24, 0);
-                    purged += d;
-                }
-            }
-        });
-        if let Err(d) = walked {
-            self.corrupt(d);
-        }
-        self.st.dirty -= purged;
-        purged
     }
 
     /// Moves the start of the top up to `end` (the memory before it now
@@ -510,6 +489,7 @@ impl<S: Source> RawHeap<S> {
     pub(super) fn lower_top(&mut self, start: usize) {
         debug_assert!(self.top_first <= start && start <= self.top);
         self.top = start;
+        self.decay.top_dirtied();
     }
 
     /// Marks `[f, top_end)` as zero.

@@ -105,6 +105,14 @@ pub unsafe trait Source {
     /// The system calls made so far.
     fn counters(&self) -> SysCounters;
 
+    /// A monotonic clock in milliseconds, read when the heap checks
+    /// whether dirty memory stayed unused long enough to be purged (rarely:
+    /// see `decay.rs`); `None` without one (the heap then measures age in
+    /// checks).
+    fn now_ms(&mut self) -> Option<u64> {
+        None
+    }
+
     /// A pointer whose provenance covers every span and mapping this
     /// source hands out, or null when they are reached through exposed
     /// provenance (memory from the kernel). Used under Miri, which checks

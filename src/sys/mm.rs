@@ -2,6 +2,7 @@
 
 use super::{ret, ret_unit, Errno, Fd};
 use crate::syscall;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 pub use linux_raw_sys::general::{
     MADV_DONTNEED, MADV_FREE, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
@@ -10,16 +11,35 @@ pub use linux_raw_sys::general::{
     MS_SYNC, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE,
 };
 
+/// The break as the kernel last reported it to [`brk`] (0: no call yet).
+static LAST_BRK: AtomicUsize = AtomicUsize::new(0);
+
 /// `brk(2)`: asks for the program break `addr` (0 queries it) and returns
 /// the break the kernel settled on. The raw call never fails; a break that
-/// did not move to `addr` means the request was refused.
+/// did not move to `addr` means the request was refused. The result is
+/// recorded for [`last_brk`].
 ///
 /// # Safety
 /// Lowering the break unmaps memory: nothing may still use it.
 #[inline]
 pub unsafe fn brk(addr: usize) -> usize {
     // SAFETY: the caller owns the memory the break releases.
-    unsafe { syscall!(__NR_brk, addr) }
+    let b: usize = unsafe { syscall!(__NR_brk, addr) };
+    LAST_BRK.store(b, Relaxed);
+    b
+}
+
+/// The program break as the kernel reported it to the latest [`brk`] call
+/// in this process (0 if there was none). Every move of the break through
+/// rawrt (the heap, C's `brk` and `sbrk`) goes through [`brk`], so in a
+/// process where nothing issues the system call behind rawrt's back, this
+/// is the break, known without a system call. Like glibc's cached break
+/// (its `sbrk` adds to the break it last saw), it cannot see a `brk`
+/// system call made by other code, nor order two threads that move the
+/// break at the same moment.
+#[inline]
+pub fn last_brk() -> usize {
+    LAST_BRK.load(Relaxed)
 }
 
 /// C's `brk`: moves the program break to `addr`; `ENOMEM` when the

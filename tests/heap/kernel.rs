@@ -4,7 +4,7 @@
 //! and `largest_free_block` as a promise that needs no system call.
 
 use super::util::*;
-use rawrt::heap::{self, DEFAULT_MMAP_THRESHOLD, PURGE_AUTO, TOP_PAD};
+use rawrt::heap::{self, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD, PURGE_DELAY_MS, TOP_PAD};
 use rawrt::sys::mm;
 
 /// A block or foreign area the test owns: address, length, pattern tag.
@@ -95,14 +95,16 @@ pub fn foreign_brk_mover() {
 }
 
 /// Bytes the resident set may stay above where it started after a burst
-/// of 50 MB of small blocks is freed: the free memory the heap keeps
-/// unpurged on purpose (`PURGE_AUTO`, so that memory freed and reused at
-/// once is not faulted in again) and 1 MiB for the pages that the calling
+/// of 50 MB of small blocks is freed: the free top the heap keeps below
+/// the trim threshold (its pages are purged only once they have stayed
+/// unused for `PURGE_DELAY_MS`, so that memory freed and reused at once
+/// is not faulted in again; the rest coalesces into the top, which an
+/// automatic trim gives back at once) and 1 MiB for the pages that the calling
 /// thread's last cached blocks keep. Under qemu-user the resident set is
 /// qemu's, and qemu's own bookkeeping for the guest's mappings (page
 /// descriptors, translated code) grows by some 2.5 MB over the three
 /// bursts: 2 MiB more there.
-const RSS_SLACK: usize = PURGE_AUTO + (1 << 20) + if QEMU { 2 << 20 } else { 0 };
+const RSS_SLACK: usize = DEFAULT_TRIM_THRESHOLD + (1 << 20) + if QEMU { 2 << 20 } else { 0 };
 /// Bytes the footprint may stay above where it started: the top the heap
 /// keeps after an automatic trim, and a page of rounding.
 const FOOTPRINT_SLACK: usize = TOP_PAD + 2 * PAGE;
@@ -148,14 +150,32 @@ pub fn burst_gives_memory_back() {
             unsafe { free(p as *mut u8) };
         }
         heap_ok();
+        // What could not coalesce into the top (the thread cache's last
+        // blocks keep parts apart) stays, dirty, for reuse until it has
+        // been unused for the purge delay; the heap's checks then give it
+        // back. Once in real time (a check ends the period of the frees,
+        // the next one, the delay later, purges), then with a delay of 0
+        // (whatever was freed before a check goes at that check).
+        let kept = rss();
+        if order == "random" {
+            heap::process().purge_expired();
+            sleep_ms(PURGE_DELAY_MS as u64 / 4 + 50);
+            heap::process().purge_expired();
+            sleep_ms(PURGE_DELAY_MS as u64 + 50);
+        } else {
+            heap::process().set_purge_delay(0);
+        }
+        heap::process().purge_expired();
+        heap::process().set_purge_delay(PURGE_DELAY_MS);
         let rss1 = rss();
         // SAFETY: plain C call.
         unsafe { malloc_trim(0) };
         let fp1 = info().footprint;
         rawrt::print!(
-            "[{order}: rss {}K -> {}K -> {}K, footprint {}K -> {}K -> {}K] ",
+            "[{order}: rss {}K -> {}K -> {}K -> {}K, footprint {}K -> {}K -> {}K] ",
             rss0 >> 10,
             rss_peak >> 10,
+            kept >> 10,
             rss1 >> 10,
             fp0 >> 10,
             fp_peak >> 10,
@@ -167,6 +187,14 @@ pub fn burst_gives_memory_back() {
         // the host, so the guest's pages do go back.
         assert!(rss1 <= rss0 + RSS_SLACK, "{order}: rss {rss0} -> {rss1}");
     }
+}
+
+fn sleep_ms(ms: u64) {
+    let t = rawrt::sys::time::Timespec {
+        sec: (ms / 1000) as i64,
+        nsec: (ms % 1000 * 1_000_000) as i64,
+    };
+    rawrt::sys::time::clock_nanosleep(rawrt::sys::time::CLOCK_MONOTONIC, 0, &t).expect("sleep");
 }
 
 /// At least `min` bytes, and more than any free block of the process heap

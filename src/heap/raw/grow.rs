@@ -27,6 +27,7 @@ impl<S: Source> RawHeap<S> {
         if self.tag == 0 {
             self.first_use();
         }
+        self.decay_before_growth();
         let Some(min) = b.checked_add(4 * MIN_BLOCK) else { return false };
         let top = self.segs.top_span();
         let Some(sp) = self.source.grow(top, min) else { return false };

@@ -162,18 +162,6 @@ impl<S: Source> RawHeap<S> {
         self.trim_fail_at = n;
     }
 
-    /// The dirty total below which an automatic purge is not retried.
-    #[inline(always)]
-    pub(in crate::heap) fn purge_fail_at(&self) -> usize {
-        self.purge_fail_at
-    }
-
-    /// Sets the dirty total below which an automatic purge is not retried.
-    #[inline(always)]
-    pub(in crate::heap) fn set_purge_fail_at(&mut self, n: usize) {
-        self.purge_fail_at = n;
-    }
-
     /// Dirty bytes of the big free blocks and of the top.
     #[inline(always)]
     pub(in crate::heap) fn dirty_total(&self) -> usize {
