@@ -9,7 +9,8 @@
 //!   its cache: a [`Heap`] over its own reservation of [`ARENA_SPACE`]
 //!   bytes of address space, committed from the start as it grows
 //!   (`process/reserve.rs`), whose state lives in the reservation's first
-//!   pages. Its lock is the thread's own: other threads take it only to
+//!   pages. Its free top goes back by the purge decay, not by shrinking
+//!   (no trim threshold unless one is set). Its lock is the thread's own: other threads take it only to
 //!   read figures, check, trim or resize one of its blocks.
 //! - **Freeing**: the calling thread's cache takes blocks of its own arena
 //!   (`tcache.rs`); any other block goes to its owner, found from its
@@ -53,8 +54,11 @@ pub const MAX_ARENAS: usize = 64;
 /// most (then its thread's requests go to the main heap).
 pub const ARENA_SPACE: usize = 1 << 30;
 /// The largest request a thread arena serves; larger ones go to the
-/// main heap (which maps big blocks of their own).
-pub const ARENA_MAX: usize = 64 * 1024;
+/// main heap (which maps big blocks of their own, as glibc's arenas leave
+/// blocks above its mmap threshold to mappings). Smaller than that, a
+/// thread's blocks come and go without the main heap's lock, and without
+/// its break moving up and down.
+pub const ARENA_MAX: usize = 1024 * 1024;
 /// The largest alignment a thread arena serves.
 pub const ARENA_ALIGN: usize = 4096;
 /// Free top an arena keeps when its thread ends, for the next thread.
@@ -82,7 +86,8 @@ pub struct Arenas {
     /// Serialises making and handing out arenas.
     making: Lock<()>,
     /// Settings made through [`Arenas`] that arenas made later get too:
-    /// the trim threshold and the purge delay (`usize::MAX`: never set).
+    /// the trim threshold (`usize::MAX`, an arena's default: none) and the
+    /// purge delay (`usize::MAX`: never set, the heap's default).
     trim_threshold: AtomicUsize,
     purge_delay: AtomicUsize,
 }
@@ -207,10 +212,12 @@ impl Arenas {
         unsafe { core::ptr::write(base as *mut ProcHeap, Heap::with_caches(source)) };
         // SAFETY: as above: the heap just written, which nothing else sees yet.
         let heap = unsafe { &*(base as *const ProcHeap) };
-        match self.trim_threshold.load(Ordering::Relaxed) {
-            usize::MAX => {}
-            n => heap.set_trim_threshold(n),
-        }
+        // The top is given back by the purge decay (its pages discarded once
+        // unused for the delay), not by shrinking the arena as soon as it is
+        // big: a thread whose live set rises and falls would commit and
+        // fault the same pages again on every rise. `trim` and memory
+        // shortage still shrink it.
+        heap.set_trim_threshold(self.trim_threshold.load(Ordering::Relaxed));
         match self.purge_delay.load(Ordering::Relaxed) {
             usize::MAX => {}
             ms => heap.set_purge_delay(ms),
