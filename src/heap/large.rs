@@ -11,8 +11,8 @@ use super::raw::RawHeap;
 use super::source::Source;
 
 /// Payload addresses of live large blocks (`p`), tombstones of freed ones
-/// (`p | 1`), 0 for an empty slot; plus the last few freed, which survive
-/// a rebuild.
+/// (`p | 1`), 0 for an empty slot; plus the last [`RECENT`] freed, which
+/// survive a rebuild.
 pub(super) struct LargeSet {
     table: usize,
     cap: usize,
@@ -22,9 +22,16 @@ pub(super) struct LargeSet {
     /// The page size the mappings were made in (0 until the first: a new
     /// set is all zeros); see [`LargeSet::page`].
     page: usize,
-    recent: [usize; 4],
+    recent: [usize; RECENT],
     recent_i: usize,
 }
+
+/// Freed large blocks remembered whatever happens to the table: a second
+/// free of one of the last this many is named a double free for certain
+/// (older ones while their tombstones last: the table drops tombstones
+/// when it is rebuilt, which depends on how many other blocks came and
+/// went, and at which addresses).
+const RECENT: usize = 16;
 
 #[inline(always)]
 fn hash(key: usize, mask: usize) -> usize {
@@ -33,7 +40,7 @@ fn hash(key: usize, mask: usize) -> usize {
 
 impl LargeSet {
     pub const fn new() -> Self {
-        LargeSet { table: 0, cap: 0, len: 0, dead: 0, page: 0, recent: [0; 4], recent_i: 0 }
+        LargeSet { table: 0, cap: 0, len: 0, dead: 0, page: 0, recent: [0; RECENT], recent_i: 0 }
     }
 
     /// The page size of the mappings (4096 before the first).
