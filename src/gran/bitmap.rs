@@ -22,10 +22,26 @@ pub const fn words_for(nbits: usize) -> usize {
     nbits.div_ceil(WORD_BITS)
 }
 
+/// Word `k`, or all ones (in use) past the end of the slice: callers
+/// stay inside it, and a read outside is no free memory, never a panic.
+#[inline(always)]
+pub fn word(words: &[u64], k: usize) -> u64 {
+    words.get(k).copied().unwrap_or(!0)
+}
+
+/// Word `k`, to change: writes outside the slice (which callers never
+/// make) go nowhere, rather than panic.
+#[inline(always)]
+pub fn word_mut(words: &mut [u64], k: usize, f: impl FnOnce(&mut u64)) {
+    if let Some(w) = words.get_mut(k) {
+        f(w)
+    }
+}
+
 /// Word `k` of the bitmap with the padding bits past `nbits` forced to one.
 #[inline(always)]
 fn word_at(words: &[u64], nbits: usize, k: usize) -> u64 {
-    let w = words[k];
+    let w = word(words, k);
     let tail = nbits % WORD_BITS;
     if tail != 0 && k == nbits / WORD_BITS {
         w | (!0u64 << tail)
@@ -162,25 +178,25 @@ fn for_range_masks(start: usize, n: usize, mut f: impl FnMut(usize, u64)) {
 
 /// Sets bits `start..start + n` (which must lie inside the slice).
 pub fn set_range(words: &mut [u64], start: usize, n: usize) {
-    for_range_masks(start, n, |k, m| words[k] |= m);
+    for_range_masks(start, n, |k, m| word_mut(words, k, |w| *w |= m));
 }
 
 /// Clears bits `start..start + n` (which must lie inside the slice).
 pub fn clear_range(words: &mut [u64], start: usize, n: usize) {
-    for_range_masks(start, n, |k, m| words[k] &= !m);
+    for_range_masks(start, n, |k, m| word_mut(words, k, |w| *w &= !m));
 }
 
 /// Whether bits `start..start + n` (inside the slice) are all set.
 pub fn range_all_set(words: &[u64], start: usize, n: usize) -> bool {
     let mut all = true;
-    for_range_masks(start, n, |k, m| all &= words[k] & m == m);
+    for_range_masks(start, n, |k, m| all &= word(words, k) & m == m);
     all
 }
 
 /// Whether bits `start..start + n` (inside the slice) are all clear.
 pub fn range_all_clear(words: &[u64], start: usize, n: usize) -> bool {
     let mut all = true;
-    for_range_masks(start, n, |k, m| all &= words[k] & m == 0);
+    for_range_masks(start, n, |k, m| all &= word(words, k) & m == 0);
     all
 }
 
@@ -192,7 +208,7 @@ pub fn allocation_len(words: &[u64], starts: &[u64], nbits: usize, first: usize)
     // Bits that end the allocation: free, or another allocation's start;
     // `first` itself and the bits below it do not count (two shifts: the
     // second takes the top bit out when `first` is a word's last).
-    let mut ends = (!words[k] | starts[k]) & (!0u64 << (first % WORD_BITS) << 1);
+    let mut ends = (!word(words, k) | word(starts, k)) & (!0u64 << (first % WORD_BITS) << 1);
     loop {
         if ends != 0 {
             return (k * WORD_BITS + ends.trailing_zeros() as usize).min(nbits) - first;
@@ -201,7 +217,7 @@ pub fn allocation_len(words: &[u64], starts: &[u64], nbits: usize, first: usize)
         if k * WORD_BITS >= nbits {
             return nbits - first;
         }
-        ends = !words[k] | starts[k];
+        ends = !word(words, k) | word(starts, k);
     }
 }
 

@@ -95,11 +95,15 @@ impl GranInner {
 
     /// The allocation bitmap and the starts, to change.
     fn both_mut(&mut self) -> (&mut [u64], &mut [u64]) {
+        let (p, n) = (self.bitmap.as_ptr(), self.nwords);
         // SAFETY: the storage holds `2 * nwords` words (the starts follow
         // the allocation bitmap), exclusively ours through `&mut self`
-        // (dangling with `nwords == 0` when empty).
-        let all = unsafe { core::slice::from_raw_parts_mut(self.bitmap.as_ptr(), 2 * self.nwords) };
-        all.split_at_mut(self.nwords)
+        // (dangling with `nwords == 0` when empty); the two halves are
+        // disjoint. (Two slices rather than `split_at_mut`, whose panic on
+        // a split past the end the compiler cannot rule out.)
+        unsafe {
+            (core::slice::from_raw_parts_mut(p, n), core::slice::from_raw_parts_mut(p.add(n), n))
+        }
     }
 
     /// Number of granules covering `size` bytes, if representable.
@@ -119,7 +123,7 @@ impl GranInner {
         let (nbits, step) = (self.ngranules, self.step);
         let mut hint = self.hint;
         let words = self.words();
-        while hint < words.len() && words[hint] == u64::MAX {
+        while hint < words.len() && bitmap::word(words, hint) == u64::MAX {
             hint += 1;
         }
         let found = bitmap::find_clear_run(words, nbits, hint, n, step);
@@ -127,7 +131,7 @@ impl GranInner {
         let i = found.ok_or(GranError::NoMemory)?;
         let (words, starts) = self.both_mut();
         bitmap::set_range(words, i, n);
-        starts[i / bitmap::WORD_BITS] |= 1 << (i % bitmap::WORD_BITS);
+        bitmap::word_mut(starts, i / bitmap::WORD_BITS, |w| *w |= 1 << (i % bitmap::WORD_BITS));
         self.nfree -= n;
         // SAFETY: granule `i` lies inside the heap, which does not contain 0.
         Ok(unsafe { NonNull::new_unchecked(self.heap.add(i << self.log2gran)) })
@@ -159,7 +163,9 @@ impl GranInner {
         let (first, n) = self.range_of(ptr, size)?;
         let ngranules = self.ngranules;
         let (words, starts) = self.both_mut();
-        let bit = |w: &[u64], i: usize| w[i / bitmap::WORD_BITS] >> (i % bitmap::WORD_BITS) & 1;
+        let bit = |w: &[u64], i: usize| {
+            bitmap::word(w, i / bitmap::WORD_BITS) >> (i % bitmap::WORD_BITS) & 1
+        };
         if bit(starts, first) == 0 {
             return Err(if bit(words, first) != 0 {
                 GranError::NotAStart
@@ -171,7 +177,8 @@ impl GranInner {
             return Err(GranError::WrongSize);
         }
         bitmap::clear_range(words, first, n);
-        starts[first / bitmap::WORD_BITS] &= !(1 << (first % bitmap::WORD_BITS));
+        let start_bit = !(1 << (first % bitmap::WORD_BITS));
+        bitmap::word_mut(starts, first / bitmap::WORD_BITS, |w| *w &= start_bit);
         self.nfree += n;
         self.hint = self.hint.min(first / bitmap::WORD_BITS);
         Ok(())

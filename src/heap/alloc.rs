@@ -185,7 +185,9 @@ impl<S: Source> RawHeap<S> {
         unsafe { self.mem().wr(h, self.tag() | s | IN_USE | PREV_IN_USE) };
         let end = h + s;
         let f = self.advance_top(end);
-        (h, s, f.clamp(h + HDR, end))
+        // `f` within `[h + HDR, end]` (max, then min: no panic path, as
+        // `clamp` has for bounds the compiler cannot order).
+        (h, s, f.max(h + HDR).min(end))
     }
 
     /// Moves the payload of used block `got` up to an `align` boundary,

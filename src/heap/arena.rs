@@ -48,8 +48,11 @@ use super::tcache::{self, ThreadCache};
 use super::PROCESS;
 use crate::sync::Lock;
 
-/// The most thread arenas (threads beyond share them).
+/// The most thread arenas (threads beyond share them). A power of two:
+/// arena indices (all below it) are taken modulo it, so that indexing
+/// compiles to no bounds check and no panic path.
 pub const MAX_ARENAS: usize = 64;
+const _: () = assert!(MAX_ARENAS.is_power_of_two() && MAX_ARENAS <= 64, "the idle set is a u64");
 /// Address space reserved for each arena: it serves that many bytes at
 /// most (then its thread's requests go to the main heap).
 pub const ARENA_SPACE: usize = 1 << 30;
@@ -118,7 +121,7 @@ impl Arenas {
     fn arena(&self, i: usize) -> &ProcHeap {
         // SAFETY: a made arena's heap lives at its base for the rest of
         // the process (reservations are never given back).
-        unsafe { &*(self.base[i].load(Ordering::Acquire) as *const ProcHeap) }
+        unsafe { &*(self.base[i % MAX_ARENAS].load(Ordering::Acquire) as *const ProcHeap) }
     }
 
     /// The main heap and every arena made so far, in order.
@@ -186,9 +189,9 @@ impl Arenas {
         } else if let Some(i) = (n < MAX_ARENAS).then(|| self.make_arena(n)).flatten() {
             i
         } else {
-            (0..n).min_by_key(|&i| self.users[i].load(Ordering::Relaxed))?
+            (0..n).min_by_key(|&i| self.users[i % MAX_ARENAS].load(Ordering::Relaxed))?
         };
-        self.users[i].fetch_add(1, Ordering::Relaxed);
+        self.users[i % MAX_ARENAS].fetch_add(1, Ordering::Relaxed);
         Some(i)
     }
 
@@ -222,7 +225,7 @@ impl Arenas {
             usize::MAX => {}
             ms => heap.set_purge_delay(ms),
         }
-        self.base[i].store(base, Ordering::Release);
+        self.base[i % MAX_ARENAS].store(base, Ordering::Release);
         self.made.store(i + 1, Ordering::Release);
         Some(i)
     }
@@ -246,7 +249,7 @@ impl Arenas {
         }
         let i = i - 1;
         let _m = self.making.lock();
-        if self.users[i].fetch_sub(1, Ordering::Relaxed) == 1 {
+        if self.users[i % MAX_ARENAS].fetch_sub(1, Ordering::Relaxed) == 1 {
             g.trim(IDLE_KEEP);
             self.idle.fetch_or(1 << i, Ordering::Relaxed);
         }
@@ -629,7 +632,9 @@ impl Arenas {
     /// or no block of the process heap).
     pub fn arena_of(&self, p: *const u8) -> Option<usize> {
         let n = self.made.load(Ordering::Acquire);
-        (0..n).find(|&i| p.addr().wrapping_sub(self.base[i].load(Ordering::Relaxed)) < ARENA_SPACE)
+        (0..n).find(|&i| {
+            p.addr().wrapping_sub(self.base[i % MAX_ARENAS].load(Ordering::Relaxed)) < ARENA_SPACE
+        })
     }
 
     /// How many thread arenas exist, and how many of them no thread uses.

@@ -16,6 +16,9 @@ const SL_BITS: u32 = 4;
 pub const SL: usize = 1 << SL_BITS;
 /// Rows of classes.
 pub const FL: usize = 32;
+// Indices are taken modulo FL and SL (every index the lists make is below
+// them), so that indexing compiles to no bounds check and no panic path.
+const _: () = assert!(FL.is_power_of_two() && SL.is_power_of_two());
 /// How many blocks of its own class an allocation looks at for a fit.
 pub const FIT_SCAN: usize = 32;
 /// Requests from this size on take TLSF's good fit at once: for big
@@ -147,7 +150,7 @@ impl FreeLists {
     #[inline]
     pub unsafe fn insert(&mut self, m: Mem, h: usize, s: usize) {
         let (fl, sl) = class_of(s);
-        let head = self.heads[fl][sl];
+        let head = self.heads[fl % FL][sl % SL];
         // SAFETY: `h` and `head` are free blocks owned by the heap.
         unsafe {
             m.wr(h + 8, head);
@@ -156,9 +159,9 @@ impl FreeLists {
                 m.wr(head + 16, h);
             }
         }
-        self.heads[fl][sl] = h;
+        self.heads[fl % FL][sl % SL] = h;
         self.fl_map |= 1 << fl;
-        self.sl_map[fl] |= 1 << sl;
+        self.sl_map[fl % FL] |= 1 << sl;
     }
 
     /// Takes free block `h` of size `s` off its list, after checking that
@@ -191,17 +194,17 @@ impl FreeLists {
         }
         // The list's head: its class is looked up only now.
         let (fl, sl) = class_of(s);
-        if self.heads[fl][sl] != h {
+        if self.heads[fl % FL][sl % SL] != h {
             return Err((Corruption::Unlink, h));
         }
         if next != 0 {
             // SAFETY: as above.
             unsafe { w.m.wr(next + 16, 0) };
         }
-        self.heads[fl][sl] = next;
+        self.heads[fl % FL][sl % SL] = next;
         if next == 0 {
-            self.sl_map[fl] &= !(1 << sl);
-            if self.sl_map[fl] == 0 {
+            self.sl_map[fl % FL] &= !(1 << sl);
+            if self.sl_map[fl % FL] == 0 {
                 self.fl_map &= !(1 << fl);
             }
         }
@@ -213,7 +216,7 @@ impl FreeLists {
     #[inline]
     pub fn find(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         let (fl, sl) = class_up(s);
-        let here = self.sl_map[fl] & (!0u32 << sl);
+        let here = self.sl_map[fl % FL] & (!0u32 << sl);
         let (fl, sl) = if here != 0 {
             (fl, here.trailing_zeros() as usize)
         } else {
@@ -222,9 +225,9 @@ impl FreeLists {
                 return Ok(None);
             }
             let fl = above.trailing_zeros() as usize;
-            (fl, self.sl_map[fl].trailing_zeros() as usize)
+            (fl, self.sl_map[fl % FL].trailing_zeros() as usize)
         };
-        let h = self.heads[fl][sl];
+        let h = self.heads[fl % FL][sl % SL];
         // Only the open-ended last class may hold a block too small.
         Ok((w.scan_size(h) >= s).then_some(h))
     }
@@ -241,7 +244,7 @@ impl FreeLists {
         if s < 512 {
             // An exact class: every block on the list is `s` bytes (which
             // `take_free` checks), so its head is the best fit.
-            let h = self.heads[s >> 8][(s >> 4) & (SL - 1)];
+            let h = self.heads[(s >> 8) % FL][(s >> 4) % SL];
             if h != 0 {
                 return Ok(Some(h));
             }
@@ -251,7 +254,7 @@ impl FreeLists {
             return self.find(w, s);
         }
         let (fl, sl) = class_of(s);
-        let mut h = self.heads[fl][sl];
+        let mut h = self.heads[fl % FL][sl % SL];
         let (mut best, mut best_size) = (0, usize::MAX);
         for _ in 0..FIT_SCAN {
             if h == 0 {
@@ -276,7 +279,7 @@ impl FreeLists {
     /// every free block allocatable at its exact size.
     pub fn first_fit(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
         let (fl, sl) = class_of(s);
-        let mut h = self.heads[fl][sl];
+        let mut h = self.heads[fl % FL][sl % SL];
         while h != 0 {
             if w.scan_size(h) >= s {
                 return Ok(Some(h));
@@ -292,8 +295,8 @@ impl FreeLists {
             return Ok(0);
         }
         let fl = 63 - self.fl_map.leading_zeros() as usize;
-        let sl = 31 - self.sl_map[fl].leading_zeros() as usize;
-        let (mut h, mut best) = (self.heads[fl][sl], 0);
+        let sl = 31 - self.sl_map[fl % FL].leading_zeros() as usize;
+        let (mut h, mut best) = (self.heads[fl % FL][sl % SL], 0);
         while h != 0 {
             best = best.max(w.size(h)?);
             h = w.link(h, h + 8)?;
@@ -309,7 +312,7 @@ impl FreeLists {
         fl: usize,
         mut f: impl FnMut(usize, usize),
     ) -> Result<(), Damage> {
-        for row in &self.heads[fl..] {
+        for row in self.heads.iter().skip(fl) {
             for &head in row {
                 let mut h = head;
                 while h != 0 {
@@ -323,17 +326,17 @@ impl FreeLists {
 
     /// The head of list `(fl, sl)`, for walks by `check` and `dump`.
     pub fn head(&self, fl: usize, sl: usize) -> usize {
-        self.heads[fl][sl]
+        self.heads[fl % FL][sl % SL]
     }
 
     /// Whether the bitmaps say list `(fl, sl)` is non-empty.
     pub fn bit(&self, fl: usize, sl: usize) -> bool {
-        self.sl_map[fl] & (1 << sl) != 0 && self.fl_map & (1 << fl) != 0
+        self.sl_map[fl % FL] & (1 << sl) != 0 && self.fl_map & (1 << fl) != 0
     }
 
     /// Whether `fl_map` agrees with `sl_map` for row `fl`.
     pub fn row_consistent(&self, fl: usize) -> bool {
-        (self.fl_map & (1 << fl) != 0) == (self.sl_map[fl] != 0)
+        (self.fl_map & (1 << fl) != 0) == (self.sl_map[fl % FL] != 0)
     }
 }
 

@@ -32,6 +32,7 @@ pub(super) struct LargeSet {
 /// when it is rebuilt, which depends on how many other blocks came and
 /// went, and at which addresses).
 const RECENT: usize = 16;
+const _: () = assert!(RECENT.is_power_of_two(), "the ring's index is taken modulo RECENT");
 
 #[inline(always)]
 fn hash(key: usize, mask: usize) -> usize {
@@ -161,8 +162,8 @@ impl LargeSet {
             self.len -= 1;
             self.dead += 1;
         }
-        self.recent[self.recent_i] = p;
-        self.recent_i = (self.recent_i + 1) % self.recent.len();
+        self.recent[self.recent_i % RECENT] = p;
+        self.recent_i = (self.recent_i + 1) % RECENT;
     }
 
     /// Calls `f` with every live large block.

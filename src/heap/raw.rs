@@ -6,7 +6,7 @@ use super::class::{Damage, FreeLists, Walk};
 use super::decay::Decay;
 use super::error::HeapError;
 use super::large::LargeSet;
-use super::segment::{Seg, Segments};
+use super::segment::Segments;
 use super::source::Source;
 
 mod grow;
@@ -515,9 +515,7 @@ impl<S: Source> RawHeap<S> {
         if !unsafe { self.source.shrink(seg.span, new_len) } {
             return false;
         }
-        let mut span = seg.span;
-        span.len = new_len;
-        let s = Seg::of(span).expect("a trimmed segment still holds the top");
+        let s = seg.resized(new_len);
         *self.segs.get_mut(i) = s;
         self.top_end = s.sentinel;
         self.segments_changed();

@@ -6,6 +6,7 @@ use super::source::Span;
 
 /// How many segments a heap can hold at once.
 pub const MAX_SEGS: usize = 32;
+const _: () = assert!(MAX_SEGS.is_power_of_two(), "indices are taken modulo MAX_SEGS");
 /// "No segment".
 pub const NONE: usize = usize::MAX;
 
@@ -26,6 +27,16 @@ impl Seg {
         let first = up(span.base.checked_add(ALIGN - 1)?, ALIGN) + HDR;
         let sentinel = down(span.end(), ALIGN).checked_sub(HDR)?;
         (sentinel >= first).then_some(Seg { span, first, sentinel })
+    }
+
+    /// The segment with its span's length set to `len`: grown, or trimmed
+    /// to a length that still holds its blocks. The first header stays; the
+    /// sentinel moves to the new end (never below the first header).
+    #[inline]
+    pub fn resized(self, len: usize) -> Seg {
+        let span = Span { len, ..self.span };
+        let sentinel = down(span.end(), ALIGN).wrapping_sub(HDR).max(self.first);
+        Seg { span, first: self.first, sentinel }
     }
 
     /// Whether header address `h` lies in the block area.
@@ -72,16 +83,24 @@ impl Segments {
         self.n
     }
 
-    /// Segment `i`.
+    /// Segment `i` (`i < len()`: every index the heap holds was made so;
+    /// taken modulo the table's size, so that no bounds check, and no
+    /// panic, is compiled in).
     #[inline(always)]
     pub fn get(&self, i: usize) -> &Seg {
-        &self.list[i]
+        &self.list[i % MAX_SEGS]
     }
 
-    /// Segment `i`, to change.
+    /// Segment `i`, to change (as for [`get`](Self::get)).
     #[inline]
     pub fn get_mut(&mut self, i: usize) -> &mut Seg {
-        &mut self.list[i]
+        &mut self.list[i % MAX_SEGS]
+    }
+
+    /// The segments in use.
+    #[inline(always)]
+    fn used(&self) -> impl Iterator<Item = &Seg> {
+        self.list.iter().take(self.n)
     }
 
     /// Adds a segment; `None` when the table is full.
@@ -96,7 +115,7 @@ impl Segments {
     pub fn remove(&mut self, i: usize) {
         debug_assert!(i != self.top() && i < self.n);
         self.n -= 1;
-        self.list[i] = self.list[self.n];
+        *self.get_mut(i) = *self.get(self.n);
         if self.top() == self.n {
             self.set_top(i);
         }
@@ -106,7 +125,8 @@ impl Segments {
     /// all but the top segment (the caller checks that one first).
     #[inline]
     pub fn find_other(&self, h: usize) -> Option<usize> {
-        (0..self.n).find(|&i| i != self.top() && self.list[i].holds(h))
+        let top = self.top();
+        self.used().enumerate().position(|(i, s)| i != top && s.holds(h))
     }
 
     /// The sentinel of the segment other than the top one whose block area
@@ -114,7 +134,7 @@ impl Segments {
     /// segment, which callers check first).
     #[inline(never)]
     pub fn limit_other(&self, h: usize) -> Option<usize> {
-        self.find_other(h).map(|i| self.list[i].sentinel)
+        self.find_other(h).map(|i| self.get(i).sentinel)
     }
 
     /// The lowest first header and the highest sentinel of all segments:
@@ -122,7 +142,7 @@ impl Segments {
     #[inline(never)]
     pub fn bounds(&self) -> (usize, usize) {
         let (mut lo, mut hi) = (usize::MAX, 0);
-        for s in &self.list[..self.n] {
+        for s in self.used() {
             lo = lo.min(s.first);
             hi = hi.max(s.sentinel);
         }
@@ -135,11 +155,11 @@ impl Segments {
 
     /// The segment holding `h`, top segment included.
     pub fn find(&self, h: usize) -> Option<usize> {
-        (0..self.n).find(|&i| self.list[i].holds(h))
+        self.used().position(|s| s.holds(h))
     }
 
     /// The top segment's span.
     pub fn top_span(&self) -> Option<Span> {
-        (self.top() != NONE).then(|| self.list[self.top()].span)
+        (self.top() != NONE).then(|| self.get(self.top()).span)
     }
 }

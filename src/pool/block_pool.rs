@@ -54,6 +54,9 @@ pub(super) struct Geometry {
     /// `log2(block_size)` when it is a power of two (shifts instead of
     /// divisions on free).
     pub(super) shift: Option<u32>,
+    /// `block_size` as a divisor that the compiler knows is not zero (no
+    /// division-by-zero panic path).
+    pub(super) per: core::num::NonZeroUsize,
 }
 
 impl Geometry {
@@ -69,7 +72,8 @@ impl Geometry {
             .filter(|&b| b <= isize::MAX as usize / 4)
             .ok_or(PoolError::InvalidArgument)?;
         let shift = block_size.is_power_of_two().then(|| block_size.trailing_zeros());
-        Ok(Geometry { block_size, align, shift })
+        let per = core::num::NonZeroUsize::new(block_size).ok_or(PoolError::InvalidArgument)?;
+        Ok(Geometry { block_size, align, shift, per })
     }
 
     /// Address of block 0 for a chunk whose header is at `at` with
@@ -179,9 +183,9 @@ impl Inner {
         // As many blocks as fit in the target size with the header and
         // bitmap (sized for the upper bound), but at least one.
         let target = self.next_chunk_bytes;
-        let upper = (target / g.block_size).max(1);
+        let upper = (target / g.per).max(1);
         let overhead = g.first_block(0, words_for(upper)).ok_or(PoolError::NoMemory)?;
-        let mut nblocks = (target.saturating_sub(overhead) / g.block_size).max(1);
+        let mut nblocks = (target.saturating_sub(overhead) / g.per).max(1);
         if self.max_blocks != 0 {
             let room = self.max_blocks.saturating_sub(self.capacity);
             if room == 0 {
@@ -368,11 +372,11 @@ impl Pool {
         // blocks that fit after it, then shrink the bitmap to that count.
         let blocks_after = |nwords: usize| -> usize {
             match g.first_block(at, nwords) {
-                Some(first) if first < end => (end - first) / g.block_size,
+                Some(first) if first < end => (end - first) / g.per,
                 _ => 0,
             }
         };
-        let estimate = blocks_after(words_for((end - at) / g.block_size));
+        let estimate = blocks_after(words_for((end - at) / g.per));
         let nwords = words_for(estimate);
         let nblocks = blocks_after(nwords).min(nwords * 64);
         if nblocks == 0 {

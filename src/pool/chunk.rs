@@ -256,7 +256,7 @@ impl Chunk {
         let off = addr - first;
         let (idx, rem) = match g.shift {
             Some(s) => (off >> s, off & (g.block_size - 1)),
-            None => (off / g.block_size, off % g.block_size),
+            None => (off / g.per, off % g.per),
         };
         if idx >= self.nblocks() {
             return Err(PoolError::NotInPool);

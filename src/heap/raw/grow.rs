@@ -73,8 +73,7 @@ impl<S: Source> RawHeap<S> {
         let i = self.segs.top();
         let old = self.top_end;
         let seg = self.segs.get_mut(i);
-        seg.span.len += len;
-        *seg = Seg::of(seg.span).expect("a grown segment still holds its blocks");
+        *seg = seg.resized(seg.span.len + len);
         let new = seg.sentinel;
         // SAFETY: the old sentinel word is now part of the top; the new
         // sentinel lies in the new memory.

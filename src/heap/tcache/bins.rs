@@ -121,6 +121,39 @@ pub(super) unsafe fn unkey(m: Mem, b: Bounds, h: usize, func: &'static str) -> u
     next
 }
 
+/// A bin index as the arrays take it: `i` itself. Every index the cache
+/// uses is a block size over 16 of at most [`CACHE_MAX`], checked where it
+/// is made (`cacheable`, the header check of the cache's free path,
+/// `take_checked`, the policy's loops over `0..BINS`); the indexing below
+/// relies on it without a bounds check, so that no panic path is compiled
+/// into `malloc` and `free` (and no instruction spent on one).
+#[inline(always)]
+pub(super) fn ix(i: usize) -> usize {
+    debug_assert!(i < BINS, "bin index {i}");
+    i
+}
+
+/// Unchecked indexing by bin (see [`ix`]).
+pub(super) trait At<T> {
+    /// Element `i`, which [`ix`] vouches for.
+    fn at(&self, i: usize) -> &T;
+    /// Element `i`, to change.
+    fn at_mut(&mut self, i: usize) -> &mut T;
+}
+
+impl<T> At<T> for [T; BINS] {
+    #[inline(always)]
+    fn at(&self, i: usize) -> &T {
+        // SAFETY: `i < BINS` (see `ix`).
+        unsafe { self.get_unchecked(ix(i)) }
+    }
+    #[inline(always)]
+    fn at_mut(&mut self, i: usize) -> &mut T {
+        // SAFETY: `i < BINS` (see `ix`).
+        unsafe { self.get_unchecked_mut(ix(i)) }
+    }
+}
+
 /// The bins; all zeros is empty.
 #[repr(C)]
 pub(super) struct Bins {
@@ -160,25 +193,25 @@ impl Bins {
     /// Whether bin `i` holds a block.
     #[inline(always)]
     pub(super) fn has(&self, i: usize) -> bool {
-        self.heads[i] != 0
+        *self.heads.at(i) != 0
     }
 
     /// How many blocks bin `i` holds.
     #[inline(always)]
     pub(super) fn len(&self, i: usize) -> u16 {
-        self.n[i]
+        *self.n.at(i)
     }
 
     /// The least length of bin `i` since [`reset_low`](Self::reset_low).
     #[inline]
     pub(super) fn low_water(&self, i: usize) -> u16 {
-        self.lw[i]
+        *self.lw.at(i)
     }
 
     /// Starts bin `i`'s low-water mark over at its length.
     #[inline]
     pub(super) fn reset_low(&mut self, i: usize) {
-        self.lw[i] = self.n[i];
+        *self.lw.at_mut(i) = *self.n.at(i);
     }
 
     /// Sets every low-water mark to zero (the bins are empty).
@@ -207,13 +240,13 @@ impl Bins {
     /// and checking its link (damage is reported under `func`); 0 if empty.
     #[inline(always)]
     pub(super) fn pop(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
-        let h = self.heads[i];
+        let h = *self.heads.at(i);
         if h != 0 {
             // SAFETY: `h` heads bin `i`: a cached block.
-            self.heads[i] = unsafe { unkey(m, b, h, func) };
-            self.n[i] -= 1;
-            if self.n[i] < self.lw[i] {
-                self.lw[i] = self.n[i];
+            *self.heads.at_mut(i) = unsafe { unkey(m, b, h, func) };
+            *self.n.at_mut(i) -= 1;
+            if *self.n.at(i) < *self.lw.at(i) {
+                *self.lw.at_mut(i) = *self.n.at(i);
             }
             let u = 16 * i - HDR;
             self.held -= u;
@@ -239,7 +272,7 @@ impl Bins {
     /// The first non-empty bin of the [`CACHE_NEAR`] above `i`, if any.
     #[inline(always)]
     pub(super) fn near(&self, i: usize) -> Option<usize> {
-        (i + 1..=(i + CACHE_NEAR).min(BINS - 1)).find(|&j| self.heads[j] != 0)
+        (1..=CACHE_NEAR).map(|d| i + d).find(|&j| j < BINS && *self.heads.at(j) != 0)
     }
 
     /// Takes all but the newest `keep` blocks out of bin `i`; returns the
@@ -253,7 +286,7 @@ impl Bins {
         keep: usize,
         func: &'static str,
     ) -> usize {
-        let (mut prev, mut cur) = (0, self.heads[i]);
+        let (mut prev, mut cur) = (0, *self.heads.at(i));
         for _ in 0..keep {
             if cur == 0 {
                 return 0;
@@ -269,14 +302,14 @@ impl Bins {
             return 0;
         }
         if prev == 0 {
-            self.heads[i] = 0;
+            *self.heads.at_mut(i) = 0;
         } else {
             // SAFETY: `prev` is a cached block.
             unsafe { m.wr(prev + 8, mangle(prev, 0)) };
         }
-        let gone = self.n[i] as usize - keep;
-        self.n[i] = keep as u16;
-        self.lw[i] = self.lw[i].min(keep as u16);
+        let gone = *self.n.at(i) as usize - keep;
+        *self.n.at_mut(i) = keep as u16;
+        *self.lw.at_mut(i) = (*self.lw.at(i)).min(keep as u16);
         self.held -= gone * (16 * i - HDR);
         self.held_blocks -= gone;
         self.low = self.low.min(self.held);
@@ -289,11 +322,11 @@ impl Bins {
     pub(super) fn push(&mut self, m: Mem, i: usize, h: usize, key: usize) {
         // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
         unsafe {
-            m.wr(h + 8, mangle(h, self.heads[i]));
+            m.wr(h + 8, mangle(h, *self.heads.at(i)));
             m.wr(h + 16, key);
         }
-        self.heads[i] = h;
-        self.n[i] += 1;
+        *self.heads.at_mut(i) = h;
+        *self.n.at_mut(i) += 1;
         self.held += 16 * i - HDR;
         self.held_blocks += 1;
     }
@@ -310,7 +343,7 @@ impl Bins {
         let (m, b) = (g.mem(), Bounds::new(g.bounds()));
         let (mut bytes, mut blocks) = (0, 0);
         for i in 1..BINS {
-            let (mut h, mut k) = (self.heads[i], 0);
+            let (mut h, mut k) = (*self.heads.at(i), 0);
             while h != 0 {
                 if !g.is_block_addr(h) {
                     r.err(format_args!("thread cache bin {i} points to {h:#x}, not a block"));
@@ -336,8 +369,11 @@ impl Bins {
                     break;
                 }
             }
-            if k != self.n[i] as usize {
-                r.err(format_args!("thread cache bin {i} holds {k} blocks, counts {}", self.n[i]));
+            if k != *self.n.at(i) as usize {
+                r.err(format_args!(
+                    "thread cache bin {i} holds {k} blocks, counts {}",
+                    *self.n.at(i)
+                ));
             }
             bytes += k * (16 * i - HDR);
             blocks += k;

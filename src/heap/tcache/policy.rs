@@ -29,7 +29,7 @@ use super::super::free::Found;
 use super::super::heap::Heap;
 use super::super::raw::RawHeap;
 use super::super::source::Source;
-use super::bins::{key_of, unkey, Bounds, BINS, CACHE_MAX};
+use super::bins::{key_of, unkey, At, Bounds, BINS, CACHE_MAX};
 use super::ThreadCache;
 
 /// Blocks cached per size.
@@ -53,7 +53,7 @@ impl ThreadCache {
     /// How many blocks bin `i` may hold.
     #[inline(always)]
     pub(super) fn cap(&self, i: usize) -> u16 {
-        CACHE_CAP << self.grow[i]
+        CACHE_CAP << *self.grow.at(i)
     }
 
     /// Whether the cache holds more blocks than its limit.
@@ -105,12 +105,12 @@ impl<S: Source> Heap<S> {
             let unused = c.bins.low_water(i).min(c.bins.len(i));
             if unused > 0 {
                 shed(&mut g, c, i, unused.div_ceil(2));
-                if unused > c.cap(i) / 2 && c.grow[i] > 0 && c.bins.len(i) <= c.cap(i) / 2 {
-                    c.grow[i] -= 1;
+                if unused > c.cap(i) / 2 && *c.grow.at(i) > 0 && c.bins.len(i) <= c.cap(i) / 2 {
+                    *c.grow.at_mut(i) -= 1;
                 }
             }
             c.bins.reset_low(i);
-            c.full[i] = 0;
+            *c.full.at_mut(i) = 0;
         }
         c.tick = 0;
     }
@@ -183,12 +183,12 @@ pub(in crate::heap) fn take_checked<S: Source>(
 /// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
 pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
     let cap = c.cap(i);
-    c.full[i] = c.full[i].saturating_add(1);
-    if c.full[i] > CACHE_GROW_AFTER
+    *c.full.at_mut(i) = c.full.at(i).saturating_add(1);
+    if *c.full.at(i) > CACHE_GROW_AFTER
         && cap < CACHE_CAP_MAX
         && c.held().0 + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
     {
-        c.grow[i] += 1;
+        *c.grow.at_mut(i) += 1;
     } else {
         shed(g, c, i, (cap / 2).min(CACHE_CAP));
     }

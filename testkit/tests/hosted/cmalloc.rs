@@ -13,7 +13,7 @@ const STRICT: &[&str] =
     &["-std=c11", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-fno-builtin"];
 const BARE: &[&str] = &["-nostdlib", "-static"];
 
-fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
+pub(super) fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
     let lib = super::staticlib::librawrt();
     let dir = super::root().join("target/cmalloc");
     std::fs::create_dir_all(&dir).unwrap();
@@ -35,7 +35,7 @@ fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
     exe
 }
 
-fn run(exe: &Path) -> (String, String) {
+pub(super) fn run(exe: &Path) -> (String, String) {
     use std::os::unix::process::ExitStatusExt;
     let o = Command::new(exe).output().unwrap();
     let (stdout, stderr) = (

@@ -1,6 +1,6 @@
 //! rawrt's hosted checks: every example run and compared, size and
 //! system-call budgets, ELF shape, the memory routines' freedom from
-//! self-calls, the C header against the library, C and assembly programs,
+//! self-calls, no panic path from the allocation functions, the C header against the library, C and assembly programs,
 //! the user template. They drive the static executables that the same
 //! `cargo test` built (in the shared `target/<profile>/examples/`), and
 //! nested cargo builds (release, other opt-levels) in separate target
@@ -16,6 +16,7 @@ mod dwarf;
 mod examples;
 mod header;
 mod memcheck;
+mod nopanic;
 mod staticlib;
 mod template;
 
@@ -61,6 +62,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
     ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
     ("hosted::malloc_c_program", cmalloc::malloc_c_program),
+    ("hosted::allocation_paths_have_no_panic", nopanic::allocation_paths_have_no_panic),
     ("hosted::header_matches_the_library", header::header_matches_the_library),
     (
         "hosted::header_matches_the_library_without_c11_threads",

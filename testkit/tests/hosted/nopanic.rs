@@ -1,0 +1,49 @@
+//! No panic reachable from the allocation paths: `tests/c/nopanic.c` uses
+//! the malloc family and pools, linked with the README's C line
+//! (`--gc-sections` keeps only what is reachable); the program must work
+//! and hold no `core::panicking` or `core::fmt` symbol. Indices the heap
+//! makes are written so that the compiler sees them in bounds, divisors
+//! so that it sees them non-zero; a failure names the symbols and the
+//! functions that reach them.
+
+use std::process::Command;
+
+/// Mangled-name fragments of the panic machinery and of `core::fmt` (v0
+/// and legacy manglings).
+const FORBIDDEN: &[&str] = &["4core9panicking", "core..panicking", "4core3fmt", "core..fmt"];
+
+pub(super) fn allocation_paths_have_no_panic() {
+    let inc = format!("-I{}", super::root().join("include").display());
+    let flags =
+        ["-std=c11", "-ffreestanding", "-nostdlib", "-static", "-O2", &inc, "-Wl,--gc-sections"];
+    let exe = super::cmalloc::build("tests/c/nopanic.c", &flags, "nopanic");
+    let (stdout, _) = super::cmalloc::run(&exe);
+    assert_eq!(stdout, "ok\n");
+    let nm = Command::new("nm").arg(&exe).output().expect("nm");
+    assert!(nm.status.success());
+    let syms = String::from_utf8_lossy(&nm.stdout);
+    let bad: Vec<&str> = syms.lines().filter(|l| FORBIDDEN.iter().any(|f| l.contains(f))).collect();
+    if !bad.is_empty() {
+        // Which functions call into them, for the report.
+        let dis = Command::new("objdump").args(["-d", "--no-show-raw-insn"]).arg(&exe).output();
+        let dis = dis.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let (mut func, mut callers) = ("", Vec::new());
+        for l in dis.lines() {
+            if l.ends_with(">:") {
+                func = l;
+            } else if (l.contains("call") || l.contains("jmp"))
+                && FORBIDDEN.iter().any(|f| l.contains(f))
+                && !FORBIDDEN.iter().any(|f| func.contains(f))
+            {
+                callers.push(func);
+            }
+        }
+        callers.dedup();
+        panic!(
+            "panic or fmt symbols in {}:\n{}\ncalled from:\n{}",
+            exe.display(),
+            bad.join("\n"),
+            callers.join("\n")
+        );
+    }
+}
