@@ -18,7 +18,7 @@ fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
 }
 
 /// A heap with caches over a region of `len` bytes.
-fn cached_region(len: usize) -> &'static Heap<RegionSource> {
+pub(crate) fn cached_region(len: usize) -> &'static Heap<RegionSource> {
     let mem = leak_region(len);
     // SAFETY: the leaked region is the heap's forever.
     let h =

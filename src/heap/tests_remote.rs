@@ -8,19 +8,9 @@
 use core::ptr::NonNull;
 
 use super::remote::Remote;
+use super::tests_cache::cached_region;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{Heap, HeapError, RegionSource, ThreadCache};
-
-/// A heap with caches over a region of `len` bytes.
-fn cached_region(len: usize) -> &'static Heap<RegionSource> {
-    let mem = leak_region(len);
-    // SAFETY: the leaked region is the heap's forever.
-    let h =
-        Box::leak(Box::new(Heap::with_caches(unsafe { RegionSource::new(mem.as_mut_ptr(), len) })));
-    h.set_trim_threshold(usize::MAX);
-    assert!(h.lock().init());
-    h
-}
 
 fn alloc(h: &Heap<RegionSource>, c: &mut ThreadCache, n: usize) -> *mut u8 {
     h.alloc_cached(c, n, 16, false, "test").expect("room").as_ptr()
