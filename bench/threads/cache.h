@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 {
     parse_args(SCRATCH ? "cache_scratch" : "cache_thrash", argc, argv);
     total_objects = sc(200000);
-    uint64_t ops = 0, sum = 0;
+    uint64_t ops = 0;
     uint64_t t0 = now_ns();
     for (unsigned i = 0; i < nthreads; i++) {
         args[i].idx = i;
@@ -78,11 +78,6 @@ int main(int argc, char **argv)
         }
     }
     run_threads(nthreads, worker, args, sizeof args[0]);
-    uint64_t t1 = now_ns();
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, ops, 0, now_ns() - t0);
     return 0;
 }

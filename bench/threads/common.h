@@ -103,8 +103,17 @@ static inline void bt_putu(struct bt_out *o, uint64_t v)
         o->b[o->n++] = d[--i];
 }
 
-static inline void bt_flush(struct bt_out *o, int fd)
+/* label, then v in decimal */
+static inline void bt_put_u(struct bt_out *o, const char *label, uint64_t v)
 {
+    bt_put(o, label);
+    bt_putu(o, v);
+}
+
+/* Ends the line and writes it to fd. */
+static inline void bt_flush_line(struct bt_out *o, int fd)
+{
+    bt_put(o, "\n");
     bt_sys3(1 /* write */, fd, (long)o->b, (long)o->n);
     o->n = 0;
 }
@@ -116,10 +125,8 @@ __attribute__((noreturn)) static void fail(const char *name, const char *msg, ui
     bt_put(&o, name);
     bt_put(&o, ": ");
     bt_put(&o, msg);
-    bt_put(&o, " ");
-    bt_putu(&o, v);
-    bt_put(&o, "\n");
-    bt_flush(&o, 2);
+    bt_put_u(&o, " ", v);
+    bt_flush_line(&o, 2);
     bt_exit(1);
 }
 
@@ -166,6 +173,13 @@ static inline uint64_t sc(uint64_t n)
 static inline uint64_t share(uint64_t total, unsigned i, unsigned t)
 {
     return total / t + (i < total % t ? 1 : 0);
+}
+
+/* a thread's share of sc(total) in each of `rounds` rounds, at least 1 */
+static inline uint64_t round_share(uint64_t total, unsigned rounds)
+{
+    uint64_t v = sc(total) / rounds / nthreads;
+    return v ? v : 1;
 }
 
 /* ---- random numbers: xorshift64*, one state per thread, fixed seeds ---- */
@@ -234,6 +248,15 @@ static inline size_t size_of_tag(uint64_t tag)
     return (size_t)(uint32_t)tag;
 }
 
+/* Checks what stamp(p, n, tag) wrote for a tag of tag_of(n, x) and frees
+ * the block; returns the tag. */
+static inline uint64_t check_stamp_free(void *p, uint64_t tag)
+{
+    uint64_t t = check_stamp(p, size_of_tag(tag), tag);
+    free(p);
+    return t;
+}
+
 /* Frees a block stamped with tag_of(n, x), after checking it; returns the tag. */
 static inline uint64_t check_free(void *p)
 {
@@ -247,6 +270,14 @@ static inline uint64_t check_free(void *p)
 
 /* ---- threads ----------------------------------------------------------- */
 
+/* The per-thread argument of the workloads that need no other (every
+ * workload's own struct arg has at least idx, ops and sum too). */
+struct thread_arg {
+    unsigned idx;
+    uint64_t ops, sum;
+    char pad[CACHE_LINE];
+};
+
 /* Runs fn(i) on threads i = 0..t-1 and waits for them all. */
 static void run_threads(unsigned t, thrd_start_t fn, void *args, size_t arg_size)
 {
@@ -259,6 +290,15 @@ static void run_threads(unsigned t, thrd_start_t fn, void *args, size_t arg_size
         if (thrd_join(th[i], &res) != thrd_success || res != 0)
             fail(bench_name, "thread failed, thread", i);
     }
+}
+
+/* Runs fn on nthreads threads over args (see run_threads); returns the
+ * wall time it took in ns. */
+__attribute__((unused)) static uint64_t timed_run(thrd_start_t fn, void *args, size_t arg_size)
+{
+    uint64_t t0 = now_ns();
+    run_threads(nthreads, fn, args, arg_size);
+    return now_ns() - t0;
 }
 
 /* Spin-then-yield wait used by the queues (no condition variables: rawrt
@@ -321,20 +361,61 @@ __attribute__((unused)) static void inbox_drain(struct inbox *b, uint64_t *sum, 
     }
 }
 
+/* Puts parcel p in inbox `to`, waiting while `max` parcels are already
+ * there (flow control; meanwhile the sender empties its own inbox `own`,
+ * so a ring of waiting threads still moves), then empties `own`. */
+__attribute__((unused)) static void inbox_send(struct inbox *to, struct parcel *p, uint64_t max,
+                                               struct inbox *own, uint64_t *sum, uint64_t *ops)
+{
+    unsigned spins = 0;
+    while (atomic_load(&to->count) >= max) {
+        inbox_drain(own, sum, ops);
+        relax(&spins);
+    }
+    inbox_put(to, p);
+    inbox_drain(own, sum, ops);
+}
+
+/* A thread that has sent all its parcels: counts itself in *done_sending,
+ * keeps emptying its inbox `own` until all t threads are done sending
+ * (others may still wait for room in it), then empties it a last time. */
+__attribute__((unused)) static void inbox_finish(struct inbox *own, _Atomic unsigned *done_sending,
+                                                 unsigned t, uint64_t *sum, uint64_t *ops)
+{
+    atomic_fetch_add(done_sending, 1);
+    unsigned spins = 0;
+    while (atomic_load(done_sending) < t) {
+        inbox_drain(own, sum, ops);
+        relax(&spins);
+    }
+    inbox_drain(own, sum, ops);
+}
+
+/* timed_run() for threads that send each other parcels: starts the inboxes
+ * boxes[0..nthreads-1] first, and after the run fails if a parcel is left
+ * in one of them. Returns the wall time of the run in ns. */
+__attribute__((unused)) static uint64_t inbox_run(struct inbox *boxes, thrd_start_t fn,
+                                                  void *args, size_t arg_size)
+{
+    for (unsigned i = 0; i < nthreads; i++)
+        inbox_init(&boxes[i]);
+    uint64_t ns = timed_run(fn, args, arg_size);
+    for (unsigned i = 0; i < nthreads; i++)
+        if (boxes[i].head)
+            fail(bench_name, "parcels left in inbox", i);
+    return ns;
+}
+
 /* ---- the result line --------------------------------------------------- */
 
 static void report(uint64_t ops, uint64_t ns, uint64_t check)
 {
     struct bt_out o = { .n = 0 };
     bt_put(&o, bench_name);
-    bt_put(&o, " threads=");
-    bt_putu(&o, nthreads);
-    bt_put(&o, " scale=");
-    bt_putu(&o, scale);
-    bt_put(&o, " ops=");
-    bt_putu(&o, ops);
-    bt_put(&o, " ms=");
-    bt_putu(&o, ns / 1000000);
+    bt_put_u(&o, " threads=", nthreads);
+    bt_put_u(&o, " scale=", scale);
+    bt_put_u(&o, " ops=", ops);
+    bt_put_u(&o, " ms=", ns / 1000000);
     bt_put(&o, ".");
     uint64_t frac = ns / 1000 % 1000;
     if (frac < 100)
@@ -342,10 +423,22 @@ static void report(uint64_t ops, uint64_t ns, uint64_t check)
     if (frac < 10)
         bt_put(&o, "0");
     bt_putu(&o, frac);
-    bt_put(&o, " check=");
-    bt_putu(&o, check);
-    bt_put(&o, "\n");
-    bt_flush(&o, 1);
+    bt_put_u(&o, " check=", check);
+    bt_flush_line(&o, 1);
 }
+
+/* report() for a run that took ns (evaluated first) and whose ops and
+ * check are ops0 and sum0 plus the ops and sum fields of
+ * args[0..nthreads-1] (every workload's struct arg has them). */
+#define report_args(args, ops0, sum0, ns)                  \
+    do {                                                   \
+        uint64_t bt_ns = (ns);                             \
+        uint64_t bt_ops = (ops0), bt_sum = (sum0);         \
+        for (unsigned bt_i = 0; bt_i < nthreads; bt_i++) { \
+            bt_ops += (args)[bt_i].ops;                    \
+            bt_sum += (args)[bt_i].sum;                    \
+        }                                                  \
+        report(bt_ops, bt_ns, bt_sum);                     \
+    } while (0)
 
 #endif

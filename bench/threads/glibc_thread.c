@@ -18,12 +18,6 @@
 
 static uint64_t total_iters;
 
-struct arg {
-    unsigned idx;
-    uint64_t ops, sum;
-    char pad[CACHE_LINE];
-};
-
 /* inverse square distribution on [MIN_SIZE, MAX_SIZE]: the inverse of its
  * distribution function at u in [0, 1) */
 static size_t inv_square(double u)
@@ -36,7 +30,7 @@ static size_t inv_square(double u)
 
 static int worker(void *p)
 {
-    struct arg *w = p;
+    struct thread_arg *w = p;
     uint64_t s = seed_for(w->idx);
     uint32_t *sizes = xmalloc(NSIZES * sizeof *sizes);
     void **set = xmalloc(WORKING_SET * sizeof *set);
@@ -64,7 +58,7 @@ static int worker(void *p)
     return 0;
 }
 
-static struct arg args[MAX_THREADS];
+static struct thread_arg args[MAX_THREADS];
 
 int main(int argc, char **argv)
 {
@@ -72,14 +66,6 @@ int main(int argc, char **argv)
     total_iters = sc(40000000);
     for (unsigned i = 0; i < nthreads; i++)
         args[i].idx = i;
-    uint64_t t0 = now_ns();
-    run_threads(nthreads, worker, args, sizeof args[0]);
-    uint64_t t1 = now_ns();
-    uint64_t ops = 0, sum = 0;
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, 0, 0, timed_run(worker, args, sizeof args[0]));
     return 0;
 }

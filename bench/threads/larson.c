@@ -33,6 +33,8 @@ struct arg {
     char pad[CACHE_LINE];
 };
 
+static struct arg args[MAX_THREADS];
+
 static int worker(void *p)
 {
     struct arg *w = p;
@@ -40,9 +42,7 @@ static int worker(void *p)
     uint64_t s = w->seed;
     for (uint64_t k = 0; k < per_thread_round; k++) {
         unsigned i = (unsigned)(rnd(&s) % SLOTS);
-        size_t old = size_of_tag(a->tag[i]);
-        w->sum += check_stamp(a->slot[i], old, a->tag[i]);
-        free(a->slot[i]);
+        w->sum += check_stamp_free(a->slot[i], a->tag[i]);
         size_t n = rnd_in(&s, MIN_SIZE, MAX_SIZE);
         void *q = xmalloc(n);
         uint64_t tag = tag_of(n, w->idx * 1000003u + k);
@@ -55,14 +55,10 @@ static int worker(void *p)
     return 0;
 }
 
-static struct arg args[MAX_THREADS];
-
 int main(int argc, char **argv)
 {
     parse_args("larson", argc, argv);
-    per_thread_round = sc(30000000) / ROUNDS / nthreads;
-    if (!per_thread_round)
-        per_thread_round = 1;
+    per_thread_round = round_share(30000000, ROUNDS);
     uint64_t s = seed_for(1000);
     uint64_t ops = 0, sum = 0;
     uint64_t t0 = now_ns();
@@ -86,18 +82,11 @@ int main(int argc, char **argv)
         run_threads(nthreads, worker, args, sizeof args[0]);
     }
     for (unsigned t = 0; t < nthreads; t++) {
-        for (unsigned i = 0; i < SLOTS; i++) {
-            sum += check_stamp(arrays[t]->slot[i], size_of_tag(arrays[t]->tag[i]), arrays[t]->tag[i]);
-            free(arrays[t]->slot[i]);
-        }
+        for (unsigned i = 0; i < SLOTS; i++)
+            sum += check_stamp_free(arrays[t]->slot[i], arrays[t]->tag[i]);
         free(arrays[t]);
         ops += SLOTS + 1;
     }
-    uint64_t t1 = now_ns();
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, ops, sum, now_ns() - t0);
     return 0;
 }

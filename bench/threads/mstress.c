@@ -28,6 +28,8 @@ struct arg {
     char pad[CACHE_LINE];
 };
 
+static struct arg args[MAX_THREADS];
+
 static size_t pick_size(uint64_t *s)
 {
     uint64_t r = rnd(s);
@@ -90,12 +92,10 @@ static int worker(void *p)
     return 0;
 }
 
-static struct arg args[MAX_THREADS];
-
 int main(int argc, char **argv)
 {
     parse_args("mstress", argc, argv);
-    steps_per_thread_round = sc(30000000) / ROUNDS / nthreads;
+    steps_per_thread_round = round_share(30000000, ROUNDS);
     for (unsigned i = 0; i < nthreads; i++) {
         args[i].idx = i;
         args[i].seed = seed_for(i);
@@ -111,11 +111,6 @@ int main(int argc, char **argv)
             ops++;
         }
     }
-    uint64_t t1 = now_ns();
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, ops, sum, now_ns() - t0);
     return 0;
 }

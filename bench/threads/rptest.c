@@ -22,12 +22,6 @@ static uint64_t total_iters;
 static struct inbox inboxes[MAX_THREADS];
 static _Atomic unsigned done_sending;
 
-struct arg {
-    unsigned idx;
-    uint64_t ops, sum;
-    char pad[CACHE_LINE];
-};
-
 static size_t pick_size(uint64_t *s)
 {
     if (rnd(s) % 8 == 0)
@@ -37,13 +31,13 @@ static size_t pick_size(uint64_t *s)
 
 static int worker(void *p)
 {
-    struct arg *w = p;
+    struct thread_arg *w = p;
     uint64_t s = seed_for(w->idx);
     void **set = xmalloc(WS * sizeof *set);
     for (unsigned i = 0; i < WS; i++)
         set[i] = 0;
     unsigned cursor = 0;
-    struct inbox *next = &inboxes[(w->idx + 1) % nthreads];
+    struct inbox *own = &inboxes[w->idx], *next = &inboxes[(w->idx + 1) % nthreads];
     uint64_t iters = share(total_iters, w->idx, nthreads);
     for (uint64_t k = 0; k < iters; k++) {
         for (unsigned a = 0; a < ALLOCS; a++) {
@@ -66,26 +60,11 @@ static int worker(void *p)
                 set[i] = 0;
             }
         }
-        /* flow control: at most MAX_PARCELS wait in an inbox (the sender
-         * empties its own while it waits, so a ring of waiting threads
-         * still moves) */
-        unsigned spins = 0;
-        while (atomic_load(&next->count) >= MAX_PARCELS) {
-            inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
-            relax(&spins);
-        }
-        inbox_put(next, parcel);
+        /* flow control: at most MAX_PARCELS wait in an inbox */
+        inbox_send(next, parcel, MAX_PARCELS, own, &w->sum, &w->ops);
         w->ops++;
-        inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
     }
-    atomic_fetch_add(&done_sending, 1);
-    unsigned spins = 0;
-    while (atomic_load(&done_sending) < nthreads) {
-        /* others may still wait for room in this inbox */
-        inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
-        relax(&spins);
-    }
-    inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
+    inbox_finish(own, &done_sending, nthreads, &w->sum, &w->ops);
     for (unsigned i = 0; i < WS; i++)
         if (set[i]) {
             w->sum += check_free(set[i]);
@@ -96,26 +75,14 @@ static int worker(void *p)
     return 0;
 }
 
-static struct arg args[MAX_THREADS];
+static struct thread_arg args[MAX_THREADS];
 
 int main(int argc, char **argv)
 {
     parse_args("rptest", argc, argv);
     total_iters = sc(150000);
-    for (unsigned i = 0; i < nthreads; i++) {
+    for (unsigned i = 0; i < nthreads; i++)
         args[i].idx = i;
-        inbox_init(&inboxes[i]);
-    }
-    uint64_t t0 = now_ns();
-    run_threads(nthreads, worker, args, sizeof args[0]);
-    uint64_t t1 = now_ns();
-    uint64_t ops = 0, sum = 0;
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-        if (inboxes[i].head)
-            fail(bench_name, "parcels left in inbox", i);
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, 0, 0, inbox_run(inboxes, worker, args, sizeof args[0]));
     return 0;
 }

@@ -21,12 +21,6 @@ static uint64_t total_rounds;
 static struct inbox inboxes[MAX_THREADS];
 static _Atomic unsigned done_sending;
 
-struct arg {
-    unsigned idx;
-    uint64_t ops, sum;
-    char pad[CACHE_LINE];
-};
-
 static void *alloc_block(uint64_t round, unsigned k)
 {
     size_t n = 8 + (size_t)((k + round * 7) % 64) * 8;
@@ -37,9 +31,9 @@ static void *alloc_block(uint64_t round, unsigned k)
 
 static int worker(void *p)
 {
-    struct arg *w = p;
+    struct thread_arg *w = p;
     void **batch = xmalloc(BATCH * sizeof *batch);
-    struct inbox *next = &inboxes[(w->idx + 1) % nthreads];
+    struct inbox *own = &inboxes[w->idx], *next = &inboxes[(w->idx + 1) % nthreads];
     uint64_t rounds = share(total_rounds, w->idx, nthreads);
     for (uint64_t r = 0; r < rounds; r++) {
         for (unsigned k = 0; k < BATCH; k++)
@@ -57,46 +51,22 @@ static int worker(void *p)
                 w->sum += check_free(batch[k]);
         }
         w->ops += 3 * BATCH + 1 - BATCH / 4;
-        unsigned spins = 0;
-        while (atomic_load(&next->count) >= MAX_PARCELS) {
-            inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
-            relax(&spins);
-        }
-        inbox_put(next, parcel);
-        inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
+        inbox_send(next, parcel, MAX_PARCELS, own, &w->sum, &w->ops);
     }
-    atomic_fetch_add(&done_sending, 1);
-    unsigned spins = 0;
-    while (atomic_load(&done_sending) < nthreads) {
-        inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
-        relax(&spins);
-    }
-    inbox_drain(&inboxes[w->idx], &w->sum, &w->ops);
+    inbox_finish(own, &done_sending, nthreads, &w->sum, &w->ops);
     free(batch);
     w->ops += 2;
     return 0;
 }
 
-static struct arg args[MAX_THREADS];
+static struct thread_arg args[MAX_THREADS];
 
 int main(int argc, char **argv)
 {
     parse_args("sh6bench", argc, argv);
     total_rounds = sc(20000);
-    for (unsigned i = 0; i < nthreads; i++) {
+    for (unsigned i = 0; i < nthreads; i++)
         args[i].idx = i;
-        inbox_init(&inboxes[i]);
-    }
-    uint64_t t0 = now_ns();
-    run_threads(nthreads, worker, args, sizeof args[0]);
-    uint64_t t1 = now_ns();
-    uint64_t ops = 0, sum = 0;
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-        if (inboxes[i].head)
-            fail(bench_name, "parcels left in inbox", i);
-    }
-    report(ops, t1 - t0, sum);
+    report_args(args, 0, 0, inbox_run(inboxes, worker, args, sizeof args[0]));
     return 0;
 }

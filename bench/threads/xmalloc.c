@@ -158,16 +158,9 @@ int main(int argc, char **argv)
         args[i].producer = nthreads == 1 || i < producers;
         args[i].consumer = nthreads == 1 || i >= producers;
     }
-    uint64_t t0 = now_ns();
-    run_threads(nthreads, worker, args, sizeof args[0]);
-    uint64_t t1 = now_ns();
-    uint64_t ops = 0, sum = 0;
-    for (unsigned i = 0; i < nthreads; i++) {
-        ops += args[i].ops;
-        sum += args[i].sum;
-    }
+    uint64_t ns = timed_run(worker, args, sizeof args[0]);
     if (atomic_load(&consumed) != total_batches || qhead)
         fail(bench_name, "batches left over", total_batches - atomic_load(&consumed));
-    report(ops, t1 - t0, sum);
+    report_args(args, 0, 0, ns);
     return 0;
 }
