@@ -201,7 +201,9 @@ fn model_with_remote_frees() {
         m.run(&mut rng, ops(20_000), 250, &mut sizes);
         m.drain(&mut rng);
     }
-    assert!(m.heap.frees > 1000, "{} frees", m.heap.frees);
+    // Frees are about a quarter of the operations (4 runs, then drains):
+    // ~20,000 natively, ~400 under Miri's shortened runs.
+    assert!(m.heap.frees as usize > ops(20_000) / 2, "{} frees", m.heap.frees);
     heap.flush_cache(&mut m.heap.cache);
     let end = heap.info();
     assert_eq!((end.free_blocks, end.total_free_bytes), (1, start.total_free_bytes));
