@@ -125,8 +125,8 @@ impl Segments {
     /// all but the top segment (the caller checks that one first).
     #[inline]
     pub fn find_other(&self, h: usize) -> Option<usize> {
-        let top = self.top();
-        self.used().enumerate().position(|(i, s)| i != top && s.holds(h))
+        // Indices below `min(n, MAX_SEGS)`: in bounds as the compiler sees it.
+        (0..self.n.min(MAX_SEGS)).find(|&i| i != self.top() && self.list[i].holds(h))
     }
 
     /// The sentinel of the segment other than the top one whose block area
@@ -155,7 +155,7 @@ impl Segments {
 
     /// The segment holding `h`, top segment included.
     pub fn find(&self, h: usize) -> Option<usize> {
-        self.used().position(|s| s.holds(h))
+        (0..self.n.min(MAX_SEGS)).find(|&i| self.list[i].holds(h))
     }
 
     /// The top segment's span.
