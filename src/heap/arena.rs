@@ -32,7 +32,6 @@
 //! A single-threaded program uses the main heap alone, as before: no
 //! arena is made, and owner lookups find no arena to compare against.
 
-use core::alloc::Layout;
 use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -108,12 +107,6 @@ impl Arenas {
             trim_threshold: AtomicUsize::new(usize::MAX),
             purge_delay: AtomicUsize::new(usize::MAX),
         }
-    }
-
-    /// The main heap (the break's).
-    #[inline(always)]
-    pub fn main_heap(&self) -> &ProcHeap {
-        &self.main
     }
 
     /// Arena `i` (made).
@@ -452,24 +445,7 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { o.realloc_with(None, ptr, new_size, align, func) };
         }
-        // SAFETY: forwarded contract.
-        unsafe { self.move_block(c, o, ptr, new_size, align, func) }
-    }
-
-    /// Moves a block of another thread's arena `o` into the caller's
-    /// heap, resized.
-    ///
-    /// # Safety
-    /// As for [`Heap::reallocate`].
-    unsafe fn move_block(
-        &self,
-        c: &mut ThreadCache,
-        o: &ProcHeap,
-        ptr: NonNull<u8>,
-        new_size: usize,
-        align: usize,
-        func: &'static str,
-    ) -> Result<NonNull<u8>, HeapError> {
+        // A block of another thread's arena moves to the caller's heap.
         // SAFETY: forwarded contract (a block of `o` is validated here).
         let old = unsafe { o.usable_size(ptr.as_ptr()) }?;
         let q =
@@ -640,12 +616,6 @@ impl Arenas {
     /// How many thread arenas exist, and how many of them no thread uses.
     pub fn arenas(&self) -> (usize, usize) {
         (self.made.load(Ordering::Acquire), self.idle.load(Ordering::Relaxed).count_ones() as usize)
-    }
-
-    /// Allocates for `layout` (callback name `"alloc"`).
-    #[inline]
-    pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
-        self.allocate(layout.size(), layout.align(), false, "alloc")
     }
 }
 

@@ -316,7 +316,7 @@ fn the_process_heap() {
     let heap = super::process();
     let before = heap.info();
     let l = core::alloc::Layout::from_size_align(1000, 8).unwrap();
-    let p = heap.alloc(l).unwrap();
+    let p = heap.allocate(l.size(), l.align(), false, "alloc").unwrap();
     // SAFETY: live block.
     unsafe { core::ptr::write_bytes(p.as_ptr(), 1, 1000) };
     assert_eq!(heap.info().allocated_blocks, before.allocated_blocks + 1);
