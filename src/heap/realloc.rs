@@ -57,9 +57,7 @@ impl<S: Source> RawHeap<S> {
         let slack = if roomy_heap { (new_size / GROW_SLACK).min(GROW_SLACK_MAX) } else { 0 };
         let roomy = block_for(new_size.saturating_add(slack)).unwrap_or(b);
         let mut refused = false;
-        if (roomy > b && self.grow_in_place(h, s, roomy, false, &mut refused))
-            || self.grow_in_place(h, s, b, true, &mut refused)
-        {
+        if self.grow_in_place(h, s, b, roomy, &mut refused) {
             return Ok(same);
         }
         // A block that moves past the (static) mmap threshold gets a mapping
@@ -106,19 +104,20 @@ impl<S: Source> RawHeap<S> {
         }
     }
 
-    /// Grows used block `h` (size `s`) to `b` bytes into the top or a free
-    /// next neighbour; grows the heap for it only if `may_grow`, and sets
+    /// Grows used block `h` (size `s`) to at least `b` bytes and to
+    /// `roomy` if there is room, into the top or a free next neighbour;
+    /// grows the heap for it if the top is too small even for `b`, and sets
     /// `refused` if the source refused that.
     fn grow_in_place(
         &mut self,
         h: usize,
         s: usize,
         b: usize,
-        may_grow: bool,
+        roomy: usize,
         refused: &mut bool,
     ) -> bool {
         let n = h + s;
-        if may_grow && n == self.top() && s + self.top_size() < b && b < self.mmap_threshold() {
+        if n == self.top() && s + self.top_size() < b && b < self.mmap_threshold() {
             // Extends the top in place when the source can; refused if
             // the heap got no memory at all.
             let end = self.top_end();
@@ -134,7 +133,8 @@ impl<S: Source> RawHeap<S> {
                 if avail < b {
                     return false;
                 }
-                let ns = if avail - b < MIN_BLOCK { avail } else { b };
+                let want = if avail >= roomy { roomy } else { b };
+                let ns = if avail - want < MIN_BLOCK { avail } else { want };
                 self.advance_top(h + ns);
                 ns
             } else {
@@ -150,11 +150,22 @@ impl<S: Source> RawHeap<S> {
                     return false;
                 }
                 let d = self.unlist_block(n, total - s);
-                if total - b >= MIN_BLOCK {
-                    let r = h + b;
-                    set_free(m, tag, r, total - b);
-                    self.list_block(r, total - b, d.min(total - b));
+                // A block growing in small steps takes all of a neighbour
+                // that is smaller than its room (the next steps then need
+                // no call into the lists); one that doubles would only
+                // strand the rest.
+                let want = if total >= roomy {
+                    roomy
+                } else if b - s <= roomy - b {
+                    total
+                } else {
                     b
+                };
+                if total - want >= MIN_BLOCK {
+                    let r = h + want;
+                    set_free(m, tag, r, total - want);
+                    self.list_block(r, total - want, d.min(total - want));
+                    want
                 } else {
                     m.wr(h + total, m.rd(h + total) | PREV_IN_USE);
                     total

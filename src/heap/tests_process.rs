@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use super::block::{block_for, HDR};
 use super::mock_os::MockOs;
 use super::tests_model::{all_bytes, heap_resident, Model, Rng};
 use super::{Heap, HeapError, HeapInfo, ProcessSource, RawHeap, DEFAULT_TRIM_THRESHOLD, TOP_PAD};
@@ -276,6 +277,45 @@ fn refused_realloc_at_the_top_asks_once() {
     ok(&mut h);
 }
 
+/// A block growing in small steps into a free neighbour smaller than the
+/// room it would get takes all of the neighbour, so that its next steps are
+/// in place without a list operation; a block that doubles takes only the
+/// block it asked for and leaves the rest listed.
+fn realloc_steps_take_a_small_neighbour_whole() {
+    let mut h = mock();
+    let usable = |h: &Mocked, p: usize| {
+        // SAFETY: `p` is a live block of `h`.
+        unsafe { h.usable_size(p as *const u8) }.expect("usable size")
+    };
+    let resize = |h: &mut Mocked, p: usize, size: usize| {
+        // SAFETY: `p` is a live block of `h`.
+        unsafe { h.realloc(p as *mut u8, size, 16) }.expect("realloc").as_ptr() as usize
+    };
+    // Small steps: 1000 bytes next to a free 200-byte block.
+    let p = a(&mut h, 1000);
+    let gap = a(&mut h, 200);
+    let _guard = a(&mut h, 64);
+    let whole = usable(&h, p) + HDR + usable(&h, gap);
+    free(&mut h, gap);
+    let listed = h.info().free_blocks;
+    assert_eq!(resize(&mut h, p, 1016), p);
+    assert_eq!(usable(&h, p), whole, "the whole neighbour joined the block");
+    assert_eq!(h.info().free_blocks, listed - 1);
+    assert_eq!(resize(&mut h, p, 1100), p);
+    assert_eq!(usable(&h, p), whole, "the next step needed no change");
+    ok(&mut h);
+    // Doubling: 1000 bytes next to a free 1100-byte block, grown to 2000.
+    let q = a(&mut h, 1000);
+    let gap = a(&mut h, 1100);
+    let _guard = a(&mut h, 64);
+    free(&mut h, gap);
+    let listed = h.info().free_blocks;
+    assert_eq!(resize(&mut h, q, 2000), q);
+    assert_eq!(usable(&h, q), block_for(2000).unwrap() - HDR, "exactly the block asked for");
+    assert_eq!(h.info().free_blocks, listed, "the rest of the neighbour stays listed");
+    ok(&mut h);
+}
+
 fn old_segments_are_released() {
     let mut h = RawHeap::new(ProcessSource::mmap_only(MockOs::new(1 << 20)));
     h.source().os().no_grow_in_place = true;
@@ -342,6 +382,10 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::process::out_of_memory_then_recovers", out_of_memory_then_recovers),
     ("heap::process::huge_requests_fail_fast", huge_requests_fail_fast),
     ("heap::process::refused_realloc_at_the_top_asks_once", refused_realloc_at_the_top_asks_once),
+    (
+        "heap::process::realloc_steps_take_a_small_neighbour_whole",
+        realloc_steps_take_a_small_neighbour_whole,
+    ),
     ("heap::process::old_segments_are_released", old_segments_are_released),
     (
         "heap::process::largest_free_block_without_source_calls",
