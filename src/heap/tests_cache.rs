@@ -320,11 +320,35 @@ fn a_bin_grows_for_batches_and_shrinks_when_idle() {
     assert_eq!(heap.info().allocated_blocks, 0);
 }
 
+/// A thread that frees and allocates again batches of 10,000 blocks of
+/// 64 bytes (720 KiB of payload) keeps the whole batch in its cache once
+/// the bin has grown: such rounds then take no lock (`bench/malloc_bench.c`'s
+/// batch64; with a 1 MiB budget the bin stopped at 8,192 blocks and the
+/// rest of every round went through the heap).
+fn a_batch_of_ten_thousand_stays_cached() {
+    let heap = cached_heap();
+    let mut c = Box::new(ThreadCache::new());
+    let a = |c: &mut ThreadCache| heap.alloc_cached(c, 64, 16, false, "test").unwrap().as_ptr();
+    for _ in 0..8 {
+        let blocks: Vec<*mut u8> = (0..10_000).map(|_| a(&mut c)).collect();
+        for &b in &blocks {
+            // SAFETY: live blocks of this heap.
+            unsafe { heap.dealloc_cached(&mut c, nn(b)).unwrap() };
+        }
+    }
+    assert_eq!(cached_in_dump(heap, 72), 10_000);
+    let mut out = String::new();
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+    heap.flush_cache(&mut c);
+    assert_eq!(heap.info().allocated_blocks, 0);
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
     (
         "heap::cache::a_bin_grows_for_batches_and_shrinks_when_idle",
         a_bin_grows_for_batches_and_shrinks_when_idle,
     ),
+    ("heap::cache::a_batch_of_ten_thousand_stays_cached", a_batch_of_ten_thousand_stays_cached),
     ("heap::cache::model_over_a_cached_heap", model_over_a_cached_heap),
     ("heap::cache::model_over_a_cached_region", model_over_a_cached_region),
     ("heap::cache::cache_rounds_of_one_size", cache_rounds_of_one_size),

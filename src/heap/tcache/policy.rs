@@ -37,7 +37,7 @@ pub const CACHE_CAP: u16 = 32;
 /// The most blocks a bin may grow to hold.
 pub const CACHE_CAP_MAX: u16 = 16384;
 /// Usable bytes beyond which a cache's bins stop growing.
-pub const CACHE_BUDGET: usize = 1 << 20;
+pub const CACHE_BUDGET: usize = 2 << 20;
 /// The fewest blocks a cache may always hold (see the module documentation).
 pub const CACHE_MIN_KEEP: usize = 64;
 /// A heap whose blocks span less than this has no block limit: the blocks
