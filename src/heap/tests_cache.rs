@@ -10,7 +10,7 @@ use super::mock_os::MockOs;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{
     Corruption, Heap, HeapError, LinuxOs, ProcessSource, RegionSource, ThreadCache, CACHE_CAP,
-    CACHE_GC_PERIOD, CACHE_MAX, CACHE_MIN_KEEP,
+    CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
 };
 
 fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
@@ -84,14 +84,15 @@ fn model_over_a_cached_region() {
 
 /// Rounds of allocations and frees of one small size through a cache over
 /// a region: the pattern with which Miri found the cache's aliased `&mut`
-/// (30 rounds of 400 blocks of 40 bytes; 8 under Miri). A 1 MiB block held throughout
+/// (30 rounds of 400 blocks of 40 bytes; 8 under Miri). A block of
+/// [`CACHE_LIMIT_FROM`] bytes held throughout
 /// gives the cache a block limit, so each round's frees overflow it and
 /// the cache is collected with a flush: the path where the old code made
 /// a second `&mut` to the cache while the first was in use.
 fn cache_rounds_of_one_size() {
-    let heap = cached_region(2 << 20);
+    let heap = cached_region(2 * CACHE_LIMIT_FROM);
     let mut c = Box::new(ThreadCache::new());
-    let big = heap.alloc_cached(&mut c, 1 << 20, 16, false, "test").expect("1 MiB").as_ptr();
+    let big = heap.alloc_cached(&mut c, CACHE_LIMIT_FROM, 16, false, "test").expect("big").as_ptr();
     let mut live = Vec::with_capacity(400);
     // Every round overflows the limit; Miri runs fewer of them.
     for round in 0..if cfg!(miri) { 8u8 } else { 30 } {
@@ -112,7 +113,7 @@ fn cache_rounds_of_one_size() {
     assert!(heap.check_cached(&mut c, true, &mut String::new()));
     // The limit held: no more than half the heap's used blocks stayed cached.
     assert!(c.held().1 <= CACHE_MIN_KEEP.max(401 / 2), "{} cached", c.held().1);
-    // SAFETY: the live 1 MiB block.
+    // SAFETY: the live big block.
     unsafe { heap.dealloc_cached(&mut c, nn(big)).unwrap() };
     heap.flush_cache(&mut c);
     assert_eq!(heap.info().allocated_blocks, 0);
@@ -343,12 +344,47 @@ fn a_batch_of_ten_thousand_stays_cached() {
     assert_eq!(heap.info().allocated_blocks, 0);
 }
 
+/// A burst of 10,000 blocks of 16 to 256 bytes (about 1.4 MiB of blocks),
+/// freed in the order they were allocated and allocated again, round
+/// after round (xmalloc-test on one thread): in a heap below
+/// [`CACHE_LIMIT_FROM`] the cache keeps the burst, so that the rounds take
+/// no lock; it used to give its whole cache back once it held half of the
+/// heap's blocks, and every allocation of the next round went through the
+/// heap.
+fn a_burst_in_a_small_heap_stays_cached() {
+    let heap = cached_heap();
+    let mut c = Box::new(ThreadCache::new());
+    let mut rng = Rng::new(11);
+    let sizes: Vec<usize> = (0..10_000).map(|_| 16 + rng.below(241)).collect();
+    for _ in 0..8 {
+        let blocks: Vec<*mut u8> = sizes
+            .iter()
+            .map(|&n| heap.alloc_cached(&mut c, n, 16, false, "test").unwrap().as_ptr())
+            .collect();
+        for &b in &blocks {
+            // SAFETY: live blocks of this heap.
+            unsafe { heap.dealloc_cached(&mut c, nn(b)).unwrap() };
+        }
+    }
+    // Past the 1 MiB from which the old rule applied, below today's.
+    let i = heap.info();
+    let span = i.total_allocated_bytes + i.total_free_bytes;
+    assert!(span > 1 << 20 && span < CACHE_LIMIT_FROM, "{span} bytes");
+    let held = c.held().1;
+    assert!(held >= 9_000, "{held} of 10,000 blocks cached");
+    let mut out = String::new();
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+    heap.flush_cache(&mut c);
+    assert_eq!(heap.info().allocated_blocks, 0);
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
     (
         "heap::cache::a_bin_grows_for_batches_and_shrinks_when_idle",
         a_bin_grows_for_batches_and_shrinks_when_idle,
     ),
     ("heap::cache::a_batch_of_ten_thousand_stays_cached", a_batch_of_ten_thousand_stays_cached),
+    ("heap::cache::a_burst_in_a_small_heap_stays_cached", a_burst_in_a_small_heap_stays_cached),
     ("heap::cache::model_over_a_cached_heap", model_over_a_cached_heap),
     ("heap::cache::model_over_a_cached_region", model_over_a_cached_region),
     ("heap::cache::cache_rounds_of_one_size", cache_rounds_of_one_size),

@@ -42,7 +42,7 @@ pub const CACHE_BUDGET: usize = 2 << 20;
 pub const CACHE_MIN_KEEP: usize = 64;
 /// A heap whose blocks span less than this has no block limit: the blocks
 /// a cache could keep there hold little memory.
-pub const CACHE_LIMIT_FROM: usize = 1 << 20;
+pub const CACHE_LIMIT_FROM: usize = 4 << 20;
 /// A bin grows once it was found full more than this many times since the
 /// last collection: batches of one size, not the ups and downs of a mix.
 /// (It was 8: a stack-like round of 1000 blocks of mixed sizes, whose bins
