@@ -633,6 +633,18 @@ int RAWRT_N(getrlimit)(int resource, struct RAWRT_N(rlimit) *rlim);
 int RAWRT_N(setrlimit)(int resource, const struct RAWRT_N(rlimit) *rlim);
 
 /* ------------------------------------------------------------------------
+ * Heap debugging
+ * ------------------------------------------------------------------------ */
+
+/* An SVG picture of a heap (a multi_heap handle; NULL: the process heap and
+ * its thread arenas) written to fd: one row per segment with its blocks to
+ * scale (used, free, a thread's cached, the top), a row of the blocks in
+ * their own mappings, a legend and the heap's figures. Each block is a
+ * <rect> whose class is its kind and data-size its usable size. 0, or -1
+ * with errno set by the write that failed. */
+int rawrt_heap_svg(RAWRT_N(multi_heap_handle_t) heap, int fd);
+
+/* ------------------------------------------------------------------------
  * Runtime
  * ------------------------------------------------------------------------ */
 

@@ -23,6 +23,8 @@ for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     out=$(cargo run -q --target "$t" --example demo)
     grep -q "^check: ok$" <<<"$out" && grep -q "^Vec of 10000 squares, sum 333283335000$" <<<"$out" \
         || { echo "demo on $t printed: $out"; exit 1; }
+    cargo run -q --target "$t" --example heapmap | scripts/svg-blocks.py >/dev/null \
+        || { echo "heapmap on $t: its picture does not add up"; exit 1; }
     cargo build -q --release --target "$t" --example hello
     echo "$t release hello: $(stat -c %s target/$t/release/examples/hello) bytes"
 done

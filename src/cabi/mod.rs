@@ -36,6 +36,7 @@ fn or_errno<T>(r: Result<T, crate::sys::Errno>, fail: T) -> T {
     })
 }
 
+mod debug;
 mod espidf;
 mod malloc;
 mod nuttx;

@@ -548,6 +548,27 @@ impl Arenas {
         Ok(())
     }
 
+    /// Writes an SVG picture of every heap (the main heap, then each
+    /// thread arena) with each one's figures. `out` must not allocate from
+    /// the process heap.
+    pub fn svg(&self, out: &mut dyn Write) -> core::fmt::Result {
+        let (mut heaps, mut rows) = (0, 0);
+        for h in self.heaps() {
+            heaps += 1;
+            rows += self.lock_heap(h).svg_rows();
+        }
+        let mut p = super::svg::Picture::begin(out, "rawrt process heap", heaps, rows)?;
+        for (i, h) in self.heaps().enumerate() {
+            let g = self.lock_heap(h);
+            if i == 0 {
+                g.svg_heap(&mut p, format_args!("main heap"))?;
+            } else {
+                g.svg_heap(&mut p, format_args!("arena {}", i - 1))?;
+            }
+        }
+        p.end()
+    }
+
     /// Gives the calling thread's cache back, then the free memory of every
     /// heap beyond `pad` bytes of top (see [`Heap::trim`]).
     pub fn trim(&self, pad: usize) -> bool {

@@ -598,6 +598,12 @@ impl<S: Source> Heap<S> {
         self.lock().dump(out)
     }
 
+    /// Writes an SVG picture of the heap (see [`RawHeap::svg`]). `out`
+    /// must not allocate from this heap.
+    pub fn svg(&self, out: &mut dyn Write) -> core::fmt::Result {
+        self.lock().svg(out)
+    }
+
     /// Gives free memory beyond `pad` bytes of top back; see
     /// [`RawHeap::trim`].
     pub fn trim(&self, pad: usize) -> bool {

@@ -43,6 +43,29 @@ pub struct HeapInfo {
     pub madvise_calls: usize,
 }
 
+/// What a walk over a segment finds a block to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BlockKind {
+    /// Allocated.
+    Used,
+    /// Free, in the heap's lists.
+    Free,
+    /// Allocated to the heap, held by a thread cache.
+    Cached,
+    /// The free top of the heap's newest segment.
+    Top,
+}
+
+/// One step of [`RawHeap::segment_blocks`].
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Walked {
+    /// A block: header address, size with header, kind, and for a free or
+    /// cached block the next one in its list (0 otherwise).
+    Block { h: usize, size: usize, kind: BlockKind, link: usize },
+    /// A header that cannot be a block's; the walk stops there.
+    Bad { h: usize, hdr: usize },
+}
+
 impl HeapInfo {
     /// Adds the figures of another heap: sums, except the largest free
     /// block (the larger one). The peak and the low-water mark become the
@@ -136,6 +159,48 @@ impl<S: Source> RawHeap<S> {
         self.segs().find(a.wrapping_sub(HDR)).is_some() || self.large().contains(self.mem(), a)
     }
 
+    /// Calls `f` for each block of segment `i` in address order (the top
+    /// last, if it can hold a block), or for the first header that cannot
+    /// be one, where the walk stops; stops at `f`'s first error.
+    pub(super) fn segment_blocks(
+        &self,
+        i: usize,
+        mut f: impl FnMut(Walked) -> fmt::Result,
+    ) -> fmt::Result {
+        let seg = self.segs().get(i);
+        let limit = if i == self.segs().top() { self.top() } else { seg.sentinel };
+        let mut h = seg.first;
+        while h < limit {
+            // SAFETY: `h` is inside the segment's block area.
+            let hdr = unsafe { self.mem().rd(h) };
+            let s = hdr & SIZE;
+            if s < MIN_BLOCK || s > limit - h {
+                return f(Walked::Bad { h, hdr });
+            }
+            // SAFETY: a free or cached block's next link is its second
+            // word, a cached block's key its third; s >= MIN_BLOCK.
+            let (nf, key) = unsafe { (self.mem().rd(h + 8), self.mem().rd(h + 16)) };
+            let (kind, link) = if hdr & IN_USE == 0 {
+                (BlockKind::Free, nf)
+            } else if !self.unkeyed() && s <= CACHE_MAX && key == key_of(h) {
+                (BlockKind::Cached, unmangle(h, nf))
+            } else {
+                (BlockKind::Used, 0)
+            };
+            f(Walked::Block { h, size: s, kind, link })?;
+            h += s;
+        }
+        if i == self.segs().top() && self.top_size() > 0 {
+            f(Walked::Block {
+                h: self.top(),
+                size: self.top_size(),
+                kind: BlockKind::Top,
+                link: 0,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Prints one line per block (header address, usable size, used or
     /// free, next block; next free block for free ones) and a summary.
     pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {
@@ -148,39 +213,23 @@ impl<S: Source> RawHeap<S> {
                 seg.span.end(),
                 seg.span.len
             )?;
-            let limit = if i == self.segs().top() { self.top() } else { seg.sentinel };
-            let mut h = seg.first;
-            while h < limit {
-                // SAFETY: `h` is inside the segment's block area.
-                let hdr = unsafe { self.mem().rd(h) };
-                let s = hdr & SIZE;
-                if s < MIN_BLOCK || s > limit - h {
-                    writeln!(out, "  {h:#x} bad header {hdr:#x}")?;
-                    break;
+            self.segment_blocks(i, |w| match w {
+                Walked::Bad { h, hdr } => writeln!(out, "  {h:#x} bad header {hdr:#x}"),
+                Walked::Block { h, size, kind, link } => {
+                    let (u, n) = (size - HDR, h + size);
+                    match kind {
+                        BlockKind::Cached => writeln!(
+                            out,
+                            "  {h:#x} {u:>10} cached next {n:#x} next_cached {link:#x}"
+                        ),
+                        BlockKind::Used => writeln!(out, "  {h:#x} {u:>10} used next {n:#x}"),
+                        BlockKind::Free => {
+                            writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {link:#x}")
+                        }
+                        BlockKind::Top => writeln!(out, "  {h:#x} {u:>10} top next {n:#x}"),
+                    }
                 }
-                // SAFETY: a free or cached block's next link is its second
-                // word, a cached block's key its third; s >= MIN_BLOCK.
-                let (nf, key) = unsafe { (self.mem().rd(h + 8), self.mem().rd(h + 16)) };
-                let (u, n) = (s - HDR, h + s);
-                if hdr & IN_USE != 0 && !self.unkeyed() && s <= CACHE_MAX && key == key_of(h) {
-                    let nc = unmangle(h, nf);
-                    writeln!(out, "  {h:#x} {u:>10} cached next {n:#x} next_cached {nc:#x}")?;
-                } else if hdr & IN_USE != 0 {
-                    writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")?;
-                } else {
-                    writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {nf:#x}")?;
-                }
-                h += s;
-            }
-            if i == self.segs().top() && self.top_size() > 0 {
-                writeln!(
-                    out,
-                    "  {:#x} {:>10} top next {:#x}",
-                    self.top(),
-                    self.top_size() - HDR,
-                    self.top_end()
-                )?;
-            }
+            })?;
         }
         let mut r = Ok(());
         self.large().each(self.mem(), |p| {

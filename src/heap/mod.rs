@@ -74,6 +74,7 @@ mod remote;
 mod secret;
 mod segment;
 mod source;
+mod svg;
 mod tcache;
 mod traits;
 mod trim;
@@ -122,6 +123,7 @@ pub use raw::{
 };
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
+pub use svg::svg_to_fd;
 pub use tcache::{
     ThreadCache, CACHE_CAP, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
     CACHE_NEAR,

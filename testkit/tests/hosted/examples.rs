@@ -72,6 +72,15 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "heapmap",
+        args: &[],
+        stdout: "",
+        stderr: "",
+        status: Some(0),
+        signal: None,
+        has: &["<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg ", "<g class=\"figures\"", "</svg>\n"],
+    },
+    Case {
         name: "demo",
         args: &[],
         stdout: "",
