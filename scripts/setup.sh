@@ -3,8 +3,8 @@
 # targets for aarch64 and riscv64, qemu-user to run them, strace for the
 # system-call budget, binutils (readelf, objdump), the assemblers and
 # allocators that later tests and benchmarks use, a C++ compiler for
-# libFuzzer (scripts/fuzz.sh) and Python (scripts/svg-blocks.py reads the
-# heap's pictures). The nightly toolchain with Miri (a test tool only) is
+# libFuzzer (scripts/fuzz.sh), Python (scripts/svg-blocks.py reads the
+# heap's pictures) and Valgrind (Memcheck reads rawrt's heap). The nightly toolchain with Miri (a test tool only) is
 # installed by scripts/miri.sh. Idempotent and quiet when everything is
 # already there.
 set -euo pipefail
@@ -12,7 +12,8 @@ set -euo pipefail
 need_apt=()
 for pair in qemu-aarch64:qemu-user qemu-riscv64:qemu-user strace:strace readelf:binutils \
             nasm:nasm fasm:fasm aarch64-linux-gnu-as:binutils-aarch64-linux-gnu \
-            riscv64-linux-gnu-as:binutils-riscv64-linux-gnu c++:g++ python3:python3; do
+            riscv64-linux-gnu-as:binutils-riscv64-linux-gnu c++:g++ python3:python3 \
+            valgrind:valgrind; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 for lib in libmimalloc.so.2:libmimalloc2.0 libjemalloc.so.2:libjemalloc2; do

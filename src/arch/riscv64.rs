@@ -54,6 +54,37 @@ pub fn barrier() {
     };
 }
 
+/// A Valgrind client request: Valgrind's documented "special instruction"
+/// sequence with `args` (the request code and five arguments) and `default`,
+/// the result when the program does not run under Valgrind (natively the
+/// sequence changes no register and no memory).
+#[inline(always)]
+pub fn client_request(default: usize, args: &[usize; 6]) -> usize {
+    let r: usize;
+    // Under Miri (no inline assembly) no Valgrind is there either.
+    #[cfg(miri)]
+    {
+        let _ = args;
+        r = default;
+    }
+    #[cfg(not(miri))]
+    // SAFETY: natively four shifts into the zero register and an or of a0
+    // with itself: no state changes; Valgrind reads the arguments through
+    // a4 and writes its answer to a3. Uncompressed, as Valgrind matches it.
+    unsafe {
+        asm!(
+            ".option push", ".option norvc",
+            "srli zero, zero, 3", "srli zero, zero, 13", "srli zero, zero, 51", "srli zero, zero, 61",
+            "or a0, a0, a0",
+            ".option pop",
+            in("a4") args.as_ptr(),
+            inlateout("a3") default => r,
+            options(nostack),
+        )
+    };
+    r
+}
+
 /// The thread pointer (register `tp`).
 ///
 /// # Safety

@@ -52,6 +52,35 @@ pub fn barrier() {
     };
 }
 
+/// A Valgrind client request: Valgrind's documented "special instruction"
+/// sequence with `args` (the request code and five arguments) and `default`,
+/// the result when the program does not run under Valgrind (natively the
+/// sequence changes no register and no memory).
+#[inline(always)]
+pub fn client_request(default: usize, args: &[usize; 6]) -> usize {
+    let r: usize;
+    // Under Miri (no inline assembly) no Valgrind is there either.
+    #[cfg(miri)]
+    {
+        let _ = args;
+        r = default;
+    }
+    #[cfg(not(miri))]
+    // SAFETY: natively four rotations of rdi by 128 bits in all and an
+    // exchange of rbx with itself: no state changes; Valgrind reads the
+    // arguments through rax and writes its answer to rdx.
+    unsafe {
+        asm!(
+            "rol rdi, 3", "rol rdi, 13", "rol rdi, 61", "rol rdi, 51",
+            "xchg rbx, rbx",
+            in("rax") args.as_ptr(),
+            inlateout("rdx") default => r,
+            options(nostack),
+        )
+    };
+    r
+}
+
 /// The thread pointer: the FS base's first word, which rawrt's thread
 /// control block sets to its own address (so `mov %fs:0` reads it).
 ///

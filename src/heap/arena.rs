@@ -45,6 +45,7 @@ use super::process::ProcessSource;
 use super::raw::FailedAllocFn;
 use super::tcache::{self, ThreadCache};
 use super::PROCESS;
+use crate::rt::valgrind;
 use crate::sync::Lock;
 
 /// The most thread arenas (threads beyond share them). A power of two:
@@ -157,6 +158,12 @@ impl Arenas {
     #[cold]
     #[inline(never)]
     fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
+        if valgrind::running() {
+            // Under Valgrind a thread keeps no cache and no arena: with no
+            // home every allocation and free takes the slow paths, which
+            // tell Memcheck about each block.
+            return &PROCESS.main;
+        }
         let main =
             !crate::sync::is_threaded() || crate::rt::tls::current() == crate::rt::tls::main();
         let i = if main { None } else { self.take_arena() };
@@ -287,11 +294,63 @@ impl Arenas {
         if !THREADS {
             return self.main.allocate(size, align, zero, func);
         }
-        let p = self.allocate_quietly(own_cache(), size, align, zero, func);
+        let c = own_cache();
+        let Some(h) = Self::home_of(c) else {
+            return self.allocate_homeless(c, size, align, zero, func);
+        };
+        let p = self.allocate_in(h, c, size, align, zero, func);
         if p.is_none() {
             self.main.failed(size, align, func);
         }
         p
+    }
+
+    /// [`allocate_slow`](Self::allocate_slow) for a thread without a home
+    /// heap yet: its first allocation past the cache (which chooses one),
+    /// or any under Valgrind's Memcheck, where threads have none.
+    #[cold]
+    #[inline(never)]
+    fn allocate_homeless(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        if valgrind::running() {
+            return self.allocate_announced(size, align, zero, func);
+        }
+        let p = self.allocate_quietly(c, size, align, zero, func);
+        if p.is_none() {
+            self.main.failed(size, align, func);
+        }
+        p
+    }
+
+    /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck,
+    /// which learns of the block: its `size` bytes are undefined (unless
+    /// `zero`), the rest of it inaccessible, so that an overflow of even
+    /// one byte is reported.
+    #[cold]
+    #[inline(never)]
+    fn allocate_announced(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        let _quiet = valgrind::Quiet::new();
+        let Some(p) = self.allocate_quietly(own_cache(), size, align, zero, func) else {
+            self.main.failed(size, align, func);
+            return None;
+        };
+        // SAFETY: a block of the process heap, just allocated.
+        let usable = unsafe { self.usable_size(p.as_ptr()) }.unwrap_or(size);
+        valgrind::malloclike(p.as_ptr(), size, 0, zero);
+        valgrind::make_noaccess(p.as_ptr().wrapping_add(size), usable - size);
+        Some(p)
     }
 
     /// [`allocate_slow`](Self::allocate_slow) without the callback.
@@ -305,6 +364,21 @@ impl Arenas {
         func: &'static str,
     ) -> Option<NonNull<u8>> {
         let h = self.home(c);
+        self.allocate_in(h, c, size, align, zero, func)
+    }
+
+    /// [`allocate_quietly`](Self::allocate_quietly) from heap `h`, cache
+    /// `c`'s.
+    #[inline(always)]
+    fn allocate_in(
+        &self,
+        h: &ProcHeap,
+        c: &mut ThreadCache,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
         let main = core::ptr::eq(h, &self.main);
         let mut p = None;
         if main || (size <= ARENA_MAX && align <= ARENA_ALIGN) {
@@ -369,8 +443,28 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { o.dealloc_locked(Some(c), p, 0) };
         }
+        if c.home == 0 && valgrind::running() {
+            // SAFETY: forwarded contract.
+            return unsafe { Self::free_announced(o, p) };
+        }
         // SAFETY: forwarded contract; `p` is not null (a payload address).
         unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
+    }
+
+    /// [`free_to_owner`](Self::free_to_owner) under Valgrind's Memcheck,
+    /// where threads keep no cache (see `choose_home`): Memcheck first (it
+    /// reports a bad free itself), then quiet, since the heap's own work
+    /// in the freed block is not the program's error; the owner's locked
+    /// path checks the block at once.
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_announced(o: &ProcHeap, p: usize) -> Result<(), HeapError> {
+        let _quiet = valgrind::Quiet::after_free(core::ptr::without_provenance(p));
+        // SAFETY: forwarded contract.
+        unsafe { o.dealloc_locked(None, p, 0) }
     }
 
     /// Frees `p` as C's `free` does (see [`Heap::free_or_abort`]).
@@ -420,6 +514,37 @@ impl Arenas {
         r
     }
 
+    /// [`reallocate`](Self::reallocate) under Valgrind: always a new block
+    /// (announced), the bytes copied, the old block freed (announced), as
+    /// Memcheck's own `realloc` does, so that it follows every byte.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_announced(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        let old = {
+            let _quiet = valgrind::Quiet::new();
+            // SAFETY: forwarded contract (the block is validated here).
+            unsafe { self.usable_size(ptr.as_ptr()) }?
+        };
+        let q = self.allocate_slow(new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
+        {
+            let _quiet = valgrind::Quiet::new();
+            // SAFETY: two distinct live blocks, each holding the bytes copied.
+            unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size)) };
+        }
+        // SAFETY: forwarded contract; the block was validated above.
+        unsafe { self.dealloc(ptr) }?;
+        Ok(q)
+    }
+
     /// [`reallocate`](Self::reallocate) of a block of heap `o`, which is not
     /// the calling thread's (whose cache is `c`).
     ///
@@ -435,6 +560,10 @@ impl Arenas {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
+        if c.home == 0 && valgrind::running() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.realloc_announced(ptr, new_size, align, func) };
+        }
         let h = self.home(c);
         if core::ptr::eq(o, h) {
             // The thread's first call: its home was chosen just now.
@@ -464,6 +593,8 @@ impl Arenas {
     /// # Safety
     /// As for [`Heap::usable_size`].
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
+        // The header lies outside the block Memcheck knows.
+        let _quiet = valgrind::Quiet::new();
         // SAFETY: forwarded contract.
         unsafe { self.owner(ptr.addr()).usable_size(ptr) }
     }
@@ -475,11 +606,13 @@ impl Arenas {
 
     /// Locks heap `h`, telling it about the calling thread's cache if
     /// the cache is `h`'s.
+    /// Under Valgrind its reports are off while the guard lives: the
+    /// inspections read headers and links in blocks announced as freed.
     fn lock_heap<'a>(&self, h: &'a ProcHeap) -> HeapGuard<'a, ProcessSource> {
         if self.is_home(h) {
-            return h.lock_cached(own_cache());
+            return h.lock_cached(own_cache()).quieted();
         }
-        h.lock()
+        h.lock().quieted()
     }
 
     /// The main heap, locked (for several operations under one lock).

@@ -17,6 +17,7 @@ use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
 use super::tcache::{self, Bounds, ThreadCache};
+use crate::rt::valgrind;
 use crate::sync::{Guard, Lock};
 
 /// No caches: every operation takes the lock.
@@ -71,6 +72,10 @@ impl Deref for Line {
 pub struct HeapGuard<'a, S: Source> {
     g: Guard<'a, RawHeap<S>>,
     heap: &'a Heap<S>,
+    /// Valgrind's reports off while the guard lives, if
+    /// [`quieted`](Self::quieted) (natively, and on the allocation paths,
+    /// off: a constant the compiler folds away).
+    quiet: valgrind::Quiet,
 }
 
 impl<S: Source> Deref for HeapGuard<'_, S> {
@@ -97,6 +102,13 @@ impl<S: Source> Drop for HeapGuard<'_, S> {
 }
 
 impl<S: Source> HeapGuard<'_, S> {
+    /// The guard, with Valgrind's reports off while it lives (for the
+    /// heap's inspections, which read freed blocks; see [`valgrind::Quiet`]).
+    pub(super) fn quieted(mut self) -> Self {
+        self.quiet = valgrind::Quiet::new();
+        self
+    }
+
     /// Publishes where blocks may be (for the caches' unlocked checks),
     /// before the lock is released.
     #[cold]
@@ -179,7 +191,7 @@ impl<S: Source> Heap<S> {
                 self.take_remote(&mut g, c);
             }
         }
-        HeapGuard { g, heap: self }
+        HeapGuard { g, heap: self, quiet: valgrind::Quiet::OFF }
     }
 
     /// Whether callers may bring caches (and other threads give blocks

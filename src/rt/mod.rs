@@ -19,6 +19,7 @@ pub(crate) use itoa::tests as itoa_tests;
 mod panic;
 pub mod start;
 pub(crate) mod tls;
+pub mod valgrind;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};

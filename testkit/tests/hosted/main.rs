@@ -1,6 +1,6 @@
 //! rawrt's hosted checks: every example run and compared, size and
 //! system-call budgets, ELF shape, the memory routines' freedom from
-//! self-calls, no panic path from the allocation functions, the heap's picture, the C header against the library, C and assembly programs,
+//! self-calls, no panic path from the allocation functions, the heap's picture, Valgrind, the C header against the library, C and assembly programs,
 //! the user template. They drive the static executables that the same
 //! `cargo test` built (in the shared `target/<profile>/examples/`), and
 //! nested cargo builds (release, other opt-levels) in separate target
@@ -20,6 +20,7 @@ mod memcheck;
 mod nopanic;
 mod staticlib;
 mod template;
+mod valgrind;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -75,6 +76,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ),
     ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
     ("hosted::heap_picture_matches_statistics", heapmap::heap_picture_matches_statistics),
+    ("hosted::memcheck_understands_the_heap", valgrind::memcheck_understands_the_heap),
     ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
     ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
     (

@@ -1,0 +1,160 @@
+//! Valgrind client requests, so that Memcheck understands rawrt's heaps: a
+//! static executable with no libc has no `malloc` for Valgrind to replace,
+//! so the allocator itself announces each block it hands out, frees and
+//! resizes (the requests of Valgrind's `valgrind.h` and `memcheck.h`,
+//! issued from inline assembly by [`crate::arch::client_request`]).
+//!
+//! Natively a request is a handful of instructions that change nothing;
+//! the heap asks [`running`] (one load, after the first call) before it
+//! issues any, and takes its slow paths only under Valgrind.
+
+use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+use crate::arch::client_request;
+
+/// `VG_USERREQ__RUNNING_ON_VALGRIND`.
+const RUNNING_ON_VALGRIND: usize = 0x1001;
+/// `VG_USERREQ__MALLOCLIKE_BLOCK`.
+const MALLOCLIKE_BLOCK: usize = 0x1301;
+/// `VG_USERREQ__FREELIKE_BLOCK`.
+const FREELIKE_BLOCK: usize = 0x1302;
+/// `VG_USERREQ__RESIZEINPLACE_BLOCK`.
+const RESIZEINPLACE_BLOCK: usize = 0x130b;
+/// `VG_USERREQ__CHANGE_ERR_DISABLEMENT`.
+const CHANGE_ERR_DISABLEMENT: usize = 0x1801;
+/// Memcheck's requests start at `VG_USERREQ_TOOL_BASE('M', 'C')`.
+const MEMCHECK: usize = (b'M' as usize) << 24 | (b'C' as usize) << 16;
+/// `VG_USERREQ__MAKE_MEM_NOACCESS`.
+const MAKE_MEM_NOACCESS: usize = MEMCHECK;
+/// `VG_USERREQ__MAKE_MEM_UNDEFINED`.
+const MAKE_MEM_UNDEFINED: usize = MEMCHECK + 1;
+/// `VG_USERREQ__MAKE_MEM_DEFINED`.
+const MAKE_MEM_DEFINED: usize = MEMCHECK + 2;
+
+/// 0: native (asked), 1: under Memcheck, 2: not asked yet; so that
+/// natively, once asked, [`running`] is one test of zero.
+static STATE: AtomicU8 = AtomicU8::new(2);
+
+fn request(code: usize, a: usize, b: usize, c: usize, d: usize) -> usize {
+    client_request(0, &[code, a, b, c, d, 0])
+}
+
+/// Whether the program runs under Valgrind's Memcheck (asked once, then
+/// remembered).
+#[inline(always)]
+pub fn running() -> bool {
+    STATE.load(Relaxed) != 0 && asked()
+}
+
+#[cold]
+#[inline(never)]
+fn asked() -> bool {
+    if STATE.load(Relaxed) == 1 {
+        return true;
+    }
+    // Memcheck answers its own requests with -1; Valgrind's other tools
+    // (Callgrind, Cachegrind, ...) leave the default 0, and under them the
+    // heap keeps its fast paths, so that profiles show what runs natively.
+    let on = request(RUNNING_ON_VALGRIND, 0, 0, 0, 0) > 0
+        && request(MAKE_MEM_DEFINED, STATE.as_ptr().addr(), 0, 0, 0) == usize::MAX;
+    STATE.store(on as u8, Relaxed);
+    on
+}
+
+/// Announces a block of `size` usable bytes at `p` handed out by an
+/// allocator (undefined contents unless `zeroed`), with `redzone` bytes on
+/// each side that the program must not touch.
+pub fn malloclike(p: *const u8, size: usize, redzone: usize, zeroed: bool) {
+    if running() {
+        request(MALLOCLIKE_BLOCK, p.addr(), size, redzone, zeroed as usize);
+    }
+}
+
+/// Announces that the block at `p` (announced by [`malloclike`]) was freed:
+/// Memcheck reports any later access to it.
+pub fn freelike(p: *const u8, redzone: usize) {
+    if running() {
+        request(FREELIKE_BLOCK, p.addr(), redzone, 0, 0);
+    }
+}
+
+/// Announces that the block at `p` now has `new` usable bytes (was `old`)
+/// without moving.
+pub fn resized_in_place(p: *const u8, old: usize, new: usize, redzone: usize) {
+    if running() {
+        request(RESIZEINPLACE_BLOCK, p.addr(), old, new, redzone);
+    }
+}
+
+/// Marks `len` bytes at `p` inaccessible: any access is reported.
+pub fn make_noaccess(p: *const u8, len: usize) {
+    if running() {
+        request(MAKE_MEM_NOACCESS, p.addr(), len, 0, 0);
+    }
+}
+
+/// Marks `len` bytes at `p` accessible with undefined contents.
+pub fn make_undefined(p: *const u8, len: usize) {
+    if running() {
+        request(MAKE_MEM_UNDEFINED, p.addr(), len, 0, 0);
+    }
+}
+
+/// Marks `len` bytes at `p` accessible and defined.
+pub fn make_defined(p: *const u8, len: usize) {
+    if running() {
+        request(MAKE_MEM_DEFINED, p.addr(), len, 0, 0);
+    }
+}
+
+/// Stops Valgrind reporting errors in the calling thread until the guard
+/// is dropped: the allocator's own reads and writes of block headers and
+/// free-list links in memory it announced as freed are not the program's
+/// errors.
+#[must_use]
+pub struct Quiet(bool);
+
+impl Quiet {
+    /// Reporting off (only under Valgrind).
+    #[inline]
+    pub fn new() -> Self {
+        let on = running();
+        if on {
+            request(CHANGE_ERR_DISABLEMENT, 1, 0, 0, 0);
+        }
+        Quiet(on)
+    }
+}
+
+impl Quiet {
+    /// Reporting left as it is (natively, or where nothing is read).
+    pub const OFF: Quiet = Quiet(false);
+
+    /// Announces that the block at `p` was freed ([`freelike`]), then
+    /// turns reporting off (only under Valgrind).
+    #[cold]
+    pub fn after_free(p: *const u8) -> Self {
+        freelike(p, 0);
+        Self::new()
+    }
+
+    /// Whether the program runs under Valgrind (reporting is off).
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.0
+    }
+}
+
+impl Default for Quiet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        if self.0 {
+            request(CHANGE_ERR_DISABLEMENT, (-1isize) as usize, 0, 0, 0);
+        }
+    }
+}
