@@ -44,6 +44,7 @@ const MIRI: &[&str] = &[
     "heap::unit::failed_alloc_callback_fires",
     "heap::unit::allocator_traits",
     "heap::unit::dump_check_addr_and_info",
+    "heap::unit::picture_adds_up",
     "heap::unit::init_in_place",
     "heap::unit::mixed_sizes_in_a_big_region",
     "heap::unit::threads_share_a_heap",

@@ -361,6 +361,42 @@ fn process_heap_handle() {
     assert_eq!(super::process().info().allocated_blocks, before);
 }
 
+/// The picture of a region heap (`Heap::svg`): one `<rect>` per block,
+/// whose kinds and `data-size`s add up to the heap's figures, and a
+/// well-formed document (every element closed; checked by Python's XML
+/// parser in `hosted::heap_picture_matches_statistics`).
+fn picture_adds_up() {
+    let heap = Heap::new_in(leak_region(1 << 16));
+    let mut rng = Rng::new(5);
+    let ps: Vec<NonNull<u8>> = (0..60)
+        .map(|_| heap.alloc(Layout::from_size_align(16 + rng.below(400), 16).unwrap()).unwrap())
+        .collect();
+    for p in ps.iter().step_by(3) {
+        // SAFETY: live blocks of this heap.
+        unsafe { heap.dealloc(*p).unwrap() };
+    }
+    let mut svg = String::new();
+    heap.svg(&mut svg).unwrap();
+    let blocks = |class: &str| {
+        let tag = format!("<rect class=\"{class}\" ");
+        svg.lines().filter(|l| l.starts_with(&tag)).fold((0, 0), |(n, b), l| {
+            let size = l.split("data-size=\"").nth(1).unwrap().split('"').next().unwrap();
+            (n + 1, b + size.parse::<usize>().unwrap())
+        })
+    };
+    let i = heap.info();
+    let (used, free, top) = (blocks("used"), blocks("free"), blocks("top"));
+    assert_eq!((used.0, used.1), (i.allocated_blocks, i.total_allocated_bytes), "{svg}");
+    assert_eq!((free.0 + top.0, free.1 + top.1), (i.free_blocks, i.total_free_bytes), "{svg}");
+    assert_eq!(used.0, 40);
+    assert!(svg.starts_with("<?xml") && svg.ends_with("</svg>\n"));
+    assert_eq!(
+        svg.matches("<rect").count(),
+        svg.matches("</rect>").count() + 1 + 5,
+        "the bar and the legend close themselves"
+    );
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::unit::added_region_is_used_and_checked", added_region_is_used_and_checked),
     ("heap::unit::largest_free_block_is_exact", largest_free_block_is_exact),
@@ -371,6 +407,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::unit::failed_alloc_callback_fires", failed_alloc_callback_fires),
     ("heap::unit::allocator_traits", allocator_traits),
     ("heap::unit::dump_check_addr_and_info", dump_check_addr_and_info),
+    ("heap::unit::picture_adds_up", picture_adds_up),
     ("heap::unit::init_in_place", init_in_place),
     ("heap::unit::mixed_sizes_in_a_big_region", mixed_sizes_in_a_big_region),
     ("heap::unit::threads_share_a_heap", threads_share_a_heap),
