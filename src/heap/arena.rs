@@ -321,11 +321,9 @@ impl Arenas {
         if valgrind::running() {
             return self.allocate_announced(size, align, zero, func);
         }
-        let p = self.allocate_quietly(c, size, align, zero, func);
-        if p.is_none() {
-            self.main.failed(size, align, func);
-        }
-        p
+        // Now the thread has a home, and the usual slow path serves it.
+        self.choose_home(c);
+        self.allocate_slow(size, align, zero, func)
     }
 
     /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck,
@@ -342,7 +340,8 @@ impl Arenas {
         func: &'static str,
     ) -> Option<NonNull<u8>> {
         let _quiet = valgrind::Quiet::new();
-        let Some(p) = self.allocate_quietly(own_cache(), size, align, zero, func) else {
+        // The main heap, no cache (see `choose_home`).
+        let Some(p) = self.main.allocate_locked(None, size, align, zero, func) else {
             self.main.failed(size, align, func);
             return None;
         };
