@@ -36,7 +36,7 @@ use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use super::block::{up, ALIGN};
+use super::block::{up, ALIGN, HDR, LARGE, SIZE};
 use super::error::HeapError;
 use super::heap::{Heap, HeapGuard};
 use super::info::HeapInfo;
@@ -341,15 +341,32 @@ impl Arenas {
     ) -> Option<NonNull<u8>> {
         let _quiet = valgrind::Quiet::new();
         // The main heap, no cache (see `choose_home`).
-        let Some(p) = self.main.allocate_locked(None, size, align, zero, func) else {
+        let Some(p) = self.allocate_main(size, align, zero, func) else {
             self.main.failed(size, align, func);
             return None;
         };
-        // SAFETY: a block of the process heap, just allocated.
-        let usable = unsafe { self.usable_size(p.as_ptr()) }.unwrap_or(size);
         valgrind::malloclike(p.as_ptr(), size, 0, zero);
-        valgrind::make_noaccess(p.as_ptr().wrapping_add(size), usable - size);
+        // SAFETY: the header word of a block just allocated.
+        let hdr = unsafe { p.as_ptr().cast::<usize>().sub(1).read() };
+        if hdr & LARGE == 0 {
+            // The rest of a heap block (a large one's tail is page slack).
+            let usable = (hdr & SIZE) - HDR;
+            valgrind::make_noaccess(p.as_ptr().wrapping_add(size), usable.saturating_sub(size));
+        }
         Some(p)
+    }
+
+    /// A block from the main heap under its lock, no cache: what a thread
+    /// arena does not serve, and every allocation under Memcheck.
+    #[inline(never)]
+    fn allocate_main(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        self.main.allocate_locked(None, size, align, zero, func)
     }
 
     /// [`allocate_slow`](Self::allocate_slow) without the callback.
@@ -384,7 +401,7 @@ impl Arenas {
             p = h.allocate_past_cache(c, size, align, zero, func);
         }
         if p.is_none() && !main {
-            p = self.main.allocate_locked(None, size, align, zero, func);
+            p = self.allocate_main(size, align, zero, func);
         }
         p
     }
@@ -591,6 +608,7 @@ impl Arenas {
     ///
     /// # Safety
     /// As for [`Heap::usable_size`].
+    #[inline(never)]
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
         // The header lies outside the block Memcheck knows.
         let _quiet = valgrind::Quiet::new();
