@@ -35,6 +35,7 @@ const MAKE_MEM_DEFINED: usize = MEMCHECK + 2;
 /// natively, once asked, [`running`] is one test of zero.
 static STATE: AtomicU8 = AtomicU8::new(2);
 
+#[inline(never)]
 fn request(code: usize, a: usize, b: usize, c: usize, d: usize) -> usize {
     client_request(0, &[code, a, b, c, d, 0])
 }
