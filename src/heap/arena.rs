@@ -71,6 +71,16 @@ pub const IDLE_KEEP: usize = 1024 * 1024;
 /// caches there.
 const THREADS: bool = !cfg!(test);
 
+/// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
+const fn unset() -> usize {
+    usize::MAX.wrapping_add(1)
+}
+
+/// A setting of [`Arenas`] (stored plus one).
+fn setting(stored: &AtomicUsize) -> usize {
+    stored.load(Ordering::Relaxed).wrapping_sub(1)
+}
+
 /// A heap of the process: the main heap or an arena.
 type ProcHeap = Heap<ProcessSource>;
 
@@ -87,9 +97,11 @@ pub struct Arenas {
     idle: AtomicU64,
     /// Serialises making and handing out arenas.
     making: Lock<()>,
-    /// Settings made through [`Arenas`] that arenas made later get too:
-    /// the trim threshold (`usize::MAX`, an arena's default: none) and the
-    /// purge delay (`usize::MAX`: never set, the heap's default).
+    /// Settings made through [`Arenas`] that arenas made later get too,
+    /// each stored plus one ([`unset`], [`setting`]) so that the process
+    /// heap starts all-zero and lies in `.bss`: the trim threshold
+    /// (`usize::MAX`, an arena's default: none) and the purge delay
+    /// (`usize::MAX`: never set, the heap's default).
     trim_threshold: AtomicUsize,
     purge_delay: AtomicUsize,
 }
@@ -104,8 +116,8 @@ impl Arenas {
             users: [const { AtomicU32::new(0) }; MAX_ARENAS],
             idle: AtomicU64::new(0),
             making: Lock::new(()),
-            trim_threshold: AtomicUsize::new(usize::MAX),
-            purge_delay: AtomicUsize::new(usize::MAX),
+            trim_threshold: AtomicUsize::new(unset()),
+            purge_delay: AtomicUsize::new(unset()),
         }
     }
 
@@ -213,8 +225,8 @@ impl Arenas {
         // big: a thread whose live set rises and falls would commit and
         // fault the same pages again on every rise. `trim` and memory
         // shortage still shrink it.
-        heap.set_trim_threshold(self.trim_threshold.load(Ordering::Relaxed));
-        match self.purge_delay.load(Ordering::Relaxed) {
+        heap.set_trim_threshold(setting(&self.trim_threshold));
+        match setting(&self.purge_delay) {
             usize::MAX => {}
             ms => heap.set_purge_delay(ms),
         }
@@ -574,7 +586,7 @@ impl Arenas {
     /// (arenas made later too).
     pub fn set_trim_threshold(&self, n: usize) {
         let _m = self.making.lock();
-        self.trim_threshold.store(n, Ordering::Relaxed);
+        self.trim_threshold.store(n.wrapping_add(1), Ordering::Relaxed);
         for h in self.heaps() {
             h.set_trim_threshold(n)
         }
@@ -585,7 +597,7 @@ impl Arenas {
     /// [`Heap::set_purge_delay`].
     pub fn set_purge_delay(&self, ms: usize) {
         let _m = self.making.lock();
-        self.purge_delay.store(ms, Ordering::Relaxed);
+        self.purge_delay.store(ms.wrapping_add(1), Ordering::Relaxed);
         for h in self.heaps() {
             h.set_purge_delay(ms)
         }

@@ -23,8 +23,9 @@ use crate::sync::{Guard, Lock};
 const PLAIN: u8 = 1;
 /// Blocks may sit in caches that callers bring ([`Heap::alloc_cached`]),
 /// and other threads may give blocks back through the remote list
-/// (`remote.rs`).
-const KEYED: u8 = 2;
+/// (`remote.rs`). Zero, the process heap's mode, so that the process heap
+/// starts all-zero and lies in `.bss` (no file bytes).
+const KEYED: u8 = 0;
 
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
