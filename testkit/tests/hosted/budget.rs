@@ -2,7 +2,8 @@
 //! `hello` (file size, ELF shape and the exact system calls it makes,
 //! under strace), the C program of `malloc`, `memcpy`, `write` and `free`
 //! linked with the README's C line (file size, no file bytes for the
-//! heap's state). The assembly examples' sizes are
+//! heap's state), and the system calls of a C program that makes 100,000
+//! small allocations and frees them. The assembly examples' sizes are
 //! checked where they are built (`asm_examples.rs`, `scripts/cross.sh`).
 
 use std::path::Path;
@@ -89,6 +90,8 @@ pub(super) fn hello_release_syscalls() {
 /// The size budget of `tests/c/small.c` (malloc, memcpy, write, free),
 /// x86_64, linked with the README's C line, in bytes.
 const C_SMALL_MAX_BYTES: u64 = 36 * 1024;
+/// The system calls, execve included, of `tests/c/many_allocs.c`.
+const MANY_ALLOCS_MAX_SYSCALLS: usize = 11;
 
 pub(super) fn c_program_size() {
     let flags = super::cmalloc::readme_flags();
@@ -118,4 +121,18 @@ pub(super) fn c_program_size() {
             );
         }
     }
+}
+
+pub(super) fn many_allocations_syscalls() {
+    let flags = super::cmalloc::readme_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/many_allocs.c", &flags, "many_allocs");
+    let (_, status, calls, text) = strace(&exe, "many_allocs.strace");
+    assert_eq!(status, Some(0), "strace:\n{text}");
+    println!("({} system calls) ", calls.len());
+    assert!(
+        calls.len() <= MANY_ALLOCS_MAX_SYSCALLS,
+        "{} system calls, budget {MANY_ALLOCS_MAX_SYSCALLS}:\n{text}",
+        calls.len()
+    );
 }
