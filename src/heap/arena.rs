@@ -71,6 +71,19 @@ pub const IDLE_KEEP: usize = 1024 * 1024;
 /// caches there.
 const THREADS: bool = !cfg!(test);
 
+/// [`Arenas::take_arena`] as an address, once [`enable_arenas`] has run
+/// (0 before: every thread uses the main heap). Only the thread module's
+/// first spawn stores it, so a program that never starts a thread links
+/// no code that makes or hands out arenas.
+static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets threads other than the main one get arenas of their own (called
+/// before the first thread starts).
+pub fn enable_arenas() {
+    let f: fn(&Arenas) -> Option<usize> = Arenas::take_arena;
+    TAKE_ARENA.store(f as usize, Ordering::Release);
+}
+
 /// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
 const fn unset() -> usize {
     usize::MAX.wrapping_add(1)
@@ -171,7 +184,14 @@ impl Arenas {
     fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
         let main =
             !crate::sync::is_threaded() || crate::rt::tls::current() == crate::rt::tls::main();
-        let i = if main { None } else { self.take_arena() };
+        let take = TAKE_ARENA.load(Ordering::Acquire);
+        let i = if main || take == 0 {
+            None
+        } else {
+            // SAFETY: a non-zero `TAKE_ARENA` is `Arenas::take_arena`'s
+            // address, stored by `enable_arenas` with this very type.
+            unsafe { core::mem::transmute::<usize, fn(&Arenas) -> Option<usize>>(take)(self) }
+        };
         let h = match i {
             Some(i) => self.arena(i),
             None => &self.main,
