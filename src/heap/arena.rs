@@ -77,11 +77,13 @@ const THREADS: bool = !cfg!(test);
 /// no code that makes or hands out arenas.
 static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
 
-/// Lets threads other than the main one get arenas of their own (called
-/// before the first thread starts).
+/// Lets threads other than the main one get arenas of their own, and
+/// give their caches back when they end (called before the first thread
+/// starts).
 pub fn enable_arenas() {
     let f: fn(&Arenas) -> Option<usize> = Arenas::take_arena;
     TAKE_ARENA.store(f as usize, Ordering::Release);
+    tcache::register_exit_hook();
 }
 
 /// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
