@@ -71,19 +71,42 @@ pub const IDLE_KEEP: usize = 1024 * 1024;
 /// caches there.
 const THREADS: bool = !cfg!(test);
 
-/// [`Arenas::take_arena`] as an address, once [`enable_arenas`] has run
-/// (0 before: every thread uses the main heap). Only the thread module's
+/// [`Arenas::take_arena`] as an address (not a pointer: LLVM would turn
+/// the call through a pointer that holds one function or null into a
+/// direct call, and link it), once [`enable_arenas`] has run (0 before:
+/// every thread uses the main heap). Only the thread module's
 /// first spawn stores it, so a program that never starts a thread links
 /// no code that makes or hands out arenas.
 static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
 
-/// Lets threads other than the main one get arenas of their own, and
-/// give their caches back when they end (called before the first thread
-/// starts).
+/// [`free_remote`] as an address, once [`enable_arenas`] has run (0
+/// before): frees of blocks that are not the calling thread's own go
+/// through it, so a program that never starts a thread links no remote
+/// list code.
+static FREE_REMOTE: AtomicUsize = AtomicUsize::new(0);
+
+/// [`free_remote`]'s type.
+type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
+
+/// Lets threads other than the main one get arenas of their own, free
+/// each other's blocks through the remote lists, and give their caches
+/// back when they end (called before the first thread starts).
 pub fn enable_arenas() {
     let f: fn(&Arenas) -> Option<usize> = Arenas::take_arena;
     TAKE_ARENA.store(f as usize, Ordering::Release);
+    let f: FreeRemoteFn = free_remote;
+    FREE_REMOTE.store(f as usize, Ordering::Release);
     tcache::register_exit_hook();
+}
+
+/// Frees the block at payload `p` of heap `o`, whose user is another
+/// thread: onto its remote list ([`Heap::dealloc_remote`]).
+///
+/// # Safety
+/// As for [`Heap::dealloc`].
+unsafe fn free_remote(o: &ProcHeap, p: usize) -> Result<(), HeapError> {
+    // SAFETY: forwarded contract; `p` is not null (a payload address).
+    unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
 }
 
 /// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
@@ -403,8 +426,16 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { o.dealloc_locked(Some(c), p, 0) };
         }
-        // SAFETY: forwarded contract; `p` is not null (a payload address).
-        unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
+        let f = FREE_REMOTE.load(Ordering::Acquire);
+        if f == 0 {
+            // No thread was ever started: `o` is the main heap, the
+            // caller's own, whose cache has no home yet; under the lock.
+            // SAFETY: forwarded contract.
+            return unsafe { o.dealloc_locked(None, p, 0) };
+        }
+        // SAFETY: a non-zero `FREE_REMOTE` is `free_remote`'s address,
+        // stored by `enable_arenas` with this very type; forwarded contract.
+        unsafe { core::mem::transmute::<usize, FreeRemoteFn>(f)(o, p) }
     }
 
     /// Frees `p` as C's `free` does (see [`Heap::free_or_abort`]).

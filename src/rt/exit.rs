@@ -14,8 +14,8 @@ pub const ATEXIT_MAX: usize = 32;
 static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// [`run_handlers`] as an address once [`atexit`] has registered a
-/// handler, else 0: `exit` calls it through this, so a program that never
+/// [`run_handlers`] as an address (see `heap/arena.rs`, `TAKE_ARENA`)
+/// once [`atexit`] has registered a handler, else 0: `exit` calls it through this, so a program that never
 /// registers one links neither the table nor the loop.
 static RUN_HANDLERS: AtomicUsize = AtomicUsize::new(0);
 

@@ -4,10 +4,10 @@
 //! and hold no `core::panicking` or `core::fmt` symbol. Indices the heap
 //! makes are written so that the compiler sees them in bounds, divisors
 //! so that it sees them non-zero; a failure names the symbols and the
-//! functions that reach them. The same program must hold no thread-arena
-//! code and no thread-exit hook (it starts no thread: `Arenas::take_arena`
-//! and `flush_on_exit` are reached only through what the first thread
-//! spawn installs).
+//! functions that reach them. The same program must hold no thread-arena,
+//! remote-list or thread-exit code (it starts no thread: these are reached
+//! only through what the first thread spawn, or the first remote free,
+//! installs).
 
 use std::process::Command;
 
@@ -27,9 +27,9 @@ pub(super) fn allocation_paths_have_no_panic() {
     assert!(nm.status.success());
     let syms = String::from_utf8_lossy(&nm.stdout);
     // Pay for what is used: a program that starts no thread links no
-    // code that makes or hands out thread arenas, or gives an ending
-    // thread's cache back.
-    let threads = ["take_arena", "flush_on_exit"];
+    // code that makes or hands out thread arenas, frees through or takes
+    // back the remote lists, or gives an ending thread's cache back.
+    let threads = ["take_arena", "free_remote", "take_remote", "flush_on_exit"];
     let arenas: Vec<&str> =
         syms.lines().filter(|l| threads.iter().any(|t| l.contains(t))).collect();
     assert!(arenas.is_empty(), "arena code in a program without threads:\n{}", arenas.join("\n"));
