@@ -25,6 +25,7 @@ fn tests() -> i32 {
         ("main_result_err_prints_and_exits_1", main_result_err_prints_and_exits_1),
         ("panic_in_atexit_handler_still_exits_101", panic_in_atexit_handler_still_exits_101),
         ("fatal_prints_one_line_and_aborts", fatal_prints_one_line_and_aborts),
+        ("vdso_clock_agrees_with_the_system_call", vdso_clock_agrees_with_the_system_call),
     ])
 }
 
@@ -203,6 +204,25 @@ fn args_hold_program_name() {
 fn auxv_page_size() {
     assert_eq!(rt::getauxval(6 /* AT_PAGESZ */), Some(4096));
     assert_eq!(rt::getauxval(0xdead), None);
+}
+
+/// `rt::clock_gettime` (the vDSO's where there is one, natively; the
+/// system call under qemu-user 7.2, which maps none) reads the same
+/// clocks as the system call: monotonic time between two system-call
+/// readings, real time within a second of one, and an unknown clock fails
+/// with EINVAL.
+fn vdso_clock_agrees_with_the_system_call() {
+    use rawrt::sys::time::{self, CLOCK_MONOTONIC, CLOCK_REALTIME};
+    for _ in 0..3 {
+        let a = time::clock_gettime(CLOCK_MONOTONIC).unwrap();
+        let b = rt::clock_gettime(CLOCK_MONOTONIC).unwrap();
+        let c = time::clock_gettime(CLOCK_MONOTONIC).unwrap();
+        assert!(a <= b && b <= c, "{a:?} {b:?} {c:?}");
+    }
+    let a = time::clock_gettime(CLOCK_REALTIME).unwrap().sec;
+    let b = rt::clock_gettime(CLOCK_REALTIME).unwrap().sec;
+    assert!((b - a).abs() <= 1, "{a} {b}");
+    assert_eq!(rt::clock_gettime(0x7fff), Err(Errno::EINVAL));
 }
 
 fn exit_status_reaches_parent() {

@@ -78,7 +78,7 @@ unsafe extern "C" fn pipe(fds: *mut Fd) -> i32 {
 c_name! {
 /// C `clock_gettime`.
 unsafe extern "C" fn clock_gettime(clock: i32, t: *mut Timespec) -> i32 {
-    match sys::time::clock_gettime(clock as u32) {
+    match crate::rt::clock_gettime(clock as u32) {
         Ok(now) => {
             // SAFETY: C's contract: `t` is writable.
             unsafe { *t = now };

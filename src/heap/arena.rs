@@ -72,6 +72,54 @@ pub const IDLE_KEEP: usize = 1024 * 1024;
 /// caches there.
 const THREADS: bool = !cfg!(test);
 
+/// [`Arenas::take_arena`] as an address (not a pointer: LLVM would turn
+/// the call through a pointer that holds one function or null into a
+/// direct call, and link it), once [`enable_arenas`] has run (0 before:
+/// every thread uses the main heap). Only the thread module's
+/// first spawn stores it, so a program that never starts a thread links
+/// no code that makes or hands out arenas.
+static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
+
+/// [`free_remote`] as an address, once [`enable_arenas`] has run (0
+/// before): frees of blocks that are not the calling thread's own go
+/// through it, so a program that never starts a thread links no remote
+/// list code.
+static FREE_REMOTE: AtomicUsize = AtomicUsize::new(0);
+
+/// [`free_remote`]'s type.
+type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
+
+/// Lets threads other than the main one get arenas of their own, free
+/// each other's blocks through the remote lists, and give their caches
+/// back when they end (called before the first thread starts).
+pub fn enable_arenas() {
+    let f: fn(&Arenas) -> Option<usize> = Arenas::take_arena;
+    TAKE_ARENA.store(f as usize, Ordering::Release);
+    let f: FreeRemoteFn = free_remote;
+    FREE_REMOTE.store(f as usize, Ordering::Release);
+    tcache::register_exit_hook();
+}
+
+/// Frees the block at payload `p` of heap `o`, whose user is another
+/// thread: onto its remote list ([`Heap::dealloc_remote`]).
+///
+/// # Safety
+/// As for [`Heap::dealloc`].
+unsafe fn free_remote(o: &ProcHeap, p: usize) -> Result<(), HeapError> {
+    // SAFETY: forwarded contract; `p` is not null (a payload address).
+    unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
+}
+
+/// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
+const fn unset() -> usize {
+    usize::MAX.wrapping_add(1)
+}
+
+/// A setting of [`Arenas`] (stored plus one).
+fn setting(stored: &AtomicUsize) -> usize {
+    stored.load(Ordering::Relaxed).wrapping_sub(1)
+}
+
 /// A heap of the process: the main heap or an arena.
 type ProcHeap = Heap<ProcessSource>;
 
@@ -88,9 +136,11 @@ pub struct Arenas {
     idle: AtomicU64,
     /// Serialises making and handing out arenas.
     making: Lock<()>,
-    /// Settings made through [`Arenas`] that arenas made later get too:
-    /// the trim threshold (`usize::MAX`, an arena's default: none) and the
-    /// purge delay (`usize::MAX`: never set, the heap's default).
+    /// Settings made through [`Arenas`] that arenas made later get too,
+    /// each stored plus one ([`unset`], [`setting`]) so that the process
+    /// heap starts all-zero and lies in `.bss`: the trim threshold
+    /// (`usize::MAX`, an arena's default: none) and the purge delay
+    /// (`usize::MAX`: never set, the heap's default).
     trim_threshold: AtomicUsize,
     purge_delay: AtomicUsize,
 }
@@ -105,8 +155,8 @@ impl Arenas {
             users: [const { AtomicU32::new(0) }; MAX_ARENAS],
             idle: AtomicU64::new(0),
             making: Lock::new(()),
-            trim_threshold: AtomicUsize::new(usize::MAX),
-            purge_delay: AtomicUsize::new(usize::MAX),
+            trim_threshold: AtomicUsize::new(unset()),
+            purge_delay: AtomicUsize::new(unset()),
         }
     }
 
@@ -166,7 +216,14 @@ impl Arenas {
         }
         let main =
             !crate::sync::is_threaded() || crate::rt::tls::current() == crate::rt::tls::main();
-        let i = if main { None } else { self.take_arena() };
+        let take = TAKE_ARENA.load(Ordering::Acquire);
+        let i = if main || take == 0 {
+            None
+        } else {
+            // SAFETY: a non-zero `TAKE_ARENA` is `Arenas::take_arena`'s
+            // address, stored by `enable_arenas` with this very type.
+            unsafe { core::mem::transmute::<usize, fn(&Arenas) -> Option<usize>>(take)(self) }
+        };
         let h = match i {
             Some(i) => self.arena(i),
             None => &self.main,
@@ -220,8 +277,8 @@ impl Arenas {
         // big: a thread whose live set rises and falls would commit and
         // fault the same pages again on every rise. `trim` and memory
         // shortage still shrink it.
-        heap.set_trim_threshold(self.trim_threshold.load(Ordering::Relaxed));
-        match self.purge_delay.load(Ordering::Relaxed) {
+        heap.set_trim_threshold(setting(&self.trim_threshold));
+        match setting(&self.purge_delay) {
             usize::MAX => {}
             ms => heap.set_purge_delay(ms),
         }
@@ -463,8 +520,16 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { Self::free_announced(o, p) };
         }
-        // SAFETY: forwarded contract; `p` is not null (a payload address).
-        unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
+        let f = FREE_REMOTE.load(Ordering::Acquire);
+        if f == 0 {
+            // No thread was ever started: `o` is the main heap, the
+            // caller's own, whose cache has no home yet; under the lock.
+            // SAFETY: forwarded contract.
+            return unsafe { o.dealloc_locked(None, p, 0) };
+        }
+        // SAFETY: a non-zero `FREE_REMOTE` is `free_remote`'s address,
+        // stored by `enable_arenas` with this very type; forwarded contract.
+        unsafe { core::mem::transmute::<usize, FreeRemoteFn>(f)(o, p) }
     }
 
     /// [`free_to_owner`](Self::free_to_owner) under Valgrind's Memcheck,
@@ -745,7 +810,7 @@ impl Arenas {
     /// (arenas made later too).
     pub fn set_trim_threshold(&self, n: usize) {
         let _m = self.making.lock();
-        self.trim_threshold.store(n, Ordering::Relaxed);
+        self.trim_threshold.store(n.wrapping_add(1), Ordering::Relaxed);
         for h in self.heaps() {
             h.set_trim_threshold(n)
         }
@@ -756,7 +821,7 @@ impl Arenas {
     /// [`Heap::set_purge_delay`].
     pub fn set_purge_delay(&self, ms: usize) {
         let _m = self.making.lock();
-        self.purge_delay.store(ms, Ordering::Relaxed);
+        self.purge_delay.store(ms.wrapping_add(1), Ordering::Relaxed);
         for h in self.heaps() {
             h.set_purge_delay(ms)
         }

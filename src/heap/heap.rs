@@ -9,7 +9,10 @@ use core::alloc::Layout;
 use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{Acquire, Relaxed},
+};
 
 use super::block::{Mem, ALIGN};
 use super::error::HeapError;
@@ -24,14 +27,20 @@ use crate::sync::{Guard, Lock};
 const PLAIN: u8 = 1;
 /// Blocks may sit in caches that callers bring ([`Heap::alloc_cached`]),
 /// and other threads may give blocks back through the remote list
-/// (`remote.rs`).
-const KEYED: u8 = 2;
+/// (`remote.rs`). Zero, the process heap's mode, so that the process heap
+/// starts all-zero and lies in `.bss` (no file bytes).
+const KEYED: u8 = 0;
 
 /// A locked heap over a source.
 pub struct Heap<S: Source> {
     raw: Lock<RawHeap<S>>,
     /// Whether caches serve the heap: [`PLAIN`] or [`KEYED`].
     mode: u8,
+    /// `take_remote` (`remote.rs`), stored by the first block put on the
+    /// remote list (null before): the lock calls it through
+    /// this, so a program whose blocks never go on a remote list (one
+    /// that starts no thread) does not link it.
+    pub(super) take: AtomicPtr<()>,
     /// Blocks freed by threads other than the heap's user, not yet taken
     /// back (a list through the blocks, see `remote.rs`; 0: empty). On a
     /// cache line of its own: other threads write it on every free, while
@@ -133,6 +142,7 @@ impl<S: Source> Heap<S> {
         Heap {
             raw: Lock::new(raw),
             mode,
+            take: AtomicPtr::new(core::ptr::null_mut()),
             remote: Line(AtomicUsize::new(0)),
             lo: AtomicUsize::new(0),
             span16: AtomicUsize::new(0),
@@ -187,8 +197,8 @@ impl<S: Source> Heap<S> {
             if let Some(c) = c.as_deref_mut() {
                 g.sync_cache(c);
             }
-            if self.remote.load(Relaxed) != 0 {
-                self.take_remote(&mut g, c);
+            if self.remote.load(Acquire) != 0 {
+                self.take_remote_through_hook(&mut g, c);
             }
         }
         HeapGuard { g, heap: self, quiet: valgrind::Quiet::OFF }

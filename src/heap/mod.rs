@@ -106,7 +106,9 @@ pub(crate) mod tests_remote;
 #[cfg(test)]
 pub(crate) mod tests_unit;
 
-pub use arena::{Arenas, ARENA_ALIGN, ARENA_MAX, ARENA_SPACE, IDLE_KEEP, MAX_ARENAS};
+pub use arena::{
+    enable_arenas, Arenas, ARENA_ALIGN, ARENA_MAX, ARENA_SPACE, IDLE_KEEP, MAX_ARENAS,
+};
 pub use block::{Mem, ALIGN, MAX_REQUEST, MIN_BLOCK};
 pub use c_info::{MallInfo, MallInfo2, MultiHeapInfo};
 pub use c_rules::{align_c11, align_memalign, align_posix, CRules, ReallocNames};

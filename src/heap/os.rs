@@ -179,7 +179,7 @@ unsafe impl Os for LinuxOs {
         None
     }
     fn now_ms(&mut self) -> Option<u64> {
-        let t = crate::sys::time::clock_gettime(crate::sys::time::CLOCK_MONOTONIC).ok()?;
+        let t = crate::rt::clock_gettime(crate::sys::time::CLOCK_MONOTONIC).ok()?;
         Some(t.sec as u64 * 1000 + t.nsec as u64 / 1_000_000)
     }
 }

@@ -293,9 +293,6 @@ impl<O: Os> ProcessSource<O> {
 // fresh mappings; neither overlaps memory the heap already owns.
 unsafe impl<O: Os> Source for ProcessSource<O> {
     fn grow(&mut self, top: Option<Span>, min: usize) -> Option<Span> {
-        // From now on the process heap has blocks that threads may cache:
-        // their ends must give them back.
-        super::tcache::register_exit_hook();
         if min > MAX_GROW {
             return None;
         }

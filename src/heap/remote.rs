@@ -34,6 +34,9 @@ use super::secret;
 use super::source::Source;
 use super::tcache::{self, key_of, ThreadCache};
 
+/// [`Heap::take_remote`]'s type, for the `take` hook.
+type TakeFn<S> = fn(&Heap<S>, &mut RawHeap<S>, Option<&mut ThreadCache>);
+
 /// The key that marks block `h` as on a heap's remote list: the
 /// complement of its cache key ([`key_of`]), which the cache's free path
 /// relies on to recognise both with one comparison.
@@ -103,6 +106,12 @@ impl<S: Source> Heap<S> {
     /// `h` is a used block of this heap that nothing uses any more.
     #[inline]
     unsafe fn push(&self, m: Mem, h: usize) {
+        // The lock takes the list back through `take` (see there); the
+        // release below orders this store before the list's new head.
+        let take: TakeFn<S> = Self::take_remote;
+        if self.take.load(Ordering::Relaxed).is_null() {
+            self.take.store(take as *mut (), Ordering::Relaxed);
+        }
         // SAFETY: the block's first two payload words are ours (contract).
         unsafe { m.wr(h + 16, remote_key(h)) };
         let mut head = self.remote.load(Ordering::Relaxed);
@@ -134,6 +143,20 @@ impl<S: Source> Heap<S> {
         }
         // SAFETY: forwarded contract.
         unsafe { self.dealloc_locked(None, p, 0) }
+    }
+
+    /// [`take_remote`](Self::take_remote) through `take`, which the first
+    /// push stored before the list held anything (the caller saw the list
+    /// non-empty with acquire ordering); nothing if it was never stored.
+    /// (A pointer, not an address: it keeps its provenance under Miri.)
+    #[inline]
+    pub(super) fn take_remote_through_hook(&self, g: &mut RawHeap<S>, c: Option<&mut ThreadCache>) {
+        let f = self.take.load(Ordering::Relaxed);
+        if !f.is_null() {
+            // SAFETY: a non-null `take` is `Self::take_remote`, stored by
+            // `push` with this very type.
+            unsafe { core::mem::transmute::<*mut (), TakeFn<S>>(f)(self, g, c) }
+        }
     }
 
     /// Takes the whole remote list back, under the lock (`g`): each block

@@ -131,12 +131,11 @@ const _: () = {
 };
 
 /// Registers the exit hook that gives a thread's own cache back as the
-/// thread ends ([`crate::rt::tls::set_exit_hook`]). The process heap's
-/// source calls it whenever the heap takes memory (`ProcessSource::grow`):
-/// no cache can hold a block before the first time, and the later calls
-/// cost one load on a path that makes a system call anyway. The lock that
-/// a thread takes to get its first block orders the store before any
-/// thread's end that could find a block in its cache.
+/// thread ends ([`crate::rt::tls::set_exit_hook`]). Called by
+/// [`enable_arenas`](super::enable_arenas), before the first thread
+/// starts: the main thread's end is the process's, where nothing needs
+/// giving back, so a program that never starts a thread links no hook;
+/// a thread started later sees the store (its creation follows it).
 #[inline]
 pub(super) fn register_exit_hook() {
     crate::rt::tls::set_exit_hook(flush_on_exit);

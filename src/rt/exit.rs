@@ -14,6 +14,11 @@ pub const ATEXIT_MAX: usize = 32;
 static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
+/// [`run_handlers`] as an address (see `heap/arena.rs`, `TAKE_ARENA`)
+/// once [`atexit`] has registered a handler, else 0: `exit` calls it through this, so a program that never
+/// registers one links neither the table nor the loop.
+static RUN_HANDLERS: AtomicUsize = AtomicUsize::new(0);
+
 /// Registers `f` to run at [`exit`], after every handler registered later.
 /// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
 /// handler registered by one thread while another is already in `exit`
@@ -32,6 +37,8 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
     if let Some(slot) = SLOTS.get(n) {
         slot.store(f as usize, Ordering::Release);
     }
+    let run: fn() = run_handlers;
+    RUN_HANDLERS.store(run as usize, Ordering::Release);
     Ok(())
 }
 
@@ -39,9 +46,20 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
 /// registration (a handler may register more, and may call `exit`), then
 /// the `.fini_array` destructors, then `exit_group(status)`.
 pub fn exit(status: i32) -> ! {
-    // Plain loads and stores: only one thread may run `exit` (POSIX), and
-    // no read-modify-write here keeps atomics helpers (aarch64's outline
-    // atomics) out of programs that never register a handler.
+    let run = RUN_HANDLERS.load(Ordering::Acquire);
+    if run != 0 {
+        // SAFETY: only `atexit` stores into RUN_HANDLERS, and it stores
+        // `run_handlers`, a `fn()`.
+        unsafe { core::mem::transmute::<usize, fn()>(run)() };
+    }
+    super::start::run_destructors();
+    process::exit_group(status)
+}
+
+/// Runs the `atexit` handlers, newest first, until none is left (a
+/// handler may register more).
+fn run_handlers() {
+    // Plain loads and stores: only one thread may run `exit` (POSIX).
     loop {
         let n = LEN.load(Ordering::Acquire);
         if n == 0 {
@@ -59,8 +77,6 @@ pub fn exit(status: i32) -> ! {
             f();
         }
     }
-    super::start::run_destructors();
-    process::exit_group(status)
 }
 
 /// Ends the process at once with `status`: no handlers, no destructors.

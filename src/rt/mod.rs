@@ -1,5 +1,6 @@
 //! The process runtime: start-up, arguments, environment and auxiliary
-//! vector, exit and `atexit`, printing, the panic handler and `abort`.
+//! vector, exit and `atexit`, printing, the panic handler and `abort`,
+//! the vDSO's clock.
 //!
 //! A program started by rawrt's `_start` has everything here. A program
 //! with its own `_start` (common in assembly) calls [`rawrt_init`] once with
@@ -20,11 +21,13 @@ mod panic;
 pub mod start;
 pub(crate) mod tls;
 pub mod valgrind;
+mod vdso;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};
 pub use fatal::{fatal, fatal_at};
 pub use start::rawrt_init;
+pub use vdso::clock_gettime;
 
 /// What a `main` function returns, turned into an exit status.
 pub trait Termination {

@@ -205,6 +205,7 @@ fn first_spawn() -> Result<(), Errno> {
     );
     tls::install_main()?;
     crate::sync::set_threaded();
+    crate::heap::enable_arenas();
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The assembly examples (`examples/asm/`): on x86_64, GNU as, NASM and
 //! FASM, each assembled in both start styles (only `main`, or its own
-//! `_start`), linked with GNU ld against `librawrt.a`, run, and their
-//! output and size checked. The aarch64 and riscv64 examples run under
+//! `_start`), linked with GNU ld against `librawrt.a` by the README's line
+//! (rawrt's linker script), run, and their output and size checked. The aarch64 and riscv64 examples run under
 //! qemu-user in `scripts/cross.sh`.
 
 use super::clib::{self, run_ok};
@@ -50,6 +50,9 @@ const X86_64: &[Example] = &[
     Example { src: "x86_64-fasm.asm", who: "FASM", assemble: fasm },
 ];
 
+/// The size budget of each x86_64 example, in bytes.
+const MAX_BYTES: u64 = 48 * 1024;
+
 /// Sources checked elsewhere (scripts/cross.sh).
 const CROSS: &[&str] = &["aarch64-gas.s", "riscv64-gas.s"];
 
@@ -97,7 +100,8 @@ pub(super) fn assembly_examples_x86_64() {
             // entry: rawrt's weak _start would need main.
             run_ok(
                 Command::new("ld")
-                    .args(["-static", "--gc-sections", "-s"])
+                    .args(["-static", "--gc-sections", "-s", "-T"])
+                    .arg(super::root().join("linker.ld"))
                     .arg(&obj)
                     .arg(lib)
                     .arg("-o")
@@ -114,7 +118,9 @@ pub(super) fn assembly_examples_x86_64() {
             if let Err(msg) = check_output(e.who, &stdout) {
                 panic!("{stem}: {msg}");
             }
-            sizes.push(format!("{stem} {} B", std::fs::metadata(&exe).unwrap().len()));
+            let size = std::fs::metadata(&exe).unwrap().len();
+            assert!(size <= MAX_BYTES, "{stem} is {size} bytes, budget {MAX_BYTES}");
+            sizes.push(format!("{stem} {size} B"));
         }
     }
     print!("({}) ", sizes.join(", "));

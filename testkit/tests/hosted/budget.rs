@@ -1,10 +1,16 @@
-//! Deterministic budgets for the release `hello`: file size, ELF shape and
-//! the exact system calls it makes (strace). Figures are in the README.
+//! Deterministic budgets (issue 15), figures in the README: the release
+//! `hello` (file size, ELF shape and the exact system calls it makes,
+//! under strace), the C program of `malloc`, `memcpy`, `write` and `free`
+//! linked with the README's C line (file size, no file bytes for the
+//! heap's state), and the system calls of a C program that makes 100,000
+//! small allocations and frees them. The assembly examples' sizes are
+//! checked where they are built (`asm_examples.rs`, `scripts/cross.sh`).
 
+use std::path::Path;
 use std::process::Command;
 
 /// The size budget of the release `hello` on x86_64, in bytes.
-const HELLO_MAX_BYTES: u64 = 1024;
+const HELLO_MAX_BYTES: u64 = 976;
 
 fn release_hello() -> std::path::PathBuf {
     let mut c = super::nested_cargo("budget");
@@ -54,22 +60,79 @@ pub(super) fn hello_release_size_and_elf() {
     assert_eq!(stack_flags, Some(6), "PT_GNU_STACK is RW, not executable");
 }
 
-pub(super) fn hello_release_syscalls() {
-    let exe = release_hello();
-    let log = super::root().join("target/budget/hello.strace");
+/// Runs `exe` under `strace -f`: its stdout, exit status and the names of
+/// the system calls it made (execve first), with strace's log.
+fn strace(exe: &Path, log: &str) -> (String, Option<i32>, Vec<String>, String) {
+    let log = super::root().join("target/budget").join(log);
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     let out = Command::new("strace")
         .arg("-f")
         .arg("-o")
         .arg(&log)
-        .arg(&exe)
+        .arg(exe)
         .output()
         .expect("strace must be installed (.ci/run installs it)");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from rawrt!\n");
     let text = std::fs::read_to_string(&log).unwrap();
-    let calls: Vec<&str> = text
+    let calls = text
         .lines()
         .filter(|l| !l.contains("+++") && !l.contains("---"))
-        .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap())
+        .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap().to_string())
         .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code(), calls, text)
+}
+
+pub(super) fn hello_release_syscalls() {
+    let (stdout, _, calls, text) = strace(&release_hello(), "hello.strace");
+    assert_eq!(stdout, "Hello from rawrt!\n");
     assert_eq!(calls, ["execve", "write", "exit_group"], "strace:\n{text}");
+}
+
+/// The size budget of `tests/c/small.c` (malloc, memcpy, write, free),
+/// x86_64, linked with the README's C line, in bytes.
+const C_SMALL_MAX_BYTES: u64 = 32 * 1024;
+/// The system calls, execve included, of `tests/c/many_allocs.c`.
+const MANY_ALLOCS_MAX_SYSCALLS: usize = 11;
+
+pub(super) fn c_program_size() {
+    let flags = super::cmalloc::readme_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/small.c", &flags, "small");
+    let (stdout, _) = super::cmalloc::run(&exe);
+    assert_eq!(stdout, "hello from malloc\n");
+    let elf = std::fs::read(&exe).unwrap();
+    println!("(malloc/memcpy/write/free in C: {} bytes) ", elf.len());
+    assert!(
+        elf.len() as u64 <= C_SMALL_MAX_BYTES,
+        "{} is {} bytes, budget {C_SMALL_MAX_BYTES}",
+        exe.display(),
+        elf.len()
+    );
+    // The heap's state starts all-zero: in `.bss`, no file bytes. The
+    // writable segment's file part holds only small initialised data.
+    let (phoff, phentsize, phnum) =
+        (u64_at(&elf, 32) as usize, u16_at(&elf, 54) as usize, u16_at(&elf, 56) as usize);
+    for i in 0..phnum {
+        let ph = &elf[phoff + i * phentsize..];
+        if u32_at(ph, 0) == 1 && u32_at(ph, 4) & 2 != 0 {
+            let filesz = u64_at(ph, 32);
+            assert!(
+                filesz <= 1024,
+                "writable segment has {filesz} file bytes (the heap in .data?)"
+            );
+        }
+    }
+}
+
+pub(super) fn many_allocations_syscalls() {
+    let flags = super::cmalloc::readme_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/many_allocs.c", &flags, "many_allocs");
+    let (_, status, calls, text) = strace(&exe, "many_allocs.strace");
+    assert_eq!(status, Some(0), "strace:\n{text}");
+    println!("({} system calls) ", calls.len());
+    assert!(
+        calls.len() <= MANY_ALLOCS_MAX_SYSCALLS,
+        "{} system calls, budget {MANY_ALLOCS_MAX_SYSCALLS}:\n{text}",
+        calls.len()
+    );
 }

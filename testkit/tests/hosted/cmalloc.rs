@@ -13,6 +13,20 @@ const STRICT: &[&str] =
     &["-std=c11", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static", "-fno-builtin"];
 const BARE: &[&str] = &["-nostdlib", "-static"];
 
+/// The README's C link line (without the source, library and output):
+/// rawrt's linker script, unused sections dropped, stripped.
+pub(super) fn readme_flags() -> Vec<String> {
+    let root = super::root();
+    let mut f: Vec<String> = ["-std=c11", "-ffreestanding", "-nostdlib", "-static", "-O2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    f.push(format!("-I{}", root.join("include").display()));
+    f.push(format!("-Wl,--gc-sections,-T,{},--build-id=none", root.join("linker.ld").display()));
+    f.push("-s".into());
+    f
+}
+
 pub(super) fn build(src: &str, flags: &[&str], out: &str) -> PathBuf {
     let lib = super::staticlib::librawrt();
     let dir = super::root().join("target/cmalloc");

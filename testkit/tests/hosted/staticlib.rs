@@ -27,7 +27,8 @@ fn assemble_and_link(src: &str, out: &str) -> PathBuf {
         Command::new("as").arg(super::root().join(src)).arg("-o").arg(&obj).status().expect("as");
     assert!(st.success(), "as {src}");
     let st = Command::new("ld")
-        .args(["-static", "--gc-sections", "-s"])
+        .args(["-static", "--gc-sections", "-s", "-T"])
+        .arg(super::root().join("linker.ld"))
         .arg(&obj)
         .arg(&lib)
         .arg("-o")
