@@ -228,9 +228,32 @@ enum {
  * Constants (without RAWRT_PREFIX; with it, take them from the libc)
  * ------------------------------------------------------------------------ */
 
-/* Heap capabilities (heap_caps_*): the process heap has these two. */
-#define MALLOC_CAP_8BIT    (1u << 2)
-#define MALLOC_CAP_DEFAULT (1u << 12)
+/* Heap capabilities (heap_caps_*, ESP-IDF's values). The process heap has
+ * DEFAULT, 8BIT, 32BIT and INTERNAL; README.md says what the others are on
+ * Linux. */
+#define MALLOC_CAP_EXEC      (1u << 0)
+#define MALLOC_CAP_32BIT     (1u << 1)
+#define MALLOC_CAP_8BIT      (1u << 2)
+#define MALLOC_CAP_DMA       (1u << 3)
+#define MALLOC_CAP_PID2      (1u << 4)
+#define MALLOC_CAP_PID3      (1u << 5)
+#define MALLOC_CAP_PID4      (1u << 6)
+#define MALLOC_CAP_PID5      (1u << 7)
+#define MALLOC_CAP_PID6      (1u << 8)
+#define MALLOC_CAP_PID7      (1u << 9)
+#define MALLOC_CAP_SPIRAM    (1u << 10)
+#define MALLOC_CAP_INTERNAL  (1u << 11)
+#define MALLOC_CAP_DEFAULT   (1u << 12)
+#define MALLOC_CAP_IRAM_8BIT (1u << 13)
+#define MALLOC_CAP_RETENTION (1u << 14)
+#define MALLOC_CAP_RTCRAM    (1u << 15)
+#define MALLOC_CAP_INVALID   (1u << 31)
+
+/* ESP-IDF's error codes (esp_err_t), as heap_caps_add_region* return them. */
+#define ESP_OK              0
+#define ESP_ERR_NO_MEM      0x101
+#define ESP_ERR_INVALID_ARG 0x102
+#define ESP_ERR_NOT_FOUND   0x105
 
 #ifndef RAWRT_PREFIX
 
@@ -455,8 +478,9 @@ struct RAWRT_N(mallinfo2) RAWRT_N(mallinfo2)(void);
 struct RAWRT_N(mallinfo) RAWRT_N(mallinfo)(void);      /* NuttX's fields */
 
 /* ESP-IDF's heap interfaces. multi_heap_*: a heap over a region the caller
- * gives. heap_caps_*: the process heap, which has MALLOC_CAP_DEFAULT and
- * MALLOC_CAP_8BIT; other capabilities get NULL (or 0). */
+ * gives. heap_caps_*: the process heap and the heaps registered with
+ * heap_caps_add_region*; free, realloc and malloc_usable_size take blocks of
+ * every one of them. */
 RAWRT_N(multi_heap_handle_t) RAWRT_N(multi_heap_register)(void *start, size_t size);
 void *RAWRT_N(multi_heap_malloc)(RAWRT_N(multi_heap_handle_t) heap, size_t size);
 void *RAWRT_N(multi_heap_aligned_alloc)(RAWRT_N(multi_heap_handle_t) heap, size_t size, size_t align);
@@ -474,6 +498,8 @@ void *RAWRT_N(heap_caps_malloc)(size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_calloc)(size_t n, size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_realloc)(void *p, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_free)(void *p);
+int RAWRT_N(heap_caps_add_region)(intptr_t start, intptr_t end);
+int RAWRT_N(heap_caps_add_region_with_caps)(const uint32_t caps[3], intptr_t start, intptr_t end);
 void *RAWRT_N(heap_caps_aligned_alloc)(size_t align, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_get_info)(RAWRT_N(multi_heap_info_t) *info, uint32_t caps);
 size_t RAWRT_N(heap_caps_get_free_size)(uint32_t caps);

@@ -1,7 +1,6 @@
-//! ESP-IDF's heap APIs: `multi_heap_*` over regions the caller registers,
-//! and `heap_caps_*` over the process heap, which has the capabilities
-//! `MALLOC_CAP_DEFAULT` and `MALLOC_CAP_8BIT`. A request for any other
-//! capability gets NULL (or 0) until those heaps exist.
+//! ESP-IDF's heap APIs: `multi_heap_*` over regions the caller gives, and
+//! `heap_caps_*` over the process heap and the registered heaps
+//! (`heap::caps`).
 
 use crate::heap::caps::{self, FailedAllocHook};
 use crate::heap::CRules;
@@ -123,19 +122,40 @@ extern "C" fn heap_caps_calloc(n: usize, size: usize, caps: u32) -> *mut u8 {
 }
 
 c_name! {
-/// `heap_caps_realloc`: realloc's rules, for the served capabilities; the
-/// failed-allocation hook gets `caps`, as for `heap_caps_malloc`.
+/// `heap_caps_realloc`: realloc's rules; a block moves to memory with
+/// `caps` when its heap lacks them; the failed-allocation hook gets
+/// `caps`, as for `heap_caps_malloc`.
 unsafe extern "C" fn heap_caps_realloc(p: *mut u8, size: usize, caps: u32) -> *mut u8 {
-    // SAFETY: C's contract: `p` is null or a live block of the process heap.
+    // SAFETY: C's contract: `p` is null or a live block of a heap.
     unsafe { caps::realloc(p, size, caps, "heap_caps_realloc") }.unwrap_or(null_mut())
 }
 }
 
 c_name! {
-/// `heap_caps_free`.
+/// `heap_caps_free`: `free` for a block of any heap.
 unsafe extern "C" fn heap_caps_free(p: *mut u8) {
-    // SAFETY: C's contract: `p` is null or a live block of the process heap.
-    unsafe { heap::process().free_or_abort(p, "free") }
+    // SAFETY: C's contract: `p` is null or a live block of a heap.
+    unsafe { caps::free(p, "free") }
+}
+}
+
+c_name! {
+/// `heap_caps_add_region`: `[start, end)` becomes a heap of plain RAM
+/// (`MALLOC_CAP_DEFAULT | 8BIT | 32BIT | INTERNAL`). `ESP_OK`, or
+/// `ESP_ERR_INVALID_ARG` (null, inverted, too small, overlapping) or
+/// `ESP_ERR_NO_MEM` (the registry is full).
+unsafe extern "C" fn heap_caps_add_region(start: isize, end: isize) -> i32 {
+    // SAFETY: C's contract: the region is the heap's from now on.
+    caps::EspErr::code(unsafe { caps::add_region(start as usize, end as usize) })
+}
+}
+
+c_name! {
+/// `heap_caps_add_region_with_caps`: as `heap_caps_add_region`, with the
+/// three capability masks `caps` (in priority order).
+unsafe extern "C" fn heap_caps_add_region_with_caps(caps: *const u32, start: isize, end: isize) -> i32 {
+    // SAFETY: C's contract.
+    unsafe { caps::add_region_with_caps_c(caps, start, end) }
 }
 }
 

@@ -1,0 +1,46 @@
+//! Static-ELF tests of the heaps with capabilities (`heap_caps_*`, issue
+//! 13): the registry of heaps (registration errors, the priority walk,
+//! owner lookups for `free`, `realloc` and `malloc_usable_size`),
+//! aggregated figures, the failed-allocation callback, and a random run
+//! across several heaps against a model.
+//!
+//! Run one test or a group by name: `cargo test --test caps -- registry::`.
+//! The same binary runs natively (x86_64) and under qemu-user (aarch64,
+//! riscv64).
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+#[path = "caps/model.rs"]
+mod model;
+#[path = "caps/registry.rs"]
+mod registry;
+#[path = "caps/util.rs"]
+mod util;
+
+rawrt::main!(tests);
+
+/// `(module::test, fn)` pairs named after their module.
+macro_rules! table {
+    ($($m:ident :: $f:ident),* $(,)?) => {
+        &[$((concat!(stringify!($m), "::", stringify!($f)), $m::$f as fn())),*]
+    };
+}
+
+fn tests() -> i32 {
+    rawrt::check::run(table![
+        registry::no_syscall_before_first_use,
+        registry::registration_errors,
+        registry::registry_full_is_no_mem,
+        registry::priority_order_with_three_overlapping_sets,
+        registry::plain_free_realloc_and_usable_size_take_region_blocks,
+        registry::foreign_pointers_still_abort,
+        registry::region_block_misuse_aborts_naming_the_pointer,
+        registry::aggregate_figures_are_the_sum_of_the_heaps,
+        registry::realloc_moves_across_kinds,
+        registry::failed_alloc_callback_gets_size_caps_and_name,
+        registry::owner_lookup_among_a_thousand_heaps,
+        model::random_operations_across_five_heaps,
+    ])
+}
