@@ -500,6 +500,11 @@ void *RAWRT_N(heap_caps_realloc)(void *p, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_free)(void *p);
 int RAWRT_N(heap_caps_add_region)(intptr_t start, intptr_t end);
 int RAWRT_N(heap_caps_add_region_with_caps)(const uint32_t caps[3], intptr_t start, intptr_t end);
+void RAWRT_N(heap_caps_malloc_extmem_enable)(size_t limit);
+/* rawrt's: the writable alias of MALLOC_CAP_EXEC memory, and the cache
+ * maintenance after writing code through it. */
+void *RAWRT_N(heap_caps_exec_writable)(const void *p);
+bool RAWRT_N(heap_caps_exec_sync)(const void *p, size_t len);
 void *RAWRT_N(heap_caps_aligned_alloc)(size_t align, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_get_info)(RAWRT_N(multi_heap_info_t) *info, uint32_t caps);
 size_t RAWRT_N(heap_caps_get_free_size)(uint32_t caps);

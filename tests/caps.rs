@@ -12,6 +12,8 @@
 
 extern crate alloc;
 
+#[path = "caps/kinds.rs"]
+mod kinds;
 #[path = "caps/model.rs"]
 mod model;
 #[path = "caps/registry.rs"]
@@ -42,5 +44,10 @@ fn tests() -> i32 {
         registry::failed_alloc_callback_gets_size_caps_and_name,
         registry::owner_lookup_among_a_thousand_heaps,
         model::random_operations_across_five_heaps,
+        kinds::exec_memory_runs_code_written_through_its_alias,
+        kinds::dma_memory_is_locked,
+        kinds::dma_under_an_exhausted_memlock_limit_fails,
+        kinds::spiram_is_large_lazy_memory,
+        kinds::region_only_caps_and_invalid_get_null,
     ])
 }

@@ -87,3 +87,14 @@ pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.
     pub const NEEDS_RESTORER: bool = true;
 }
+
+/// Makes instructions written through the writable view `[rw, rw + len)`
+/// visible to instruction fetches from their executable alias at `rx`:
+/// nothing to do: x86_64 keeps instruction fetches coherent with
+/// stores, by physical address.
+///
+/// # Safety
+/// Both ranges are mapped (the executable one readable).
+pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
+    let _ = (rw, rx, len);
+}

@@ -249,3 +249,30 @@ extern "C" fn heap_caps_register_failed_alloc_callback(hook: Option<FailedAllocH
     0
 }
 }
+
+c_name! {
+/// `heap_caps_exec_writable` (rawrt's): the writable alias of `p`, a
+/// pointer into a `MALLOC_CAP_EXEC` block; NULL for any other pointer.
+extern "C" fn heap_caps_exec_writable(p: *const u8) -> *mut u8 {
+    caps::exec_writable(p)
+}
+}
+
+c_name! {
+/// `heap_caps_exec_sync` (rawrt's): after writing `len` bytes of code
+/// through the writable alias of `p`, makes them visible to instruction
+/// fetches at `p` (aarch64 and riscv64 need it). False if `[p, p + len)`
+/// is not in executable memory.
+extern "C" fn heap_caps_exec_sync(p: *const u8, len: usize) -> bool {
+    caps::exec_sync(p, len)
+}
+}
+
+c_name! {
+/// `heap_caps_malloc_extmem_enable`: `malloc` of at least `limit` bytes
+/// tries `MALLOC_CAP_SPIRAM` memory first (limits up to 1 KiB act as
+/// 1025).
+extern "C" fn heap_caps_malloc_extmem_enable(limit: usize) {
+    caps::extmem_enable(limit)
+}
+}

@@ -18,7 +18,7 @@ fn enomem() -> *mut u8 {
 /// first ([`fast`]) come here when it has no block.
 #[inline(never)]
 fn alloc(size: usize, align: usize, zero: bool, func: &'static str) -> *mut u8 {
-    match heap::process().allocate_slow(size, align, zero, func) {
+    match caps::malloc_slow(size, align, zero, func) {
         Some(p) => p.as_ptr(),
         None => enomem(),
     }

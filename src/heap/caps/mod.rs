@@ -31,10 +31,15 @@ use super::raw::FailedAllocFn;
 use super::{process, HeapGuard, ProcessSource};
 
 mod foreign;
+mod kinds;
 pub mod registry;
 mod walk;
 
 pub use foreign::{free, realloc_c, usable_size, usable_size_or_abort};
+pub use kinds::{
+    exec_sync, exec_writable, extmem_enable, extmem_limit, DMA_CAPS, DMA_REGION, EXEC_CAPS,
+    EXEC_REGION, SPIRAM_CAPS, SPIRAM_REGION,
+};
 pub use registry::{Entry, Kind, RegionHeap, MAX_HEAPS, PRIOS};
 pub use walk::{heaps, HeapRef, Heaps};
 
@@ -213,6 +218,24 @@ fn failed_with_caps(size: usize, align: usize, caps: u32, func: &'static str) {
     crate::rt::errno::set(crate::sys::Errno::ENOMEM);
     let cb = callback(process().lock());
     failed(cb, size, align, caps, func);
+}
+
+/// The slow path of C's `malloc` family (what the thread cache did not
+/// serve): a request of at least [`extmem_limit`] bytes tries external
+/// memory ([`MALLOC_CAP_SPIRAM`]) first; then the process heap.
+#[inline(always)]
+pub fn malloc_slow(
+    size: usize,
+    align: usize,
+    zero: bool,
+    func: &'static str,
+) -> Option<NonNull<u8>> {
+    if size >= extmem_limit() {
+        if let Some(p) = walk::alloc(size, align, zero, MALLOC_CAP_SPIRAM, func) {
+            return Some(p);
+        }
+    }
+    process().allocate_slow(size, align, zero, func)
 }
 
 /// C's `realloc` rules (see `c_rules.rs`) for memory with capabilities

@@ -184,16 +184,21 @@ pub unsafe fn register(
     }
     let mut s = SORTED.lock();
     let n = s.n;
+    if n >= MAX_HEAPS {
+        return Err(EspErr::NoMem);
+    }
+    // (Indices below are written so that the compiler sees them in
+    // bounds: `malloc` reaches this through external memory.)
     let k = s.start[..n].partition_point(|&a| a < ostart);
     // The entry before must end at or before the new start, the one after
     // start at or after the new end.
-    let before_ok = k == 0 || entry(s.slot[k - 1] as usize).is_some_and(|e| e.end <= ostart);
-    let after_ok = k == n || s.start[k] >= oend;
+    let before_ok = match k.checked_sub(1) {
+        None => true,
+        Some(j) => s.slot.get(j).and_then(|&i| entry(i as usize)).is_some_and(|e| e.end <= ostart),
+    };
+    let after_ok = k >= n || s.start.get(k).is_some_and(|&a| a >= oend);
     if !before_ok || !after_ok {
         return Err(EspErr::InvalidArg);
-    }
-    if n == MAX_HEAPS {
-        return Err(EspErr::NoMem);
     }
     // SAFETY: the caller's contract: the region is the heap's.
     let heap = unsafe { RegionHeap::init_in_place(start as *mut u8, end - start) }
@@ -203,10 +208,14 @@ pub unsafe fn register(
     // registration holds the lock, and LEN equals the number of entries),
     // and no other writer exists while the lock is held.
     unsafe { (*SLOTS.0.get())[n].write(e) };
-    s.start.copy_within(k..n, k + 1);
-    s.slot.copy_within(k..n, k + 1);
-    s.start[k] = ostart;
-    s.slot[k] = n as u16;
+    let mut j = n;
+    while j > k {
+        s.start[j] = s.start[j - 1];
+        s.slot[j] = s.slot[j - 1];
+        j -= 1;
+    }
+    s.start[j] = ostart;
+    s.slot[j] = n as u16;
     s.n = n + 1;
     LEN.store(n + 1, Ordering::Release);
     entry(n).ok_or(EspErr::NoMem)

@@ -4,6 +4,7 @@
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 
+use super::kinds;
 use super::registry::{self, Entry};
 use super::{
     failed_with_caps, free, wanted, MALLOC_CAP_INVALID, PRIOS, PROCESS_CAPS, PROCESS_PRIO,
@@ -22,8 +23,8 @@ fn serves(prio: &[u32; PRIOS], i: usize, caps: u32) -> bool {
 }
 
 /// An allocation from the first heap in priority order that has `caps`
-/// (not 0, without [`MALLOC_CAP_INVALID`]) and room; no callback, no
-/// errno.
+/// (not 0, without [`MALLOC_CAP_INVALID`]) and room, else from a new heap
+/// of the kind `caps` names (`kinds.rs`); no callback, no errno.
 pub(super) fn alloc(
     size: usize,
     align: usize,
@@ -47,7 +48,10 @@ pub(super) fn alloc(
             }
         }
     }
-    None
+    // A kind of memory rawrt makes: one more heap of it.
+    let e = kinds::grow(size, align, caps)?;
+    let p = e.heap.allocate(size, align, zero, func)?;
+    NonNull::new(e.outer(p.as_ptr()))
 }
 
 /// The heap that owns a block.
