@@ -18,6 +18,8 @@ mod kinds;
 mod model;
 #[path = "caps/registry.rs"]
 mod registry;
+#[path = "caps/rust.rs"]
+mod rust;
 #[path = "caps/util.rs"]
 mod util;
 
@@ -49,5 +51,7 @@ fn tests() -> i32 {
         kinds::dma_under_an_exhausted_memlock_limit_fails,
         kinds::spiram_is_large_lazy_memory,
         kinds::region_only_caps_and_invalid_get_null,
+        rust::vecs_in_exec_dma_and_default_memory,
+        rust::alloc_by_layout_and_caps,
     ])
 }

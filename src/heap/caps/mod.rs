@@ -33,6 +33,7 @@ use super::{process, HeapGuard, ProcessSource};
 mod foreign;
 mod kinds;
 pub mod registry;
+pub mod typed;
 mod walk;
 
 pub use foreign::{free, realloc_c, usable_size, usable_size_or_abort};

@@ -6,7 +6,7 @@
 //! - Entries are appended, never removed or changed, in registration
 //!   order: slot `i < LEN` is written once, before `LEN` is raised past it
 //!   (release), so the priority walk reads them without a lock.
-//! - For owner lookups, [`SORTED`] keeps the entries' start addresses in
+//! - For owner lookups, `SORTED` keeps the entries' start addresses in
 //!   ascending order (with their slot numbers), under a lock that also
 //!   serialises registrations; ranges never overlap, so a binary search
 //!   finds the one entry that can hold an address: O(log n).
