@@ -109,6 +109,7 @@ fn run() -> i32 {
         caps::ESP_ERR_NOT_FOUND
     );
     rawrt::println!("ESP_OK {}", caps::ESP_OK);
+    rawrt::println!("ESP_FAIL {}", caps::ESP_FAIL as i64 as u64);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

@@ -143,6 +143,20 @@ typedef struct RAWRT_N(multi_heap_info) {
     size_t total_blocks;          /* all blocks */
 } RAWRT_N(multi_heap_info_t);
 
+/* heap_caps_walk's view of a heap (ESP-IDF's name, typo included) and of
+ * a block; the walker returns true to go on with the heap. */
+typedef struct RAWRT_N(walker_heap_info) {
+    intptr_t start; /* the memory the block lies in */
+    intptr_t end;
+} RAWRT_N(walker_heap_into_t);
+typedef struct RAWRT_N(walker_block_info) {
+    void *ptr;   /* the block's address */
+    size_t size; /* its usable size */
+    bool used;   /* in use */
+} RAWRT_N(walker_block_info_t);
+typedef bool (*RAWRT_N(heap_caps_walker_cb_t))(RAWRT_N(walker_heap_into_t) heap_info,
+                                               RAWRT_N(walker_block_info_t) block_info, void *user_data);
+
 /* A heap over a region the caller gives (multi_heap_register). */
 typedef struct rawrt_multi_heap *RAWRT_N(multi_heap_handle_t);
 
@@ -251,6 +265,7 @@ enum {
 
 /* ESP-IDF's error codes (esp_err_t), as heap_caps_add_region* return them. */
 #define ESP_OK              0
+#define ESP_FAIL            (-1)
 #define ESP_ERR_NO_MEM      0x101
 #define ESP_ERR_INVALID_ARG 0x102
 #define ESP_ERR_NOT_FOUND   0x105
@@ -498,6 +513,8 @@ void *RAWRT_N(heap_caps_malloc)(size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_calloc)(size_t n, size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_realloc)(void *p, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_free)(void *p);
+void *RAWRT_N(heap_caps_aligned_calloc)(size_t align, size_t n, size_t size, uint32_t caps);
+void RAWRT_N(heap_caps_aligned_free)(void *p);
 int RAWRT_N(heap_caps_add_region)(intptr_t start, intptr_t end);
 int RAWRT_N(heap_caps_add_region_with_caps)(const uint32_t caps[3], intptr_t start, intptr_t end);
 void RAWRT_N(heap_caps_malloc_extmem_enable)(size_t limit);
@@ -512,9 +529,15 @@ size_t RAWRT_N(heap_caps_get_minimum_free_size)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_largest_free_block)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_total_size)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_allocated_size)(void *p);
+bool RAWRT_N(heap_caps_check_integrity)(uint32_t caps, bool print_errors);
 bool RAWRT_N(heap_caps_check_integrity_all)(bool print_errors);
 bool RAWRT_N(heap_caps_check_integrity_addr)(uintptr_t addr, bool print_errors);
+void RAWRT_N(heap_caps_dump)(uint32_t caps);
 void RAWRT_N(heap_caps_dump_all)(void);
+void RAWRT_N(heap_caps_walk)(uint32_t caps, RAWRT_N(heap_caps_walker_cb_t) walker, void *user_data);
+void RAWRT_N(heap_caps_walk_all)(RAWRT_N(heap_caps_walker_cb_t) walker, void *user_data);
+int RAWRT_N(heap_caps_monitor_local_minimum_free_size_start)(void);
+int RAWRT_N(heap_caps_monitor_local_minimum_free_size_stop)(void);
 void RAWRT_N(heap_caps_print_heap_info)(uint32_t caps);
 int RAWRT_N(heap_caps_register_failed_alloc_callback)(RAWRT_N(esp_alloc_failed_hook_t) hook);
 

@@ -12,6 +12,8 @@
 
 extern crate alloc;
 
+#[path = "caps/inspect.rs"]
+mod inspect;
 #[path = "caps/kinds.rs"]
 mod kinds;
 #[path = "caps/model.rs"]
@@ -51,6 +53,10 @@ fn tests() -> i32 {
         kinds::dma_under_an_exhausted_memlock_limit_fails,
         kinds::spiram_is_large_lazy_memory,
         kinds::region_only_caps_and_invalid_get_null,
+        inspect::aligned_calloc_and_free_in_a_region,
+        inspect::integrity_by_caps_and_by_address,
+        inspect::walk_visits_every_block,
+        inspect::local_minimum_free_size_monitor,
         rust::vecs_in_exec_dma_and_default_memory,
         rust::alloc_by_layout_and_caps,
     ])

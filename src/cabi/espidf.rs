@@ -7,6 +7,7 @@ use crate::heap::CRules;
 use crate::heap::{self, Heap, MultiHeapInfo, ReallocNames, RegionSource, ALIGN};
 use crate::rt::io::FdWriter;
 use crate::sys::STDOUT;
+use core::ffi::c_void;
 use core::ptr::null_mut;
 
 type Region = Heap<RegionSource>;
@@ -112,12 +113,9 @@ extern "C" fn heap_caps_malloc(size: usize, caps: u32) -> *mut u8 {
 }
 
 c_name! {
-/// `heap_caps_calloc`.
+/// `heap_caps_calloc`: NULL also when `n * size` overflows.
 extern "C" fn heap_caps_calloc(n: usize, size: usize, caps: u32) -> *mut u8 {
-    match n.checked_mul(size) {
-        Some(total) => caps::alloc(total, ALIGN, true, caps, "heap_caps_calloc").map_or(null_mut(), |p| p.as_ptr()),
-        None => null_mut(),
-    }
+    caps::calloc(n, size, ALIGN, caps, "heap_caps_calloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
@@ -212,24 +210,89 @@ unsafe extern "C" fn heap_caps_get_allocated_size(p: *mut u8) -> usize {
 }
 
 c_name! {
-/// `heap_caps_check_integrity_all`.
+/// `heap_caps_check_integrity`: whether every heap with all of `caps` is
+/// intact; errors on stdout if asked.
+extern "C" fn heap_caps_check_integrity(caps: u32, print_errors: bool) -> bool {
+    FdWriter::with(STDOUT, |w| caps::check(caps, print_errors, w))
+}
+}
+
+c_name! {
+/// `heap_caps_check_integrity_all`: every heap.
 extern "C" fn heap_caps_check_integrity_all(print_errors: bool) -> bool {
-    FdWriter::with(STDOUT, |w| heap::process().check(print_errors, w))
+    FdWriter::with(STDOUT, |w| caps::check(caps::MALLOC_CAP_INVALID, print_errors, w))
 }
 }
 
 c_name! {
 /// `heap_caps_check_integrity_addr`: checks the heap that holds `addr`;
 /// false if no heap holds it or that heap is damaged.
-extern "C" fn heap_caps_check_integrity_addr(addr: usize, _print_errors: bool) -> bool {
-    heap::process().check_addr(addr as *const u8)
+extern "C" fn heap_caps_check_integrity_addr(addr: usize, print_errors: bool) -> bool {
+    FdWriter::with(STDOUT, |w| caps::check_addr(addr, print_errors, w))
 }
 }
 
 c_name! {
-/// `heap_caps_dump_all`: every block of the process heap, on stdout.
+/// `heap_caps_dump`: every block of the heaps with all of `caps`, on
+/// stdout.
+extern "C" fn heap_caps_dump(caps: u32) {
+    let _ = FdWriter::with(STDOUT, |w| caps::dump(caps, w));
+}
+}
+
+c_name! {
+/// `heap_caps_dump_all`: every block of every heap, on stdout.
 extern "C" fn heap_caps_dump_all() {
-    let _ = FdWriter::with(STDOUT, |w| heap::process().dump(w));
+    let _ = FdWriter::with(STDOUT, |w| caps::dump(caps::MALLOC_CAP_INVALID, w));
+}
+}
+
+c_name! {
+/// `heap_caps_walk`: `f(heap, block, user)` for every block of the heaps
+/// with all of `caps`, under each heap's lock (`f` must not allocate or
+/// free there); false from `f` ends that heap's walk.
+extern "C" fn heap_caps_walk(caps: u32, f: caps::WalkerFn, user: *mut c_void) {
+    caps::walk_c(caps, f, user)
+}
+}
+
+c_name! {
+/// `heap_caps_walk_all`: `heap_caps_walk` over every heap.
+extern "C" fn heap_caps_walk_all(f: caps::WalkerFn, user: *mut c_void) {
+    caps::walk_c(caps::MALLOC_CAP_INVALID, f, user)
+}
+}
+
+c_name! {
+/// `heap_caps_monitor_local_minimum_free_size_start`: the low-water
+/// marks count from now. `ESP_OK`, or `ESP_FAIL` if already started.
+extern "C" fn heap_caps_monitor_local_minimum_free_size_start() -> i32 {
+    if caps::monitor_start() { caps::ESP_OK } else { caps::ESP_FAIL }
+}
+}
+
+c_name! {
+/// `heap_caps_monitor_local_minimum_free_size_stop`: the all-time
+/// low-water marks again. `ESP_OK`, or `ESP_FAIL` if not started.
+extern "C" fn heap_caps_monitor_local_minimum_free_size_stop() -> i32 {
+    if caps::monitor_stop() { caps::ESP_OK } else { caps::ESP_FAIL }
+}
+}
+
+c_name! {
+/// `heap_caps_aligned_calloc`: zeroed, `align` a power of two (else
+/// NULL); NULL also when `n * size` overflows.
+extern "C" fn heap_caps_aligned_calloc(align: usize, n: usize, size: usize, caps: u32) -> *mut u8 {
+    let Some(align) = heap::align_c11(align) else { return null_mut() };
+    caps::calloc(n, size, align, caps, "heap_caps_aligned_calloc").map_or(null_mut(), |p| p.as_ptr())
+}
+}
+
+c_name! {
+/// `heap_caps_aligned_free`: `heap_caps_free`.
+unsafe extern "C" fn heap_caps_aligned_free(p: *mut u8) {
+    // SAFETY: C's contract: `p` is null or a live block of a heap.
+    unsafe { caps::free(p, "heap_caps_aligned_free") }
 }
 }
 

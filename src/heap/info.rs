@@ -136,6 +136,47 @@ impl<S: Source> RawHeap<S> {
         self.segs().find(a.wrapping_sub(HDR)).is_some() || self.large().contains(self.mem(), a)
     }
 
+    /// Calls `f(span, payload, usable, used)` for every block: `span` is
+    /// the `(start, end)` of the segment (or a large block's mapping) it
+    /// lies in, `payload` the address a user holds, `used` false for free
+    /// blocks, the top and blocks a thread cache keeps; `f` returning
+    /// false ends the walk. A damaged header ends it too.
+    pub fn walk_blocks(&self, f: &mut dyn FnMut((usize, usize), usize, usize, bool) -> bool) {
+        for i in 0..self.segs().len() {
+            let seg = self.segs().get(i);
+            let span = (seg.span.base, seg.span.end());
+            let limit = if i == self.segs().top() { self.top() } else { seg.sentinel };
+            let mut h = seg.first;
+            while h < limit {
+                // SAFETY: `h` is inside the segment's block area.
+                let hdr = unsafe { self.mem().rd(h) };
+                let s = hdr & SIZE;
+                if s < MIN_BLOCK || s > limit - h {
+                    return;
+                }
+                // SAFETY: a cached block's key is its third word; s >= MIN_BLOCK.
+                let key = unsafe { self.mem().rd(h + 16) };
+                let cached = !self.unkeyed() && s <= CACHE_MAX && key == key_of(h);
+                if !f(span, h + HDR, s - HDR, hdr & IN_USE != 0 && !cached) {
+                    return;
+                }
+                h += s;
+            }
+            if i == self.segs().top()
+                && self.top_size() > 0
+                && !f(span, self.top() + HDR, self.top_size() - HDR, false)
+            {
+                return;
+            }
+        }
+        let mut go = true;
+        self.large().each(self.mem(), |p| {
+            if let (true, Ok((m, len))) = (go, self.large_parts(p)) {
+                go = f((m, m + len), p, m + len - p, true);
+            }
+        });
+    }
+
     /// Prints one line per block (header address, usable size, used or
     /// free, next block; next free block for free ones) and a summary.
     pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {

@@ -31,12 +31,17 @@ use super::raw::FailedAllocFn;
 use super::{process, HeapGuard, ProcessSource};
 
 mod foreign;
+mod inspect;
 mod kinds;
 pub mod registry;
 pub mod typed;
 mod walk;
 
 pub use foreign::{free, realloc_c, usable_size, usable_size_or_abort};
+pub use inspect::{
+    check, check_addr, dump, monitor_start, monitor_stop, walk, walk_c, WalkedBlock,
+    WalkerBlockInfo, WalkerFn, WalkerHeapInfo,
+};
 pub use kinds::{
     exec_sync, exec_writable, extmem_enable, extmem_limit, DMA_CAPS, DMA_REGION, EXEC_CAPS,
     EXEC_REGION, SPIRAM_CAPS, SPIRAM_REGION,
@@ -108,6 +113,8 @@ pub enum EspErr {
 
 /// `ESP_OK`.
 pub const ESP_OK: i32 = 0;
+/// `ESP_FAIL`.
+pub const ESP_FAIL: i32 = -1;
 /// `ESP_ERR_NO_MEM`.
 pub const ESP_ERR_NO_MEM: i32 = EspErr::NoMem as i32;
 /// `ESP_ERR_INVALID_ARG`.
@@ -219,6 +226,23 @@ fn failed_with_caps(size: usize, align: usize, caps: u32, func: &'static str) {
     crate::rt::errno::set(crate::sys::Errno::ENOMEM);
     let cb = callback(process().lock());
     failed(cb, size, align, caps, func);
+}
+
+/// `n * size` zeroed bytes aligned to `align` with `caps`
+/// (`heap_caps_calloc`, `heap_caps_aligned_calloc`): as [`alloc`]; an
+/// overflowing product gives `None` at once (no callback, as in
+/// ESP-IDF).
+pub fn calloc(
+    n: usize,
+    size: usize,
+    align: usize,
+    caps: u32,
+    func: &'static str,
+) -> Option<NonNull<u8>> {
+    match n.checked_mul(size) {
+        Some(total) => alloc(total, align, true, caps, func),
+        None => None,
+    }
 }
 
 /// The slow path of C's `malloc` family (what the thread cache did not

@@ -165,8 +165,12 @@ fn check_output(stdout: &str) {
     assert_eq!((w4[0].as_str(), w4[2].as_str()), ("free", "allocated"), "{summary:#?}");
     assert_eq!(w4[1], w1[3], "the totals of one heap are its figures");
     // heap_caps_dump_all, with a block of 12345 bytes among others.
+    // Each heap (here only the process heap) opens with where it is and
+    // its capability masks.
     let all = section(stdout, "heap_caps_dump_all");
-    let (used, _) = check_dump(&all);
+    assert_eq!(all[0], "Process heap caps 00001806 00000000 00000000", "{all:#?}");
+    let all = &all[1..];
+    let (used, _) = check_dump(all);
     assert!(used >= 1);
     assert!(
         all.iter().any(|l| {

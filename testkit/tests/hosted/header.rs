@@ -266,10 +266,21 @@ fn same(c: &Dwarf, ct: &Ty, r: &Dwarf, rt: &Ty, pairs: &mut Vec<(usize, usize)>)
     match (ct, rt) {
         (Ty::Ptr(pc), Ty::Ptr(pr)) => {
             if let (Some(pc), Some(pr)) = (pc, pr) {
-                if let (Ty::Record(a), Ty::Record(b)) = (c.ty(*pc), r.ty(*pr)) {
-                    if !c.has(a, "DW_AT_declaration") {
+                match (c.ty(*pc), r.ty(*pr)) {
+                    (Ty::Record(a), Ty::Record(b)) if !c.has(a, "DW_AT_declaration") => {
                         pairs.push((a, b));
                     }
+                    // A function pointer (not nullable: a nullable one is
+                    // Option in Rust, Ptr(None)): the same parameters and
+                    // result, structures among them paired.
+                    (Ty::Func, Ty::Func) => {
+                        let ((cp, cv), (rp, rv)) = (c.params(*pc), r.params(*pr));
+                        return cv == rv
+                            && cp.len() == rp.len()
+                            && cp.iter().zip(&rp).all(|(a, b)| same(c, a, r, b, pairs))
+                            && same(c, &c.ty_of(*pc), r, &r.ty_of(*pr), pairs);
+                    }
+                    _ => {}
                 }
             }
             true
