@@ -513,6 +513,10 @@ void *RAWRT_N(heap_caps_malloc)(size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_calloc)(size_t n, size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_realloc)(void *p, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_free)(void *p);
+/* Each set of capabilities in turn (num of them) until one succeeds. */
+void *RAWRT_N(heap_caps_malloc_prefer)(size_t size, size_t num, ...);
+void *RAWRT_N(heap_caps_calloc_prefer)(size_t n, size_t size, size_t num, ...);
+void *RAWRT_N(heap_caps_realloc_prefer)(void *p, size_t size, size_t num, ...);
 void *RAWRT_N(heap_caps_aligned_calloc)(size_t align, size_t n, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_aligned_free)(void *p);
 int RAWRT_N(heap_caps_add_region)(intptr_t start, intptr_t end);

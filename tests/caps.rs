@@ -18,6 +18,8 @@ mod inspect;
 mod kinds;
 #[path = "caps/model.rs"]
 mod model;
+#[path = "caps/prefer.rs"]
+mod prefer;
 #[path = "caps/registry.rs"]
 mod registry;
 #[path = "caps/rust.rs"]
@@ -57,6 +59,7 @@ fn tests() -> i32 {
         inspect::integrity_by_caps_and_by_address,
         inspect::walk_visits_every_block,
         inspect::local_minimum_free_size_monitor,
+        prefer::prefer_falls_back_in_order,
         rust::vecs_in_exec_dma_and_default_memory,
         rust::alloc_by_layout_and_caps,
     ])

@@ -119,3 +119,7 @@ pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
     // SAFETY: barriers.
     unsafe { asm!("dsb ish", "isb", options(nostack)) };
 }
+
+/// How many integer arguments a C call passes in registers (x0 to x7); the
+/// rest go on the stack, variadic ones alike.
+pub const INT_ARG_REGS: usize = 8;

@@ -98,3 +98,7 @@ pub mod abi {
 pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
     let _ = (rw, rx, len);
 }
+
+/// How many integer arguments a C call passes in registers (rdi, rsi, rdx, rcx, r8, r9); the
+/// rest go on the stack, variadic ones alike.
+pub const INT_ARG_REGS: usize = 6;

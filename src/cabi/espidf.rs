@@ -339,3 +339,23 @@ extern "C" fn heap_caps_malloc_extmem_enable(limit: usize) {
     caps::extmem_enable(limit)
 }
 }
+
+/// The Rust side of the variadic `heap_caps_*_prefer` (`asm/<arch>-varargs.s`
+/// collects the arguments; `which` says which function was called).
+///
+/// # Safety
+/// Called only by the trampolines, with the arguments of a C call.
+#[no_mangle]
+unsafe extern "C" fn __rawrt_varargs(
+    which: usize,
+    regs: *const usize,
+    stack: *const usize,
+) -> *mut u8 {
+    // SAFETY: the trampolines' contract.
+    let args = unsafe { crate::arch::VarArgs::new(regs, stack) };
+    match caps::Prefer::from_which(which) {
+        // SAFETY: C's contract for the function called.
+        Some(w) => unsafe { caps::prefer(w, &args) },
+        None => null_mut(),
+    }
+}

@@ -33,6 +33,7 @@ use super::{process, HeapGuard, ProcessSource};
 mod foreign;
 mod inspect;
 mod kinds;
+mod prefer;
 pub mod registry;
 pub mod typed;
 mod walk;
@@ -46,6 +47,7 @@ pub use kinds::{
     exec_sync, exec_writable, extmem_enable, extmem_limit, DMA_CAPS, DMA_REGION, EXEC_CAPS,
     EXEC_REGION, SPIRAM_CAPS, SPIRAM_REGION,
 };
+pub use prefer::{prefer, Prefer};
 pub use registry::{Entry, Kind, RegionHeap, MAX_HEAPS, PRIOS};
 pub use walk::{heaps, HeapRef, Heaps};
 
@@ -290,7 +292,7 @@ pub unsafe fn realloc(
         // SAFETY: the caller's contract.
         |nn| unsafe { free(nn.as_ptr(), "free") },
         // SAFETY: the caller's contract.
-        |nn| unsafe { walk::realloc(nn, size, caps, func) },
+        |nn| unsafe { walk::realloc(nn, size, caps, func, true) },
     )
 }
 

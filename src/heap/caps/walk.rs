@@ -63,7 +63,8 @@ enum Owner {
 
 /// `heap_caps_realloc`'s resize of the live block `nn` (see
 /// [`super::realloc`]): in its own heap if that has all of `caps`, else
-/// (or when it has no room there) moved to memory with `caps`.
+/// (or when it has no room there) moved to memory with `caps`. A failure
+/// is reported (errno, callback) if `report`.
 ///
 /// # Safety
 /// `nn` is a live block of a heap; if it moves, nothing may use it
@@ -73,6 +74,7 @@ pub(super) unsafe fn realloc(
     size: usize,
     caps: u32,
     func: &'static str,
+    report: bool,
 ) -> Result<NonNull<u8>, HeapError> {
     let p = nn.as_ptr();
     let want = wanted(caps);
@@ -109,7 +111,9 @@ pub(super) unsafe fn realloc(
         }
     }
     let Some(q) = ok.then(|| alloc(size, ALIGN, false, want, func)).flatten() else {
-        failed_with_caps(size, ALIGN, caps, func);
+        if report {
+            failed_with_caps(size, ALIGN, caps, func);
+        }
         return Err(HeapError::OutOfMemory);
     };
     // SAFETY: both are live blocks of at least the bytes copied, distinct;
