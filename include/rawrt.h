@@ -621,6 +621,10 @@ void RAWRT_N(thrd_yield)(void);
 /* 0, -1 if interrupted (time left in *remaining), other negative on error. */
 int RAWRT_N(thrd_sleep)(const struct RAWRT_N(timespec) *duration, struct RAWRT_N(timespec) *remaining);
 int RAWRT_N(mtx_init)(RAWRT_N(mtx_t) *m, int type);
+/* ESP-IDF's multi_heap_set_lock with a C11 mutex: every operation of the
+ * heap takes it around the heap's own lock (make it mtx_recursive to hold
+ * it across calls); NULL: the heap's own lock alone. */
+void RAWRT_N(multi_heap_set_lock)(RAWRT_N(multi_heap_handle_t) heap, RAWRT_N(mtx_t) *lock);
 int RAWRT_N(mtx_lock)(RAWRT_N(mtx_t) *m);
 int RAWRT_N(mtx_trylock)(RAWRT_N(mtx_t) *m);
 /* deadline: an absolute CLOCK_REALTIME time. */

@@ -16,6 +16,8 @@ extern crate alloc;
 mod inspect;
 #[path = "caps/kinds.rs"]
 mod kinds;
+#[path = "caps/lock.rs"]
+mod lock;
 #[path = "caps/model.rs"]
 mod model;
 #[path = "caps/prefer.rs"]
@@ -60,6 +62,7 @@ fn tests() -> i32 {
         inspect::walk_visits_every_block,
         inspect::local_minimum_free_size_monitor,
         prefer::prefer_falls_back_in_order,
+        lock::caller_lock_keeps_other_threads_out,
         rust::vecs_in_exec_dma_and_default_memory,
         rust::alloc_by_layout_and_caps,
     ])

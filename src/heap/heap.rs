@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::block::{Mem, ALIGN};
 use super::error::HeapError;
+use super::ext_lock::{ExtGuard, ExtLock};
 use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
@@ -48,6 +49,8 @@ pub struct Heap<S: Source> {
     bspan: AtomicUsize,
     /// The heap's tag (see `block.rs`), published once it has one.
     tag: AtomicUsize,
+    /// The caller's lock taken around the heap's own (`ext_lock.rs`).
+    pub(super) ext: ExtLock,
     /// `RawHeap::layout` as of the last publication.
     published: AtomicUsize,
     /// The source's root pointer (see [`Mem`]), published with the tag.
@@ -71,6 +74,8 @@ impl Deref for Line {
 pub struct HeapGuard<'a, S: Source> {
     g: Guard<'a, RawHeap<S>>,
     heap: &'a Heap<S>,
+    /// Released after `g` (fields drop in order).
+    _ext: ExtGuard,
 }
 
 impl<S: Source> Deref for HeapGuard<'_, S> {
@@ -127,6 +132,7 @@ impl<S: Source> Heap<S> {
             blo: AtomicUsize::new(0),
             bspan: AtomicUsize::new(0),
             tag: AtomicUsize::new(0),
+            ext: ExtLock::new(),
             published: AtomicUsize::new(0),
             #[cfg(miri)]
             root: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
@@ -170,6 +176,7 @@ impl<S: Source> Heap<S> {
     /// The locked core, told about cache `c` if there is one.
     #[inline(always)]
     pub(super) fn lock_with(&self, mut c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
+        let ext = self.ext_lock();
         let mut g = self.raw.lock();
         if self.mode != PLAIN {
             if let Some(c) = c.as_deref_mut() {
@@ -179,7 +186,7 @@ impl<S: Source> Heap<S> {
                 self.take_remote(&mut g, c);
             }
         }
-        HeapGuard { g, heap: self }
+        HeapGuard { g, heap: self, _ext: ext }
     }
 
     /// Whether callers may bring caches (and other threads give blocks
@@ -248,6 +255,7 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        let ext = self.ext_lock();
         let mut g = self.raw.lock();
         g.set_op(func);
         if let Some(p) = g.alloc_inline(size, align, zero) {
@@ -255,6 +263,7 @@ impl<S: Source> Heap<S> {
         }
         let p = recover_alloc(&mut g, None, size, align, zero);
         drop(g);
+        drop(ext);
         if p.is_none() {
             self.failed(size, align, func);
         }
