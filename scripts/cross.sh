@@ -23,6 +23,9 @@ for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
     out=$(cargo run -q --target "$t" --example demo)
     grep -q "^check: ok$" <<<"$out" && grep -q "^Vec of 10000 squares, sum 333283335000$" <<<"$out" \
         || { echo "demo on $t printed: $out"; exit 1; }
+    out=$(cargo run -q --target "$t" --example caps)
+    grep -q "^JIT: f(40) = 42, run from 0x" <<<"$out" && grep -q "^DMA: 4096 bytes at 0x" <<<"$out" \
+        || { echo "caps on $t printed: $out"; exit 1; }
     cargo build -q --release --target "$t" --example hello
     echo "$t release hello: $(stat -c %s target/$t/release/examples/hello) bytes"
 done
