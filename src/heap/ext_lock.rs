@@ -32,48 +32,55 @@ impl ExtLock {
 }
 
 /// Holds a heap's external lock (if it has one) until dropped.
-pub struct ExtGuard {
-    lock: usize,
-    give: usize,
-}
+pub struct ExtHeld<'a, S: Source>(&'a Heap<S>);
 
-impl Drop for ExtGuard {
-    #[inline]
+impl<S: Source> Drop for ExtHeld<'_, S> {
+    #[inline(always)]
     fn drop(&mut self) {
-        if self.lock != 0 {
-            // SAFETY: `give` is the `ExtLockFn` stored with `lock` (see
-            // `set_external_lock`), and this guard took the lock.
-            unsafe {
-                let give = core::mem::transmute::<usize, ExtLockFn>(self.give);
-                give(self.lock as *mut c_void);
-            }
-        }
+        self.0.ext_give();
     }
 }
 
 impl<S: Source> Heap<S> {
-    /// Takes the external lock, if the heap has one.
+    /// Takes the external lock, if the heap has one, until the result is
+    /// dropped.
     #[inline(always)]
-    pub(super) fn ext_lock(&self) -> ExtGuard {
-        if !S::EXTERNAL_LOCK {
-            return ExtGuard { lock: 0, give: 0 };
-        }
-        self.ext_lock_slow()
+    pub(super) fn ext_hold(&self) -> ExtHeld<'_, S> {
+        self.ext_take();
+        ExtHeld(self)
     }
 
+    /// Takes the external lock, if the heap has one (nothing at all for a
+    /// source without [`EXTERNAL_LOCK`](Source::EXTERNAL_LOCK)).
+    #[inline(always)]
+    pub(super) fn ext_take(&self) {
+        if S::EXTERNAL_LOCK {
+            self.ext_call(|e| &e.take);
+        }
+    }
+
+    /// Releases the external lock that [`ext_take`](Self::ext_take) took.
+    /// (The lock cannot change meanwhile: see `set_external_lock`.)
+    #[inline(always)]
+    pub(super) fn ext_give(&self) {
+        if S::EXTERNAL_LOCK {
+            self.ext_call(|e| &e.give);
+        }
+    }
+
+    /// Calls `which` function of the external lock on it, if one is set.
     #[inline(never)]
-    fn ext_lock_slow(&self) -> ExtGuard {
+    fn ext_call(&self, which: fn(&ExtLock) -> &AtomicUsize) {
         let e = &self.ext;
         let lock = e.lock.load(Acquire);
-        if lock == 0 {
-            return ExtGuard { lock: 0, give: 0 };
+        if lock != 0 {
+            // SAFETY: the function stored with `lock` (see
+            // `set_external_lock`) takes or gives it.
+            unsafe {
+                let f = core::mem::transmute::<usize, ExtLockFn>(which(e).load(Acquire));
+                f(lock as *mut c_void);
+            }
         }
-        // SAFETY: `take` is the `ExtLockFn` stored with `lock`.
-        unsafe {
-            let take = core::mem::transmute::<usize, ExtLockFn>(e.take.load(Acquire));
-            take(lock as *mut c_void);
-        }
-        ExtGuard { lock, give: e.give.load(Acquire) }
     }
 
     /// From now on every operation of the heap takes `lock` (with `take`,

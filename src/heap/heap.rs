@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::block::{Mem, ALIGN};
 use super::error::HeapError;
-use super::ext_lock::{ExtGuard, ExtLock};
+use super::ext_lock::ExtLock;
 use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
@@ -74,8 +74,6 @@ impl Deref for Line {
 pub struct HeapGuard<'a, S: Source> {
     g: Guard<'a, RawHeap<S>>,
     heap: &'a Heap<S>,
-    /// Released after `g` (fields drop in order).
-    _ext: ExtGuard,
 }
 
 impl<S: Source> Deref for HeapGuard<'_, S> {
@@ -98,6 +96,9 @@ impl<S: Source> Drop for HeapGuard<'_, S> {
         if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout() {
             self.publish();
         }
+        // The caller's lock, if any, just before the heap's own (waiters
+        // on it then wait for the heap's lock a moment).
+        h.ext_give();
     }
 }
 
@@ -176,7 +177,7 @@ impl<S: Source> Heap<S> {
     /// The locked core, told about cache `c` if there is one.
     #[inline(always)]
     pub(super) fn lock_with(&self, mut c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
-        let ext = self.ext_lock();
+        self.ext_take();
         let mut g = self.raw.lock();
         if self.mode != PLAIN {
             if let Some(c) = c.as_deref_mut() {
@@ -186,7 +187,7 @@ impl<S: Source> Heap<S> {
                 self.take_remote(&mut g, c);
             }
         }
-        HeapGuard { g, heap: self, _ext: ext }
+        HeapGuard { g, heap: self }
     }
 
     /// Whether callers may bring caches (and other threads give blocks
@@ -255,7 +256,7 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let ext = self.ext_lock();
+        let ext = self.ext_hold();
         let mut g = self.raw.lock();
         g.set_op(func);
         if let Some(p) = g.alloc_inline(size, align, zero) {

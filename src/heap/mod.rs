@@ -113,7 +113,7 @@ pub use c_rules::{align_c11, align_memalign, align_posix, CRules, ReallocNames};
 pub use decay::{DECAY_CHECK_BYTES, DECAY_TICKS, PURGE_DELAY_MS};
 pub use entry::Entry;
 pub use error::{Corruption, HeapError};
-pub use ext_lock::{ExtGuard, ExtLock, ExtLockFn};
+pub use ext_lock::{ExtHeld, ExtLock, ExtLockFn};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
