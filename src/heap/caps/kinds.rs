@@ -104,7 +104,14 @@ fn register(
 }
 
 fn map_exec(len: usize, caps: [u32; PRIOS]) -> Option<&'static Entry> {
-    let fd = mm::memfd_create(c"rawrt-exec", MFD_CLOEXEC).ok()?;
+    // MFD_EXEC: executable even where `vm.memfd_noexec` makes memfds
+    // non-executable by default (Linux 6.3 on); older kernels refuse the
+    // flag, and their memfds are executable anyway.
+    let fd = match mm::memfd_create(c"rawrt-exec", MFD_CLOEXEC | MFD_EXEC) {
+        Err(crate::sys::Errno::EINVAL) => mm::memfd_create(c"rawrt-exec", MFD_CLOEXEC),
+        r => r,
+    }
+    .ok()?;
     let views = (|| {
         io::ftruncate(fd, len as i64).ok()?;
         // SAFETY: no MAP_FIXED: the kernel picks free ranges.
