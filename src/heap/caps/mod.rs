@@ -17,6 +17,13 @@
 //! served as [`MALLOC_CAP_DEFAULT`]. One with [`MALLOC_CAP_INVALID`] gets
 //! nothing. The functions here are what the C `heap_caps_*` entry points
 //! call; Rust code can use them the same way.
+//!
+//! The other files: `kinds.rs`, the heaps rawrt makes for the
+//! capabilities with a meaning on Linux (EXEC, DMA, SPIRAM), created on
+//! first use; `inspect.rs`, checks, dumps, walks and the local low-water
+//! mark; `prefer.rs`, the `_prefer` functions (their C entry points are
+//! assembly, `asm/<arch>-varargs.s`); `typed.rs`, the Rust interface
+//! (`rawrt::caps`).
 
 use core::ffi::c_char;
 use core::fmt::{self, Write};
