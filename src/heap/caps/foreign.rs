@@ -6,6 +6,7 @@
 //! (`rawrt: free(): invalid pointer of 0x...`) and aborts.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::registry;
 use crate::heap::c_rules::realloc_rules;
@@ -28,6 +29,44 @@ pub unsafe fn free(p: *mut u8, func: &'static str) {
     }
 }
 
+/// What `free`, `realloc` and `malloc_usable_size` do with a block the
+/// process heap rejected: look for its heap in the registry. Installed by
+/// the first registration ([`install`]), so that a program that registers
+/// no heap links none of the registry or of the region heaps' code; kept
+/// as an address (`AtomicUsize`: through a pointer LLVM would call the
+/// target directly and link it again).
+struct ForeignOps {
+    free: unsafe fn(NonNull<u8>, HeapError, &'static str),
+    realloc: ReallocFn,
+    usable: unsafe fn(*const u8, HeapError) -> Result<usize, HeapError>,
+}
+
+/// [`realloc_foreign`]'s type.
+type ReallocFn =
+    unsafe fn(NonNull<u8>, usize, HeapError, &'static str) -> Result<NonNull<u8>, HeapError>;
+
+static OPS: ForeignOps =
+    ForeignOps { free: free_in_owner, realloc: realloc_in_owner, usable: usable_in_owner };
+
+/// 0, or the address of [`OPS`] once a heap is registered.
+static FOREIGN: AtomicUsize = AtomicUsize::new(0);
+
+/// Lets the C functions find registered heaps (called by every
+/// registration; the first one counts).
+pub(super) fn install() {
+    FOREIGN.store(&OPS as *const ForeignOps as usize, Ordering::Release);
+}
+
+/// The operations on registered heaps, if any heap was registered.
+#[inline(always)]
+fn ops() -> Option<&'static ForeignOps> {
+    match FOREIGN.load(Ordering::Acquire) {
+        0 => None,
+        // SAFETY: a non-zero `FOREIGN` is the address of the static `OPS`.
+        a => Some(unsafe { &*(a as *const ForeignOps) }),
+    }
+}
+
 /// Frees `nn`, which the process heap rejected with `e`, in the registered
 /// heap that owns it; with none, reports `e`.
 ///
@@ -36,6 +75,18 @@ pub unsafe fn free(p: *mut u8, func: &'static str) {
 #[cold]
 #[inline(never)]
 unsafe fn free_foreign(nn: NonNull<u8>, e: HeapError, func: &'static str) {
+    match ops() {
+        // SAFETY: forwarded contract.
+        Some(o) => unsafe { (o.free)(nn, e, func) },
+        None => misuse(func, e, nn.as_ptr()),
+    }
+}
+
+/// [`free_foreign`] with heaps registered.
+///
+/// # Safety
+/// As for [`free`].
+unsafe fn free_in_owner(nn: NonNull<u8>, e: HeapError, func: &'static str) {
     let p = nn.as_ptr();
     let Some(o) = registry::owner(p.addr()) else { misuse(func, e, p) };
     let Some(inner) = NonNull::new(o.inner(p)) else { misuse(func, e, p) };
@@ -53,6 +104,23 @@ unsafe fn free_foreign(nn: NonNull<u8>, e: HeapError, func: &'static str) {
 #[cold]
 #[inline(never)]
 unsafe fn realloc_foreign(
+    nn: NonNull<u8>,
+    size: usize,
+    e: HeapError,
+    func: &'static str,
+) -> Result<NonNull<u8>, HeapError> {
+    match ops() {
+        // SAFETY: forwarded contract.
+        Some(o) => unsafe { (o.realloc)(nn, size, e, func) },
+        None => Err(e),
+    }
+}
+
+/// [`realloc_foreign`] with heaps registered.
+///
+/// # Safety
+/// As for [`realloc_c`].
+unsafe fn realloc_in_owner(
     nn: NonNull<u8>,
     size: usize,
     e: HeapError,
@@ -100,12 +168,23 @@ pub unsafe fn usable_size(p: *const u8) -> Result<usize, HeapError> {
     // SAFETY: forwarded contract.
     match unsafe { process().usable_size(p) } {
         Ok(n) => Ok(n),
-        Err(e) => {
-            let o = registry::owner(p.addr()).ok_or(e)?;
-            // SAFETY: forwarded contract: `p` lies in `o`'s range.
-            unsafe { o.heap.usable_size(o.inner(p.cast_mut())) }
-        }
+        Err(e) => match ops() {
+            // SAFETY: forwarded contract.
+            Some(o) => unsafe { (o.usable)(p, e) },
+            None => Err(e),
+        },
     }
+}
+
+/// The usable size of `p`, which the process heap rejected with `e`, in
+/// the registered heap that owns it.
+///
+/// # Safety
+/// As for [`usable_size`].
+unsafe fn usable_in_owner(p: *const u8, e: HeapError) -> Result<usize, HeapError> {
+    let o = registry::owner(p.addr()).ok_or(e)?;
+    // SAFETY: forwarded contract: `p` lies in `o`'s range.
+    unsafe { o.heap.usable_size(o.inner(p.cast_mut())) }
 }
 
 /// C's `malloc_usable_size`: 0 for null, the usable size of a block of any

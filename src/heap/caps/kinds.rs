@@ -14,6 +14,7 @@
 //!   `MADV_HUGEPAGE`).
 
 use core::ptr::null_mut;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::registry::{self, Entry, Kind};
@@ -181,10 +182,16 @@ pub fn exec_sync(p: *const u8, len: usize) -> bool {
     }
 }
 
-/// Requests of at least this many bytes that plain `malloc` cannot serve
-/// from the thread cache try external memory first
-/// (`heap_caps_malloc_extmem_enable`); `usize::MAX`: never.
-static EXTMEM_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// The complement of the size from which plain `malloc` requests that the
+/// thread cache cannot serve try external memory first
+/// (`heap_caps_malloc_extmem_enable`); 0 (a limit of `usize::MAX`):
+/// never. Complemented so that it starts all-zero, in `.bss`.
+static EXTMEM_LIMIT_NOT: AtomicUsize = AtomicUsize::new(0);
+
+/// 0, or the address of [`extmem_first_in`] once external memory is
+/// enabled: a program that never enables it links none of it (an address,
+/// not a pointer, so that LLVM does not call the target directly).
+static EXTMEM_FIRST: AtomicUsize = AtomicUsize::new(0);
 
 /// `heap_caps_malloc_extmem_enable(limit)`: plain `malloc` of at least
 /// `limit` bytes tries external memory ([`MALLOC_CAP_SPIRAM`]) first, and
@@ -192,11 +199,46 @@ static EXTMEM_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// caches' largest size ([`CACHE_MAX`](crate::heap::CACHE_MAX), 1 KiB) is
 /// raised above it: those requests keep malloc's fast path.
 pub fn extmem_enable(limit: usize) {
-    EXTMEM_LIMIT.store(limit.max(crate::heap::CACHE_MAX + 1), Ordering::Relaxed);
+    type First = fn(usize, usize, bool, &'static str) -> Option<NonNull<u8>>;
+    EXTMEM_FIRST.store(extmem_first_in as First as usize, Ordering::Release);
+    EXTMEM_LIMIT_NOT.store(!limit.max(crate::heap::CACHE_MAX + 1), Ordering::Release);
 }
 
 /// The limit [`extmem_enable`] set (`usize::MAX` before).
 #[inline]
 pub fn extmem_limit() -> usize {
-    EXTMEM_LIMIT.load(Ordering::Relaxed)
+    !EXTMEM_LIMIT_NOT.load(Ordering::Acquire)
+}
+
+/// `malloc`'s slow path for a request that external memory is enabled
+/// for: there first, then the process heap. Out of line, so that the
+/// usual path stays a compare and a tail call.
+#[cold]
+#[inline(never)]
+pub(super) fn extmem_first(
+    size: usize,
+    align: usize,
+    zero: bool,
+    func: &'static str,
+) -> Option<NonNull<u8>> {
+    match EXTMEM_FIRST.load(Ordering::Acquire) {
+        0 => crate::heap::process().allocate_slow(size, align, zero, func),
+        f => {
+            type First = fn(usize, usize, bool, &'static str) -> Option<NonNull<u8>>;
+            // SAFETY: a non-zero `EXTMEM_FIRST` is `extmem_first_in`'s
+            // address, stored with this very type.
+            unsafe { core::mem::transmute::<usize, First>(f)(size, align, zero, func) }
+        }
+    }
+}
+
+/// [`extmem_first`] once enabled.
+fn extmem_first_in(
+    size: usize,
+    align: usize,
+    zero: bool,
+    func: &'static str,
+) -> Option<NonNull<u8>> {
+    super::walk::alloc(size, align, zero, MALLOC_CAP_SPIRAM, func)
+        .or_else(|| crate::heap::process().allocate_slow(size, align, zero, func))
 }

@@ -265,19 +265,9 @@ pub fn malloc_slow(
     func: &'static str,
 ) -> Option<NonNull<u8>> {
     if size >= extmem_limit() {
-        return extmem_first(size, align, zero, func);
+        return kinds::extmem_first(size, align, zero, func);
     }
     process().allocate_slow(size, align, zero, func)
-}
-
-/// [`malloc_slow`] of a request that external memory is enabled for:
-/// there first, then the process heap. Out of line, so that the usual
-/// path stays a compare and a tail call.
-#[cold]
-#[inline(never)]
-fn extmem_first(size: usize, align: usize, zero: bool, func: &'static str) -> Option<NonNull<u8>> {
-    walk::alloc(size, align, zero, MALLOC_CAP_SPIRAM, func)
-        .or_else(|| process().allocate_slow(size, align, zero, func))
 }
 
 /// C's `realloc` rules (see `c_rules.rs`) for memory with capabilities

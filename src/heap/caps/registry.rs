@@ -182,6 +182,7 @@ pub unsafe fn register(
     if oend <= ostart {
         return Err(EspErr::InvalidArg);
     }
+    super::foreign::install();
     let mut s = SORTED.lock();
     let n = s.n;
     if n >= MAX_HEAPS {
