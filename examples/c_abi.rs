@@ -86,7 +86,30 @@ fn run() -> i32 {
     // What rawrt's exit(status) passes on: C's values.
     rawrt::println!("EXIT_SUCCESS 0");
     rawrt::println!("EXIT_FAILURE 1");
-    consts!(caps::MALLOC_CAP_8BIT, caps::MALLOC_CAP_DEFAULT);
+    consts!(
+        caps::MALLOC_CAP_EXEC,
+        caps::MALLOC_CAP_32BIT,
+        caps::MALLOC_CAP_8BIT,
+        caps::MALLOC_CAP_DMA,
+        caps::MALLOC_CAP_PID2,
+        caps::MALLOC_CAP_PID3,
+        caps::MALLOC_CAP_PID4,
+        caps::MALLOC_CAP_PID5,
+        caps::MALLOC_CAP_PID6,
+        caps::MALLOC_CAP_PID7,
+        caps::MALLOC_CAP_SPIRAM,
+        caps::MALLOC_CAP_INTERNAL,
+        caps::MALLOC_CAP_DEFAULT,
+        caps::MALLOC_CAP_IRAM_8BIT,
+        caps::MALLOC_CAP_RETENTION,
+        caps::MALLOC_CAP_RTCRAM,
+        caps::MALLOC_CAP_INVALID,
+        caps::ESP_ERR_NO_MEM,
+        caps::ESP_ERR_INVALID_ARG,
+        caps::ESP_ERR_NOT_FOUND
+    );
+    rawrt::println!("ESP_OK {}", caps::ESP_OK);
+    rawrt::println!("ESP_FAIL {}", caps::ESP_FAIL as i64 as u64);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

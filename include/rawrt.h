@@ -143,6 +143,20 @@ typedef struct RAWRT_N(multi_heap_info) {
     size_t total_blocks;          /* all blocks */
 } RAWRT_N(multi_heap_info_t);
 
+/* heap_caps_walk's view of a heap (ESP-IDF's name, typo included) and of
+ * a block; the walker returns true to go on with the heap. */
+typedef struct RAWRT_N(walker_heap_info) {
+    intptr_t start; /* the memory the block lies in */
+    intptr_t end;
+} RAWRT_N(walker_heap_into_t);
+typedef struct RAWRT_N(walker_block_info) {
+    void *ptr;   /* the block's address */
+    size_t size; /* its usable size */
+    bool used;   /* in use */
+} RAWRT_N(walker_block_info_t);
+typedef bool (*RAWRT_N(heap_caps_walker_cb_t))(RAWRT_N(walker_heap_into_t) heap_info,
+                                               RAWRT_N(walker_block_info_t) block_info, void *user_data);
+
 /* A heap over a region the caller gives (multi_heap_register). */
 typedef struct rawrt_multi_heap *RAWRT_N(multi_heap_handle_t);
 
@@ -228,9 +242,33 @@ enum {
  * Constants (without RAWRT_PREFIX; with it, take them from the libc)
  * ------------------------------------------------------------------------ */
 
-/* Heap capabilities (heap_caps_*): the process heap has these two. */
-#define MALLOC_CAP_8BIT    (1u << 2)
-#define MALLOC_CAP_DEFAULT (1u << 12)
+/* Heap capabilities (heap_caps_*, ESP-IDF's values). The process heap has
+ * DEFAULT, 8BIT, 32BIT and INTERNAL; README.md says what the others are on
+ * Linux. */
+#define MALLOC_CAP_EXEC      (1u << 0)
+#define MALLOC_CAP_32BIT     (1u << 1)
+#define MALLOC_CAP_8BIT      (1u << 2)
+#define MALLOC_CAP_DMA       (1u << 3)
+#define MALLOC_CAP_PID2      (1u << 4)
+#define MALLOC_CAP_PID3      (1u << 5)
+#define MALLOC_CAP_PID4      (1u << 6)
+#define MALLOC_CAP_PID5      (1u << 7)
+#define MALLOC_CAP_PID6      (1u << 8)
+#define MALLOC_CAP_PID7      (1u << 9)
+#define MALLOC_CAP_SPIRAM    (1u << 10)
+#define MALLOC_CAP_INTERNAL  (1u << 11)
+#define MALLOC_CAP_DEFAULT   (1u << 12)
+#define MALLOC_CAP_IRAM_8BIT (1u << 13)
+#define MALLOC_CAP_RETENTION (1u << 14)
+#define MALLOC_CAP_RTCRAM    (1u << 15)
+#define MALLOC_CAP_INVALID   (1u << 31)
+
+/* ESP-IDF's error codes (esp_err_t), as heap_caps_add_region* return them. */
+#define ESP_OK              0
+#define ESP_FAIL            (-1)
+#define ESP_ERR_NO_MEM      0x101
+#define ESP_ERR_INVALID_ARG 0x102
+#define ESP_ERR_NOT_FOUND   0x105
 
 #ifndef RAWRT_PREFIX
 
@@ -455,8 +493,9 @@ struct RAWRT_N(mallinfo2) RAWRT_N(mallinfo2)(void);
 struct RAWRT_N(mallinfo) RAWRT_N(mallinfo)(void);      /* NuttX's fields */
 
 /* ESP-IDF's heap interfaces. multi_heap_*: a heap over a region the caller
- * gives. heap_caps_*: the process heap, which has MALLOC_CAP_DEFAULT and
- * MALLOC_CAP_8BIT; other capabilities get NULL (or 0). */
+ * gives. heap_caps_*: the process heap and the heaps registered with
+ * heap_caps_add_region*; free, realloc and malloc_usable_size take blocks of
+ * every one of them. */
 RAWRT_N(multi_heap_handle_t) RAWRT_N(multi_heap_register)(void *start, size_t size);
 void *RAWRT_N(multi_heap_malloc)(RAWRT_N(multi_heap_handle_t) heap, size_t size);
 void *RAWRT_N(multi_heap_aligned_alloc)(RAWRT_N(multi_heap_handle_t) heap, size_t size, size_t align);
@@ -474,6 +513,19 @@ void *RAWRT_N(heap_caps_malloc)(size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_calloc)(size_t n, size_t size, uint32_t caps);
 void *RAWRT_N(heap_caps_realloc)(void *p, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_free)(void *p);
+/* Each set of capabilities in turn (num of them) until one succeeds. */
+void *RAWRT_N(heap_caps_malloc_prefer)(size_t size, size_t num, ...);
+void *RAWRT_N(heap_caps_calloc_prefer)(size_t n, size_t size, size_t num, ...);
+void *RAWRT_N(heap_caps_realloc_prefer)(void *p, size_t size, size_t num, ...);
+void *RAWRT_N(heap_caps_aligned_calloc)(size_t align, size_t n, size_t size, uint32_t caps);
+void RAWRT_N(heap_caps_aligned_free)(void *p);
+int RAWRT_N(heap_caps_add_region)(intptr_t start, intptr_t end);
+int RAWRT_N(heap_caps_add_region_with_caps)(const uint32_t caps[3], intptr_t start, intptr_t end);
+void RAWRT_N(heap_caps_malloc_extmem_enable)(size_t limit);
+/* rawrt's: the writable alias of MALLOC_CAP_EXEC memory, and the cache
+ * maintenance after writing code through it. */
+void *RAWRT_N(heap_caps_exec_writable)(const void *p);
+bool RAWRT_N(heap_caps_exec_sync)(const void *p, size_t len);
 void *RAWRT_N(heap_caps_aligned_alloc)(size_t align, size_t size, uint32_t caps);
 void RAWRT_N(heap_caps_get_info)(RAWRT_N(multi_heap_info_t) *info, uint32_t caps);
 size_t RAWRT_N(heap_caps_get_free_size)(uint32_t caps);
@@ -481,9 +533,15 @@ size_t RAWRT_N(heap_caps_get_minimum_free_size)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_largest_free_block)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_total_size)(uint32_t caps);
 size_t RAWRT_N(heap_caps_get_allocated_size)(void *p);
+bool RAWRT_N(heap_caps_check_integrity)(uint32_t caps, bool print_errors);
 bool RAWRT_N(heap_caps_check_integrity_all)(bool print_errors);
 bool RAWRT_N(heap_caps_check_integrity_addr)(uintptr_t addr, bool print_errors);
+void RAWRT_N(heap_caps_dump)(uint32_t caps);
 void RAWRT_N(heap_caps_dump_all)(void);
+void RAWRT_N(heap_caps_walk)(uint32_t caps, RAWRT_N(heap_caps_walker_cb_t) walker, void *user_data);
+void RAWRT_N(heap_caps_walk_all)(RAWRT_N(heap_caps_walker_cb_t) walker, void *user_data);
+int RAWRT_N(heap_caps_monitor_local_minimum_free_size_start)(void);
+int RAWRT_N(heap_caps_monitor_local_minimum_free_size_stop)(void);
 void RAWRT_N(heap_caps_print_heap_info)(uint32_t caps);
 int RAWRT_N(heap_caps_register_failed_alloc_callback)(RAWRT_N(esp_alloc_failed_hook_t) hook);
 
@@ -563,6 +621,10 @@ void RAWRT_N(thrd_yield)(void);
 /* 0, -1 if interrupted (time left in *remaining), other negative on error. */
 int RAWRT_N(thrd_sleep)(const struct RAWRT_N(timespec) *duration, struct RAWRT_N(timespec) *remaining);
 int RAWRT_N(mtx_init)(RAWRT_N(mtx_t) *m, int type);
+/* ESP-IDF's multi_heap_set_lock with a C11 mutex: every operation of the
+ * heap takes it around the heap's own lock (make it mtx_recursive to hold
+ * it across calls); NULL: the heap's own lock alone. */
+void RAWRT_N(multi_heap_set_lock)(RAWRT_N(multi_heap_handle_t) heap, RAWRT_N(mtx_t) *lock);
 int RAWRT_N(mtx_lock)(RAWRT_N(mtx_t) *m);
 int RAWRT_N(mtx_trylock)(RAWRT_N(mtx_t) *m);
 /* deadline: an absolute CLOCK_REALTIME time. */

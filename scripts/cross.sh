@@ -30,6 +30,9 @@ for t in aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu; do
         || { echo "demo on $t printed: $out"; exit 1; }
     cargo run -q --target "$t" --example heapmap | scripts/svg-blocks.py >/dev/null \
         || { echo "heapmap on $t: its picture does not add up"; exit 1; }
+    out=$(cargo run -q --target "$t" --example caps)
+    grep -q "^JIT: f(40) = 42, run from 0x" <<<"$out" && grep -q "^DMA: 4096 bytes at 0x" <<<"$out" \
+        || { echo "caps on $t printed: $out"; exit 1; }
     cargo build -q --release --target "$t" --example hello
     size=$(stat -c %s "target/$t/release/examples/hello")
     echo "$t release hello: $size bytes (budget ${HELLO_MAX[$t]})"

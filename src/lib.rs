@@ -70,6 +70,9 @@ mod check {
 }
 pub mod gran;
 pub mod heap;
+/// Memory with capabilities for Rust code: [`caps::Caps`], [`caps::alloc`],
+/// [`caps::CapsAlloc`] (see [`heap::caps`] for the rules).
+pub use heap::caps::typed as caps;
 pub mod mem;
 pub mod pool;
 pub mod rt;

@@ -114,3 +114,41 @@ pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.
     pub const NEEDS_RESTORER: bool = false;
 }
+
+/// Makes instructions written through the writable view `[rw, rw + len)`
+/// visible to instruction fetches from their executable alias at `rx`:
+/// `dc cvau` over the written lines, `ic ivau` over the alias's lines
+/// (line sizes from `ctr_el0`), then the barriers.
+///
+/// # Safety
+/// Both ranges are mapped (the executable one readable).
+pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let ctr: usize;
+    // SAFETY: reading ctr_el0 is allowed at EL0 on Linux.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    let dline = 4usize << ((ctr >> 16) & 15);
+    let iline = 4usize << (ctr & 15);
+    let mut a = rw & !(dline - 1);
+    while a < rw + len {
+        // SAFETY: the caller's contract: the line is mapped.
+        unsafe { asm!("dc cvau, {}", in(reg) a, options(nostack)) };
+        a += dline;
+    }
+    // SAFETY: a barrier.
+    unsafe { asm!("dsb ish", options(nostack)) };
+    let mut a = rx & !(iline - 1);
+    while a < rx + len {
+        // SAFETY: the caller's contract: the line is mapped.
+        unsafe { asm!("ic ivau, {}", in(reg) a, options(nostack)) };
+        a += iline;
+    }
+    // SAFETY: barriers.
+    unsafe { asm!("dsb ish", "isb", options(nostack)) };
+}
+
+/// How many integer arguments a C call passes in registers (x0 to x7); the
+/// rest go on the stack, variadic ones alike.
+pub const INT_ARG_REGS: usize = 8;

@@ -32,6 +32,79 @@ core::arch::global_asm!(include_str!("../../asm/aarch64-thread.s"));
 #[cfg(target_arch = "riscv64")]
 core::arch::global_asm!(include_str!("../../asm/riscv64-thread.s"));
 
+// C variadic entry points (`asm/<arch>-varargs.s`): trampolines that
+// collect the integer argument registers and point at the stack arguments,
+// then call `__rawrt_varargs` (in `cabi`). Each is exported under its C
+// name, or `rawrt_NAME` without the `cabi` feature, as an alias of its
+// `__rawrt_` symbol (in the same assembly, so that the alias resolves).
+#[cfg(not(test))]
+macro_rules! varargs {
+    ($file:literal, $ty:literal, $p:literal $(, $opt:ident)?) => {
+        core::arch::global_asm!(
+            include_str!($file),
+            concat!(".globl ", $p, "heap_caps_malloc_prefer"),
+            concat!(".type ", $p, "heap_caps_malloc_prefer, ", $ty, "function"),
+            concat!(".set ", $p, "heap_caps_malloc_prefer, __rawrt_heap_caps_malloc_prefer"),
+            concat!(".globl ", $p, "heap_caps_calloc_prefer"),
+            concat!(".type ", $p, "heap_caps_calloc_prefer, ", $ty, "function"),
+            concat!(".set ", $p, "heap_caps_calloc_prefer, __rawrt_heap_caps_calloc_prefer"),
+            concat!(".globl ", $p, "heap_caps_realloc_prefer"),
+            concat!(".type ", $p, "heap_caps_realloc_prefer, ", $ty, "function"),
+            concat!(".set ", $p, "heap_caps_realloc_prefer, __rawrt_heap_caps_realloc_prefer"),
+            $(options($opt))?
+        );
+    };
+}
+#[cfg(all(not(test), feature = "cabi", target_arch = "x86_64"))]
+varargs!("../../asm/x86_64-varargs.s", "@", "", att_syntax);
+#[cfg(all(not(test), not(feature = "cabi"), target_arch = "x86_64"))]
+varargs!("../../asm/x86_64-varargs.s", "@", "rawrt_", att_syntax);
+#[cfg(all(not(test), feature = "cabi", target_arch = "aarch64"))]
+varargs!("../../asm/aarch64-varargs.s", "%", "");
+#[cfg(all(not(test), not(feature = "cabi"), target_arch = "aarch64"))]
+varargs!("../../asm/aarch64-varargs.s", "%", "rawrt_");
+#[cfg(all(not(test), feature = "cabi", target_arch = "riscv64"))]
+varargs!("../../asm/riscv64-varargs.s", "@", "");
+#[cfg(all(not(test), not(feature = "cabi"), target_arch = "riscv64"))]
+varargs!("../../asm/riscv64-varargs.s", "@", "rawrt_");
+
+/// The integer arguments of a C variadic call as a trampoline of
+/// `asm/<arch>-varargs.s` collected them: the argument registers in an
+/// array, then the caller's stack arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct VarArgs {
+    regs: *const usize,
+    stack: *const usize,
+}
+
+impl VarArgs {
+    /// The arguments at `regs` ([`INT_ARG_REGS`] words) and `stack`.
+    ///
+    /// # Safety
+    /// As the trampolines pass them: `regs` holds the argument registers,
+    /// `stack` points at the caller's stack arguments.
+    pub unsafe fn new(regs: *const usize, stack: *const usize) -> VarArgs {
+        VarArgs { regs, stack }
+    }
+
+    /// Integer argument `i` (from 0, the named ones counted), as a word:
+    /// a 32-bit argument is in its low half, its high half unspecified.
+    ///
+    /// # Safety
+    /// The caller passed at least `i + 1` integer arguments.
+    #[inline]
+    pub unsafe fn get(&self, i: usize) -> usize {
+        // SAFETY: the caller's contract: the word is the argument's slot.
+        unsafe {
+            if i < INT_ARG_REGS {
+                self.regs.add(i).read()
+            } else {
+                self.stack.add(i - INT_ARG_REGS).read()
+            }
+        }
+    }
+}
+
 extern "C" {
     fn __rawrt_clone(
         flags: usize,

@@ -117,3 +117,18 @@ pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.
     pub const NEEDS_RESTORER: bool = false;
 }
+
+/// Makes instructions written through the writable view `[rw, rw + len)`
+/// visible to instruction fetches from their executable alias at `rx`:
+/// nothing this layer can do: riscv64 needs the kernel
+/// (`riscv_flush_icache`, called by `sys::mm::sync_icache`).
+///
+/// # Safety
+/// Both ranges are mapped (the executable one readable).
+pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
+    let _ = (rw, rx, len);
+}
+
+/// How many integer arguments a C call passes in registers (a0 to a7); the
+/// rest go on the stack, variadic ones alike.
+pub const INT_ARG_REGS: usize = 8;

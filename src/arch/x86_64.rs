@@ -116,3 +116,18 @@ pub mod abi {
     /// `SA_RESTORER` is required for `rt_sigaction` on this architecture.
     pub const NEEDS_RESTORER: bool = true;
 }
+
+/// Makes instructions written through the writable view `[rw, rw + len)`
+/// visible to instruction fetches from their executable alias at `rx`:
+/// nothing to do: x86_64 keeps instruction fetches coherent with
+/// stores, by physical address.
+///
+/// # Safety
+/// Both ranges are mapped (the executable one readable).
+pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
+    let _ = (rw, rx, len);
+}
+
+/// How many integer arguments a C call passes in registers (rdi, rsi, rdx, rcx, r8, r9); the
+/// rest go on the stack, variadic ones alike.
+pub const INT_ARG_REGS: usize = 6;

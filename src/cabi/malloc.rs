@@ -3,7 +3,7 @@
 //! never handed out) prints one line and aborts.
 
 use crate::heap::CRules;
-use crate::heap::{self, MallInfo2, ReallocNames, ALIGN};
+use crate::heap::{self, caps, MallInfo2, ReallocNames, ALIGN};
 use crate::rt::errno;
 use crate::sys::Errno;
 use core::ptr::{null_mut, NonNull};
@@ -18,7 +18,7 @@ fn enomem() -> *mut u8 {
 /// first ([`fast`]) come here when it has no block.
 #[inline(never)]
 fn alloc(size: usize, align: usize, zero: bool, func: &'static str) -> *mut u8 {
-    match heap::process().allocate_slow(size, align, zero, func) {
+    match caps::malloc_slow(size, align, zero, func) {
         Some(p) => p.as_ptr(),
         None => enomem(),
     }
@@ -34,11 +34,11 @@ fn fast(size: usize, zero: bool, func: &'static str) -> *mut u8 {
     }
 }
 
-/// Frees `p` (not null), aborting on misuse.
+/// Frees `p` (a block of any heap), aborting on misuse.
 #[inline]
 unsafe fn release(p: *mut u8, func: &'static str) {
-    // SAFETY: the caller passes a pointer C code got from this heap.
-    unsafe { heap::process().free_or_abort(p, func) }
+    // SAFETY: the caller passes a pointer C code got from a heap.
+    unsafe { caps::free(p, func) }
 }
 
 c_name! {
@@ -50,7 +50,8 @@ extern "C" fn malloc(size: usize) -> *mut u8 {
 }
 
 c_name! {
-/// C `free`: `free(NULL)` does nothing; a pointer not from this heap, or
+/// C `free`: `free(NULL)` does nothing; a block of any heap (the process
+/// heap's or a registered heap's) is freed; a pointer no heap owns, or
 /// freed already, is reported on stderr and aborts.
 unsafe extern "C" fn free(p: *mut u8) {
     // SAFETY: C's contract for free.
@@ -71,10 +72,11 @@ extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
 
 c_name! {
 /// C `realloc`: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)` frees
-/// `p` and returns NULL; on failure NULL with `ENOMEM` and `p` intact.
+/// `p` and returns NULL; on failure NULL with `ENOMEM` and `p` intact. A
+/// block of a registered heap is resized in that heap.
 unsafe extern "C" fn realloc(p: *mut u8, size: usize) -> *mut u8 {
     // SAFETY: C's contract for realloc.
-    match unsafe { heap::process().realloc_c(p, size, ReallocNames::one("realloc")) } {
+    match unsafe { caps::realloc_c(p, size, "realloc") } {
         Ok(q) => q,
         Err(_) => enomem(),
     }
@@ -181,13 +183,11 @@ extern "C" fn valloc(size: usize) -> *mut u8 {
 }
 
 c_name! {
-/// `malloc_usable_size`: the bytes usable in the block (0 for NULL).
+/// `malloc_usable_size`: the bytes usable in a block of any heap (0 for
+/// NULL).
 pub(super) unsafe extern "C" fn malloc_usable_size(p: *mut u8) -> usize {
-    if p.is_null() {
-        return 0;
-    }
-    // SAFETY: C's contract: `p` is a live block of this heap.
-    unsafe { heap::process().usable_size_or_abort(p, "malloc_usable_size") }
+    // SAFETY: C's contract: `p` is null or a live block of a heap.
+    unsafe { caps::usable_size_or_abort(p, "malloc_usable_size") }
 }
 }
 

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "c11-threads")]
 mod imp {
+    use crate::heap::{Heap, RegionSource};
     use crate::sys::time::Timespec;
     use crate::thread::c11::{self, Mtx, Thrd, ThrdStart};
     use core::ffi::c_void;
@@ -116,6 +117,29 @@ mod imp {
     unsafe extern "C" fn mtx_destroy(m: *mut Mtx) {
         // SAFETY: C passes an initialised mutex.
         c11::mtx_destroy(unsafe { &*m })
+    }
+    }
+
+    /// Takes a C11 mutex: a heap's external lock (`multi_heap_set_lock`).
+    unsafe extern "C" fn take(m: *mut c_void) -> i32 {
+        // SAFETY: the mutex `multi_heap_set_lock` was given.
+        unsafe { &*m.cast::<Mtx>() }.lock()
+    }
+
+    /// Releases a C11 mutex: a heap's external lock.
+    unsafe extern "C" fn give(m: *mut c_void) -> i32 {
+        // SAFETY: the mutex `multi_heap_set_lock` was given.
+        unsafe { &*m.cast::<Mtx>() }.unlock()
+    }
+
+    c_name! {
+    /// ESP-IDF's `multi_heap_set_lock`: every operation of the heap takes
+    /// `lock` (a C11 mutex, `mtx_recursive` if the caller holds it across
+    /// calls) around its own; NULL returns to the heap's own lock alone.
+    unsafe extern "C" fn multi_heap_set_lock(h: &Heap<RegionSource>, lock: *mut Mtx) {
+        // SAFETY: C's contract: `lock` is an initialised mutex that lives
+        // while it is set, and the heap is not in use meanwhile.
+        unsafe { h.set_external_lock(lock.cast(), take, give) }
     }
     }
 }

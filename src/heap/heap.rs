@@ -16,6 +16,7 @@ use core::sync::atomic::{
 
 use super::block::{Mem, ALIGN};
 use super::error::HeapError;
+use super::ext_lock::ExtLock;
 use super::info::HeapInfo;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
@@ -58,6 +59,8 @@ pub struct Heap<S: Source> {
     bspan: AtomicUsize,
     /// The heap's tag (see `block.rs`), published once it has one.
     tag: AtomicUsize,
+    /// The caller's lock taken around the heap's own (`ext_lock.rs`).
+    pub(super) ext: ExtLock,
     /// `RawHeap::layout` as of the last publication.
     published: AtomicUsize,
     /// The source's root pointer (see [`Mem`]), published with the tag.
@@ -107,6 +110,9 @@ impl<S: Source> Drop for HeapGuard<'_, S> {
         if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout() {
             self.publish();
         }
+        // The caller's lock, if any, just before the heap's own (waiters
+        // on it then wait for the heap's lock a moment).
+        h.ext_give();
     }
 }
 
@@ -149,6 +155,7 @@ impl<S: Source> Heap<S> {
             blo: AtomicUsize::new(0),
             bspan: AtomicUsize::new(0),
             tag: AtomicUsize::new(0),
+            ext: ExtLock::new(),
             published: AtomicUsize::new(0),
             #[cfg(miri)]
             root: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
@@ -192,6 +199,7 @@ impl<S: Source> Heap<S> {
     /// The locked core, told about cache `c` if there is one.
     #[inline(always)]
     pub(super) fn lock_with(&self, mut c: Option<&mut ThreadCache>) -> HeapGuard<'_, S> {
+        self.ext_take();
         let mut g = self.raw.lock();
         if self.mode != PLAIN {
             if let Some(c) = c.as_deref_mut() {
@@ -270,6 +278,7 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        let ext = self.ext_hold();
         let mut g = self.raw.lock();
         g.set_op(func);
         if let Some(p) = g.alloc_inline(size, align, zero) {
@@ -277,6 +286,7 @@ impl<S: Source> Heap<S> {
         }
         let p = recover_alloc(&mut g, None, size, align, zero);
         drop(g);
+        drop(ext);
         if p.is_none() {
             self.failed(size, align, func);
         }

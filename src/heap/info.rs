@@ -201,6 +201,36 @@ impl<S: Source> RawHeap<S> {
         Ok(())
     }
 
+    /// Calls `f(span, payload, usable, used)` for every block: `span` is
+    /// the `(start, end)` of the segment (or a large block's mapping) it
+    /// lies in, `payload` the address a user holds, `used` false for free
+    /// blocks, the top and blocks a thread cache keeps; `f` returning
+    /// false ends the walk. A damaged header ends it too.
+    pub fn walk_blocks(&self, f: &mut dyn FnMut((usize, usize), usize, usize, bool) -> bool) {
+        for i in 0..self.segs().len() {
+            let seg = self.segs().get(i);
+            let span = (seg.span.base, seg.span.end());
+            // `Err` stops the segment walk: `f` said so, or a header is bad.
+            let walked = self.segment_blocks(i, |w| match w {
+                Walked::Block { h, size, kind, .. }
+                    if f(span, h + HDR, size - HDR, kind == BlockKind::Used) =>
+                {
+                    Ok(())
+                }
+                _ => Err(fmt::Error),
+            });
+            if walked.is_err() {
+                return;
+            }
+        }
+        let mut go = true;
+        self.large().each(self.mem(), |p| {
+            if let (true, Ok((m, len))) = (go, self.large_parts(p)) {
+                go = f((m, m + len), p, m + len - p, true);
+            }
+        });
+    }
+
     /// Prints one line per block (header address, usable size, used or
     /// free, next block; next free block for free ones) and a summary.
     pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {

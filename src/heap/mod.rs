@@ -60,6 +60,7 @@ mod class;
 mod decay;
 mod entry;
 mod error;
+mod ext_lock;
 mod free;
 #[allow(clippy::module_inception)]
 mod heap;
@@ -115,6 +116,7 @@ pub use c_rules::{align_c11, align_memalign, align_posix, CRules, ReallocNames};
 pub use decay::{DECAY_CHECK_BYTES, DECAY_TICKS, PURGE_DELAY_MS};
 pub use entry::Entry;
 pub use error::{Corruption, HeapError};
+pub use ext_lock::{ExtHeld, ExtLock, ExtLockFn};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};

@@ -324,6 +324,12 @@ impl<S: Source> RawHeap<S> {
         self.note_peak();
     }
 
+    /// Sets the low-water mark of the free bytes to `v` (ESP-IDF's
+    /// `heap_caps_monitor_local_minimum_free_size_*`).
+    pub fn set_minimum_free(&mut self, v: usize) {
+        self.st.min_free_c = !v;
+    }
+
     /// Updates the peak and the low-water mark.
     #[inline(always)]
     pub(super) fn note_peak(&mut self) {

@@ -57,6 +57,11 @@ impl SysCounters {
 /// other memory the heap owns, and stay valid until the heap gives it
 /// back. A source must never call into the heap that owns it.
 pub unsafe trait Source {
+    /// Whether heaps over this source can take a caller's lock around
+    /// their own (`Heap::set_external_lock`); false compiles the check
+    /// away.
+    const EXTERNAL_LOCK: bool = false;
+
     /// More memory: at least `min` bytes. `top` is the heap's current top
     /// segment, which the source should extend in place if it can.
     fn grow(&mut self, top: Option<Span>, min: usize) -> Option<Span>;
@@ -167,6 +172,8 @@ impl RegionSource {
 // SAFETY: the region is valid and exclusive by `RegionSource::new`'s
 // contract, and is handed out at most once.
 unsafe impl Source for RegionSource {
+    const EXTERNAL_LOCK: bool = true;
+
     fn grow(&mut self, _top: Option<Span>, _min: usize) -> Option<Span> {
         self.region.take()
     }

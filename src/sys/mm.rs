@@ -5,10 +5,11 @@ use crate::syscall;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 pub use linux_raw_sys::general::{
-    MADV_DONTNEED, MADV_FREE, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
-    MAP_STACK, MCL_CURRENT, MCL_FUTURE, MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE,
-    MS_SYNC, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE,
+    MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
+    MADV_WILLNEED, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_POPULATE,
+    MAP_PRIVATE, MAP_SHARED, MAP_STACK, MCL_CURRENT, MCL_FUTURE, MFD_CLOEXEC, MFD_EXEC,
+    MREMAP_FIXED, MREMAP_MAYMOVE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_EXEC, PROT_NONE,
+    PROT_READ, PROT_WRITE,
 };
 
 /// The break as the kernel last reported it to [`brk`] (0: no call yet).
@@ -199,4 +200,26 @@ pub fn mlockall(flags: u32) -> Result<(), Errno> {
 pub fn munlockall() -> Result<(), Errno> {
     // SAFETY: no memory is passed.
     ret_unit(unsafe { syscall!(__NR_munlockall) })
+}
+
+/// `memfd_create(2)`: an anonymous file, `flags` such as `MFD_CLOEXEC`.
+pub fn memfd_create(name: &core::ffi::CStr, flags: u32) -> Result<Fd, Errno> {
+    // SAFETY: `name` is NUL-terminated.
+    ret(unsafe { syscall!(__NR_memfd_create, name.as_ptr(), flags) }).map(|fd| fd as Fd)
+}
+
+/// Makes instructions written through `[rw, rw + len)` visible to
+/// instruction fetches from their alias at `rx` (another mapping of the
+/// same pages): the cache maintenance of aarch64 (`arch`), the kernel's
+/// `riscv_flush_icache` on riscv64 (all harts), nothing on x86_64.
+///
+/// # Safety
+/// Both ranges are mapped (the executable one readable).
+pub unsafe fn sync_icache(rw: usize, rx: usize, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { crate::arch::sync_icache(rw, rx, len) };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: the call only flushes caches; the range is the caller's.
+    // Its result is ignored: with no flush the kernel has nothing to do.
+    let _ = unsafe { syscall!(__NR_riscv_flush_icache, rx, rx + len, 0usize) };
 }

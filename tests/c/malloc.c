@@ -64,7 +64,7 @@ bool multi_heap_check(multi_heap_handle_t heap, bool print_errors);
 void multi_heap_dump(multi_heap_handle_t heap);
 
 #define MALLOC_CAP_8BIT (1 << 2)
-#define MALLOC_CAP_32BIT (1 << 3) /* one the process heap does not have */
+#define MALLOC_CAP_RTCRAM (1 << 15) /* one no heap has (only registered regions do) */
 #define MALLOC_CAP_DEFAULT (1 << 12)
 void *heap_caps_malloc(size_t size, uint32_t caps);
 void *heap_caps_calloc(size_t n, size_t size, uint32_t caps);
@@ -523,23 +523,23 @@ static int heap_caps(void) {
         heap_caps_free(NULL);
     }
     /* a capability the process heap lacks: NULL and zeros */
-    CHECK(heap_caps_malloc(100, MALLOC_CAP_32BIT) == NULL);
-    CHECK(heap_caps_malloc(100, MALLOC_CAP_32BIT | MALLOC_CAP_8BIT) == NULL);
-    CHECK(heap_caps_calloc(1, 100, MALLOC_CAP_32BIT) == NULL);
-    CHECK(heap_caps_aligned_alloc(64, 100, MALLOC_CAP_32BIT) == NULL);
+    CHECK(heap_caps_malloc(100, MALLOC_CAP_RTCRAM) == NULL);
+    CHECK(heap_caps_malloc(100, MALLOC_CAP_RTCRAM | MALLOC_CAP_8BIT) == NULL);
+    CHECK(heap_caps_calloc(1, 100, MALLOC_CAP_RTCRAM) == NULL);
+    CHECK(heap_caps_aligned_alloc(64, 100, MALLOC_CAP_RTCRAM) == NULL);
     char *keep = malloc(10);
     pattern(keep, 10);
-    CHECK(heap_caps_realloc(keep, 100, MALLOC_CAP_32BIT) == NULL && is_pattern(keep, 10));
+    CHECK(heap_caps_realloc(keep, 100, MALLOC_CAP_RTCRAM) == NULL && is_pattern(keep, 10));
     free(keep);
     multi_heap_info_t none;
     fill(&none, sizeof none, 0xFF);
-    heap_caps_get_info(&none, MALLOC_CAP_32BIT);
+    heap_caps_get_info(&none, MALLOC_CAP_RTCRAM);
     CHECK(none.total_free_bytes == 0 && none.total_allocated_bytes == 0 && none.largest_free_block == 0);
     CHECK(none.allocated_blocks == 0 && none.free_blocks == 0 && none.total_blocks == 0);
-    CHECK(heap_caps_get_free_size(MALLOC_CAP_32BIT) == 0);
-    CHECK(heap_caps_get_minimum_free_size(MALLOC_CAP_32BIT) == 0);
-    CHECK(heap_caps_get_largest_free_block(MALLOC_CAP_32BIT) == 0);
-    CHECK(heap_caps_get_total_size(MALLOC_CAP_32BIT) == 0);
+    CHECK(heap_caps_get_free_size(MALLOC_CAP_RTCRAM) == 0);
+    CHECK(heap_caps_get_minimum_free_size(MALLOC_CAP_RTCRAM) == 0);
+    CHECK(heap_caps_get_largest_free_block(MALLOC_CAP_RTCRAM) == 0);
+    CHECK(heap_caps_get_total_size(MALLOC_CAP_RTCRAM) == 0);
     /* integrity */
     int local;
     CHECK(heap_caps_check_integrity_all(true));
@@ -561,8 +561,8 @@ static int heap_caps(void) {
     heap_caps_free(keep);
     /* a capability no heap has fails like any allocation (ESP-IDF calls
      * the hook for every failed heap_caps allocation) */
-    CHECK(heap_caps_malloc(100, MALLOC_CAP_32BIT) == NULL);
-    CHECK(hook_calls == 6 && hook_size == 100 && hook_caps == MALLOC_CAP_32BIT);
+    CHECK(heap_caps_malloc(100, MALLOC_CAP_RTCRAM) == NULL);
+    CHECK(hook_calls == 6 && hook_size == 100 && hook_caps == MALLOC_CAP_RTCRAM);
     CHECK(same(hook_name, "heap_caps_malloc"));
     /* plain malloc failures reach the hook too */
     CHECK(malloc(HUGE_SIZE) == NULL);

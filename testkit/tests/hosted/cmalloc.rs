@@ -157,24 +157,34 @@ fn check_output(stdout: &str) {
         "{check:#?}"
     );
     assert!(check[0].starts_with("CORRUPT HEAP: bad header 0x7777771 at 0x"), "{check:#?}");
-    // heap_caps_print_heap_info.
-    let summary = section(stdout, "heap_caps_print_heap_info");
-    assert_eq!(summary.len(), 4, "{summary:#?}");
+    // heap_caps_print_heap_info, in ESP-IDF's layout: the title, two
+    // lines per heap with the caps (here only the process heap), totals.
+    let summary: Vec<&str> = section(stdout, "heap_caps_print_heap_info")
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(summary.len(), 5, "{summary:#?}");
     assert_eq!(summary[0], "Heap summary for capabilities 0x00001000:");
-    assert!(
-        summary[1].starts_with("free ")
-            && summary[1].contains(" B in ")
-            && summary[1].contains("minimum ever"),
+    let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let w1 = words(summary[1]);
+    assert_eq!(
+        (&w1[..2], w1[2].as_str(), w1[4].as_str(), w1[6].as_str()),
+        (&["Process".to_string(), "heap".to_string()][..], "free", "allocated", "min_free"),
         "{summary:#?}"
     );
-    assert!(
-        summary[2].starts_with("allocated ") && summary[2].contains("footprint"),
-        "{summary:#?}"
-    );
-    assert!(summary[3].starts_with("calls: brk "), "{summary:#?}");
+    assert!(summary[2].starts_with("    largest_free_block "), "{summary:#?}");
+    assert!(summary[2].contains(" alloc_blocks ") && summary[2].contains(" total_blocks "));
+    assert_eq!(summary[3], "  Totals:");
+    let w4 = words(summary[4]);
+    assert_eq!((w4[0].as_str(), w4[2].as_str()), ("free", "allocated"), "{summary:#?}");
+    assert_eq!(w4[1], w1[3], "the totals of one heap are its figures");
     // heap_caps_dump_all, with a block of 12345 bytes among others.
+    // Each heap (here only the process heap) opens with where it is and
+    // its capability masks.
     let all = section(stdout, "heap_caps_dump_all");
-    let (used, _) = check_dump(&all);
+    assert_eq!(all[0], "Process heap caps 00001806 00000000 00000000", "{all:#?}");
+    let all = &all[1..];
+    let (used, _) = check_dump(all);
     assert!(used >= 1);
     assert!(
         all.iter().any(|l| {

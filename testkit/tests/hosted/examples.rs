@@ -98,6 +98,24 @@ const CASES: &[Case] = &[
             "calls: brk 0 mmap 0 munmap 0 mremap 0 madvise 0\n",
         ],
     },
+    Case {
+        name: "caps",
+        args: &[],
+        stdout: "",
+        stderr: "",
+        status: Some(0),
+        signal: None,
+        has: &[
+            "heap_init: Initializing. RAM available for dynamic allocation:\n",
+            " len 00010000 (64 KiB): DRAM\n",
+            "JIT: f(40) = 42, run from 0x",
+            "DMA: 4096 bytes at 0x",
+            "Heap summary for capabilities 0x00000004:\n",
+            "\n  Process heap free ",
+            "\n    largest_free_block ",
+            "\n  Totals:\n    free ",
+        ],
+    },
 ];
 
 /// Every example file must have at least one case, so none goes unchecked.
