@@ -621,8 +621,9 @@ impl Arenas {
             // SAFETY: two distinct live blocks, each holding the bytes copied.
             unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size)) };
         }
+        // Under Memcheck every block is the main heap's (`choose_home`).
         // SAFETY: forwarded contract; the block was validated above.
-        unsafe { self.dealloc(ptr) }?;
+        unsafe { Self::free_announced(&self.main, ptr.as_ptr().addr()) }?;
         Ok(q)
     }
 

@@ -51,7 +51,7 @@ const X86_64: &[Example] = &[
 ];
 
 /// The size budget of each x86_64 example, in bytes.
-const MAX_BYTES: u64 = 48 * 1024;
+const MAX_BYTES: u64 = 50 * 1024;
 
 /// Sources checked elsewhere (scripts/cross.sh).
 const CROSS: &[&str] = &["aarch64-gas.s", "riscv64-gas.s"];

@@ -88,8 +88,9 @@ pub(super) fn hello_release_syscalls() {
 }
 
 /// The size budget of `tests/c/small.c` (malloc, memcpy, write, free),
-/// x86_64, linked with the README's C line, in bytes.
-const C_SMALL_MAX_BYTES: u64 = 32 * 1024;
+/// x86_64, linked with the README's C line, in bytes (Valgrind's client
+/// requests, `src/rt/valgrind.rs`, take about 1.3 KiB of it).
+const C_SMALL_MAX_BYTES: u64 = 34 * 1024;
 /// The system calls, execve included, of `tests/c/many_allocs.c`.
 const MANY_ALLOCS_MAX_SYSCALLS: usize = 11;
 
