@@ -18,17 +18,14 @@ const RUNNING_ON_VALGRIND: usize = 0x1001;
 const MALLOCLIKE_BLOCK: usize = 0x1301;
 /// `VG_USERREQ__FREELIKE_BLOCK`.
 const FREELIKE_BLOCK: usize = 0x1302;
-/// `VG_USERREQ__RESIZEINPLACE_BLOCK`.
-const RESIZEINPLACE_BLOCK: usize = 0x130b;
 /// `VG_USERREQ__CHANGE_ERR_DISABLEMENT`.
 const CHANGE_ERR_DISABLEMENT: usize = 0x1801;
 /// Memcheck's requests start at `VG_USERREQ_TOOL_BASE('M', 'C')`.
 const MEMCHECK: usize = (b'M' as usize) << 24 | (b'C' as usize) << 16;
 /// `VG_USERREQ__MAKE_MEM_NOACCESS`.
 const MAKE_MEM_NOACCESS: usize = MEMCHECK;
-/// `VG_USERREQ__MAKE_MEM_UNDEFINED`.
-const MAKE_MEM_UNDEFINED: usize = MEMCHECK + 1;
-/// `VG_USERREQ__MAKE_MEM_DEFINED`.
+/// `VG_USERREQ__MAKE_MEM_DEFINED` (asked only to learn whether Memcheck
+/// answers).
 const MAKE_MEM_DEFINED: usize = MEMCHECK + 2;
 
 /// 0: native (asked), 1: under Memcheck, 2: not asked yet; so that
@@ -73,17 +70,9 @@ pub fn malloclike(p: *const u8, size: usize, redzone: usize, zeroed: bool) {
 
 /// Announces that the block at `p` (announced by [`malloclike`]) was freed:
 /// Memcheck reports any later access to it.
-pub fn freelike(p: *const u8, redzone: usize) {
+fn freelike(p: *const u8, redzone: usize) {
     if running() {
         request(FREELIKE_BLOCK, p.addr(), redzone, 0, 0);
-    }
-}
-
-/// Announces that the block at `p` now has `new` usable bytes (was `old`)
-/// without moving.
-pub fn resized_in_place(p: *const u8, old: usize, new: usize, redzone: usize) {
-    if running() {
-        request(RESIZEINPLACE_BLOCK, p.addr(), old, new, redzone);
     }
 }
 
@@ -91,20 +80,6 @@ pub fn resized_in_place(p: *const u8, old: usize, new: usize, redzone: usize) {
 pub fn make_noaccess(p: *const u8, len: usize) {
     if running() {
         request(MAKE_MEM_NOACCESS, p.addr(), len, 0, 0);
-    }
-}
-
-/// Marks `len` bytes at `p` accessible with undefined contents.
-pub fn make_undefined(p: *const u8, len: usize) {
-    if running() {
-        request(MAKE_MEM_UNDEFINED, p.addr(), len, 0, 0);
-    }
-}
-
-/// Marks `len` bytes at `p` accessible and defined.
-pub fn make_defined(p: *const u8, len: usize) {
-    if running() {
-        request(MAKE_MEM_DEFINED, p.addr(), len, 0, 0);
     }
 }
 
@@ -125,9 +100,7 @@ impl Quiet {
         }
         Quiet(on)
     }
-}
 
-impl Quiet {
     /// Reporting left as it is (natively, or where nothing is read).
     pub const OFF: Quiet = Quiet(false);
 
@@ -137,12 +110,6 @@ impl Quiet {
     pub fn after_free(p: *const u8) -> Self {
         freelike(p, 0);
         Self::new()
-    }
-
-    /// Whether the program runs under Valgrind (reporting is off).
-    #[inline]
-    pub fn on(&self) -> bool {
-        self.0
     }
 }
 
