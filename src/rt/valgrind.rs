@@ -1,8 +1,9 @@
 //! Valgrind client requests, so that Memcheck understands rawrt's heaps: a
 //! static executable with no libc has no `malloc` for Valgrind to replace,
 //! so the allocator itself announces each block it hands out and frees
-//! (a `realloc` under Memcheck moves the block) (the requests of Valgrind's `valgrind.h` and `memcheck.h`,
-//! issued from inline assembly by [`crate::arch::client_request`]).
+//! (a `realloc` under Memcheck moves the block), with the requests of
+//! Valgrind's `valgrind.h` and `memcheck.h`, issued from inline assembly by
+//! [`crate::arch::client_request`].
 //!
 //! Natively a request is a handful of instructions that change nothing;
 //! the heap asks [`running`] (one load, after the first call) before it
