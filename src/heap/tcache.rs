@@ -168,9 +168,12 @@ impl<S: Source> Heap<S> {
             return None;
         }
         let j = if c.bins.has(i) { i } else { c.bins.near(i)? };
-        c.tick += 1;
         let m = self.mem();
         let h = c.bins.pop(m, self.bounds(), j, func);
+        // Counted after the pop, so that no store lies between the test of
+        // the bin's head above and the pop's load of it (the compiler then
+        // loads it once).
+        c.tick += 1;
         // SAFETY: payload addresses are never 0.
         Some(unsafe { NonNull::new_unchecked(m.ptr(h + HDR)) })
     }
