@@ -61,9 +61,12 @@ pub(super) fn cacheable(size: usize) -> bool {
 pub struct ThreadCache {
     /// The cached blocks (`bins.rs`).
     bins: Bins,
-    /// How many blocks each bin may hold, as a shift of [`CACHE_CAP`]
-    /// (see [`spill`] and the collection, `policy.rs`).
-    grow: [u8; bins::BINS],
+    /// How many blocks each bin may hold beyond [`CACHE_CAP`] (a power of
+    /// two times it, less it: 0, 32, 96, ...; see [`spill`] and the
+    /// collection, `policy.rs`). Kept as the excess so that all zeros is
+    /// the first capacity, and as a count rather than a shift so that
+    /// `free` compares with one addition.
+    extra: [u16; bins::BINS],
     /// Times each bin was found full since the last collection.
     full: [u8; bins::BINS],
     /// Requests to the cache since the last collection.
@@ -85,7 +88,7 @@ impl ThreadCache {
     pub const fn new() -> Self {
         ThreadCache {
             bins: Bins::new(),
-            grow: [0; bins::BINS],
+            extra: [0; bins::BINS],
             full: [0; bins::BINS],
             tick: 0,
             limit: 0,

@@ -58,7 +58,13 @@ impl ThreadCache {
     /// How many blocks bin `i` may hold.
     #[inline(always)]
     pub(super) fn cap(&self, i: usize) -> u16 {
-        CACHE_CAP << *self.grow.at(i)
+        CACHE_CAP + *self.extra.at(i)
+    }
+
+    /// Sets bin `i`'s capacity to `cap` blocks (a power of two times
+    /// [`CACHE_CAP`]).
+    fn set_cap(&mut self, i: usize, cap: u16) {
+        *self.extra.at_mut(i) = cap - CACHE_CAP;
     }
 
     /// Whether the cache holds more blocks than its limit.
@@ -110,8 +116,9 @@ impl<S: Source> Heap<S> {
             let unused = c.bins.low_water(i).min(c.bins.len(i));
             if unused > 0 {
                 shed(&mut g, c, i, unused.div_ceil(2));
-                if unused > c.cap(i) / 2 && *c.grow.at(i) > 0 && c.bins.len(i) <= c.cap(i) / 2 {
-                    *c.grow.at_mut(i) -= 1;
+                let cap = c.cap(i);
+                if unused > cap / 2 && cap > CACHE_CAP && c.bins.len(i) <= cap / 2 {
+                    c.set_cap(i, cap / 2);
                 }
             }
             c.bins.reset_low(i);
@@ -137,7 +144,7 @@ pub(in crate::heap) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadC
     for i in 1..BINS {
         give_back(g, c, i, 0);
     }
-    (c.grow, c.full) = ([0; BINS], [0; BINS]);
+    (c.extra, c.full) = ([0; BINS], [0; BINS]);
     c.bins.clear_low();
     c.set_limit(g.stats().used_blocks, g.block_bytes());
 }
@@ -193,7 +200,7 @@ pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache,
         && cap < CACHE_CAP_MAX
         && c.held().0 + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
     {
-        *c.grow.at_mut(i) += 1;
+        c.set_cap(i, 2 * cap);
     } else {
         shed(g, c, i, (cap / 2).min(CACHE_CAP));
     }
