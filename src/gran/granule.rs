@@ -30,6 +30,7 @@ use core::ptr::NonNull;
 
 use super::bitmap::{self, words_for};
 use super::GranError;
+use crate::rt::valgrind;
 use crate::sync::Lock;
 
 /// Statistics of a granule allocator, as NuttX's `struct graninfo_s` (with
@@ -134,7 +135,20 @@ impl GranInner {
         bitmap::word_mut(starts, i / bitmap::WORD_BITS, |w| *w |= 1 << (i % bitmap::WORD_BITS));
         self.nfree -= n;
         // SAFETY: granule `i` lies inside the heap, which does not contain 0.
-        Ok(unsafe { NonNull::new_unchecked(self.heap.add(i << self.log2gran)) })
+        let p = unsafe { NonNull::new_unchecked(self.heap.add(i << self.log2gran)) };
+        valgrind::pool_alloc(self.pool(), p.as_ptr(), size);
+        Ok(p)
+    }
+
+    /// The name of this allocator's pool for Valgrind (`rt::valgrind`):
+    /// granule 0's address, which no move of the allocator changes.
+    pub(super) fn pool(&self) -> usize {
+        self.heap.addr()
+    }
+
+    /// The granules' memory: granule 0 and the bytes they span.
+    fn area(&self) -> (*mut u8, usize) {
+        (self.heap, self.ngranules << self.log2gran)
     }
 
     /// The granule range `(first, count)` of a free request, validated.
@@ -181,6 +195,7 @@ impl GranInner {
         bitmap::word_mut(starts, first / bitmap::WORD_BITS, |w| *w &= start_bit);
         self.nfree += n;
         self.hint = self.hint.min(first / bitmap::WORD_BITS);
+        valgrind::pool_free(self.pool(), ptr);
         Ok(())
     }
 
@@ -244,6 +259,19 @@ pub struct Gran {
     pub(super) inner: Lock<GranInner>,
 }
 
+/// Under Valgrind, the granules go back to their owner (see
+/// `rt::valgrind::destroy_pool`); nothing otherwise (a `Gran` owns no
+/// resource).
+impl Drop for Gran {
+    fn drop(&mut self) {
+        let g = self.inner.get_mut();
+        if g.ngranules != 0 {
+            let (area, len) = g.area();
+            valgrind::destroy_pool(g.pool(), area, len);
+        }
+    }
+}
+
 impl Gran {
     /// An allocator with no granules (every allocation fails); used by the
     /// page allocator before it is mapped.
@@ -271,6 +299,9 @@ impl Gran {
         // SAFETY: the caller hands over `2 * nwords` words at `bitmap`.
         unsafe { core::ptr::write_bytes(bitmap, 0, 2 * nwords) };
         let step = if log2align > log2gran { 1usize << (log2align - log2gran) } else { 1 };
+        // Under Valgrind the granules are a pool, inaccessible until handed
+        // out (see `rt::valgrind`); ended when the allocator is dropped.
+        valgrind::create_pool(geo.heap, region.with_addr(geo.heap), geo.ngranules << log2gran);
         GranInner {
             heap: region.with_addr(geo.heap),
             ngranules: geo.ngranules,

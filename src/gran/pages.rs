@@ -158,8 +158,12 @@ impl Default for Pages {
 
 impl Drop for Pages {
     fn drop(&mut self) {
-        let (base, len) = self.gran.inner.get_mut().owned_map;
+        // The granule allocator's own drop sees it empty: the pages are
+        // unmapped here, not handed back to an owner.
+        let g = core::mem::replace(self.gran.inner.get_mut(), GranInner::EMPTY);
+        let (base, len) = g.owned_map;
         if len != 0 {
+            crate::rt::valgrind::destroy_pool(g.pool(), core::ptr::null(), 0);
             // SAFETY: the mapping belongs to this allocator. Pages it handed
             // out are raw pointers whose use after this point would be the
             // holder's (unsafe) error.

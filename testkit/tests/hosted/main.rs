@@ -79,6 +79,10 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
     ("hosted::heap_picture_matches_statistics", heapmap::heap_picture_matches_statistics),
     ("hosted::memcheck_understands_the_heap", valgrind::memcheck_understands_the_heap),
+    (
+        "hosted::memcheck_understands_region_allocators",
+        valgrind::memcheck_understands_region_allocators,
+    ),
     ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
     ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
     (

@@ -67,3 +67,35 @@ pub(super) fn memcheck_understands_the_heap() {
     assert!(err.contains("ERROR SUMMARY: 0 errors from 0 contexts"), "{err}");
     assert!(err.contains("total heap usage: 15 allocs, 15 frees"), "{err}");
 }
+
+/// The allocators over memory handed to them announce themselves as
+/// Memcheck pools (`tests/c/valgrind_regions.c`, one run per kind): in
+/// "bad", exactly the four reports (a read after free naming the freed
+/// block, a write one byte past a block, the lost block, a branch on an
+/// uninitialised byte); in "good", none and nothing lost.
+pub(super) fn memcheck_understands_region_allocators() {
+    let dir = super::clib::scratch("valgrind-regions");
+    let exe = dir.join("valgrind_regions");
+    super::clib::build_c_nolibc(&super::root().join("tests/c/valgrind_regions.c"), &exe);
+    for kind in ["gran"] {
+        let (out, err, status) = memcheck(&exe, &[kind, "bad"]);
+        assert_eq!(status, Some(99), "{kind}: Memcheck found no errors:\n{err}");
+        let freed = printed(&out, "freed ");
+        let short = printed(&out, "short ");
+        for want in [
+            "Invalid read of size 4".to_string(),
+            format!("Address {:#x} is 8 bytes inside a block of size 100 free'd", freed + 8),
+            "Invalid write of size 1".to_string(),
+            format!("Address {:#x} is ", short + 50),
+            "Conditional jump or move depends on uninitialised value(s)".to_string(),
+            "200 bytes in 1 blocks are definitely lost".to_string(),
+            "ERROR SUMMARY: 4 errors from 4 contexts".to_string(),
+        ] {
+            assert!(err.contains(&want), "{kind}: Memcheck's report lacks {want:?}:\n{err}");
+        }
+        let (_, err, status) = memcheck(&exe, &[kind, "good"]);
+        assert_eq!(status, Some(0), "{kind}: {err}");
+        assert!(err.contains("ERROR SUMMARY: 0 errors from 0 contexts"), "{kind}: {err}");
+        assert!(err.contains("definitely lost: 0 bytes in 0 blocks"), "{kind}: {err}");
+    }
+}

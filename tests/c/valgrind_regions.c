@@ -1,0 +1,97 @@
+/*
+ * rawrt's allocators over memory handed to them, under Valgrind's Memcheck
+ * (testkit/tests/hosted/valgrind.rs): `valgrind_regions KIND MODE`, KIND one
+ * of "gran" (gran_initialize over a static region). MODE "bad": a read
+ * after free 8 bytes into a 100-byte block, a write one byte past a 50-byte
+ * block, a 200-byte block leaked, a branch on an uninitialised byte of a
+ * fresh 24-byte block; the addresses go to stdout ("freed 0x...",
+ * "short 0x...", "fresh 0x...") for the test to find in Memcheck's
+ * reports. "good": the same calls used correctly: no report at all.
+ */
+#include "rawrt.h"
+
+static void out(const char *s) {
+    write(1, s, strlen(s));
+}
+
+static void hex(const char *what, const void *p) {
+    char b[19] = "0x";
+    unsigned long v = (unsigned long)p;
+    for (int i = 0; i < 16; i++)
+        b[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+    b[18] = 0;
+    /* Memcheck prints addresses without leading zeros. */
+    int z = 2;
+    while (z < 17 && b[z] == '0')
+        z++;
+    out(what);
+    out(" 0x");
+    out(b + z);
+    out("\n");
+}
+
+static int streq(const char *a, const char *b) {
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static volatile int sink;
+static _Alignas(4096) unsigned char region[64 * 1024];
+static GRAN_HANDLE gran;
+
+static void *get(size_t n) {
+    return gran_alloc(gran, n);
+}
+
+static void put(void *p, size_t n) {
+    gran_free(gran, p, n);
+}
+
+/* 200 bytes allocated, written, and (in "bad") lost when this returns. */
+static __attribute__((noinline)) void use200(int keep) {
+    char *l = get(200);
+    l[0] = 1;
+    sink = l[0];
+    if (!keep)
+        put(l, 200);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3 || !streq(argv[1], "gran")) {
+        out("usage: valgrind_regions gran bad|good\n");
+        return 2;
+    }
+    int bad = argv[2][0] == 'b';
+    gran = gran_initialize(region, sizeof region, 6, 6); /* 64-byte granules */
+    if (!gran)
+        return 3;
+    /* Granule 0 is the allocator's own "heap" pointer (Memcheck would
+     * call a block there reachable): held by the program throughout. */
+    void *first = get(64);
+    use200(bad); /* early: the lost block's address is nowhere else */
+    int *p = get(100);
+    char *s = get(50); /* after p's two granules: no reuse of p's */
+    for (int i = 0; i < 25; i++)
+        p[i] = i;
+    put(p, 100);
+    if (bad) {
+        hex("freed", p);
+        sink = p[2]; /* read after free, 8 bytes into 100 */
+    }
+    if (bad) {
+        hex("short", s);
+        s[50] = 1; /* one byte past the block (inside its granule) */
+    }
+    put(s, 50);
+    unsigned char *q = get(24);
+    if (!bad)
+        q[5] = 7;
+    else
+        hex("fresh", q);
+    if (q[5] == 7) /* uninitialised in "bad" */
+        sink = 1;
+    put(q, 24);
+    put(first, 64);
+    return 0;
+}
