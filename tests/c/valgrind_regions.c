@@ -1,12 +1,16 @@
 /*
  * rawrt's allocators over memory handed to them, under Valgrind's Memcheck
  * (testkit/tests/hosted/valgrind.rs): `valgrind_regions KIND MODE`, KIND one
- * of "gran" (gran_initialize over a static region). MODE "bad": a read
- * after free 8 bytes into a 100-byte block, a write one byte past a 50-byte
- * block, a 200-byte block leaked, a branch on an uninitialised byte of a
- * fresh 24-byte block; the addresses go to stdout ("freed 0x...",
- * "short 0x...", "fresh 0x...") for the test to find in Memcheck's
- * reports. "good": the same calls used correctly: no report at all.
+ * of "gran" (gran_initialize over a static region: blocks of the size
+ * asked), "pool" (rawrt_pool_create_in over a static region) and
+ * "pool-heap" (rawrt_pool_create, chunks from the process heap; pools'
+ * blocks are all 64 bytes, whatever size is asked). MODE "bad": a read
+ * after free 8 bytes into a block ("100 bytes"), a write one byte past a
+ * block ("50 bytes"), a block lost ("200 bytes"), a branch on an
+ * uninitialised byte of a fresh block; the addresses go to stdout
+ * ("freed 0x...", "short 0x...", "fresh 0x...") for the test to find in
+ * Memcheck's reports. "good": the same calls used correctly: no report at
+ * all.
  */
 #include "rawrt.h"
 
@@ -39,13 +43,18 @@ static int streq(const char *a, const char *b) {
 static volatile int sink;
 static _Alignas(4096) unsigned char region[64 * 1024];
 static GRAN_HANDLE gran;
+static rawrt_pool_t *pool;
 
+/* A block of n bytes (of the pool's size for pools). */
 static void *get(size_t n) {
-    return gran_alloc(gran, n);
+    return gran ? gran_alloc(gran, n) : rawrt_pool_alloc(pool);
 }
 
 static void put(void *p, size_t n) {
-    gran_free(gran, p, n);
+    if (gran)
+        gran_free(gran, p, n);
+    else
+        rawrt_pool_free(pool, p);
 }
 
 /* 200 bytes allocated, written, and (in "bad") lost when this returns. */
@@ -58,14 +67,21 @@ static __attribute__((noinline)) void use200(int keep) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3 || !streq(argv[1], "gran")) {
-        out("usage: valgrind_regions gran bad|good\n");
+    if (argc < 3) {
+        out("usage: valgrind_regions gran|pool|pool-heap bad|good\n");
         return 2;
     }
     int bad = argv[2][0] == 'b';
-    gran = gran_initialize(region, sizeof region, 6, 6); /* 64-byte granules */
-    if (!gran)
+    size_t bs = 64; /* a pool's block */
+    if (streq(argv[1], "gran"))
+        gran = gran_initialize(region, sizeof region, 6, 6); /* 64-byte granules */
+    else if (streq(argv[1], "pool"))
+        pool = rawrt_pool_create_in(region, sizeof region, bs, 16);
+    else if (streq(argv[1], "pool-heap"))
+        pool = rawrt_pool_create(bs, 16, 0);
+    if (!gran && !pool)
         return 3;
+    size_t past = gran ? 50 : bs; /* one byte past the "50-byte" block */
     /* Granule 0 is the allocator's own "heap" pointer (Memcheck would
      * call a block there reachable): held by the program throughout. */
     void *first = get(64);
@@ -81,7 +97,7 @@ int main(int argc, char **argv) {
     }
     if (bad) {
         hex("short", s);
-        s[50] = 1; /* one byte past the block (inside its granule) */
+        s[past] = 1; /* one byte past the block (inside a granule) */
     }
     put(s, 50);
     unsigned char *q = get(24);
@@ -93,5 +109,7 @@ int main(int argc, char **argv) {
         sink = 1;
     put(q, 24);
     put(first, 64);
+    if (pool && !bad) /* destroyed, a pool takes its blocks with it */
+        rawrt_pool_destroy(pool);
     return 0;
 }
