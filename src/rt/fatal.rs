@@ -24,6 +24,32 @@ pub fn fatal_at(func: &str, what: &str, addr: usize) -> ! {
     report(func, what, b" at ", addr)
 }
 
+/// Prints `rawrt: FUNC(): WHAT block 0xADDR` on stderr in one `write`,
+/// or with an offset `rawrt: FUNC(): WHAT at offset N of block 0xADDR`,
+/// then ends the process with `SIGABRT`: a debugging check (heap
+/// poisoning) found the block damaged. For example `rawrt: free(): canary
+/// corrupted after block 0x5555deadbeef` or `rawrt: free(): write after
+/// free at offset 100 of block 0x5555deadbeef`.
+#[cold]
+#[inline(never)]
+pub fn fatal_block(func: &str, what: &str, offset: Option<usize>, addr: usize) -> ! {
+    let mut w = FdWriter::new(STDERR);
+    let (mut d, mut h) = ([0u8; 20], [0u8; 18]);
+    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes()] {
+        w.push(part);
+    }
+    if let Some(n) = offset {
+        for part in [b" at offset ", itoa::dec(n as u64, &mut d), b" of"] {
+            w.push(part);
+        }
+    }
+    for part in [b" block ", itoa::hex(addr as u64, &mut h), b"\n"] {
+        w.push(part);
+    }
+    let _ = w.finish();
+    super::exit::abort()
+}
+
 #[cold]
 #[inline(never)]
 fn report(func: &str, what: &str, sep: &[u8], addr: usize) -> ! {
