@@ -271,6 +271,23 @@ impl Layer {
                     }
                 }
                 Ok(_) => {}
+                // The heap below found its block but damage around it
+                // (the next block's header overwritten, say): an overflow
+                // the tail canary names better, if the head is intact.
+                Err(e @ HeapError::Corrupted(_)) => {
+                    // SAFETY: the heap below located a block at `q` (its
+                    // header validated), which holds at least a head.
+                    let head = unsafe { head(p) };
+                    if head != Head::Bad {
+                        // SAFETY: an intact head holds the size it was
+                        // made with, which the outer block holds.
+                        let n = unsafe { word(p, 4).read() };
+                        let usable = n.saturating_add(h + TAIL.len());
+                        let q = NonNull::new(q).ok_or(e)?;
+                        return Ok(Found { q, usable, head });
+                    }
+                    first.get_or_insert(e);
+                }
                 Err(e) => {
                     first.get_or_insert(e);
                 }
