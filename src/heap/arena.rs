@@ -95,8 +95,8 @@ type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
 // cache, no arena: `choose_home`), so that every allocation, free,
 // resize and size query takes the homeless slow paths, which call it
 // (`allocate_homeless`, `free_diverted`, `realloc_foreign`,
-// `usable_size`, and the `!THREADS` branches); `check` adds its
-// verdict. Not installed, the fast paths are unchanged: only the cold
+// `usable_size`, and the `!THREADS` branches); `check` adds the
+// layer's verdict (`poison::check`, called directly). Not installed, the fast paths are unchanged: only the cold
 // homeless paths load it. A layer that wants to run over another (say
 // tracing over poisoning) installs a table whose functions call the
 // other's.
@@ -113,8 +113,6 @@ pub(super) struct Divert {
     pub realloc: DivertRealloc,
     /// As [`Arenas::usable_size`].
     pub usable: unsafe fn(&Arenas, *const u8) -> Result<usize, HeapError>,
-    /// Checks the layer's own invariants (after the heaps' checks).
-    pub check: fn(&Arenas, bool, &mut dyn Write) -> bool,
 }
 
 /// [`Divert::realloc`]'s type.
@@ -854,8 +852,10 @@ impl Arenas {
                 h.check(print_errors, out)
             };
         }
-        if let Some(d) = divert() {
-            ok &= (d.check)(self, print_errors, out);
+        if divert().is_some() {
+            // Not through the table: a program that never checks its heap
+            // links no check of the layer's.
+            ok &= super::poison::check(self, print_errors, out);
         }
         ok
     }

@@ -33,21 +33,24 @@ pub fn fatal_at(func: &str, what: &str, addr: usize) -> ! {
 #[cold]
 #[inline(never)]
 pub fn fatal_block(func: &str, what: &str, offset: Option<usize>, addr: usize) -> ! {
-    let mut w = FdWriter::new(STDERR);
-    let (mut d, mut h) = ([0u8; 20], [0u8; 18]);
-    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes()] {
-        w.push(part);
-    }
-    if let Some(n) = offset {
-        for part in [b" at offset ", itoa::dec(n as u64, &mut d), b" of"] {
-            w.push(part);
+    // `WHAT at offset N of`, then `report` adds ` block 0xADDR`.
+    let mut buf = [0u8; 96];
+    let mut len = 0;
+    let mut d = [0u8; 20];
+    let tail: [&[u8]; 3] = match offset {
+        Some(n) => [b" at offset ", itoa::dec(n as u64, &mut d), b" of"],
+        None => [b"", b"", b""],
+    };
+    for part in [what.as_bytes(), tail[0], tail[1], tail[2]] {
+        for &c in part {
+            if let Some(slot) = buf.get_mut(len) {
+                *slot = c;
+                len += 1;
+            }
         }
     }
-    for part in [b" block ", itoa::hex(addr as u64, &mut h), b"\n"] {
-        w.push(part);
-    }
-    let _ = w.finish();
-    super::exit::abort()
+    let what = buf.get(..len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or(what);
+    report(func, what, b" block ", addr)
 }
 
 #[cold]

@@ -29,6 +29,7 @@
 
 use core::fmt::Write;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::heap::error::HeapError;
 use crate::heap::secret;
@@ -182,24 +183,60 @@ impl Damage {
         crate::rt::fatal_block(func, self.what(), self.offset(), p.addr())
     }
 
-    /// Prints the damage as [`abort`](Self::abort) would, on `out`.
+    /// Prints the damage as [`abort`](Self::abort) would, on `out`
+    /// (without `core::fmt`'s formatter, which a C program that never
+    /// checks its heap would otherwise link).
     pub fn print(self, out: &mut dyn Write, func: &str, p: *const u8) {
-        let _ = match self.offset() {
-            Some(o) => writeln!(
-                out,
-                "rawrt: {func}(): {} at offset {o} of block {:#x}",
-                self.what(),
-                p.addr()
-            ),
-            None => writeln!(out, "rawrt: {func}(): {} block {:#x}", self.what(), p.addr()),
-        };
+        let (mut d, mut h) = ([0u8; 20], [0u8; 18]);
+        let mut parts: [&[u8]; 9] = [
+            b"rawrt: ",
+            func.as_bytes(),
+            b"(): ",
+            self.what().as_bytes(),
+            b"",
+            b"",
+            b"",
+            b" block ",
+            b"",
+        ];
+        if let Some(o) = self.offset() {
+            parts[4] = b" at offset ";
+            parts[5] = digits(o as u64, 10, &mut d);
+            parts[6] = b" of";
+        }
+        h[..2].copy_from_slice(b"0x");
+        let n = digits(p.addr() as u64, 16, &mut h[2..]).len();
+        let hex = &h[..2 + n];
+        parts[8] = hex;
+        for part in parts {
+            let _ = out.write_str(core::str::from_utf8(part).unwrap_or(""));
+        }
+        let _ = out.write_str("\n");
     }
+}
+
+/// `n` in base `b` (10 or 16) at the start of `buf`; the digits.
+fn digits(mut n: u64, b: u64, buf: &mut [u8]) -> &[u8] {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b"0123456789abcdef"[(n % b) as usize];
+        n /= b;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    let len = (tmp.len() - i).min(buf.len());
+    buf[..len].copy_from_slice(&tmp[i..i + len]);
+    &buf[..len]
 }
 
 /// A poisoning layer: the mode, and the quarantine (also the lock that
 /// orders the layer's changes to heads with its integrity checks).
 pub struct Layer {
-    comprehensive: bool,
+    /// Comprehensive mode (else light); set before the layer's first use.
+    comprehensive: AtomicBool,
     ring: Lock<Ring>,
 }
 
@@ -207,7 +244,7 @@ impl Layer {
     /// A layer: canaries, and with `comprehensive` fills and a quarantine.
     pub const fn new(comprehensive: bool) -> Self {
         Layer {
-            comprehensive,
+            comprehensive: AtomicBool::new(comprehensive),
             ring: Lock::new(Ring {
                 slots: [core::ptr::null_mut(); QUARANTINE_BLOCKS],
                 first: 0,
@@ -215,6 +252,16 @@ impl Layer {
                 bytes: 0,
             }),
         }
+    }
+
+    /// Chooses the mode (before the layer's first use).
+    pub fn set_comprehensive(&self, on: bool) {
+        self.comprehensive.store(on, Relaxed);
+    }
+
+    /// Whether freed memory is filled and quarantined.
+    pub fn comprehensive(&self) -> bool {
+        self.comprehensive.load(Relaxed)
     }
 
     /// `size` bytes aligned to `align`, zeroed if `zero`, between canaries;
@@ -240,7 +287,7 @@ impl Layer {
             word(p, 3).write(h);
             word(p, 2).write(canary(p));
             word(p, 1).write(canary(p) ^ LIVE);
-            if zero || self.comprehensive {
+            if zero || self.comprehensive() {
                 core::ptr::write_bytes(p, if zero { 0 } else { NEW_FILL }, size);
             }
             core::ptr::copy_nonoverlapping(TAIL.as_ptr(), p.add(size), TAIL.len());
@@ -343,7 +390,7 @@ impl Layer {
         }
         // SAFETY: `f` was found for `p`.
         let n = unsafe { self.size_of(p, &f) }.unwrap_or_else(|d| d.abort(func, p));
-        if !self.comprehensive {
+        if !self.comprehensive() {
             // SAFETY: the block is live; the heap below validates it.
             return unsafe { u.free(f.q) };
         }

@@ -101,15 +101,9 @@ fn from_env() -> Poisoning {
 #[cold]
 fn unknown(v: &[u8]) -> ! {
     let mut w = crate::rt::io::FdWriter::new(crate::sys::STDERR);
-    for part in [
-        b"rawrt: ".as_slice(),
-        ENV.as_bytes(),
-        b": unknown mode \"",
-        v,
-        b"\" (off, light, comprehensive)\n",
-    ] {
-        w.push(part);
-    }
+    w.push(b"rawrt: RAWRT_HEAP_POISONING: unknown mode \"");
+    w.push(v);
+    w.push(b"\" (off, light, comprehensive)\n");
     let _ = w.finish();
     crate::rt::abort()
 }
@@ -155,56 +149,37 @@ pub fn set_poisoning_c(mode: i32) -> Result<(), Errno> {
 
 /// Installs the process heap's layer for `mode` (none when off).
 fn install(mode: Poisoning) {
-    match mode {
-        Poisoning::Off => {}
-        Poisoning::Light => install_divert(&LIGHT_OPS),
-        Poisoning::Comprehensive => install_divert(&FULL_OPS),
+    if mode != Poisoning::Off {
+        LAYER.set_comprehensive(mode == Poisoning::Comprehensive);
+        install_divert(&OPS);
     }
 }
 
-/// The process heap's layers, one per mode.
-static LIGHT: Layer = Layer::new(false);
-static FULL: Layer = Layer::new(true);
+/// The process heap's layer (all zeros: in `.bss`).
+static LAYER: Layer = Layer::new(false);
 
-/// The hook tables, one per mode.
-static LIGHT_OPS: Divert = Divert {
-    alloc: alloc::<false>,
-    free: free::<false>,
-    realloc: realloc::<false>,
-    usable: usable::<false>,
-    check: check::<false>,
-};
-static FULL_OPS: Divert = Divert {
-    alloc: alloc::<true>,
-    free: free::<true>,
-    realloc: realloc::<true>,
-    usable: usable::<true>,
-    check: check::<true>,
-};
+/// The hook table.
+static OPS: Divert = Divert { alloc, free, realloc, usable };
 
-/// The layer of a mode.
-fn layer<const FULL_: bool>() -> &'static Layer {
-    if FULL_ {
-        &FULL
-    } else {
-        &LIGHT
-    }
+/// Whether zero-size requests get the inaccessible page.
+fn full() -> bool {
+    LAYER.comprehensive()
 }
 
 /// [`Divert::alloc`].
-fn alloc<const F: bool>(
+fn alloc(
     a: &Arenas,
     size: usize,
     align: usize,
     zero: bool,
     func: &'static str,
 ) -> Option<NonNull<u8>> {
-    if F && size == 0 && align <= 16 {
+    if size == 0 && align <= 16 && full() {
         if let Some(p) = zero::take() {
             return Some(p);
         }
     }
-    let p = layer::<F>().alloc(a.main_heap(), size, align, zero, func);
+    let p = LAYER.alloc(a.main_heap(), size, align, zero, func);
     if p.is_none() {
         a.main_heap().failed(size, align, func);
     }
@@ -215,50 +190,53 @@ fn alloc<const F: bool>(
 ///
 /// # Safety
 /// As for [`Arenas::dealloc`].
-unsafe fn free<const F: bool>(a: &Arenas, p: NonNull<u8>) -> Result<(), HeapError> {
-    if F && zero::owns(p.as_ptr()) {
+unsafe fn free(a: &Arenas, p: NonNull<u8>) -> Result<(), HeapError> {
+    if zero::owns(p.as_ptr()) {
         return zero::give(p.as_ptr());
     }
     // SAFETY: forwarded contract.
-    unsafe { layer::<F>().free(a.main_heap(), p, "free") }
+    unsafe { LAYER.free(a.main_heap(), p, "free") }
 }
 
 /// [`Divert::realloc`].
 ///
 /// # Safety
 /// As for [`Arenas::reallocate`].
-unsafe fn realloc<const F: bool>(
+unsafe fn realloc(
     a: &Arenas,
     p: NonNull<u8>,
     new_size: usize,
     align: usize,
     func: &'static str,
 ) -> Result<NonNull<u8>, HeapError> {
-    if F && zero::owns(p.as_ptr()) {
+    if zero::owns(p.as_ptr()) {
         zero::check(p.as_ptr())?;
-        let q = alloc::<F>(a, new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
+        let q = alloc(a, new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
         zero::give(p.as_ptr())?;
         return Ok(q);
     }
     // SAFETY: forwarded contract.
-    unsafe { layer::<F>().realloc(a.main_heap(), p, new_size, align, func) }
+    unsafe { LAYER.realloc(a.main_heap(), p, new_size, align, func) }
 }
 
 /// [`Divert::usable`].
 ///
 /// # Safety
 /// As for [`Arenas::usable_size`].
-unsafe fn usable<const F: bool>(a: &Arenas, p: *const u8) -> Result<usize, HeapError> {
-    if F && zero::owns(p) {
+unsafe fn usable(a: &Arenas, p: *const u8) -> Result<usize, HeapError> {
+    if zero::owns(p) {
         return zero::check(p).map(|()| 0);
     }
     // SAFETY: forwarded contract.
-    unsafe { layer::<F>().usable(a.main_heap(), p.cast_mut()) }
+    unsafe { LAYER.usable(a.main_heap(), p.cast_mut()) }
 }
 
-/// [`Divert::check`].
-fn check<const F: bool>(a: &Arenas, print: bool, out: &mut dyn Write) -> bool {
-    layer::<F>().check(a.main_heap(), print, out, "check")
+/// The process heap's integrity check's part for poisoning (when it is
+/// on): every block's canaries, and the fill of quarantined blocks. Called
+/// by [`Arenas::check`] itself, not through the hook table, so that a
+/// program that never checks its heap does not link it.
+pub(super) fn check(a: &Arenas, print: bool, out: &mut dyn Write) -> bool {
+    mode() == Poisoning::Off || LAYER.check(a.main_heap(), print, out, "check")
 }
 
 impl<S: Source> Under for Heap<S> {
