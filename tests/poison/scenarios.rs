@@ -67,6 +67,7 @@ pub fn run(m: Poisoning) -> i32 {
         ("poison::malloc0_blocks_are_distinct_and_freed", malloc0_blocks),
         ("poison::checks_find_overflow_and_write_after_free", checks_find_damage),
         ("poison::intact_heap_passes_every_check", intact_heap_passes),
+        ("poison::threads_share_the_poisoned_heap", threads_share_the_heap),
     ])
 }
 
@@ -384,4 +385,60 @@ fn intact_heap_passes() {
     }
     // SAFETY: plain C call.
     assert!(unsafe { rawrt_heap_check(true) });
+}
+
+/// Four threads allocate, fill, check and free blocks at once (each
+/// frees half of its blocks, the main thread the other halves):
+/// every byte is kept and the heap passes its check, in every mode;
+/// with poisoning no thread gets an arena (the layer's blocks all come
+/// from the main heap).
+fn threads_share_the_heap() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::AtomicUsize;
+    const N: usize = 4;
+    const BLOCKS: usize = 400;
+    let slots: Arc<[AtomicUsize; N * BLOCKS]> =
+        Arc::new(core::array::from_fn(|_| AtomicUsize::new(0)));
+    let (arenas_before, _) = heap::process().arenas();
+    let handles: Vec<_> = (0..N)
+        .map(|t| {
+            let slots = slots.clone();
+            rawrt::thread::spawn(move || {
+                for i in 0..BLOCKS {
+                    let n = 1 + (i * 13 + t * 7) % 700;
+                    let p = alloc(n);
+                    // SAFETY: the block's own bytes.
+                    unsafe { core::ptr::write_bytes(p, t as u8, n) };
+                    slots[t * BLOCKS + i].store(p as usize | (n << 48), Ordering::Release);
+                }
+                // SAFETY: plain C call.
+                assert!(unsafe { rawrt_heap_check(true) });
+                for i in (0..BLOCKS).step_by(2) {
+                    let v = slots[t * BLOCKS + i].swap(0, Ordering::AcqRel);
+                    let (p, n) = ((v & ((1 << 48) - 1)) as *mut u8, v >> 48);
+                    assert!((0..n).all(|k| peek(p.wrapping_add(k)) == t as u8));
+                    release(p);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for (j, s) in slots.iter().enumerate() {
+        let v = s.swap(0, Ordering::AcqRel);
+        if v != 0 {
+            let (p, n) = ((v & ((1 << 48) - 1)) as *mut u8, v >> 48);
+            assert!((0..n).all(|k| peek(p.wrapping_add(k)) == (j / BLOCKS) as u8));
+            release(p);
+        }
+    }
+    // SAFETY: plain C call.
+    assert!(unsafe { rawrt_heap_check(true) });
+    let (arenas, _) = heap::process().arenas();
+    if poisoned() {
+        assert_eq!((arenas_before, arenas), (0, 0));
+    } else {
+        assert!(arenas > 0);
+    }
 }
