@@ -96,10 +96,11 @@ type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
 // resize and size query takes the homeless slow paths, which call it
 // (`allocate_homeless`, `free_diverted`, `realloc_foreign`,
 // `usable_size`, and the `!THREADS` branches); `check` adds the
-// layer's verdict (`poison::check`, called directly). Not installed, the fast paths are unchanged: only the cold
-// homeless paths load it. A layer that wants to run over another (say
-// tracing over poisoning) installs a table whose functions call the
-// other's.
+// layer's verdict (`poison::check`, called directly, so that a program
+// that never checks does not link it). Not installed, the fast paths are
+// unchanged: only the cold homeless paths load it. A layer that wants to
+// run over another (say tracing over poisoning) installs a table whose
+// functions call the other's.
 
 /// What a debug layer does for the process heap. Its blocks come from
 /// the main heap (no thread has an arena or a cache while it is
@@ -119,8 +120,8 @@ pub(super) struct Divert {
 pub(super) type DivertRealloc =
     unsafe fn(&Arenas, NonNull<u8>, usize, usize, &'static str) -> Result<NonNull<u8>, HeapError>;
 
-/// 0, or the address of the installed [`Divert`] table (an address, not a
-/// pointer, as `TAKE_ARENA`: a program that installs none links none).
+/// 0, or the address of the installed [`Divert`] table (an address, as
+/// `TAKE_ARENA`).
 static DIVERT: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs `d` for the rest of the process (before the first
