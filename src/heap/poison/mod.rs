@@ -255,8 +255,9 @@ impl<S: Source> Under for Heap<S> {
     }
 
     fn walk(&self, f: &mut dyn FnMut(*mut u8, usize)) {
-        let mem = self.mem();
-        self.lock().quieted().walk_blocks(&mut |_, p, usable, used| {
+        let g = self.lock().quieted();
+        let mem = g.mem();
+        g.walk_blocks(&mut |_, p, usable, used| {
             if used {
                 f(mem.ptr(p), usable);
             }
