@@ -123,7 +123,10 @@ pub use ext_lock::{ExtHeld, ExtLock, ExtLockFn};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
-pub use poison::{poisoning, set_poisoning, set_poisoning_c, Poisoning};
+pub use poison::{
+    poisoning, set_poisoning, set_poisoning_c, Poisoning, POISON_COMPREHENSIVE, POISON_LIGHT,
+    POISON_OFF,
+};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, KIND_RESERVED, MMAP_SEGMENT};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,

@@ -135,13 +135,20 @@ pub fn set_poisoning(mode: Poisoning) -> Result<(), Errno> {
     Ok(())
 }
 
-/// [`set_poisoning`] with C's mode numbers: 0 off, 1 light, 2
-/// comprehensive; `EINVAL` for any other.
+/// C's `RAWRT_POISON_OFF`.
+pub const POISON_OFF: i32 = 0;
+/// C's `RAWRT_POISON_LIGHT`.
+pub const POISON_LIGHT: i32 = 1;
+/// C's `RAWRT_POISON_COMPREHENSIVE`.
+pub const POISON_COMPREHENSIVE: i32 = 2;
+
+/// [`set_poisoning`] with C's mode numbers ([`POISON_OFF`],
+/// [`POISON_LIGHT`], [`POISON_COMPREHENSIVE`]); `EINVAL` for any other.
 pub fn set_poisoning_c(mode: i32) -> Result<(), Errno> {
     let m = match mode {
-        0 => Poisoning::Off,
-        1 => Poisoning::Light,
-        2 => Poisoning::Comprehensive,
+        POISON_OFF => Poisoning::Off,
+        POISON_LIGHT => Poisoning::Light,
+        POISON_COMPREHENSIVE => Poisoning::Comprehensive,
         _ => return Err(Errno::EINVAL),
     };
     set_poisoning(m)
