@@ -110,6 +110,10 @@ fn run() -> i32 {
     );
     rawrt::println!("ESP_OK {}", caps::ESP_OK);
     rawrt::println!("ESP_FAIL {}", caps::ESP_FAIL as i64 as u64);
+    // Heap poisoning's modes.
+    rawrt::println!("RAWRT_POISON_OFF {}", rawrt::heap::POISON_OFF);
+    rawrt::println!("RAWRT_POISON_LIGHT {}", rawrt::heap::POISON_LIGHT);
+    rawrt::println!("RAWRT_POISON_COMPREHENSIVE {}", rawrt::heap::POISON_COMPREHENSIVE);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

@@ -706,6 +706,24 @@ int RAWRT_N(setrlimit)(int resource, const struct RAWRT_N(rlimit) *rlim);
  * with errno set by the write that failed. */
 int rawrt_heap_svg(RAWRT_N(multi_heap_handle_t) heap, int fd);
 
+/* Heap poisoning of the process heap (README, "Debugging memory"); the
+ * environment variable RAWRT_HEAP_POISONING=off|light|comprehensive chooses
+ * it without a rebuild. */
+#define RAWRT_POISON_OFF 0
+/* A head and a tail canary around every block, checked by free, realloc
+ * and the integrity checks. */
+#define RAWRT_POISON_LIGHT 1
+/* Also new memory filled with 0xCE, freed memory with 0xFE and kept in a
+ * quarantine that checks it was not written; malloc(0) inaccessible. */
+#define RAWRT_POISON_COMPREHENSIVE 2
+/* Chooses the mode (overriding the environment) before the process heap's
+ * first allocation. 0, or -1 with errno EINVAL (no such mode) or EBUSY (the
+ * heap has allocated already). */
+int rawrt_heap_set_poisoning(int mode);
+/* Whether the process heap is intact (with poisoning: its canaries and
+ * fills too); each fault found is printed on stderr if print_errors. */
+bool rawrt_heap_check(bool print_errors);
+
 /* ------------------------------------------------------------------------
  * Runtime
  * ------------------------------------------------------------------------ */

@@ -1,6 +1,9 @@
-//! Heap debugging for C: `rawrt_heap_svg`.
+//! Heap debugging for C: `rawrt_heap_svg`, `rawrt_heap_set_poisoning`,
+//! `rawrt_heap_check`.
 
 use crate::heap::{self, Heap, RegionSource};
+use crate::rt::io::FdWriter;
+use crate::sys::STDERR;
 
 /// `rawrt_heap_svg`: writes an SVG picture of `heap` (a
 /// `multi_heap_handle_t`; NULL: the process heap and its thread arenas)
@@ -8,4 +11,21 @@ use crate::heap::{self, Heap, RegionSource};
 #[no_mangle]
 extern "C" fn rawrt_heap_svg(heap: Option<&Heap<RegionSource>>, fd: i32) -> i32 {
     super::or_errno(heap::svg_to_fd(heap, fd).map(|()| 0), -1)
+}
+
+/// `rawrt_heap_set_poisoning`: the process heap's poisoning mode (0 off,
+/// 1 light, 2 comprehensive), overriding `RAWRT_HEAP_POISONING`. 0, or -1
+/// with `errno` `EINVAL` (another mode) or `EBUSY` (the heap has
+/// allocated already).
+#[no_mangle]
+extern "C" fn rawrt_heap_set_poisoning(mode: i32) -> i32 {
+    super::or_errno(heap::set_poisoning_c(mode).map(|()| 0), -1)
+}
+
+/// `rawrt_heap_check`: whether the process heap is intact (with
+/// poisoning, its canaries and fills too); each fault found is printed on
+/// stderr if `print_errors`.
+#[no_mangle]
+extern "C" fn rawrt_heap_check(print_errors: bool) -> bool {
+    FdWriter::with(STDERR, |w| heap::process().check(print_errors, w))
 }

@@ -89,6 +89,75 @@ static FREE_REMOTE: AtomicUsize = AtomicUsize::new(0);
 /// [`free_remote`]'s type.
 type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
 
+// ---- The debug hook -------------------------------------------------
+// The one place where a debug layer (heap poisoning, `poison/`) takes
+// over the process heap. Installed, it keeps every thread homeless (no
+// cache, no arena: `choose_home`), so that every allocation, free,
+// resize and size query takes the homeless slow paths, which call it
+// (`allocate_homeless`, `free_diverted`, `realloc_foreign`,
+// `usable_size`, and the `!THREADS` branches); `check` adds the
+// layer's verdict (`poison::check`, called directly, so that a program
+// that never checks does not link it). Not installed, the fast paths are
+// unchanged: only the cold homeless paths load it. A layer that wants to
+// run over another (say tracing over poisoning) installs a table whose
+// functions call the other's.
+
+/// What a debug layer does for the process heap. Its blocks come from
+/// the main heap (no thread has an arena or a cache while it is
+/// installed): [`Arenas::main_heap`].
+pub(super) struct Divert {
+    /// As [`Arenas::allocate`] (the failed-allocation callback included).
+    pub alloc: fn(&Arenas, usize, usize, bool, &'static str) -> Option<NonNull<u8>>,
+    /// As [`Arenas::dealloc`].
+    pub free: unsafe fn(&Arenas, NonNull<u8>) -> Result<(), HeapError>,
+    /// As [`Arenas::reallocate`].
+    pub realloc: DivertRealloc,
+    /// As [`Arenas::usable_size`].
+    pub usable: unsafe fn(&Arenas, *const u8) -> Result<usize, HeapError>,
+}
+
+/// [`Divert::realloc`]'s type.
+pub(super) type DivertRealloc =
+    unsafe fn(&Arenas, NonNull<u8>, usize, usize, &'static str) -> Result<NonNull<u8>, HeapError>;
+
+/// 0, or the address of the installed [`Divert`] table (an address, as
+/// `TAKE_ARENA`).
+static DIVERT: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs `d` for the rest of the process (before the first
+/// allocation: see `poison::fix`).
+pub(super) fn install_divert(d: &'static Divert) {
+    DIVERT.store(d as *const Divert as usize, Ordering::Release);
+}
+
+/// The installed debug layer, if any.
+#[inline(always)]
+fn divert() -> Option<&'static Divert> {
+    match DIVERT.load(Ordering::Acquire) {
+        0 => None,
+        // SAFETY: a non-zero `DIVERT` is the address of a static `Divert`.
+        a => Some(unsafe { &*(a as *const Divert) }),
+    }
+}
+
+/// Whether threads stay homeless: under Valgrind's Memcheck or with a
+/// debug layer installed.
+#[inline(always)]
+fn diverted() -> bool {
+    DIVERT.load(Ordering::Relaxed) != 0 || valgrind::running()
+}
+
+/// The first allocation of a thread (and every one while diverted): the
+/// heap's debugging mode is fixed at the process's first
+/// ([`super::poison::fix`], which reads `RAWRT_HEAP_POISONING`).
+#[inline(always)]
+fn first_use() {
+    if !super::poison::fixed() {
+        super::poison::fix();
+    }
+}
+// ---- end of the debug hook ------------------------------------------
+
 /// Lets threads other than the main one get arenas of their own, free
 /// each other's blocks through the remote lists, and give their caches
 /// back when they end (called before the first thread starts).
@@ -208,10 +277,11 @@ impl Arenas {
     #[cold]
     #[inline(never)]
     fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
-        if valgrind::running() {
-            // Under Valgrind a thread keeps no cache and no arena: with no
-            // home every allocation and free takes the slow paths, which
-            // tell Memcheck about each block.
+        if diverted() {
+            // Under Valgrind, or with a debug layer, a thread keeps no
+            // cache and no arena: with no home every allocation and free
+            // takes the slow paths, which tell Memcheck (or the layer)
+            // about each block.
             return &PROCESS.main;
         }
         let main =
@@ -349,6 +419,10 @@ impl Arenas {
         func: &'static str,
     ) -> Option<NonNull<u8>> {
         if !THREADS {
+            first_use();
+            if let Some(d) = divert() {
+                return (d.alloc)(self, size, align, zero, func);
+            }
             return self.main.allocate(size, align, zero, func);
         }
         let c = own_cache();
@@ -375,6 +449,10 @@ impl Arenas {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        first_use();
+        if let Some(d) = divert() {
+            return (d.alloc)(self, size, align, zero, func);
+        }
         if valgrind::running() {
             return self.allocate_announced(size, align, zero, func);
         }
@@ -487,6 +565,10 @@ impl Arenas {
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
         if !THREADS {
+            if let Some(d) = divert() {
+                // SAFETY: forwarded contract.
+                return unsafe { (d.free)(self, ptr) };
+            }
             // SAFETY: forwarded contract.
             return unsafe { self.main.dealloc(ptr) };
         }
@@ -516,9 +598,9 @@ impl Arenas {
             // SAFETY: forwarded contract.
             return unsafe { o.dealloc_locked(Some(c), p, 0) };
         }
-        if c.home == 0 && valgrind::running() {
+        if c.home == 0 && diverted() {
             // SAFETY: forwarded contract.
-            return unsafe { Self::free_announced(o, p) };
+            return unsafe { self.free_diverted(o, p) };
         }
         let f = FREE_REMOTE.load(Ordering::Acquire);
         if f == 0 {
@@ -530,6 +612,22 @@ impl Arenas {
         // SAFETY: a non-zero `FREE_REMOTE` is `free_remote`'s address,
         // stored by `enable_arenas` with this very type; forwarded contract.
         unsafe { core::mem::transmute::<usize, FreeRemoteFn>(f)(o, p) }
+    }
+
+    /// [`free_to_owner`](Self::free_to_owner) with threads homeless: to the
+    /// debug layer, else (under Memcheck) [`free_announced`](Self::free_announced).
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_diverted(&self, o: &ProcHeap, p: usize) -> Result<(), HeapError> {
+        if let Some(d) = divert() {
+            // SAFETY: forwarded contract; `p` is not null (a payload address).
+            return unsafe { (d.free)(self, NonNull::new_unchecked(o.mem().ptr(p))) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { Self::free_announced(o, p) }
     }
 
     /// [`free_to_owner`](Self::free_to_owner) under Valgrind's Memcheck,
@@ -577,6 +675,10 @@ impl Arenas {
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
         if !THREADS {
+            if let Some(d) = divert() {
+                // SAFETY: forwarded contract.
+                return unsafe { (d.realloc)(self, ptr, new_size, align, func) };
+            }
             // SAFETY: forwarded contract.
             return unsafe { self.main.reallocate(ptr, new_size, align, func) };
         }
@@ -642,7 +744,11 @@ impl Arenas {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        if c.home == 0 && valgrind::running() {
+        if c.home == 0 && diverted() {
+            if let Some(d) = divert() {
+                // SAFETY: forwarded contract.
+                return unsafe { (d.realloc)(self, ptr, new_size, align, func) };
+            }
             // SAFETY: forwarded contract.
             return unsafe { self.realloc_announced(ptr, new_size, align, func) };
         }
@@ -676,6 +782,10 @@ impl Arenas {
     /// As for [`Heap::usable_size`].
     #[inline(never)]
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
+        if let Some(d) = divert() {
+            // SAFETY: forwarded contract.
+            return unsafe { (d.usable)(self, ptr) };
+        }
         // The header lies outside the block Memcheck knows.
         let _quiet = valgrind::Quiet::new();
         // SAFETY: forwarded contract.
@@ -743,7 +853,18 @@ impl Arenas {
                 h.check(print_errors, out)
             };
         }
+        if divert().is_some() {
+            // Not through the table: a program that never checks its heap
+            // links no check of the layer's.
+            ok &= super::poison::check(self, print_errors, out);
+        }
         ok
+    }
+
+    /// The main heap, where a debug layer's blocks come from (see
+    /// [`Divert`]).
+    pub(super) fn main_heap(&self) -> &ProcHeap {
+        &self.main
     }
 
     /// Whether `ptr` lies in the process heap and the heap is intact.

@@ -68,6 +68,7 @@ mod info;
 mod integrity;
 mod large;
 mod os;
+mod poison;
 mod process;
 mod raw;
 mod realloc;
@@ -90,6 +91,8 @@ pub(crate) use caps::tests as caps_tests;
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
+#[cfg(test)]
+pub(crate) use poison::tests as poison_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]
@@ -120,6 +123,10 @@ pub use ext_lock::{ExtHeld, ExtLock, ExtLockFn};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
+pub use poison::{
+    poisoning, set_poisoning, set_poisoning_c, Poisoning, POISON_COMPREHENSIVE, POISON_LIGHT,
+    POISON_OFF,
+};
 pub use process::{ProcessSource, GROW_STEP, KIND_BRK, KIND_MMAP, KIND_RESERVED, MMAP_SEGMENT};
 pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,

@@ -24,6 +24,35 @@ pub fn fatal_at(func: &str, what: &str, addr: usize) -> ! {
     report(func, what, b" at ", addr)
 }
 
+/// Prints `rawrt: FUNC(): WHAT block 0xADDR` on stderr in one `write`,
+/// or with an offset `rawrt: FUNC(): WHAT at offset N of block 0xADDR`,
+/// then ends the process with `SIGABRT`: a debugging check (heap
+/// poisoning) found the block damaged. For example `rawrt: free(): canary
+/// corrupted after block 0x5555deadbeef` or `rawrt: free(): write after
+/// free at offset 100 of block 0x5555deadbeef`.
+#[cold]
+#[inline(never)]
+pub fn fatal_block(func: &str, what: &str, offset: Option<usize>, addr: usize) -> ! {
+    // `WHAT at offset N of`, then `report` adds ` block 0xADDR`.
+    let mut buf = [0u8; 96];
+    let mut len = 0;
+    let mut d = [0u8; 20];
+    let tail: [&[u8]; 3] = match offset {
+        Some(n) => [b" at offset ", itoa::dec(n as u64, &mut d), b" of"],
+        None => [b"", b"", b""],
+    };
+    for part in [what.as_bytes(), tail[0], tail[1], tail[2]] {
+        for &c in part {
+            if let Some(slot) = buf.get_mut(len) {
+                *slot = c;
+                len += 1;
+            }
+        }
+    }
+    let what = buf.get(..len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or(what);
+    report(func, what, b" block ", addr)
+}
+
 #[cold]
 #[inline(never)]
 fn report(func: &str, what: &str, sep: &[u8], addr: usize) -> ! {

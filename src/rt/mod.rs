@@ -25,7 +25,7 @@ mod vdso;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};
-pub use fatal::{fatal, fatal_at};
+pub use fatal::{fatal, fatal_at, fatal_block};
 pub use start::rawrt_init;
 pub use vdso::clock_gettime;
 

@@ -50,8 +50,9 @@ const X86_64: &[Example] = &[
     Example { src: "x86_64-fasm.asm", who: "FASM", assemble: fasm },
 ];
 
-/// The size budget of each x86_64 example, in bytes.
-const MAX_BYTES: u64 = 50 * 1024;
+/// The size budget of each x86_64 example, in bytes (heap poisoning,
+/// chosen at run time, takes about 7 KiB of it).
+const MAX_BYTES: u64 = 57 * 1024;
 
 /// Sources checked elsewhere (scripts/cross.sh).
 const CROSS: &[&str] = &["aarch64-gas.s", "riscv64-gas.s"];

@@ -18,6 +18,7 @@ mod header;
 mod heapmap;
 mod memcheck;
 mod nopanic;
+mod poison;
 mod staticlib;
 mod template;
 mod valgrind;
@@ -78,6 +79,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ),
     ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
     ("hosted::heap_picture_matches_statistics", heapmap::heap_picture_matches_statistics),
+    ("hosted::poisoning_chosen_by_the_environment", poison::environment_chooses_the_mode),
     ("hosted::memcheck_understands_the_heap", valgrind::memcheck_understands_the_heap),
     (
         "hosted::memcheck_understands_region_allocators",

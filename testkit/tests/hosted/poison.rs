@@ -1,0 +1,72 @@
+//! Heap poisoning chosen without a rebuild: `tests/c/poison.c`, linked
+//! with the README's C line, run with `RAWRT_HEAP_POISONING` set to each
+//! mode, to a value that is no mode, and with the mode chosen by
+//! `rawrt_heap_set_poisoning` over the variable.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+/// How the program ended (exit status or signal), its stdout and stderr.
+fn run(exe: &std::path::Path, env: Option<&str>, scenario: &str) -> (String, String, String) {
+    let mut c = Command::new(exe);
+    c.arg(scenario).env_remove("RAWRT_HEAP_POISONING");
+    if let Some(v) = env {
+        c.env("RAWRT_HEAP_POISONING", v);
+    }
+    let o = c.output().unwrap();
+    let ended = match (o.status.code(), o.status.signal()) {
+        (Some(c), _) => format!("exit {c}"),
+        (_, Some(s)) => format!("signal {s}"),
+        _ => unreachable!(),
+    };
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    (ended, out, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// The address the program announced.
+fn addr(out: &str) -> &str {
+    out.lines().find_map(|l| l.strip_prefix("addr ")).expect("no address announced")
+}
+
+pub(super) fn environment_chooses_the_mode() {
+    let flags = super::cmalloc::readme_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/poison.c", &flags, "poison");
+    // Off (unset, empty, `off`): nothing is detected, the program ends.
+    for env in [None, Some(""), Some("off")] {
+        for s in ["overflow", "uaf", "zero"] {
+            let (ended, out, err) = run(&exe, env, s);
+            assert_eq!((ended.as_str(), err.as_str()), ("exit 0", ""), "{env:?} {s}");
+            assert!(out.ends_with("done\n"), "{env:?} {s}: {out}");
+        }
+    }
+    // Light: the overflow is reported at free; the rest goes unnoticed.
+    let (ended, out, err) = run(&exe, Some("light"), "overflow");
+    let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
+    assert_eq!((ended.as_str(), err), ("signal 6", line));
+    for s in ["uaf", "zero"] {
+        let (ended, _, err) = run(&exe, Some("light"), s);
+        assert_eq!((ended.as_str(), err.as_str()), ("exit 0", ""), "light {s}");
+    }
+    // Comprehensive: all three.
+    let (ended, out, err) = run(&exe, Some("comprehensive"), "overflow");
+    let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
+    assert_eq!((ended.as_str(), err), ("signal 6", line));
+    let (ended, out, err) = run(&exe, Some("comprehensive"), "uaf");
+    let line = format!("rawrt: free(): write after free at offset 100 of block {}\n", addr(&out));
+    assert_eq!((ended.as_str(), err), ("signal 6", line));
+    let (ended, _, err) = run(&exe, Some("comprehensive"), "zero");
+    assert_eq!((ended.as_str(), err.as_str()), ("signal 11", ""));
+    // A value that is no mode: one line at the first allocation, SIGABRT.
+    let (ended, out, err) = run(&exe, Some("Light"), "overflow");
+    let line = "rawrt: RAWRT_HEAP_POISONING: unknown mode \"Light\" (off, light, comprehensive)\n";
+    assert_eq!((ended.as_str(), out.as_str(), err.as_str()), ("signal 6", "", line));
+    // The program's own choice, before its first allocation, wins over
+    // the variable; later choices fail with EBUSY, unknown modes EINVAL.
+    for env in [None, Some("comprehensive")] {
+        let (ended, out, err) = run(&exe, env, "api");
+        let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
+        assert!(out.starts_with("api ok\n"), "{out}");
+        assert_eq!((ended.as_str(), err), ("signal 6", line));
+    }
+}
