@@ -15,7 +15,7 @@
 
 use core::mem::{offset_of, size_of};
 use linux_raw_sys::{errno as e, general as g};
-use rawrt::heap::caps;
+use rawrt::heap::{caps, trace};
 use rawrt::sys::{self, mq::MqAttr, process::Rlimit, time::Timespec};
 use rawrt::thread::c11;
 
@@ -110,6 +110,8 @@ fn run() -> i32 {
     );
     rawrt::println!("ESP_OK {}", caps::ESP_OK);
     rawrt::println!("ESP_FAIL {}", caps::ESP_FAIL as i64 as u64);
+    rawrt::println!("ESP_ERR_INVALID_STATE {}", trace::ESP_ERR_INVALID_STATE);
+    rawrt::println!("CONFIG_HEAP_TRACING_STACK_DEPTH {}", trace::STACK_DEPTH);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

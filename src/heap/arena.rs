@@ -44,6 +44,7 @@ use super::os::{LinuxOs, Os};
 use super::process::ProcessSource;
 use super::raw::FailedAllocFn;
 use super::tcache::{self, ThreadCache};
+use super::trace::diverted;
 use super::PROCESS;
 use crate::rt::valgrind;
 use crate::sync::Lock;
@@ -208,10 +209,11 @@ impl Arenas {
     #[cold]
     #[inline(never)]
     fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
-        if valgrind::running() {
-            // Under Valgrind a thread keeps no cache and no arena: with no
-            // home every allocation and free takes the slow paths, which
-            // tell Memcheck about each block.
+        if valgrind::running() || diverted() {
+            // Under Valgrind, or while the heap is traced (`trace/hook.rs`),
+            // a thread keeps no cache and no arena: with no home every
+            // allocation and free takes the slow paths, which tell Memcheck
+            // about each block, or the tracer.
             return &PROCESS.main;
         }
         let main =
@@ -375,7 +377,7 @@ impl Arenas {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if valgrind::running() {
+        if valgrind::running() || diverted() {
             return self.allocate_announced(size, align, zero, func);
         }
         // Now the thread has a home, and the usual slow path serves it.
@@ -383,7 +385,8 @@ impl Arenas {
         self.allocate_slow(size, align, zero, func)
     }
 
-    /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck,
+    /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck
+    /// (or diverted for the tracer: then the announcements do nothing),
     /// which learns of the block: its `size` bytes are undefined (unless
     /// `zero`), the rest of it inaccessible, so that an overflow of even
     /// one byte is reported.
@@ -486,22 +489,66 @@ impl Arenas {
     /// As for [`Heap::dealloc`].
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.dealloc_fast(ptr) } {
+            Some(r) => r,
+            // SAFETY: forwarded contract.
+            None => unsafe { self.dealloc_slow(ptr) },
+        }
+    }
+
+    /// The part of [`dealloc`](Self::dealloc) that C's `free` inlines: a
+    /// block of the calling thread's own heap, into its cache (or, with
+    /// its bin full, into the heap); `None` leaves the block to
+    /// [`dealloc_slow`](Self::dealloc_slow).
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_fast(&self, ptr: NonNull<u8>) -> Option<Result<(), HeapError>> {
+        if !THREADS {
+            return None;
+        }
+        let p = ptr.as_ptr().addr();
+        let c = own_cache();
+        let h = Self::home_of(c)?;
+        match h.cache_free(c, p) {
+            tcache::Freed::Cached => Some(Ok(())),
+            // SAFETY: forwarded contract.
+            tcache::Freed::BinFull(i) => Some(unsafe { h.dealloc_locked(Some(c), p, i) }),
+            tcache::Freed::ToHeap => None,
+        }
+    }
+
+    /// [`dealloc`](Self::dealloc) of a block that
+    /// [`dealloc_fast`](Self::dealloc_fast) did not take: to its owner.
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_slow(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
         if !THREADS {
             // SAFETY: forwarded contract.
             return unsafe { self.main.dealloc(ptr) };
         }
-        let p = ptr.as_ptr().addr();
-        let c = own_cache();
-        if let Some(h) = Self::home_of(c) {
-            match h.cache_free(c, p) {
-                tcache::Freed::Cached => return Ok(()),
-                // SAFETY: forwarded contract.
-                tcache::Freed::BinFull(i) => return unsafe { h.dealloc_locked(Some(c), p, i) },
-                tcache::Freed::ToHeap => {}
-            }
-        }
         // SAFETY: forwarded contract.
-        unsafe { self.free_to_owner(c, p) }
+        unsafe { self.free_to_owner(own_cache(), ptr.as_ptr().addr()) }
+    }
+
+    /// The calling thread leaves its home heap (when the heap is diverted
+    /// for tracing): its cache goes back to the heap, and from now on it
+    /// takes the slow paths. (Its arena, if it had one, is not offered to
+    /// other threads again.)
+    pub(crate) fn leave_home(&self) {
+        if !THREADS {
+            return;
+        }
+        let c = own_cache();
+        let Some(h) = Self::home_of(c) else { return };
+        let mut g = h.lock_cached(c);
+        tcache::flush_into(&mut g, c);
+        drop(g);
+        c.home = 0;
     }
 
     /// Frees the block at `p`, which the calling thread's cache did not
@@ -621,9 +668,11 @@ impl Arenas {
             // SAFETY: two distinct live blocks, each holding the bytes copied.
             unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size)) };
         }
-        // Under Memcheck every block is the main heap's (`choose_home`).
+        // Under Memcheck every block is the main heap's (`choose_home`);
+        // diverted, a thread's blocks from before may be its arena's.
+        let p = ptr.as_ptr().addr();
         // SAFETY: forwarded contract; the block was validated above.
-        unsafe { Self::free_announced(&self.main, ptr.as_ptr().addr()) }?;
+        unsafe { Self::free_announced(self.owner(p), p) }?;
         Ok(q)
     }
 
@@ -642,7 +691,7 @@ impl Arenas {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        if c.home == 0 && valgrind::running() {
+        if c.home == 0 && (valgrind::running() || diverted()) {
             // SAFETY: forwarded contract.
             return unsafe { self.realloc_announced(ptr, new_size, align, func) };
         }

@@ -77,6 +77,7 @@ mod segment;
 mod source;
 mod svg;
 mod tcache;
+pub mod trace;
 mod traits;
 mod trim;
 
@@ -90,6 +91,8 @@ pub(crate) use caps::tests as caps_tests;
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
+#[cfg(test)]
+pub(crate) use trace::record_tests as trace_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]
