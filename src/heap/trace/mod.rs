@@ -182,6 +182,16 @@ fn callers(site: &Site) -> [usize; STACK_DEPTH] {
     c
 }
 
+/// The callers a walk from frame pointer `fp` finds (up to
+/// `STACK_DEPTH - 1`, zeros after): what the records get past the return
+/// address. Public for the tests of the walk's bounds.
+#[doc(hidden)]
+pub fn walk_from(fp: usize) -> [usize; STACK_DEPTH - 1] {
+    let mut out = [0; STACK_DEPTH - 1];
+    walk(fp, &mut out);
+    out
+}
+
 /// Fills `out` with the return addresses of the frame records from `fp`
 /// up, stopping (leaving zeros) at the first that is not plainly a frame
 /// record of this thread's stack: misaligned, not above the previous one
