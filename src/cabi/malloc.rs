@@ -75,9 +75,8 @@ c_name! {
 /// `p` and returns NULL; on failure NULL with `ENOMEM` and `p` intact. A
 /// block of a registered heap is resized in that heap.
 unsafe extern "C" fn realloc(p: *mut u8, size: usize) -> *mut u8 {
-    // SAFETY: C's contract for realloc (the stub, `heap/trace/hook.rs`,
-    // learns the caller; NULL and ENOMEM on failure).
-    unsafe { trace::__rawrt_realloc(p, size) }
+    // SAFETY: C's contract for realloc (NULL and ENOMEM on failure).
+    unsafe { trace::realloc_c(p, size) }
 }
 }
 

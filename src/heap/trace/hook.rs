@@ -126,6 +126,25 @@ mod entries {
         pub fn __rawrt_free_at(p: *mut u8, file: *const c_char, line: u32);
     }
 
+    /// C's `realloc`: as before tracing existed ([`caps::realloc_c`]) until
+    /// the heap is diverted (one load and branch), then through the stub,
+    /// which learns the caller (a tail call).
+    ///
+    /// # Safety
+    /// C's contract for `realloc`.
+    #[inline(always)]
+    pub unsafe fn realloc_c(p: *mut u8, size: usize) -> *mut u8 {
+        if diverted() {
+            // SAFETY: forwarded contract.
+            return unsafe { __rawrt_realloc(p, size) };
+        }
+        // SAFETY: forwarded contract.
+        match unsafe { caps::realloc_c(p, size, "realloc") } {
+            Ok(q) => q,
+            Err(_) => enomem(),
+        }
+    }
+
     crate::caller_stub!("__rawrt_alloc_slow", alloc_at, 3);
     crate::caller_stub!("__rawrt_free_slow", free_at, 1);
     crate::caller_stub!("__rawrt_realloc", realloc_at, 2);
@@ -139,10 +158,18 @@ mod entries {
         core::ptr::null_mut()
     }
 
-    fn alloc(size: usize, align: usize, kind: u32, site: &Site) -> *mut u8 {
+    /// The call site's parts, made a [`Site`] only for the tracer.
+    type At = (usize, usize, *const c_char, u32);
+
+    fn site((caller, fp, file, line): At) -> Site {
+        Site { caller, fp, file, line }
+    }
+
+    #[inline(always)]
+    fn alloc(size: usize, align: usize, kind: u32, at: At) -> *mut u8 {
         let (zero, func) = (kind == CALLOC, NAMES[kind as usize % NAMES.len()]);
         let p = match ops() {
-            Some(o) => (o.alloc)(size, align, zero, func, site),
+            Some(o) => (o.alloc)(size, align, zero, func, &site(at)),
             None => caps::malloc_slow(size, align, zero, func),
         };
         p.map_or_else(enomem, NonNull::as_ptr)
@@ -150,10 +177,11 @@ mod entries {
 
     /// # Safety
     /// C's contract for `free`.
-    unsafe fn free(p: *mut u8, site: &Site) {
+    #[inline(always)]
+    unsafe fn free(p: *mut u8, at: At) {
         match ops() {
             // SAFETY: forwarded contract.
-            Some(o) => unsafe { (o.free)(p, site) },
+            Some(o) => unsafe { (o.free)(p, &site(at)) },
             // SAFETY: forwarded contract.
             None => unsafe { caps::free_slow(p, "free") },
         }
@@ -161,10 +189,11 @@ mod entries {
 
     /// # Safety
     /// C's contract for `realloc`.
-    unsafe fn realloc(p: *mut u8, size: usize, site: &Site) -> *mut u8 {
+    #[inline(always)]
+    unsafe fn realloc(p: *mut u8, size: usize, at: At) -> *mut u8 {
         let r = match ops() {
             // SAFETY: forwarded contract.
-            Some(o) => unsafe { (o.realloc)(p, size, site) },
+            Some(o) => unsafe { (o.realloc)(p, size, &site(at)) },
             // SAFETY: forwarded contract.
             None => unsafe { caps::realloc_c(p, size, "realloc") },
         };
@@ -180,21 +209,21 @@ mod entries {
         caller: usize,
         fp: usize,
     ) -> *mut u8 {
-        alloc(size, align, kind, &Site { caller, fp, file: NOWHERE, line: 0 })
+        alloc(size, align, kind, (caller, fp, NOWHERE, 0))
     }
 
     /// # Safety
     /// C's contract for `free` (`p` not null).
     unsafe extern "C" fn free_at(p: *mut u8, caller: usize, fp: usize) {
         // SAFETY: forwarded contract.
-        unsafe { free(p, &Site { caller, fp, file: NOWHERE, line: 0 }) }
+        unsafe { free(p, (caller, fp, NOWHERE, 0)) }
     }
 
     /// # Safety
     /// C's contract for `realloc`.
     unsafe extern "C" fn realloc_at(p: *mut u8, size: usize, caller: usize, fp: usize) -> *mut u8 {
         // SAFETY: forwarded contract.
-        unsafe { realloc(p, size, &Site { caller, fp, file: NOWHERE, line: 0 }) }
+        unsafe { realloc(p, size, (caller, fp, NOWHERE, 0)) }
     }
 
     extern "C" fn malloc_loc(
@@ -204,7 +233,7 @@ mod entries {
         caller: usize,
         fp: usize,
     ) -> *mut u8 {
-        alloc(size, ALIGN, MALLOC, &Site { caller, fp, file, line })
+        alloc(size, ALIGN, MALLOC, (caller, fp, file, line))
     }
 
     extern "C" fn calloc_loc(
@@ -216,7 +245,7 @@ mod entries {
         fp: usize,
     ) -> *mut u8 {
         match n.checked_mul(size) {
-            Some(total) => alloc(total, ALIGN, CALLOC, &Site { caller, fp, file, line }),
+            Some(total) => alloc(total, ALIGN, CALLOC, (caller, fp, file, line)),
             None => enomem(),
         }
     }
@@ -232,7 +261,7 @@ mod entries {
         fp: usize,
     ) -> *mut u8 {
         // SAFETY: forwarded contract.
-        unsafe { realloc(p, size, &Site { caller, fp, file, line }) }
+        unsafe { realloc(p, size, (caller, fp, file, line)) }
     }
 
     /// # Safety
@@ -246,7 +275,7 @@ mod entries {
     ) {
         if !p.is_null() {
             // SAFETY: forwarded contract.
-            unsafe { free(p, &Site { caller, fp, file, line }) }
+            unsafe { free(p, (caller, fp, file, line)) }
         }
     }
 }

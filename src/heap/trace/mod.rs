@@ -38,7 +38,8 @@ use hook::TraceOps;
 #[cfg(not(test))]
 pub use hook::{
     __rawrt_alloc_slow, __rawrt_calloc_at, __rawrt_free_at, __rawrt_free_slow, __rawrt_malloc_at,
-    __rawrt_realloc, __rawrt_realloc_at, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN, VALLOC,
+    __rawrt_realloc, __rawrt_realloc_at, realloc_c, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN,
+    VALLOC,
 };
 pub use hook::{diverted, Site};
 #[cfg(test)]
