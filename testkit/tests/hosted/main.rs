@@ -16,6 +16,7 @@ mod dwarf;
 mod examples;
 mod header;
 mod heapmap;
+mod leaks;
 mod memcheck;
 mod nopanic;
 mod staticlib;
@@ -78,6 +79,8 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ),
     ("hosted::system_interfaces_from_c", ctests::system_interfaces_from_c),
     ("hosted::heap_picture_matches_statistics", heapmap::heap_picture_matches_statistics),
+    ("hosted::leak_report_from_c", leaks::leak_report_from_c),
+    ("hosted::heap_trace_dump_from_c", leaks::heap_trace_dump_from_c),
     ("hosted::memcheck_understands_the_heap", valgrind::memcheck_understands_the_heap),
     ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
     ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
