@@ -112,6 +112,8 @@ fn run() -> i32 {
     rawrt::println!("ESP_FAIL {}", caps::ESP_FAIL as i64 as u64);
     rawrt::println!("ESP_ERR_INVALID_STATE {}", trace::ESP_ERR_INVALID_STATE);
     rawrt::println!("CONFIG_HEAP_TRACING_STACK_DEPTH {}", trace::STACK_DEPTH);
+    rawrt::println!("HEAP_TRACE_ALL {}", trace::HEAP_TRACE_ALL);
+    rawrt::println!("HEAP_TRACE_LEAKS {}", trace::HEAP_TRACE_LEAKS);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

@@ -200,10 +200,10 @@ const IN_ASSEMBLY: &[&str] = &[
     "heap_caps_malloc_prefer",
     "heap_caps_calloc_prefer",
     "heap_caps_realloc_prefer",
-    "rawrt_malloc_at",
-    "rawrt_calloc_at",
-    "rawrt_realloc_at",
-    "rawrt_free_at",
+    "malloc_at",
+    "calloc_at",
+    "realloc_at",
+    "free_at",
 ];
 
 /// Kernel structures that rawrt passes through untyped (so no Rust
