@@ -774,6 +774,26 @@ int rawrt_heap_trace_from_env(void);
  * true, or false if it has none. */
 bool rawrt_heap_trace_location(const void *p, const char **file, uint32_t *line);
 
+/* Per-thread accounting (ESP-IDF's per-task tracking, by thread):
+ * rawrt_heap_thread_accounting starts it (ESP_OK, also when started
+ * already; ESP_ERR_NO_MEM), and from then on every allocation through
+ * malloc, calloc, realloc, aligned_alloc, memalign and valloc counts for
+ * its thread and its free, by any thread, against it (blocks from before
+ * the start are not counted). rawrt_heap_thread_info gives thread tid's
+ * (0: the caller's) bytes and blocks allocated and not freed, and the
+ * peak of those bytes: ESP_ERR_INVALID_STATE before the start,
+ * ESP_ERR_NOT_FOUND for a thread that allocated nothing since (or beyond
+ * the first 256), ESP_ERR_INVALID_ARG for NULL or a negative tid. Like
+ * heap_trace_start, it sends every allocation down the slow paths. */
+typedef struct {
+    size_t bytes;
+    size_t blocks;
+    size_t peak_bytes;
+} rawrt_heap_thread_info_t;
+
+int rawrt_heap_thread_accounting(void);
+int rawrt_heap_thread_info(RAWRT_N(pid_t) tid, rawrt_heap_thread_info_t *info);
+
 /* What rawrt_track.h turns malloc, calloc, realloc and free into. */
 void *rawrt_malloc_at(size_t size, const char *file, uint32_t line);
 void *rawrt_calloc_at(size_t n, size_t size, const char *file, uint32_t line);

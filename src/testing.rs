@@ -14,6 +14,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::class_tests::TESTS,
     crate::heap::decay_tests::TESTS,
     crate::heap::trace_tests::TESTS,
+    crate::heap::trace_threads_tests::TESTS,
     crate::heap::c_info_tests::TESTS,
     crate::heap::c_rules_tests::TESTS,
     crate::heap::caps_tests::TESTS,

@@ -3,7 +3,8 @@
 //! (blocks, sizes, callers inside the calling functions, frees), the
 //! modes, a full buffer, `heap_trace_dump`'s lines, the frame-pointer
 //! walk's bounds, several threads, `rawrt_track.h`'s source locations,
-//! and the report at exit with the exit status kept.
+//! the report at exit with the exit status kept, and per-thread
+//! accounting.
 //!
 //! The first trace diverts the process heap for good (every call takes the
 //! slow paths), so these tests have a binary of their own. Run one test
@@ -46,5 +47,6 @@ fn tests() -> i32 {
         report::leak_report_at_exit_keeps_the_status,
         report::no_leaks_is_a_zero_total,
         threads::several_threads_are_all_recorded,
+        threads::per_thread_accounting,
     ])
 }

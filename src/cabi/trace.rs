@@ -7,7 +7,7 @@
 
 use core::ffi::c_char;
 
-use crate::heap::trace::{self, HeapTraceRecord, HeapTraceSummary};
+use crate::heap::trace::{self, HeapTraceRecord, HeapTraceSummary, ThreadInfo};
 
 c_name! {
 /// `heap_trace_init_standalone`.
@@ -101,4 +101,26 @@ extern "C" fn rawrt_heap_trace_location(
         *line = l;
     }
     true
+}
+
+/// `rawrt_heap_thread_accounting`: starts per-thread accounting.
+#[no_mangle]
+extern "C" fn rawrt_heap_thread_accounting() -> i32 {
+    trace::thread_accounting()
+}
+
+/// `rawrt_heap_thread_info`: thread `tid`'s figures (0: the caller's);
+/// `ESP_ERR_INVALID_ARG` for a NULL `out` or a negative `tid`.
+#[no_mangle]
+extern "C" fn rawrt_heap_thread_info(tid: i32, out: Option<&mut ThreadInfo>) -> i32 {
+    let (Some(out), Ok(tid)) = (out, u32::try_from(tid)) else {
+        return trace::ESP_ERR_INVALID_ARG;
+    };
+    match trace::thread_info(tid) {
+        Ok(info) => {
+            *out = info;
+            trace::ESP_OK
+        }
+        Err(e) => e,
+    }
 }

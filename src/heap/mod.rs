@@ -94,6 +94,8 @@ pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
 pub(crate) use trace::record_tests as trace_tests;
 #[cfg(test)]
+pub(crate) use trace::threads_tests as trace_threads_tests;
+#[cfg(test)]
 mod mock_os;
 #[cfg(test)]
 pub(crate) mod tests_break;

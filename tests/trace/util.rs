@@ -35,6 +35,7 @@ extern "C" {
 pub const ESP_OK: i32 = 0;
 pub const ESP_ERR_INVALID_ARG: i32 = 0x102;
 pub const ESP_ERR_INVALID_STATE: i32 = 0x103;
+pub const ESP_ERR_NOT_FOUND: i32 = 0x105;
 pub const ALL: u32 = 0;
 pub const LEAKS: u32 = 1;
 
