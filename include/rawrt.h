@@ -741,7 +741,7 @@ typedef struct RAWRT_N(heap_trace_record_t) {
     uint32_t tid;
 } RAWRT_N(heap_trace_record_t);
 
-typedef struct {
+typedef struct RAWRT_N(heap_trace_summary_t) {
     RAWRT_N(heap_trace_mode_t) mode;
     size_t total_allocations;
     size_t total_frees;
@@ -785,7 +785,7 @@ bool rawrt_heap_trace_location(const void *p, const char **file, uint32_t *line)
  * ESP_ERR_NOT_FOUND for a thread that allocated nothing since (or beyond
  * the first 256), ESP_ERR_INVALID_ARG for NULL or a negative tid. Like
  * heap_trace_start, it sends every allocation down the slow paths. */
-typedef struct {
+typedef struct rawrt_heap_thread_info_t {
     size_t bytes;
     size_t blocks;
     size_t peak_bytes;

@@ -50,15 +50,23 @@ extern "C" fn heap_trace_get_count() -> usize {
 
 c_name! {
 /// `heap_trace_get`: `ESP_ERR_INVALID_ARG` for a NULL `out`.
-extern "C" fn heap_trace_get(i: usize, out: Option<&mut HeapTraceRecord>) -> i32 {
-    out.map_or(trace::ESP_ERR_INVALID_ARG, |out| trace::get(i, out))
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe extern "C" fn heap_trace_get(i: usize, out: *mut HeapTraceRecord) -> i32 {
+    // SAFETY: C's contract.
+    unsafe { out.as_mut() }.map_or(trace::ESP_ERR_INVALID_ARG, |out| trace::get(i, out))
 }
 }
 
 c_name! {
 /// `heap_trace_summary`: `ESP_ERR_INVALID_ARG` for a NULL `out`.
-extern "C" fn heap_trace_summary(out: Option<&mut HeapTraceSummary>) -> i32 {
-    out.map_or(trace::ESP_ERR_INVALID_ARG, |out| {
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe extern "C" fn heap_trace_summary(out: *mut HeapTraceSummary) -> i32 {
+    // SAFETY: C's contract.
+    unsafe { out.as_mut() }.map_or(trace::ESP_ERR_INVALID_ARG, |out| {
         *out = trace::summary();
         trace::ESP_OK
     })
@@ -111,9 +119,13 @@ extern "C" fn rawrt_heap_thread_accounting() -> i32 {
 
 /// `rawrt_heap_thread_info`: thread `tid`'s figures (0: the caller's);
 /// `ESP_ERR_INVALID_ARG` for a NULL `out` or a negative `tid`.
+///
+/// # Safety
+/// `out` is NULL or writable.
 #[no_mangle]
-extern "C" fn rawrt_heap_thread_info(tid: i32, out: Option<&mut ThreadInfo>) -> i32 {
-    let (Some(out), Ok(tid)) = (out, u32::try_from(tid)) else {
+unsafe extern "C" fn rawrt_heap_thread_info(tid: i32, out: *mut ThreadInfo) -> i32 {
+    // SAFETY: C's contract.
+    let (Some(out), Ok(tid)) = (unsafe { out.as_mut() }, u32::try_from(tid)) else {
         return trace::ESP_ERR_INVALID_ARG;
     };
     match trace::thread_info(tid) {
