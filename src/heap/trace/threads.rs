@@ -208,7 +208,7 @@ pub(crate) mod tests {
         let mut a = Accounts::new(&mut table);
         let mut model: [(usize, usize, u32); 200] = [(0, 0, 0); 200];
         let mut n = 0;
-        for step in 0..4000 {
+        for step in 0..if cfg!(miri) { 300 } else { 4000 } {
             if n < 150 && (n == 0 || rng.chance(55)) {
                 let addr = loop {
                     let x = (rng.below(4096) + 1) * 16;
