@@ -105,7 +105,7 @@ pub unsafe fn init_standalone(buf: *mut HeapTraceRecord, n: usize) -> i32 {
 /// another mode.
 pub fn start(mode: u32) -> i32 {
     let mut t = TABLE.lock();
-    if t.buf == 0 {
+    if t.buf.is_null() {
         return ESP_ERR_INVALID_STATE;
     }
     if mode > HEAP_TRACE_LEAKS {
@@ -123,7 +123,7 @@ pub fn start(mode: u32) -> i32 {
 /// (the records stay). `ESP_ERR_INVALID_STATE` without a buffer.
 pub fn stop() -> i32 {
     let mut t = TABLE.lock();
-    if t.buf == 0 {
+    if t.buf.is_null() {
         return ESP_ERR_INVALID_STATE;
     }
     t.tracing = false;
@@ -134,7 +134,7 @@ pub fn stop() -> i32 {
 /// `ESP_ERR_INVALID_STATE` without a buffer.
 pub fn resume() -> i32 {
     let mut t = TABLE.lock();
-    if t.buf == 0 {
+    if t.buf.is_null() {
         return ESP_ERR_INVALID_STATE;
     }
     t.tracing = true;
@@ -153,7 +153,7 @@ pub fn count() -> usize {
 /// `ESP_ERR_INVALID_ARG` for `i` past the records.
 pub fn get(i: usize, out: &mut HeapTraceRecord) -> i32 {
     let mut t = TABLE.lock();
-    if t.buf == 0 {
+    if t.buf.is_null() {
         return ESP_ERR_INVALID_STATE;
     }
     match t.records().get(i) {

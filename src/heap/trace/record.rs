@@ -97,9 +97,8 @@ pub struct HeapTraceSummary {
 
 /// The records in a buffer and the counters, as ESP-IDF keeps them.
 pub struct Table {
-    /// The buffer (address) and its size in records; 0 before
-    /// `heap_trace_init_standalone`.
-    pub buf: usize,
+    /// The buffer; null before `heap_trace_init_standalone`.
+    pub buf: *mut HeapTraceRecord,
     /// The buffer's size in records.
     pub cap: usize,
     /// Records in use (the first `count` of the buffer).
@@ -114,7 +113,7 @@ impl Table {
     /// No buffer yet.
     pub const fn new() -> Table {
         Table {
-            buf: 0,
+            buf: core::ptr::null_mut(),
             cap: 0,
             count: 0,
             tracing: false,
@@ -132,12 +131,12 @@ impl Table {
 
     /// The records in use.
     pub fn records(&mut self) -> &mut [HeapTraceRecord] {
-        if self.buf == 0 {
+        if self.buf.is_null() {
             return &mut [];
         }
         // SAFETY: `buf` holds `cap` records (the caller of `init`
         // promised), `count <= cap`, and the table's lock is held.
-        unsafe { core::slice::from_raw_parts_mut(self.buf as *mut HeapTraceRecord, self.count) }
+        unsafe { core::slice::from_raw_parts_mut(self.buf, self.count) }
     }
 
     /// Uses the `cap` records at `buf` from now on, empty.
@@ -146,7 +145,7 @@ impl Table {
     /// `buf` holds `cap` writable records that nothing else uses while
     /// the table does.
     pub unsafe fn init(&mut self, buf: *mut HeapTraceRecord, cap: usize) {
-        self.buf = buf as usize;
+        self.buf = buf;
         self.cap = cap;
         self.clear();
     }
@@ -201,6 +200,10 @@ impl Table {
         HeapTraceSummary { count: self.count, capacity: self.cap, ..self.sum }
     }
 }
+
+// SAFETY: the buffer is the table's alone (`init`'s contract), and the
+// table is used under its lock.
+unsafe impl Send for Table {}
 
 impl Default for Table {
     fn default() -> Self {
