@@ -2,7 +2,7 @@
 //! `mallinfo2`. Misuse that the heap detects (a double free, a pointer it
 //! never handed out) prints one line and aborts.
 
-use crate::heap::trace::{self, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN, VALLOC};
+use crate::heap::trace::{self, Kind, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN, VALLOC};
 use crate::heap::CRules;
 use crate::heap::{self, caps, MallInfo2, ReallocNames, ALIGN};
 use crate::rt::errno;
@@ -19,7 +19,7 @@ fn enomem() -> *mut u8 {
 /// tail call to the tracing hook's stub, which learns the caller
 /// (`heap/trace/hook.rs`).
 #[inline(always)]
-fn alloc(size: usize, align: usize, kind: u32) -> *mut u8 {
+fn alloc(size: usize, align: usize, kind: &'static Kind) -> *mut u8 {
     // SAFETY: the stub takes any arguments.
     unsafe { trace::__rawrt_alloc_slow(size, align, kind) }
 }
@@ -27,8 +27,8 @@ fn alloc(size: usize, align: usize, kind: u32) -> *mut u8 {
 /// An allocation through the heap's fast path (the calling thread's cache),
 /// else [`alloc`], as a tail call: the fast path needs no stack frame.
 #[inline(always)]
-fn fast(size: usize, kind: u32, func: &'static str) -> *mut u8 {
-    match heap::process().allocate_fast(size, ALIGN, kind == CALLOC, func) {
+fn fast(size: usize, kind: &'static Kind) -> *mut u8 {
+    match heap::process().allocate_fast(size, ALIGN, kind.zero, kind.func) {
         Some(p) => p.as_ptr(),
         None => alloc(size, ALIGN, kind),
     }
@@ -45,7 +45,7 @@ c_name! {
 /// C `malloc`: `size` bytes, 16-byte aligned; `malloc(0)` gives a unique
 /// pointer that can be freed. NULL with `ENOMEM` when out of memory.
 extern "C" fn malloc(size: usize) -> *mut u8 {
-    fast(size, MALLOC, "malloc")
+    fast(size, &MALLOC)
 }
 }
 
@@ -64,7 +64,7 @@ c_name! {
 /// overflow. Memory fresh from the kernel is not cleared again.
 extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
     match n.checked_mul(size) {
-        Some(total) => fast(total, CALLOC, "calloc"),
+        Some(total) => fast(total, &CALLOC),
         None => enomem(),
     }
 }
@@ -75,8 +75,9 @@ c_name! {
 /// `p` and returns NULL; on failure NULL with `ENOMEM` and `p` intact. A
 /// block of a registered heap is resized in that heap.
 unsafe extern "C" fn realloc(p: *mut u8, size: usize) -> *mut u8 {
-    // SAFETY: C's contract for realloc (NULL and ENOMEM on failure).
-    unsafe { trace::realloc_c(p, size) }
+    // SAFETY: C's contract for realloc (the stub, `heap/trace/hook.rs`,
+    // learns the caller; NULL and ENOMEM on failure).
+    unsafe { trace::__rawrt_realloc(p, size) }
 }
 }
 
@@ -148,7 +149,7 @@ c_name! {
 /// power of two, NULL with `ENOMEM` when out of memory.
 extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
     match heap::align_c11(align) {
-        Some(a) => alloc(size, a, ALIGNED_ALLOC),
+        Some(a) => alloc(size, a, &ALIGNED_ALLOC),
         None => {
             errno::set(Errno::EINVAL);
             null_mut()
@@ -163,7 +164,7 @@ c_name! {
 /// `EINVAL`.
 extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
     match heap::align_memalign(align) {
-        Some(a) => alloc(size, a, MEMALIGN),
+        Some(a) => alloc(size, a, &MEMALIGN),
         None => {
             errno::set(Errno::EINVAL);
             null_mut()
@@ -175,7 +176,7 @@ extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `valloc`: page-aligned memory.
 extern "C" fn valloc(size: usize) -> *mut u8 {
-    alloc(size, crate::rt::page_size(), VALLOC)
+    alloc(size, crate::rt::page_size(), &VALLOC)
 }
 }
 

@@ -209,11 +209,12 @@ impl Arenas {
     #[cold]
     #[inline(never)]
     fn choose_home(&self, c: &mut ThreadCache) -> &'static ProcHeap {
-        if valgrind::running() || diverted() {
-            // Under Valgrind, or while the heap is traced (`trace/hook.rs`),
-            // a thread keeps no cache and no arena: with no home every
-            // allocation and free takes the slow paths, which tell Memcheck
-            // about each block, or the tracer.
+        if valgrind::running() {
+            // Under Valgrind a thread keeps no cache and no arena: with no
+            // home every allocation and free takes the slow paths, which
+            // tell Memcheck about each block. (So it is while the heap is
+            // traced, `trace/hook.rs`: the callers of this function ask
+            // `diverted` first.)
             return &PROCESS.main;
         }
         let main =
@@ -489,15 +490,26 @@ impl Arenas {
     /// As for [`Heap::dealloc`].
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
-        // SAFETY: forwarded contract.
-        match unsafe { self.dealloc_fast(ptr) } {
-            Some(r) => r,
+        if !THREADS {
             // SAFETY: forwarded contract.
-            None => unsafe { self.dealloc_slow(ptr) },
+            return unsafe { self.main.dealloc(ptr) };
         }
+        let p = ptr.as_ptr().addr();
+        let c = own_cache();
+        if let Some(h) = Self::home_of(c) {
+            match h.cache_free(c, p) {
+                tcache::Freed::Cached => return Ok(()),
+                // SAFETY: forwarded contract.
+                tcache::Freed::BinFull(i) => return unsafe { h.dealloc_locked(Some(c), p, i) },
+                tcache::Freed::ToHeap => {}
+            }
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.free_to_owner(c, p) }
     }
 
-    /// The part of [`dealloc`](Self::dealloc) that C's `free` inlines: a
+    /// The part of [`dealloc`](Self::dealloc) that C's `free` inlines (the
+    /// same steps, split so that the rest is a tail call): a
     /// block of the calling thread's own heap, into its cache (or, with
     /// its bin full, into the heap); `None` leaves the block to
     /// [`dealloc_slow`](Self::dealloc_slow).

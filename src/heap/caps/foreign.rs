@@ -54,7 +54,7 @@ pub unsafe fn free_c(p: *mut u8) {
 ///
 /// # Safety
 /// As for [`free`]; `p` is not null.
-#[inline(never)]
+#[inline(always)]
 pub unsafe fn free_slow(p: *mut u8, func: &'static str) {
     // SAFETY: the caller's contract: not null.
     let nn = unsafe { NonNull::new_unchecked(p) };

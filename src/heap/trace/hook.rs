@@ -23,12 +23,14 @@ use core::ffi::c_char;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::heap::error::HeapError;
+use crate::heap::caps;
+use crate::rt::errno;
+use crate::sys::Errno;
 
 /// Where an allocation function was called from: the return address of
 /// the call, the caller's frame-pointer register (for a walk, see
-/// `record.rs`), and the source location `rawrt_track.h` passes (null,
-/// 0 without it).
+/// `mod.rs`), and the source location `rawrt_track.h` passes (null, 0
+/// without it).
 #[derive(Clone, Copy, Debug)]
 pub struct Site {
     /// The return address of the call into the allocation function.
@@ -41,15 +43,41 @@ pub struct Site {
     pub line: u32,
 }
 
-/// The tracer's operations: each does what the C function does and
-/// records it.
+/// A source location as `rawrt_track.h`'s functions pass it (made only
+/// by them; the other entries pass null).
+#[derive(Clone, Copy, Debug)]
+pub struct Loc {
+    /// `__FILE__`.
+    pub file: *const c_char,
+    /// `__LINE__`.
+    pub line: u32,
+}
+
+impl Site {
+    /// The site of a call from `caller` with frame pointer `fp`, at `loc`
+    /// (may be null).
+    ///
+    /// # Safety
+    /// `loc` is null or valid.
+    pub unsafe fn new(caller: usize, fp: usize, loc: *const Loc) -> Site {
+        // SAFETY: the caller's contract.
+        let (file, line) =
+            unsafe { loc.as_ref() }.map_or((core::ptr::null(), 0), |l| (l.file, l.line));
+        Site { caller, fp, file, line }
+    }
+}
+
+/// The tracer's operations: each does what the C function does (NULL and
+/// `ENOMEM` on failure) and records it. The arguments are the C
+/// function's, then the caller, its frame pointer and the location (see
+/// [`Site::new`]).
 pub(crate) struct TraceOps {
-    /// An allocation: `(size, align, zero, func, site)`.
-    pub alloc: fn(usize, usize, bool, &'static str, &Site) -> Option<NonNull<u8>>,
-    /// C's `free` of a pointer (null allowed).
-    pub free: unsafe fn(*mut u8, &Site),
+    /// An allocation of `kind` ([`MALLOC`], ...).
+    pub alloc: unsafe fn(usize, usize, &'static Kind, usize, usize, *const Loc) -> *mut u8,
+    /// C's `free` of a pointer (not null).
+    pub free: unsafe fn(*mut u8, usize, usize, *const Loc),
     /// C's `realloc`.
-    pub realloc: unsafe fn(*mut u8, usize, &Site) -> Result<*mut u8, HeapError>,
+    pub realloc: unsafe fn(*mut u8, usize, usize, usize, *const Loc) -> *mut u8,
 }
 
 /// 0, or the address of the tracer's [`TraceOps`] once tracing was
@@ -79,20 +107,52 @@ pub fn diverted() -> bool {
     HOOK.load(Ordering::Relaxed) != 0
 }
 
-/// `alloc_at`'s `kind`: which C function asks.
-pub const MALLOC: u32 = 0;
-/// See [`MALLOC`].
-pub const CALLOC: u32 = 1;
-/// See [`MALLOC`].
-pub const ALIGNED_ALLOC: u32 = 2;
-/// See [`MALLOC`].
-pub const MEMALIGN: u32 = 3;
-/// See [`MALLOC`].
-pub const VALLOC: u32 = 4;
+/// Which C function asks for an allocation (`alloc_at`'s `kind`): its
+/// name (for reports and the failed-allocation callback) and whether the
+/// memory is zeroed.
+#[derive(Debug)]
+pub struct Kind {
+    /// The function's name.
+    pub func: &'static str,
+    /// Whether it zeroes the memory (`calloc`).
+    pub zero: bool,
+}
 
-/// The functions' names, by kind (reports and the failed-allocation
-/// callback name them).
-const NAMES: [&str; 8] = ["malloc", "calloc", "aligned_alloc", "memalign", "valloc", "", "", ""];
+/// `malloc`.
+pub static MALLOC: Kind = Kind { func: "malloc", zero: false };
+/// `calloc`.
+pub static CALLOC: Kind = Kind { func: "calloc", zero: true };
+/// `aligned_alloc`.
+pub static ALIGNED_ALLOC: Kind = Kind { func: "aligned_alloc", zero: false };
+/// `memalign`.
+pub static MEMALIGN: Kind = Kind { func: "memalign", zero: false };
+/// `valloc`.
+pub static VALLOC: Kind = Kind { func: "valloc", zero: false };
+
+fn enomem() -> *mut u8 {
+    errno::set(Errno::ENOMEM);
+    core::ptr::null_mut()
+}
+
+/// An allocation of `kind` untraced: the block, or NULL with `ENOMEM`.
+#[inline(always)]
+pub(crate) fn alloc_plain(size: usize, align: usize, kind: &'static Kind) -> *mut u8 {
+    caps::malloc_slow(size, align, kind.zero, kind.func).map_or_else(enomem, NonNull::as_ptr)
+}
+
+/// C's `realloc` untraced ([`caps::realloc_c`]; NULL and `ENOMEM` on
+/// failure): its one copy in the program, traced or not.
+///
+/// # Safety
+/// C's contract for `realloc`.
+#[inline(never)]
+pub(crate) unsafe fn realloc_plain(p: *mut u8, size: usize) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    match unsafe { caps::realloc_c(p, size, "realloc") } {
+        Ok(q) => q,
+        Err(_) => enomem(),
+    }
+}
 
 #[cfg(not(test))]
 pub use entries::*;
@@ -102,14 +162,15 @@ mod entries {
     use super::*;
     use crate::heap::caps;
     use crate::heap::ALIGN;
-    use crate::rt::errno;
-    use crate::sys::Errno;
 
+    // `&Kind` goes from Rust through the stub back to Rust untouched:
+    // C never sees it.
+    #[allow(improper_ctypes)]
     extern "C" {
         /// The slow path of C's allocation functions (reached by a tail
         /// call): `kind` is [`MALLOC`], [`CALLOC`] (zeroed), ... NULL with
         /// `ENOMEM` when out of memory.
-        pub fn __rawrt_alloc_slow(size: usize, align: usize, kind: u32) -> *mut u8;
+        pub fn __rawrt_alloc_slow(size: usize, align: usize, kind: &'static Kind) -> *mut u8;
         /// The slow path of C's `free` (not null; reached by a tail call).
         pub fn __rawrt_free_slow(p: *mut u8);
         /// C's `realloc` (reached by a tail call).
@@ -129,25 +190,6 @@ mod entries {
         pub fn __rawrt_free_at(p: *mut u8, file: *const c_char, line: u32);
     }
 
-    /// C's `realloc`: as before tracing existed ([`caps::realloc_c`]) until
-    /// the heap is diverted (one load and branch), then through the stub,
-    /// which learns the caller (a tail call).
-    ///
-    /// # Safety
-    /// C's contract for `realloc`.
-    #[inline(always)]
-    pub unsafe fn realloc_c(p: *mut u8, size: usize) -> *mut u8 {
-        if diverted() {
-            // SAFETY: forwarded contract.
-            return unsafe { __rawrt_realloc(p, size) };
-        }
-        // SAFETY: forwarded contract.
-        match unsafe { caps::realloc_c(p, size, "realloc") } {
-            Ok(q) => q,
-            Err(_) => enomem(),
-        }
-    }
-
     crate::caller_stub!("__rawrt_alloc_slow", alloc_at, 3);
     crate::caller_stub!("__rawrt_free_slow", free_at, 1);
     crate::caller_stub!("__rawrt_realloc", realloc_at, 2);
@@ -156,35 +198,29 @@ mod entries {
     crate::caller_stub!("__rawrt_realloc_at", realloc_loc, 4, "rawrt_realloc_at");
     crate::caller_stub!("__rawrt_free_at", free_loc, 3, "rawrt_free_at");
 
-    fn enomem() -> *mut u8 {
-        errno::set(Errno::ENOMEM);
-        core::ptr::null_mut()
-    }
+    const NOWHERE: *const Loc = core::ptr::null();
 
-    /// The call site's parts, made a [`Site`] only for the tracer.
-    type At = (usize, usize, *const c_char, u32);
-
-    fn site((caller, fp, file, line): At) -> Site {
-        Site { caller, fp, file, line }
-    }
-
-    #[inline(always)]
-    fn alloc(size: usize, align: usize, kind: u32, at: At) -> *mut u8 {
-        let (zero, func) = (kind == CALLOC, NAMES[kind as usize % NAMES.len()]);
-        let p = match ops() {
-            Some(o) => (o.alloc)(size, align, zero, func, &site(at)),
-            None => caps::malloc_slow(size, align, zero, func),
-        };
-        p.map_or_else(enomem, NonNull::as_ptr)
+    #[allow(improper_ctypes_definitions)]
+    extern "C" fn alloc_at(
+        size: usize,
+        align: usize,
+        kind: &'static Kind,
+        caller: usize,
+        fp: usize,
+    ) -> *mut u8 {
+        match ops() {
+            // SAFETY: no location.
+            Some(o) => unsafe { (o.alloc)(size, align, kind, caller, fp, NOWHERE) },
+            None => alloc_plain(size, align, kind),
+        }
     }
 
     /// # Safety
-    /// C's contract for `free`.
-    #[inline(always)]
-    unsafe fn free(p: *mut u8, at: At) {
+    /// C's contract for `free` (`p` not null).
+    unsafe extern "C" fn free_at(p: *mut u8, caller: usize, fp: usize) {
         match ops() {
             // SAFETY: forwarded contract.
-            Some(o) => unsafe { (o.free)(p, &site(at)) },
+            Some(o) => unsafe { (o.free)(p, caller, fp, NOWHERE) },
             // SAFETY: forwarded contract.
             None => unsafe { caps::free_slow(p, "free") },
         }
@@ -192,41 +228,13 @@ mod entries {
 
     /// # Safety
     /// C's contract for `realloc`.
-    #[inline(always)]
-    unsafe fn realloc(p: *mut u8, size: usize, at: At) -> *mut u8 {
-        let r = match ops() {
-            // SAFETY: forwarded contract.
-            Some(o) => unsafe { (o.realloc)(p, size, &site(at)) },
-            // SAFETY: forwarded contract.
-            None => unsafe { caps::realloc_c(p, size, "realloc") },
-        };
-        r.unwrap_or_else(|_| enomem())
-    }
-
-    const NOWHERE: *const c_char = core::ptr::null();
-
-    extern "C" fn alloc_at(
-        size: usize,
-        align: usize,
-        kind: u32,
-        caller: usize,
-        fp: usize,
-    ) -> *mut u8 {
-        alloc(size, align, kind, (caller, fp, NOWHERE, 0))
-    }
-
-    /// # Safety
-    /// C's contract for `free` (`p` not null).
-    unsafe extern "C" fn free_at(p: *mut u8, caller: usize, fp: usize) {
-        // SAFETY: forwarded contract.
-        unsafe { free(p, (caller, fp, NOWHERE, 0)) }
-    }
-
-    /// # Safety
-    /// C's contract for `realloc`.
     unsafe extern "C" fn realloc_at(p: *mut u8, size: usize, caller: usize, fp: usize) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { realloc(p, size, (caller, fp, NOWHERE, 0)) }
+        match ops() {
+            // SAFETY: forwarded contract.
+            Some(o) => unsafe { (o.realloc)(p, size, caller, fp, NOWHERE) },
+            // SAFETY: forwarded contract.
+            None => unsafe { realloc_plain(p, size) },
+        }
     }
 
     extern "C" fn malloc_loc(
@@ -236,7 +244,11 @@ mod entries {
         caller: usize,
         fp: usize,
     ) -> *mut u8 {
-        alloc(size, ALIGN, MALLOC, (caller, fp, file, line))
+        match ops() {
+            // SAFETY: a location of this frame.
+            Some(o) => unsafe { (o.alloc)(size, ALIGN, &MALLOC, caller, fp, &Loc { file, line }) },
+            None => alloc_plain(size, ALIGN, &MALLOC),
+        }
     }
 
     extern "C" fn calloc_loc(
@@ -247,9 +259,11 @@ mod entries {
         caller: usize,
         fp: usize,
     ) -> *mut u8 {
-        match n.checked_mul(size) {
-            Some(total) => alloc(total, ALIGN, CALLOC, (caller, fp, file, line)),
-            None => enomem(),
+        let Some(total) = n.checked_mul(size) else { return enomem() };
+        match ops() {
+            // SAFETY: a location of this frame.
+            Some(o) => unsafe { (o.alloc)(total, ALIGN, &CALLOC, caller, fp, &Loc { file, line }) },
+            None => alloc_plain(total, ALIGN, &CALLOC),
         }
     }
 
@@ -263,8 +277,12 @@ mod entries {
         caller: usize,
         fp: usize,
     ) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        unsafe { realloc(p, size, (caller, fp, file, line)) }
+        match ops() {
+            // SAFETY: forwarded contract; a location of this frame.
+            Some(o) => unsafe { (o.realloc)(p, size, caller, fp, &Loc { file, line }) },
+            // SAFETY: forwarded contract.
+            None => unsafe { realloc_plain(p, size) },
+        }
     }
 
     /// # Safety
@@ -276,9 +294,14 @@ mod entries {
         caller: usize,
         fp: usize,
     ) {
-        if !p.is_null() {
+        if p.is_null() {
+            return;
+        }
+        match ops() {
+            // SAFETY: forwarded contract; a location of this frame.
+            Some(o) => unsafe { (o.free)(p, caller, fp, &Loc { file, line }) },
             // SAFETY: forwarded contract.
-            unsafe { free(p, (caller, fp, file, line)) }
+            None => unsafe { caps::free_slow(p, "free") },
         }
     }
 }

@@ -33,16 +33,15 @@ mod threads;
 use core::ffi::c_char;
 use core::ptr::NonNull;
 
-use crate::heap::{caps, process, HeapError, ALIGN};
+use crate::heap::{caps, process, ALIGN};
 use crate::sync::Lock;
 use hook::TraceOps;
 #[cfg(not(test))]
 pub use hook::{
     __rawrt_alloc_slow, __rawrt_calloc_at, __rawrt_free_at, __rawrt_free_slow, __rawrt_malloc_at,
-    __rawrt_realloc, __rawrt_realloc_at, realloc_c, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN,
-    VALLOC,
+    __rawrt_realloc, __rawrt_realloc_at, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN, VALLOC,
 };
-pub use hook::{diverted, Site};
+pub use hook::{diverted, Kind, Loc, Site};
 #[cfg(test)]
 pub(crate) use record::tests as record_tests;
 pub use record::{
@@ -257,30 +256,37 @@ fn record_of(p: NonNull<u8>, size: usize, site: &Site) -> HeapTraceRecord {
     }
 }
 
-fn traced_alloc(
+/// # Safety
+/// `loc` is null or valid.
+unsafe fn traced_alloc(
     size: usize,
     align: usize,
-    zero: bool,
-    func: &'static str,
-    site: &Site,
-) -> Option<NonNull<u8>> {
+    kind: &'static Kind,
+    caller: usize,
+    fp: usize,
+    loc: *const Loc,
+) -> *mut u8 {
     process().leave_home();
-    let p = caps::malloc_slow(size, align, zero, func)?;
-    let rec = record_of(p, size, site);
+    let Some(p) = NonNull::new(hook::alloc_plain(size, align, kind)) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: the caller's contract.
+    let rec = record_of(p, size, &unsafe { Site::new(caller, fp, loc) });
     let mut t = TABLE.lock();
     t.allocated(rec);
     if let Some(a) = ACCOUNTS.lock().as_mut() {
         a.allocated(rec.addr(), size, rec.tid);
     }
     drop(t);
-    Some(p)
+    p.as_ptr()
 }
 
 /// # Safety
-/// C's contract for `free`.
-unsafe fn traced_free(p: *mut u8, site: &Site) {
+/// C's contract for `free`; `loc` is null or valid.
+unsafe fn traced_free(p: *mut u8, caller: usize, fp: usize, loc: *const Loc) {
     process().leave_home();
-    let by = callers(site);
+    // SAFETY: the caller's contract.
+    let by = callers(&unsafe { Site::new(caller, fp, loc) });
     // The record goes and the block is freed under the lock: no other
     // thread can get the same address and record it in between.
     let mut t = TABLE.lock();
@@ -294,35 +300,42 @@ unsafe fn traced_free(p: *mut u8, site: &Site) {
 }
 
 /// # Safety
-/// C's contract for `realloc`.
-unsafe fn traced_realloc(p: *mut u8, size: usize, site: &Site) -> Result<*mut u8, HeapError> {
+/// C's contract for `realloc`; `loc` is null or valid.
+unsafe fn traced_realloc(
+    p: *mut u8,
+    size: usize,
+    caller: usize,
+    fp: usize,
+    loc: *const Loc,
+) -> *mut u8 {
     if p.is_null() {
-        return traced_alloc(size, ALIGN, false, "realloc", site)
-            .map(NonNull::as_ptr)
-            .ok_or(HeapError::OutOfMemory);
+        // SAFETY: forwarded contract.
+        return unsafe { traced_alloc(size, ALIGN, &hook::MALLOC, caller, fp, loc) };
     }
     if size == 0 {
         // SAFETY: forwarded contract: `realloc(p, 0)` frees `p`.
-        unsafe { traced_free(p, site) };
-        return Ok(core::ptr::null_mut());
+        unsafe { traced_free(p, caller, fp, loc) };
+        return core::ptr::null_mut();
     }
     process().leave_home();
-    let by = callers(site);
+    // SAFETY: the caller's contract.
+    let site = unsafe { Site::new(caller, fp, loc) };
+    let by = callers(&site);
     // Under the lock, as for `traced_free`. (A failed-allocation callback
     // that allocates from here would wait for the lock forever.)
     let mut t = TABLE.lock();
     // SAFETY: forwarded contract.
-    let q = unsafe { caps::realloc_c(p, size, "realloc") }?;
+    let q = unsafe { hook::realloc_plain(p, size) };
     if let Some(nn) = NonNull::new(q) {
         t.freed(p.addr(), by);
-        let rec = HeapTraceRecord { alloced_by: record::as_ptrs(by), ..record_of(nn, size, site) };
+        let rec = HeapTraceRecord { alloced_by: record::as_ptrs(by), ..record_of(nn, size, &site) };
         t.allocated(rec);
         if let Some(a) = ACCOUNTS.lock().as_mut() {
             a.freed(p.addr());
             a.allocated(rec.addr(), size, rec.tid);
         }
     }
-    Ok(q)
+    q
 }
 
 /// Traces leaks from now on into a buffer of [`EXIT_RECORDS`] records of
