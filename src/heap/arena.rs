@@ -517,6 +517,7 @@ impl Arenas {
     /// # Safety
     /// As for [`Heap::dealloc`].
     #[inline(always)]
+    #[cfg_attr(test, allow(dead_code))]
     pub(crate) unsafe fn dealloc_fast(&self, ptr: NonNull<u8>) -> Option<Result<(), HeapError>> {
         if !THREADS {
             return None;
@@ -664,6 +665,7 @@ impl Arenas {
     #[inline(never)]
     unsafe fn realloc_announced(
         &self,
+        c: &mut ThreadCache,
         ptr: NonNull<u8>,
         new_size: usize,
         align: usize,
@@ -680,11 +682,11 @@ impl Arenas {
             // SAFETY: two distinct live blocks, each holding the bytes copied.
             unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size)) };
         }
-        // Under Memcheck every block is the main heap's (`choose_home`);
-        // diverted, a thread's blocks from before may be its arena's.
-        let p = ptr.as_ptr().addr();
+        // To its owner, as a free by this homeless thread: announced
+        // under Memcheck (where every block is the main heap's), and for
+        // a diverted thread its blocks from before may be its arena's.
         // SAFETY: forwarded contract; the block was validated above.
-        unsafe { Self::free_announced(self.owner(p), p) }?;
+        unsafe { self.free_to_owner(c, ptr.as_ptr().addr()) }?;
         Ok(q)
     }
 
@@ -705,7 +707,7 @@ impl Arenas {
     ) -> Result<NonNull<u8>, HeapError> {
         if c.home == 0 && (valgrind::running() || diverted()) {
             // SAFETY: forwarded contract.
-            return unsafe { self.realloc_announced(ptr, new_size, align, func) };
+            return unsafe { self.realloc_announced(c, ptr, new_size, align, func) };
         }
         let h = self.home(c);
         if core::ptr::eq(o, h) {

@@ -13,7 +13,7 @@ pub mod errno;
 pub mod exit;
 mod fatal;
 pub mod io;
-mod itoa;
+pub(crate) mod itoa;
 #[cfg(test)]
 pub(crate) use itoa::tests as itoa_tests;
 #[cfg(all(not(test), feature = "entry"))]

@@ -7,6 +7,7 @@
 //! prints the raw address. Used by the heap's leak report; a program that
 //! never asks links none of it.
 
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sys::io::{self, AT_FDCWD};
@@ -38,13 +39,6 @@ pub struct Symbol {
     pub offset: usize,
 }
 
-impl core::fmt::Display for Symbol {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let name = core::str::from_utf8(self.name).unwrap_or("?");
-        write!(f, "{name}+{:#x}", self.offset)
-    }
-}
-
 /// The program file, mapped (empty if it cannot be read).
 fn image() -> &'static [u8] {
     let mut base = MAP.load(Ordering::Acquire);
@@ -59,8 +53,16 @@ fn image() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(base as *const u8, LEN.load(Ordering::Acquire)) }
 }
 
+/// `/proc/self/exe`, from a named static: a C string literal would go to
+/// the library's one mergeable string section, which every program that
+/// prints keeps whole.
+fn exe() -> &'static CStr {
+    static EXE: [u8; 15] = *b"/proc/self/exe\0";
+    CStr::from_bytes_with_nul(&EXE).unwrap_or_default()
+}
+
 fn map_exe() -> usize {
-    let Ok(fd) = io::openat(AT_FDCWD, c"/proc/self/exe", O_CLOEXEC, 0) else { return NONE };
+    let Ok(fd) = io::openat(AT_FDCWD, exe(), O_CLOEXEC, 0) else { return NONE };
     let len = io::lseek(fd, 0, SEEK_END).unwrap_or(0) as usize;
     let base = if len >= 64 {
         // SAFETY: no MAP_FIXED: a new read-only mapping of our own file.
@@ -118,7 +120,7 @@ pub fn find(elf: &'static [u8], addr: usize, entry: usize) -> Option<Symbol> {
             return None;
         }
         let name = strtab.get(u32_at(elf, s)? as usize..)?;
-        let name = &name[..name.iter().position(|&c| c == 0)?];
+        let name = name.get(..name.iter().position(|&c| c == 0)?)?;
         Some(Symbol { name, offset: addr - value })
     })
 }

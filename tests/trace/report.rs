@@ -17,7 +17,8 @@ fn hex(s: &str) -> usize {
 /// `name+0x..` as the report prints a caller: the function the address
 /// lies in, by this (the same, forked) program's symbol table.
 fn sym(a: usize) -> String {
-    format!("{}", rawrt::rt::symbols::lookup(a).expect("a symbol"))
+    let s = rawrt::rt::symbols::lookup(a).expect("a symbol");
+    format!("{}+{:#x}", core::str::from_utf8(s.name).unwrap(), s.offset)
 }
 
 pub fn dump_lines() {

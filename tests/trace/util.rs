@@ -107,6 +107,7 @@ pub fn summary() -> HeapTraceSummary {
 pub fn in_function(a: *mut core::ffi::c_void, name: &str) {
     let s = rawrt::rt::symbols::lookup(a.addr())
         .unwrap_or_else(|| panic!("{a:p} is in no function (wanted {name})"));
-    assert_eq!(core::str::from_utf8(s.name).unwrap(), name, "{a:p} is {s}, not in {name}");
+    let got = core::str::from_utf8(s.name).unwrap();
+    assert_eq!(got, name, "{a:p} is {got}+{:#x}, not in {name}", s.offset);
     assert!(s.offset > 0, "{a:p} is {name}'s first byte: not a return address");
 }

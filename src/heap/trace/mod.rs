@@ -243,7 +243,9 @@ fn walk(mut fp: usize, out: &mut [usize]) {
 /// A record of block `p` of `size` bytes allocated from `site` now.
 fn record_of(p: NonNull<u8>, size: usize, site: &Site) -> HeapTraceRecord {
     let t = crate::rt::clock_gettime(crate::sys::time::CLOCK_MONOTONIC).unwrap_or_default();
-    let us = (t.sec as u64).wrapping_mul(1_000_000).wrapping_add(t.nsec as u64 / 1000);
+    // `nsec` is below 10^9: a 32-bit division (whose multiplier is an
+    // immediate, not a constant in the shared pool).
+    let us = (t.sec as u64).wrapping_mul(1_000_000).wrapping_add((t.nsec as u32 / 1000) as u64);
     HeapTraceRecord {
         ccount: us as u32,
         address: p.as_ptr().cast(),
@@ -374,12 +376,14 @@ pub fn from_env() -> i32 {
         0 => {}
         r => return r - 1,
     }
-    let r = match crate::rt::getenv("RAWRT_HEAP_TRACE").map(|v| v.to_bytes()) {
+    // `NAME=` as one 17-byte piece: the 16-byte name alone would be a
+    // constant of the library's shared pool, kept by every program.
+    let value = crate::rt::env().find_map(|kv| kv.to_bytes().strip_prefix(b"RAWRT_HEAP_TRACE="));
+    let r = match value {
         None | Some(b"" | b"off") => ESP_OK,
         Some(b"leaks") => leaks_at_exit(),
         Some(v) => {
-            let v = core::str::from_utf8(v).unwrap_or("?");
-            crate::eprintln!("rawrt: RAWRT_HEAP_TRACE={v}: unknown (leaks or off)");
+            report::unknown_env(v);
             ESP_ERR_INVALID_ARG
         }
     };

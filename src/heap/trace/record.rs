@@ -187,11 +187,20 @@ impl Table {
         let leaks = self.sum.mode == HEAP_TRACE_LEAKS;
         let recs = self.records();
         let Some(i) = recs.iter().rposition(|r| r.addr() == addr && !r.freed()) else { return };
+        let Some(tail) = recs.get_mut(i..) else { return };
         if leaks {
-            recs.copy_within(i + 1.., i);
+            // Record `i` moves to the end, the others up one (no
+            // `copy_within`: its bounds check is a panic path).
+            let mut it = tail.iter_mut();
+            if let Some(mut prev) = it.next() {
+                for cur in it {
+                    core::mem::swap(prev, cur);
+                    prev = cur;
+                }
+            }
             self.count -= 1;
-        } else {
-            recs[i].freed_by = as_ptrs(callers);
+        } else if let Some(r) = tail.first_mut() {
+            r.freed_by = as_ptrs(callers);
         }
     }
 

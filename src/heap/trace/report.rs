@@ -1,26 +1,97 @@
 //! What the tracer prints: `heap_trace_dump` (ESP-IDF's layout, on
 //! stdout) and the leak report at exit (on stderr, callers named from the
 //! program's symbol table).
+//!
+//! No `core::fmt` here: the format strings of `format_args!` go to one
+//! mergeable string section of the library, which every program that
+//! prints anything keeps whole; plain pieces and `rt::itoa` keep this
+//! text in the programs that trace.
 
 use core::ffi::{c_char, c_void, CStr};
-use core::fmt::{self, Write};
 
 use super::record::{HeapTraceRecord, HEAP_TRACE_ALL, STACK_DEPTH};
 use super::TABLE;
 use crate::rt::io::FdWriter;
+use crate::rt::itoa;
 use crate::rt::symbols;
-use crate::sys::{STDERR, STDOUT};
+use crate::sys::{Fd, STDERR, STDOUT};
 
-/// Callers as ESP-IDF prints them: `0x...:0x...`, up to the first 0.
-struct Raw<'a>(&'a [*mut c_void; STACK_DEPTH]);
+/// A writer of text pieces, decimal and hexadecimal numbers.
+struct Out(FdWriter);
 
-impl fmt::Display for Raw<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().take_while(|a| !a.is_null()).enumerate() {
-            write!(f, "{}{:#x}", if i == 0 { "" } else { ":" }, a.addr())?;
-        }
-        Ok(())
+impl Out {
+    /// A piece of text. Not inlined: inlined, the copies of literal
+    /// pieces become 8-byte constants in the library's shared constant
+    /// pools (riscv64), which every program keeps whole.
+    #[inline(never)]
+    fn s(&mut self, s: &str) -> &mut Self {
+        self.0.push(s.as_bytes());
+        self
     }
+
+    fn dec(&mut self, n: usize) -> &mut Self {
+        let mut b = [0; 20];
+        self.0.push(itoa::dec(n as u64, &mut b));
+        self
+    }
+
+    /// `n` in decimal, right-aligned in `width` columns.
+    fn dec_in(&mut self, n: usize, width: usize) -> &mut Self {
+        let mut b = [0; 20];
+        let d = itoa::dec(n as u64, &mut b);
+        for _ in d.len()..width {
+            self.0.push(b" ");
+        }
+        self.0.push(d);
+        self
+    }
+
+    fn hex(&mut self, n: usize) -> &mut Self {
+        let mut b = [0; 18];
+        self.0.push(itoa::hex(n as u64, &mut b));
+        self
+    }
+
+    /// `0x` and exactly 8 hex digits.
+    fn hex8(&mut self, n: u32) -> &mut Self {
+        let mut b = *b"0x00000000";
+        for (i, slot) in b.iter_mut().skip(2).enumerate() {
+            *slot = b"0123456789abcdef"[(n >> (28 - 4 * i)) as usize & 15];
+        }
+        self.0.push(&b);
+        self
+    }
+
+    /// Callers as ESP-IDF prints them: `0x...:0x...`, up to the first 0.
+    fn raw(&mut self, callers: &[*mut c_void; STACK_DEPTH]) -> &mut Self {
+        for (i, a) in callers.iter().take_while(|a| !a.is_null()).enumerate() {
+            self.s(if i == 0 { "" } else { ":" }).hex(a.addr());
+        }
+        self
+    }
+
+    /// A code address as `function+0xoffset`, or raw.
+    fn named(&mut self, a: usize) -> &mut Self {
+        match symbols::lookup(a) {
+            Some(sym) => {
+                self.0.push(sym.name);
+                self.s("+").hex(sym.offset)
+            }
+            None => self.hex(a),
+        }
+    }
+
+    fn file(&mut self, p: *const c_char) -> &mut Self {
+        // SAFETY: `rawrt_track.h` passes `__FILE__`, a string literal.
+        self.0.push(unsafe { CStr::from_ptr(p) }.to_bytes());
+        self
+    }
+}
+
+fn with(fd: Fd, f: impl FnOnce(&mut Out)) {
+    let mut o = Out(FdWriter::new(fd));
+    f(&mut o);
+    let _ = o.0.finish();
 }
 
 /// `heap_trace_dump`: every record, then the summary, on stdout, as
@@ -47,59 +118,38 @@ impl fmt::Display for Raw<'_> {
 pub fn dump() {
     let mut t = TABLE.lock();
     let s = t.summary();
-    FdWriter::with(STDOUT, |w| {
-        let _ =
-            writeln!(w, "====== Heap Trace: {} records ({} capacity) ======", s.count, s.capacity);
+    with(STDOUT, |w| {
+        w.s("====== Heap Trace: ").dec(s.count).s(" records (").dec(s.capacity);
+        w.s(" capacity) ======\n");
         let (mut bytes, mut blocks) = (0, 0);
         for r in t.records().iter() {
-            let _ = write!(
-                w,
-                "{:6} bytes (@ {:#x}) allocated thread {} time {:#010x} caller {}",
-                r.size,
-                r.addr(),
-                r.tid,
-                r.ccount,
-                Raw(&r.alloced_by)
-            );
-            let _ = location(w, r);
+            w.dec_in(r.size, 6).s(" bytes (@ ").hex(r.addr()).s(") allocated thread ");
+            // (No piece of 4, 8 or 16 bytes here: those become constants
+            // of the shared pools, see `Out::s`.)
+            w.dec(r.tid as usize).s(" time ").hex8(r.ccount).s(" caller").s(" ").raw(&r.alloced_by);
+            if !r.file.is_null() {
+                w.s(" at ").file(r.file).s(":").dec(r.line as usize);
+            }
             if s.mode == HEAP_TRACE_ALL && r.freed() {
-                let _ = writeln!(w, "\nfreed by {}", Raw(&r.freed_by));
+                w.s("\nfreed by ").raw(&r.freed_by).s("\n");
             } else {
                 bytes += r.size;
                 blocks += 1;
-                let _ = writeln!(w);
+                w.s("\n");
             }
         }
-        let _ = writeln!(w, "====== Heap Trace Summary ======");
-        let mode = if s.mode == HEAP_TRACE_ALL { "All" } else { "Leaks" };
-        let _ = writeln!(w, "Mode: Heap Trace {mode}");
-        let _ = writeln!(w, "{bytes} bytes 'leaked' in trace ({blocks} allocations)");
-        let _ = writeln!(
-            w,
-            "records: {} ({} capacity, {} high water mark)",
-            s.count, s.capacity, s.high_water_mark
-        );
-        let _ = writeln!(w, "Total allocations: {}", s.total_allocations);
-        let _ = writeln!(w, "Total frees: {}", s.total_frees);
+        w.s("====== Heap Trace Summary ======\nMode: Heap Trace ");
+        w.s(if s.mode == HEAP_TRACE_ALL { "All" } else { "Leaks" }).s("\n");
+        w.dec(bytes).s(" bytes 'leaked' in trace (").dec(blocks).s(" allocations)\n");
+        w.s("records: ").dec(s.count).s(" (").dec(s.capacity).s(" capacity, ");
+        w.dec(s.high_water_mark).s(" high water mark)\n");
+        w.s("Total allocations: ").dec(s.total_allocations).s("\n");
+        w.s("Total frees: ").dec(s.total_frees).s("\n");
         if s.has_overflowed {
-            let _ =
-                writeln!(w, "(NB: Internal Buffer has overflowed, so trace data is incomplete.)");
+            w.s("(NB: Internal Buffer has overflowed, so trace data is incomplete.)\n");
         }
-        let _ = writeln!(w, "================================");
+        w.s("================================\n");
     });
-}
-
-/// ` at file:line` for a record with a source location.
-fn location(w: &mut FdWriter, r: &HeapTraceRecord) -> fmt::Result {
-    if r.file.is_null() {
-        return Ok(());
-    }
-    write!(w, " at {}:{}", c_str(r.file), r.line)
-}
-
-fn c_str(p: *const c_char) -> &'static str {
-    // SAFETY: `rawrt_track.h` passes `__FILE__`, a string literal.
-    unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("?")
 }
 
 /// The leak report (what `RAWRT_HEAP_TRACE=leaks` prints at exit), on
@@ -119,29 +169,37 @@ pub fn leak_report() {
     let mut t = TABLE.lock();
     t.tracing = false;
     let s = t.summary();
-    FdWriter::with(STDERR, |w| {
+    with(STDERR, |w| {
         if s.has_overflowed {
-            let _ = writeln!(w, "rawrt: leaks: incomplete (the trace buffer was full)");
+            w.s("rawrt: leaks: incomplete (the trace buffer was full)\n");
         }
         let (mut bytes, mut blocks) = (0, 0);
         for r in t.records().iter().filter(|r| !r.freed()) {
-            let _ = write!(w, "rawrt: leak: {} bytes at {:#x}", r.size, r.addr());
-            if !r.file.is_null() {
-                let _ = write!(w, " from {}:{}", c_str(r.file), r.line);
-            }
-            let _ = write!(w, ", allocated by ");
-            for (i, a) in r.alloced_by.iter().map(|a| a.addr()).take_while(|&a| a != 0).enumerate()
-            {
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = match symbols::lookup(a) {
-                    Some(sym) => write!(w, "{sep}{sym}"),
-                    None => write!(w, "{sep}{a:#x}"),
-                };
-            }
-            let _ = writeln!(w);
+            leak_line(w, r);
             bytes += r.size;
             blocks += 1;
         }
-        let _ = writeln!(w, "rawrt: leaks: {bytes} bytes in {blocks} blocks");
+        w.s("rawrt: leaks: ").dec(bytes).s(" bytes in ").dec(blocks).s(" blocks").s("\n");
+    });
+}
+
+fn leak_line(w: &mut Out, r: &HeapTraceRecord) {
+    w.s("rawrt: leak: ").dec(r.size).s(" bytes at ").hex(r.addr());
+    if !r.file.is_null() {
+        w.s(" from ").file(r.file).s(":").dec(r.line as usize);
+    }
+    w.s(", allocated by ");
+    for (i, a) in r.alloced_by.iter().map(|a| a.addr()).take_while(|&a| a != 0).enumerate() {
+        w.s(if i == 0 { "" } else { ", " }).named(a);
+    }
+    w.s("\n");
+}
+
+/// `rawrt: RAWRT_HEAP_TRACE=VALUE: unknown (leaks or off)` on stderr.
+pub(super) fn unknown_env(v: &[u8]) {
+    with(STDERR, |w| {
+        w.s("rawrt: RAWRT_HEAP_TRACE=");
+        w.0.push(v);
+        w.s(": unknown (leaks or off)\n");
     });
 }

@@ -19,8 +19,9 @@ pub struct ThreadInfo {
     pub peak_bytes: usize,
 }
 
-/// The threads accounted (later ones are not).
+/// The threads accounted (later ones are not). A power of two.
 pub const MAX_THREADS: usize = 256;
+const _: () = assert!(MAX_THREADS.is_power_of_two());
 
 /// A live block in the side table (`addr` 0: an empty slot).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,15 +46,23 @@ pub struct Accounts<'a> {
     pub missed: usize,
 }
 
+/// A block's slot: its address past the alignment bits, folded (shifts
+/// and xors only: a multiplier would be a constant in the library's shared
+/// constant pool on riscv64, kept by every program).
 fn hash(addr: usize) -> usize {
-    (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
+    let h = addr >> 4;
+    h ^ (h >> 11) ^ (h >> 23)
 }
 
 impl<'a> Accounts<'a> {
-    /// Accounts over side table `live` (its length a power of two; at most
-    /// 7/8 of it is used), all empty.
+    /// Accounts over side table `live` (the largest power of two of its
+    /// entries is used, at most 7/8 full), all empty.
     pub fn new(live: &'a mut [Live]) -> Accounts<'a> {
-        assert!(live.len().is_power_of_two());
+        let n = match live.len() {
+            0 => 0,
+            len => 1 << (usize::BITS - 1 - len.leading_zeros()),
+        };
+        let live = live.get_mut(..n).unwrap_or_default();
         live.fill(Live::default());
         Accounts {
             live,
@@ -66,19 +75,41 @@ impl<'a> Accounts<'a> {
     }
 
     fn mask(&self) -> usize {
-        self.live.len() - 1
+        self.live.len().wrapping_sub(1)
+    }
+
+    /// Entry `i` (an empty one past the end: never, `i` is masked).
+    fn at(&self, i: usize) -> Live {
+        self.live.get(i).copied().unwrap_or_default()
+    }
+
+    fn put(&mut self, i: usize, e: Live) {
+        if let Some(slot) = self.live.get_mut(i) {
+            *slot = e;
+        }
+    }
+
+    /// The figures of thread index `t` (below [`MAX_THREADS`], a power of
+    /// two: the mask only keeps the compiler's bounds check away).
+    fn figures(&mut self, t: usize) -> &mut ThreadInfo {
+        &mut self.info[t % MAX_THREADS]
+    }
+
+    /// Thread `tid`'s index, if it has one.
+    fn index(&self, tid: u32) -> Option<usize> {
+        self.tids.iter().take(self.threads).position(|&t| t == tid)
     }
 
     /// Thread `tid`'s index, made if new and there is room.
     fn thread(&mut self, tid: u32) -> Option<usize> {
-        if let Some(i) = self.tids[..self.threads].iter().position(|&t| t == tid) {
+        if let Some(i) = self.index(tid) {
             return Some(i);
         }
         let i = self.threads;
         if i == MAX_THREADS {
             return None;
         }
-        self.tids[i] = tid;
+        self.tids[i % MAX_THREADS] = tid;
         self.threads += 1;
         Some(i)
     }
@@ -95,12 +126,12 @@ impl<'a> Accounts<'a> {
         }
         let m = self.mask();
         let mut i = hash(addr) & m;
-        while self.live[i].addr != 0 {
+        while self.at(i).addr != 0 {
             i = (i + 1) & m;
         }
-        self.live[i] = Live { addr, size, thread: t };
+        self.put(i, Live { addr, size, thread: t });
         self.used += 1;
-        let f = &mut self.info[t];
+        let f = self.figures(t);
         f.bytes += size;
         f.blocks += 1;
         f.peak_bytes = f.peak_bytes.max(f.bytes);
@@ -110,20 +141,20 @@ impl<'a> Accounts<'a> {
     /// thread's figures. A block not in the table (allocated before the
     /// accounting started, or missed) changes nothing.
     pub fn freed(&mut self, addr: usize) {
-        if addr == 0 {
+        if addr == 0 || self.live.is_empty() {
             return;
         }
         let m = self.mask();
         let mut i = hash(addr) & m;
         loop {
-            match self.live[i].addr {
+            match self.at(i).addr {
                 0 => return,
                 a if a == addr => break,
                 _ => i = (i + 1) & m,
             }
         }
-        let gone = self.live[i];
-        let f = &mut self.info[gone.thread];
+        let gone = self.at(i);
+        let f = self.figures(gone.thread);
         f.bytes -= gone.size;
         f.blocks -= 1;
         self.used -= 1;
@@ -132,7 +163,7 @@ impl<'a> Accounts<'a> {
         let mut j = i;
         loop {
             j = (j + 1) & m;
-            let e = self.live[j];
+            let e = self.at(j);
             if e.addr == 0 {
                 break;
             }
@@ -140,17 +171,17 @@ impl<'a> Accounts<'a> {
             // `e` may move to `i` unless its home lies cyclically in (i, j].
             let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
             if !stays {
-                self.live[i] = e;
+                self.put(i, e);
                 i = j;
             }
         }
-        self.live[i] = Live::default();
+        self.put(i, Live::default());
     }
 
     /// Thread `tid`'s figures, if it allocated since the start.
     pub fn info(&self, tid: u32) -> Option<ThreadInfo> {
-        let i = self.tids[..self.threads].iter().position(|&t| t == tid)?;
-        Some(self.info[i])
+        let i = self.index(tid)?;
+        Some(self.info[i % MAX_THREADS])
     }
 
     /// Blocks in the side table.
