@@ -15,7 +15,7 @@
 
 use core::mem::{offset_of, size_of};
 use linux_raw_sys::{errno as e, general as g};
-use rawrt::heap::caps;
+use rawrt::heap::{caps, trace};
 use rawrt::sys::{self, mq::MqAttr, process::Rlimit, time::Timespec};
 use rawrt::thread::c11;
 
@@ -114,6 +114,10 @@ fn run() -> i32 {
     rawrt::println!("RAWRT_POISON_OFF {}", rawrt::heap::POISON_OFF);
     rawrt::println!("RAWRT_POISON_LIGHT {}", rawrt::heap::POISON_LIGHT);
     rawrt::println!("RAWRT_POISON_COMPREHENSIVE {}", rawrt::heap::POISON_COMPREHENSIVE);
+    rawrt::println!("ESP_ERR_INVALID_STATE {}", trace::ESP_ERR_INVALID_STATE);
+    rawrt::println!("CONFIG_HEAP_TRACING_STACK_DEPTH {}", trace::STACK_DEPTH);
+    rawrt::println!("HEAP_TRACE_ALL {}", trace::HEAP_TRACE_ALL);
+    rawrt::println!("HEAP_TRACE_LEAKS {}", trace::HEAP_TRACE_LEAKS);
     // C11 threads (enumeration constants in the header).
     rawrt::println!("thrd_success {}", c11::THRD_SUCCESS);
     rawrt::println!("thrd_busy {}", c11::THRD_BUSY);

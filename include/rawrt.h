@@ -268,6 +268,7 @@ enum {
 #define ESP_FAIL            (-1)
 #define ESP_ERR_NO_MEM      0x101
 #define ESP_ERR_INVALID_ARG 0x102
+#define ESP_ERR_INVALID_STATE 0x103
 #define ESP_ERR_NOT_FOUND   0x105
 
 #ifndef RAWRT_PREFIX
@@ -723,6 +724,98 @@ int rawrt_heap_set_poisoning(int mode);
 /* Whether the process heap is intact (with poisoning: its canaries and
  * fills too); each fault found is printed on stderr if print_errors. */
 bool rawrt_heap_check(bool print_errors);
+/* ESP-IDF's standalone heap trace (esp_heap_trace.h) over malloc, calloc,
+ * aligned_alloc, memalign, valloc, realloc and free of the process heap
+ * (not posix_memalign, heap_caps_* or region heaps). Records go into the
+ * caller's buffer in allocation order; a full buffer stops recording new
+ * allocations (has_overflowed). HEAP_TRACE_ALL keeps every allocation and
+ * fills freed_by when it is freed; HEAP_TRACE_LEAKS drops the record of a
+ * freed block. alloced_by[0] is the return address of the allocation call;
+ * the next ones come from frame pointers where the program keeps them
+ * (-fno-omit-frame-pointer), 0 past the last. ccount is microseconds of
+ * CLOCK_MONOTONIC modulo 2^32 (ESP-IDF: the CPU cycle count). Errors:
+ * ESP_ERR_INVALID_STATE (no buffer; a new buffer while tracing),
+ * ESP_ERR_INVALID_ARG (NULL pointer, empty buffer, index past the
+ * records, unknown mode). Starting the trace makes every thread take the
+ * allocator's slow paths for the rest of the process. */
+#define CONFIG_HEAP_TRACING_STACK_DEPTH 4
+
+typedef enum {
+    RAWRT_N(HEAP_TRACE_ALL),
+    RAWRT_N(HEAP_TRACE_LEAKS),
+} RAWRT_N(heap_trace_mode_t);
+
+typedef struct RAWRT_N(heap_trace_record_t) {
+    uint32_t ccount;
+    void *address;
+    size_t size;
+    void *alloced_by[CONFIG_HEAP_TRACING_STACK_DEPTH];
+    void *freed_by[CONFIG_HEAP_TRACING_STACK_DEPTH];
+    /* rawrt: where rawrt_track.h says the allocation was (else NULL, 0),
+     * and the allocating thread's id. */
+    const char *file;
+    uint32_t line;
+    uint32_t tid;
+} RAWRT_N(heap_trace_record_t);
+
+typedef struct RAWRT_N(heap_trace_summary_t) {
+    RAWRT_N(heap_trace_mode_t) mode;
+    size_t total_allocations;
+    size_t total_frees;
+    size_t count;
+    size_t capacity;
+    size_t high_water_mark;
+    bool has_overflowed;
+} RAWRT_N(heap_trace_summary_t);
+
+int RAWRT_N(heap_trace_init_standalone)(RAWRT_N(heap_trace_record_t) *records, size_t n);
+int RAWRT_N(heap_trace_start)(RAWRT_N(heap_trace_mode_t) mode);
+int RAWRT_N(heap_trace_stop)(void);
+int RAWRT_N(heap_trace_resume)(void);
+size_t RAWRT_N(heap_trace_get_count)(void);
+int RAWRT_N(heap_trace_get)(size_t index, RAWRT_N(heap_trace_record_t) *record);
+int RAWRT_N(heap_trace_summary)(RAWRT_N(heap_trace_summary_t) *summary);
+/* Every record, then the summary, on stdout (ESP-IDF's layout). */
+void RAWRT_N(heap_trace_dump)(void);
+
+/* The leak report: traces leaks (into a buffer of 65536 records of its
+ * own) and, at exit, lists every block still allocated on stderr, with its
+ * callers as function+0xoffset from the program's symbol table, then a
+ * total line; the exit status is unchanged. ESP_ERR_INVALID_STATE while
+ * tracing, ESP_ERR_NO_MEM. rawrt_heap_trace_from_env does it when
+ * RAWRT_HEAP_TRACE=leaks (ESP_OK when unset or off, ESP_ERR_INVALID_ARG
+ * for another value; read once). rawrt_track.h calls it at start-up. */
+int rawrt_heap_trace_leaks_at_exit(void);
+int rawrt_heap_trace_from_env(void);
+/* The file and line rawrt_track.h recorded for the live traced block p:
+ * true, or false if it has none. */
+bool rawrt_heap_trace_location(const void *p, const char **file, uint32_t *line);
+
+/* Per-thread accounting (ESP-IDF's per-task tracking, by thread):
+ * rawrt_heap_thread_accounting starts it (ESP_OK, also when started
+ * already; ESP_ERR_NO_MEM), and from then on every allocation through
+ * malloc, calloc, realloc, aligned_alloc, memalign and valloc counts for
+ * its thread and its free, by any thread, against it (blocks from before
+ * the start are not counted). rawrt_heap_thread_info gives thread tid's
+ * (0: the caller's) bytes and blocks allocated and not freed, and the
+ * peak of those bytes: ESP_ERR_INVALID_STATE before the start,
+ * ESP_ERR_NOT_FOUND for a thread that allocated nothing since (or beyond
+ * the first 256), ESP_ERR_INVALID_ARG for NULL or a negative tid. Like
+ * heap_trace_start, it sends every allocation down the slow paths. */
+typedef struct rawrt_heap_thread_info_t {
+    size_t bytes;
+    size_t blocks;
+    size_t peak_bytes;
+} rawrt_heap_thread_info_t;
+
+int rawrt_heap_thread_accounting(void);
+int rawrt_heap_thread_info(RAWRT_N(pid_t) tid, rawrt_heap_thread_info_t *info);
+
+/* What rawrt_track.h turns malloc, calloc, realloc and free into. */
+void *rawrt_malloc_at(size_t size, const char *file, uint32_t line);
+void *rawrt_calloc_at(size_t n, size_t size, const char *file, uint32_t line);
+void *rawrt_realloc_at(void *p, size_t size, const char *file, uint32_t line);
+void rawrt_free_at(void *p, const char *file, uint32_t line);
 
 /* ------------------------------------------------------------------------
  * Runtime

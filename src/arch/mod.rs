@@ -156,3 +156,265 @@ pub unsafe fn unmap_and_exit(base: *mut u8, len: usize) -> ! {
     // SAFETY: the caller guarantees that nothing runs on the range.
     unsafe { __rawrt_unmap_exit(base, len) }
 }
+
+/// Defines `$stub`, an assembly function that jumps to the `extern "C"`
+/// function `$target` with the arguments it got plus two: its return
+/// address (argument `$n`, from 0) and the frame-pointer register as it
+/// found it (argument `$n + 1`). Reached by a tail call (a `jmp`, `b` or
+/// `tail` from a function that pushed nothing), its return address is that
+/// function's caller's: how the C allocation functions learn who called
+/// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
+/// `$alias` is exported as another (global) name of the stub.
+#[cfg(target_arch = "x86_64")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! caller_stub {
+    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov rsi, qword ptr [rsp]",
+            "mov rdx, rbp\n jmp {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov rdx, qword ptr [rsp]",
+            "mov rcx, rbp\n jmp {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov rcx, qword ptr [rsp]",
+            "mov r8, rbp\n jmp {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov r8, qword ptr [rsp]",
+            "mov r9, rbp\n jmp {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+}
+
+/// Defines `$stub`, an assembly function that jumps to the `extern "C"`
+/// function `$target` with the arguments it got plus two: its return
+/// address (argument `$n`, from 0) and the frame-pointer register as it
+/// found it (argument `$n + 1`). Reached by a tail call (a `jmp`, `b` or
+/// `tail` from a function that pushed nothing), its return address is that
+/// function's caller's: how the C allocation functions learn who called
+/// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
+/// `$alias` is exported as another (global) name of the stub.
+#[cfg(target_arch = "aarch64")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! caller_stub {
+    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",%function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov x1, x30",
+            "mov x2, x29\n b {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",%function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov x2, x30",
+            "mov x3, x29\n b {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",%function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov x3, x30",
+            "mov x4, x29\n b {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",%function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mov x4, x30",
+            "mov x5, x29\n b {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+}
+
+/// Defines `$stub`, an assembly function that jumps to the `extern "C"`
+/// function `$target` with the arguments it got plus two: its return
+/// address (argument `$n`, from 0) and the frame-pointer register as it
+/// found it (argument `$n + 1`). Reached by a tail call (a `jmp`, `b` or
+/// `tail` from a function that pushed nothing), its return address is that
+/// function's caller's: how the C allocation functions learn who called
+/// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
+/// `$alias` is exported as another (global) name of the stub.
+#[cfg(target_arch = "riscv64")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! caller_stub {
+    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mv a1, ra",
+            "mv a2, s0\n tail {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mv a2, ra",
+            "mv a3, s0\n tail {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mv a3, ra",
+            "mv a4, s0\n tail {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
+        #[cfg(not(test))]
+        core::arch::global_asm!(
+            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".globl ", $stub),
+            concat!(".hidden ", $stub),
+            concat!(".type ", $stub, ",@function"),
+            ".p2align 2",
+            concat!($stub, ":"),
+            "mv a4, ra",
+            "mv a5, s0\n tail {t}",
+            concat!(".size ", $stub, ", . - ", $stub),
+            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
+            ".popsection",
+            t = sym $target,
+        );
+    };
+}
+
+/// Where a frame record (saved by code built with frame pointers) lies
+/// from the frame-pointer register: the caller's frame pointer at
+/// `fp + FRAME_NEXT`, the return address at `fp + FRAME_RET`. x86_64 and
+/// aarch64 point at the record; riscv64 points just above it.
+#[cfg(not(target_arch = "riscv64"))]
+pub const FRAME_NEXT: isize = 0;
+/// See [`FRAME_NEXT`].
+#[cfg(not(target_arch = "riscv64"))]
+pub const FRAME_RET: isize = 8;
+/// See [`FRAME_NEXT`].
+#[cfg(target_arch = "riscv64")]
+pub const FRAME_NEXT: isize = -16;
+/// See [`FRAME_NEXT`].
+#[cfg(target_arch = "riscv64")]
+pub const FRAME_RET: isize = -8;

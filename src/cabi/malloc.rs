@@ -2,6 +2,7 @@
 //! `mallinfo2`. Misuse that the heap detects (a double free, a pointer it
 //! never handed out) prints one line and aborts.
 
+use crate::heap::trace::{self, Kind, ALIGNED_ALLOC, CALLOC, MALLOC, MEMALIGN, VALLOC};
 use crate::heap::CRules;
 use crate::heap::{self, caps, MallInfo2, ReallocNames, ALIGN};
 use crate::rt::errno;
@@ -14,23 +15,22 @@ fn enomem() -> *mut u8 {
     null_mut()
 }
 
-/// Any allocation; the entry points that try the heap's inlined fast path
-/// first ([`fast`]) come here when it has no block.
-#[inline(never)]
-fn alloc(size: usize, align: usize, zero: bool, func: &'static str) -> *mut u8 {
-    match caps::malloc_slow(size, align, zero, func) {
-        Some(p) => p.as_ptr(),
-        None => enomem(),
-    }
+/// Any allocation of `kind` (`trace::MALLOC`, ...): the slow path, by a
+/// tail call to the tracing hook's stub, which learns the caller
+/// (`heap/trace/hook.rs`).
+#[inline(always)]
+fn alloc(size: usize, align: usize, kind: &'static Kind) -> *mut u8 {
+    // SAFETY: the stub takes any arguments.
+    unsafe { trace::__rawrt_alloc_slow(size, align, kind) }
 }
 
 /// An allocation through the heap's fast path (the calling thread's cache),
 /// else [`alloc`], as a tail call: the fast path needs no stack frame.
 #[inline(always)]
-fn fast(size: usize, zero: bool, func: &'static str) -> *mut u8 {
-    match heap::process().allocate_fast(size, ALIGN, zero, func) {
+fn fast(size: usize, kind: &'static Kind) -> *mut u8 {
+    match heap::process().allocate_fast(size, ALIGN, kind.zero, kind.func) {
         Some(p) => p.as_ptr(),
-        None => alloc(size, ALIGN, zero, func),
+        None => alloc(size, ALIGN, kind),
     }
 }
 
@@ -45,7 +45,7 @@ c_name! {
 /// C `malloc`: `size` bytes, 16-byte aligned; `malloc(0)` gives a unique
 /// pointer that can be freed. NULL with `ENOMEM` when out of memory.
 extern "C" fn malloc(size: usize) -> *mut u8 {
-    fast(size, false, "malloc")
+    fast(size, &MALLOC)
 }
 }
 
@@ -55,7 +55,7 @@ c_name! {
 /// freed already, is reported on stderr and aborts.
 unsafe extern "C" fn free(p: *mut u8) {
     // SAFETY: C's contract for free.
-    unsafe { release(p, "free") }
+    unsafe { caps::free_c(p) }
 }
 }
 
@@ -64,7 +64,7 @@ c_name! {
 /// overflow. Memory fresh from the kernel is not cleared again.
 extern "C" fn calloc(n: usize, size: usize) -> *mut u8 {
     match n.checked_mul(size) {
-        Some(total) => fast(total, true, "calloc"),
+        Some(total) => fast(total, &CALLOC),
         None => enomem(),
     }
 }
@@ -75,11 +75,9 @@ c_name! {
 /// `p` and returns NULL; on failure NULL with `ENOMEM` and `p` intact. A
 /// block of a registered heap is resized in that heap.
 unsafe extern "C" fn realloc(p: *mut u8, size: usize) -> *mut u8 {
-    // SAFETY: C's contract for realloc.
-    match unsafe { caps::realloc_c(p, size, "realloc") } {
-        Ok(q) => q,
-        Err(_) => enomem(),
-    }
+    // SAFETY: C's contract for realloc (the stub, `heap/trace/hook.rs`,
+    // learns the caller; NULL and ENOMEM on failure).
+    unsafe { trace::__rawrt_realloc(p, size) }
 }
 }
 
@@ -151,7 +149,7 @@ c_name! {
 /// power of two, NULL with `ENOMEM` when out of memory.
 extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
     match heap::align_c11(align) {
-        Some(a) => alloc(size, a, false, "aligned_alloc"),
+        Some(a) => alloc(size, a, &ALIGNED_ALLOC),
         None => {
             errno::set(Errno::EINVAL);
             null_mut()
@@ -166,7 +164,7 @@ c_name! {
 /// `EINVAL`.
 extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
     match heap::align_memalign(align) {
-        Some(a) => alloc(size, a, false, "memalign"),
+        Some(a) => alloc(size, a, &MEMALIGN),
         None => {
             errno::set(Errno::EINVAL);
             null_mut()
@@ -178,7 +176,7 @@ extern "C" fn memalign(align: usize, size: usize) -> *mut u8 {
 c_name! {
 /// `valloc`: page-aligned memory.
 extern "C" fn valloc(size: usize) -> *mut u8 {
-    alloc(size, crate::rt::page_size(), false, "valloc")
+    alloc(size, crate::rt::page_size(), &VALLOC)
 }
 }
 

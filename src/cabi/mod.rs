@@ -45,3 +45,4 @@ mod process;
 mod rt;
 mod sys;
 mod thread;
+mod trace;

@@ -140,16 +140,19 @@ fn divert() -> Option<&'static Divert> {
     }
 }
 
-/// Whether threads stay homeless: under Valgrind's Memcheck or with a
-/// debug layer installed.
+/// Whether threads stay homeless: with a debug layer installed, while the
+/// heap is traced (`trace/hook.rs`) or under Valgrind's Memcheck.
 #[inline(always)]
 fn diverted() -> bool {
-    DIVERT.load(Ordering::Relaxed) != 0 || valgrind::running()
+    DIVERT.load(Ordering::Relaxed) != 0 || super::trace::diverted() || valgrind::running()
 }
 
 /// The first allocation of a thread (and every one while diverted): the
 /// heap's debugging mode is fixed at the process's first
 /// ([`super::poison::fix`], which reads `RAWRT_HEAP_POISONING`).
+/// (`RAWRT_HEAP_TRACE` is read only by programs that link the tracer:
+/// `trace::from_env`, which `rawrt_track.h` calls at start-up; reading it
+/// here would put the whole tracer, about 20 KB, into every program.)
 #[inline(always)]
 fn first_use() {
     if !super::poison::fixed() {
@@ -280,8 +283,8 @@ impl Arenas {
         if diverted() {
             // Under Valgrind, or with a debug layer, a thread keeps no
             // cache and no arena: with no home every allocation and free
-            // takes the slow paths, which tell Memcheck (or the layer)
-            // about each block.
+            // takes the slow paths, which tell Memcheck (or the layer, or
+            // the tracer, `trace/hook.rs`) about each block.
             return &PROCESS.main;
         }
         let main =
@@ -453,7 +456,7 @@ impl Arenas {
         if let Some(d) = divert() {
             return (d.alloc)(self, size, align, zero, func);
         }
-        if valgrind::running() {
+        if diverted() {
             return self.allocate_announced(size, align, zero, func);
         }
         // Now the thread has a home, and the usual slow path serves it.
@@ -461,7 +464,8 @@ impl Arenas {
         self.allocate_slow(size, align, zero, func)
     }
 
-    /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck,
+    /// [`allocate_slow`](Self::allocate_slow) under Valgrind's Memcheck
+    /// (or diverted for the tracer: then the announcements do nothing),
     /// which learns of the block: its `size` bytes are undefined (unless
     /// `zero`), the rest of it inaccessible, so that an overflow of even
     /// one byte is reported.
@@ -586,6 +590,62 @@ impl Arenas {
         unsafe { self.free_to_owner(c, p) }
     }
 
+    /// The part of [`dealloc`](Self::dealloc) that C's `free` inlines (the
+    /// same steps, split so that the rest is a tail call): a
+    /// block of the calling thread's own heap, into its cache (or, with
+    /// its bin full, into the heap); `None` leaves the block to
+    /// [`dealloc_slow`](Self::dealloc_slow).
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    #[cfg_attr(test, allow(dead_code))]
+    pub(crate) unsafe fn dealloc_fast(&self, ptr: NonNull<u8>) -> Option<Result<(), HeapError>> {
+        if !THREADS {
+            return None;
+        }
+        let p = ptr.as_ptr().addr();
+        let c = own_cache();
+        let h = Self::home_of(c)?;
+        match h.cache_free(c, p) {
+            tcache::Freed::Cached => Some(Ok(())),
+            // SAFETY: forwarded contract.
+            tcache::Freed::BinFull(i) => Some(unsafe { h.dealloc_locked(Some(c), p, i) }),
+            tcache::Freed::ToHeap => None,
+        }
+    }
+
+    /// [`dealloc`](Self::dealloc) of a block that
+    /// [`dealloc_fast`](Self::dealloc_fast) did not take: to its owner.
+    ///
+    /// # Safety
+    /// As for [`Heap::dealloc`].
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_slow(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        if !THREADS {
+            // SAFETY: forwarded contract.
+            return unsafe { self.main.dealloc(ptr) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.free_to_owner(own_cache(), ptr.as_ptr().addr()) }
+    }
+
+    /// The calling thread leaves its home heap (when the heap is diverted
+    /// for tracing): its cache goes back to the heap, and from now on it
+    /// takes the slow paths. (Its arena, if it had one, is not offered to
+    /// other threads again.)
+    pub(crate) fn leave_home(&self) {
+        if !THREADS {
+            return;
+        }
+        let c = own_cache();
+        let Some(h) = Self::home_of(c) else { return };
+        let mut g = h.lock_cached(c);
+        tcache::flush_into(&mut g, c);
+        drop(g);
+        c.home = 0;
+    }
+
     /// Frees the block at `p`, which the calling thread's cache did not
     /// take, to its owner.
     ///
@@ -707,6 +767,7 @@ impl Arenas {
     #[inline(never)]
     unsafe fn realloc_announced(
         &self,
+        c: &mut ThreadCache,
         ptr: NonNull<u8>,
         new_size: usize,
         align: usize,
@@ -723,9 +784,11 @@ impl Arenas {
             // SAFETY: two distinct live blocks, each holding the bytes copied.
             unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size)) };
         }
-        // Under Memcheck every block is the main heap's (`choose_home`).
+        // To its owner, as a free by this homeless thread: announced
+        // under Memcheck (where every block is the main heap's), and for
+        // a diverted thread its blocks from before may be its arena's.
         // SAFETY: forwarded contract; the block was validated above.
-        unsafe { Self::free_announced(&self.main, ptr.as_ptr().addr()) }?;
+        unsafe { self.free_to_owner(c, ptr.as_ptr().addr()) }?;
         Ok(q)
     }
 
@@ -750,7 +813,7 @@ impl Arenas {
                 return unsafe { (d.realloc)(self, ptr, new_size, align, func) };
             }
             // SAFETY: forwarded contract.
-            return unsafe { self.realloc_announced(ptr, new_size, align, func) };
+            return unsafe { self.realloc_announced(c, ptr, new_size, align, func) };
         }
         let h = self.home(c);
         if core::ptr::eq(o, h) {

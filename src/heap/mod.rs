@@ -78,6 +78,7 @@ mod segment;
 mod source;
 mod svg;
 mod tcache;
+pub mod trace;
 mod traits;
 mod trim;
 
@@ -93,6 +94,10 @@ pub(crate) use class::tests as class_tests;
 pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
 pub(crate) use poison::tests as poison_tests;
+#[cfg(test)]
+pub(crate) use trace::record_tests as trace_tests;
+#[cfg(test)]
+pub(crate) use trace::threads_tests as trace_threads_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]

@@ -13,12 +13,13 @@ pub mod errno;
 pub mod exit;
 mod fatal;
 pub mod io;
-mod itoa;
+pub(crate) mod itoa;
 #[cfg(test)]
 pub(crate) use itoa::tests as itoa_tests;
 #[cfg(all(not(test), feature = "entry"))]
 mod panic;
 pub mod start;
+pub mod symbols;
 pub(crate) mod tls;
 pub mod valgrind;
 mod vdso;
@@ -28,6 +29,17 @@ pub use exit::{_exit, abort, atexit, exit};
 pub use fatal::{fatal, fatal_at, fatal_block};
 pub use start::rawrt_init;
 pub use vdso::clock_gettime;
+
+/// The top (exclusive) of the calling thread's stack, as far as its
+/// frames go: a spawned thread's control block, from which its stack grows
+/// down, or the main thread's initial stack pointer; 0 if unknown (the
+/// runtime did not start the program). Frame-pointer walks stay below it.
+pub fn stack_top() -> usize {
+    if tls::ready() && tls::current() != tls::main() {
+        return tls::current() as usize;
+    }
+    start::initial().map_or(0, |(_, argv, _)| argv as usize)
+}
 
 /// What a `main` function returns, turned into an exit status.
 pub trait Termination {

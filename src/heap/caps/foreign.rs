@@ -29,6 +29,42 @@ pub unsafe fn free(p: *mut u8, func: &'static str) {
     }
 }
 
+/// C's `free`: [`free`] with the process heap's fast path inlined and the
+/// rest reached by a tail call through the tracing hook's stub
+/// (`heap/trace/hook.rs`), which learns the caller there.
+///
+/// # Safety
+/// As for [`free`].
+#[cfg(not(test))]
+#[inline(always)]
+pub unsafe fn free_c(p: *mut u8) {
+    let Some(nn) = NonNull::new(p) else { return };
+    // SAFETY: forwarded contract.
+    match unsafe { process().dealloc_fast(nn) } {
+        Some(Ok(())) => {}
+        // SAFETY: forwarded contract.
+        Some(Err(e)) => unsafe { free_foreign(nn, e, "free") },
+        // SAFETY: forwarded contract; `p` is not null.
+        None => unsafe { crate::heap::trace::__rawrt_free_slow(p) },
+    }
+}
+
+/// [`free`] of a block (not null) that the process heap's fast path did
+/// not take: to its owner, or the registered heap that owns it.
+///
+/// # Safety
+/// As for [`free`]; `p` is not null.
+#[inline(always)]
+pub unsafe fn free_slow(p: *mut u8, func: &'static str) {
+    // SAFETY: the caller's contract: not null.
+    let nn = unsafe { NonNull::new_unchecked(p) };
+    // SAFETY: forwarded contract; misuse is caught below.
+    if let Err(e) = unsafe { process().dealloc_slow(nn) } {
+        // SAFETY: forwarded contract.
+        unsafe { free_foreign(nn, e, func) }
+    }
+}
+
 /// What `free`, `realloc` and `malloc_usable_size` do with a block the
 /// process heap rejected: look for its heap in the registry. Installed by
 /// the first registration ([`install`]), so that a program that registers

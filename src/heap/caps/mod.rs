@@ -45,7 +45,9 @@ pub mod registry;
 pub mod typed;
 mod walk;
 
-pub use foreign::{free, realloc_c, usable_size, usable_size_or_abort};
+#[cfg(not(test))]
+pub use foreign::free_c;
+pub use foreign::{free, free_slow, realloc_c, usable_size, usable_size_or_abort};
 pub use inspect::{
     check, check_addr, dump, monitor_start, monitor_stop, walk, walk_c, WalkedBlock,
     WalkerBlockInfo, WalkerFn, WalkerHeapInfo,

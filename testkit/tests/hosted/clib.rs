@@ -54,11 +54,16 @@ pub(super) fn prefixed_lib() -> &'static Path {
     })
 }
 
+/// Unoptimised: rawrt's dev profile builds it at opt-level 1 (see
+/// Cargo.toml), where functions it also inlines lose their plain DWARF
+/// description.
+const UNOPTIMISED: &[&str] = &["--config", "profile.dev.package.rawrt.opt-level=0"];
+
 /// The default `librawrt.a` unoptimised with debug information, whose
 /// DWARF gives the Rust side of the header check.
 pub(super) fn debug_lib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| staticlib("staticlib-debug", &[], None, None))
+    LIB.get_or_init(|| staticlib("staticlib-debug", UNOPTIMISED, None, None))
 }
 
 /// The release and debug `librawrt.a` without the `c11-threads` feature.
@@ -67,7 +72,7 @@ pub(super) fn no_c11_threads_libs() -> (PathBuf, PathBuf) {
         &["--no-default-features", "--features", "entry,cabi,global-allocator"];
     (
         staticlib("staticlib-no-c11", &[&["--release"], FEATURES].concat(), None, None),
-        staticlib("staticlib-debug-no-c11", FEATURES, None, None),
+        staticlib("staticlib-debug-no-c11", &[UNOPTIMISED, FEATURES].concat(), None, None),
     )
 }
 

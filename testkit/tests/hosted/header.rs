@@ -194,9 +194,17 @@ impl Facts {
 }
 
 /// Functions defined in assembly (`asm/<arch>-varargs.s`: C variadic
-/// entry points), whose signatures have no DWARF to compare.
-const IN_ASSEMBLY: &[&str] =
-    &["heap_caps_malloc_prefer", "heap_caps_calloc_prefer", "heap_caps_realloc_prefer"];
+/// entry points; `heap/trace/hook.rs`: the stubs that learn their
+/// caller), whose signatures have no DWARF to compare.
+const IN_ASSEMBLY: &[&str] = &[
+    "heap_caps_malloc_prefer",
+    "heap_caps_calloc_prefer",
+    "heap_caps_realloc_prefer",
+    "malloc_at",
+    "calloc_at",
+    "realloc_at",
+    "free_at",
+];
 
 /// Kernel structures that rawrt passes through untyped (so no Rust
 /// signature pairs them): the header's must have linux-raw-sys's layout.
