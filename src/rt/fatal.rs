@@ -2,9 +2,21 @@
 //! Used by the heap and the pools when they detect a bad pointer or
 //! corruption; never formats with `core::fmt`.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use super::io::FdWriter;
 use super::itoa;
 use crate::sys::STDERR;
+
+/// Where the block at an address was allocated, for the reports below:
+/// 0, or the address of an [`OriginFn`], installed by the heap tracer
+/// when it records source locations (`heap::trace`, `rawrt_track.h`), so
+/// that a report adds ` (allocated at FILE:LINE)`.
+pub static BLOCK_ORIGIN: AtomicUsize = AtomicUsize::new(0);
+
+/// [`BLOCK_ORIGIN`]'s type: writes ` (allocated at FILE:LINE)` for the
+/// block at the address if a location was recorded for it, else nothing.
+pub type OriginFn = fn(usize, &mut FdWriter);
 
 /// Prints `rawrt: FUNC(): WHAT of 0xADDR` on stderr in one `write`, then
 /// ends the process with `SIGABRT`: a bad pointer handed in. For example
@@ -58,17 +70,19 @@ pub fn fatal_block(func: &str, what: &str, offset: Option<usize>, addr: usize) -
 fn report(func: &str, what: &str, sep: &[u8], addr: usize) -> ! {
     let mut w = FdWriter::new(STDERR);
     let mut h = [0u8; 18];
-    for part in [
-        b"rawrt: ",
-        func.as_bytes(),
-        b"(): ",
-        what.as_bytes(),
-        sep,
-        itoa::hex(addr as u64, &mut h),
-        b"\n",
-    ] {
+    for part in
+        [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes(), sep, itoa::hex(addr as u64, &mut h)]
+    {
         w.push(part);
     }
+    let origin = BLOCK_ORIGIN.load(Ordering::Acquire);
+    if origin != 0 {
+        // SAFETY: a non-zero `BLOCK_ORIGIN` is the address of an
+        // `OriginFn` (stored by the tracer with this very type).
+        let f = unsafe { core::mem::transmute::<usize, OriginFn>(origin) };
+        f(addr, &mut w);
+    }
+    w.push(b"\n");
     let _ = w.finish();
     super::exit::abort()
 }

@@ -26,7 +26,7 @@ mod vdso;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};
-pub use fatal::{fatal, fatal_at, fatal_block};
+pub use fatal::{fatal, fatal_at, fatal_block, OriginFn, BLOCK_ORIGIN};
 pub use start::rawrt_init;
 pub use vdso::clock_gettime;
 

@@ -180,9 +180,59 @@ pub fn location(addr: usize) -> Option<(*const c_char, u32)> {
 
 /// Installs the tracer (the first time) and moves the calling thread off
 /// its home heap; other threads leave theirs at their next slow path.
+/// Reports of damaged blocks (`rt::fatal`) then name where a block was
+/// allocated, when `rawrt_track.h` said so ([`origin`]).
 fn divert() {
     hook::install(&OPS);
+    let f: crate::rt::OriginFn = origin;
+    crate::rt::BLOCK_ORIGIN.store(f as usize, core::sync::atomic::Ordering::Release);
     process().leave_home();
+}
+
+/// The block being freed or resized (address, file, line), set before
+/// its record changes: a damage the heap finds in it then (an overflow
+/// found by `free`) is named by [`origin`] without the table's lock, which
+/// the freeing thread holds.
+static FREEING: [core::sync::atomic::AtomicUsize; 3] =
+    [const { core::sync::atomic::AtomicUsize::new(0) }; 3];
+
+/// Notes the location recorded for block `addr` (under the table's lock)
+/// before it is freed or resized; see [`FREEING`].
+fn note_freeing(t: &mut record::Table, addr: usize) {
+    use core::sync::atomic::Ordering::Relaxed;
+    let r = t.records().iter().rev().find(|r| r.addr() == addr && !r.freed());
+    let (file, line) = r.map_or((0, 0), |r| (r.file as usize, r.line as usize));
+    FREEING[0].store(0, Relaxed);
+    FREEING[1].store(file, Relaxed);
+    FREEING[2].store(line, Relaxed);
+    FREEING[0].store(addr, Relaxed);
+}
+
+/// Writes ` (allocated at FILE:LINE)` on `w` if `rawrt_track.h` recorded
+/// where the block at `addr` was allocated: the block being freed
+/// ([`FREEING`]), else its latest record (in [`HEAP_TRACE_ALL`] mode freed
+/// blocks keep theirs), if the table's lock is free. (For `rt::fatal`'s
+/// reports: [`crate::rt::OriginFn`].)
+fn origin(addr: usize, w: &mut crate::rt::io::FdWriter) {
+    use core::sync::atomic::Ordering::Relaxed;
+    let (file, line) = if FREEING[0].load(Relaxed) == addr {
+        (FREEING[1].load(Relaxed) as *const c_char, FREEING[2].load(Relaxed) as u32)
+    } else {
+        let Some(mut t) = TABLE.try_lock() else { return };
+        match t.records().iter().rev().find(|r| r.addr() == addr) {
+            Some(r) => (r.file, r.line),
+            None => return,
+        }
+    };
+    if file.is_null() {
+        return;
+    }
+    let mut d = [0u8; 20];
+    // SAFETY: `rawrt_track.h` passes `__FILE__`, NUL-terminated.
+    let file = unsafe { core::ffi::CStr::from_ptr(file) }.to_bytes();
+    for part in [b" (allocated at ", file, b":", crate::rt::itoa::dec(line as u64, &mut d), b")"] {
+        w.push(part);
+    }
 }
 
 /// The callers of an allocation function called from `site`: the return
@@ -292,6 +342,7 @@ unsafe fn traced_free(p: *mut u8, caller: usize, fp: usize, loc: *const Loc) {
     // The record goes and the block is freed under the lock: no other
     // thread can get the same address and record it in between.
     let mut t = TABLE.lock();
+    note_freeing(&mut t, p.addr());
     t.freed(p.addr(), by);
     if let Some(a) = ACCOUNTS.lock().as_mut() {
         a.freed(p.addr());
@@ -326,6 +377,7 @@ unsafe fn traced_realloc(
     // Under the lock, as for `traced_free`. (A failed-allocation callback
     // that allocates from here would wait for the lock forever.)
     let mut t = TABLE.lock();
+    note_freeing(&mut t, p.addr());
     // SAFETY: forwarded contract.
     let q = unsafe { hook::realloc_plain(p, size) };
     if let Some(nn) = NonNull::new(q) {

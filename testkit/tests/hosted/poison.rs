@@ -1,7 +1,9 @@
 //! Heap poisoning chosen without a rebuild: `tests/c/poison.c`, linked
 //! with the README's C line, run with `RAWRT_HEAP_POISONING` set to each
 //! mode, to a value that is no mode, and with the mode chosen by
-//! `rawrt_heap_set_poisoning` over the variable.
+//! `rawrt_heap_set_poisoning` over the variable; built with
+//! `rawrt_track.h` and traced, its report names the line of the
+//! allocation.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -9,7 +11,7 @@ use std::process::Command;
 /// How the program ended (exit status or signal), its stdout and stderr.
 fn run(exe: &std::path::Path, env: Option<&str>, scenario: &str) -> (String, String, String) {
     let mut c = Command::new(exe);
-    c.arg(scenario).env_remove("RAWRT_HEAP_POISONING");
+    c.arg(scenario).env_remove("RAWRT_HEAP_POISONING").env_remove("RAWRT_HEAP_TRACE");
     if let Some(v) = env {
         c.env("RAWRT_HEAP_POISONING", v);
     }
@@ -69,4 +71,27 @@ pub(super) fn environment_chooses_the_mode() {
         assert!(out.starts_with("api ok\n"), "{out}");
         assert_eq!((ended.as_str(), err), ("signal 6", line));
     }
+}
+
+/// Built with `-include rawrt_track.h` and run with `RAWRT_HEAP_TRACE=leaks`
+/// too, the report of an overflow found by `free` names the allocation's
+/// `file:line` (`heap::trace`'s origin for `rt::fatal`); without the trace
+/// it is the plain line.
+pub(super) fn damage_report_names_the_allocation() {
+    let mut flags = super::cmalloc::readme_flags();
+    flags.extend(["-include".to_string(), "rawrt_track.h".to_string()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/poison.c", &flags, "poison-tracked");
+    let mut c = Command::new(&exe);
+    c.arg("overflow").env("RAWRT_HEAP_POISONING", "light").env("RAWRT_HEAP_TRACE", "leaks");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.signal(), Some(6), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let head = format!("rawrt: free(): canary corrupted after block {} (allocated at ", addr(&out));
+    let rest = err.strip_prefix(&head).unwrap_or_else(|| panic!("{err:?} is not {head:?}.."));
+    assert!(rest.ends_with("/tests/c/poison.c:40)\n"), "{err}");
+    let (ended, out, err) = run(&exe, Some("light"), "overflow");
+    let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
+    assert_eq!((ended.as_str(), err), ("signal 6", line));
 }
