@@ -23,6 +23,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_decay::TESTS,
     crate::heap::tests_cache::TESTS,
     crate::heap::tests_remote::TESTS,
+    crate::heap::small_tests::TESTS,
 ];
 
 /// The tests Miri runs (`scripts/miri.sh`): the allocator cores over
@@ -60,6 +61,7 @@ const MIRI: &[&str] = &[
     "heap::remote::misuse_of_listed_blocks",
     "heap::remote::threads_push_at_once",
     "heap::remote::model_with_remote_frees",
+    "heap::small::",
     "pool::",
     "gran::",
 ];

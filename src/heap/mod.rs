@@ -74,6 +74,7 @@ mod realloc;
 mod remote;
 mod secret;
 mod segment;
+pub mod small;
 mod source;
 mod svg;
 mod tcache;
@@ -90,6 +91,8 @@ pub(crate) use caps::tests as caps_tests;
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
+#[cfg(test)]
+pub(crate) use small::tests as small_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]
