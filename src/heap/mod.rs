@@ -57,6 +57,7 @@ mod check;
 mod check_lists;
 mod chunks;
 mod class;
+pub mod compact;
 mod decay;
 mod entry;
 mod error;
@@ -74,7 +75,6 @@ mod realloc;
 mod remote;
 mod secret;
 mod segment;
-pub mod small;
 mod source;
 mod svg;
 mod tcache;
@@ -90,9 +90,9 @@ pub(crate) use caps::tests as caps_tests;
 #[cfg(test)]
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
-pub(crate) use decay::tests as decay_tests;
+pub(crate) use compact::tests as compact_tests;
 #[cfg(test)]
-pub(crate) use small::tests as small_tests;
+pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
 mod mock_os;
 #[cfg(test)]
