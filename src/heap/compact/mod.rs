@@ -50,6 +50,7 @@
 mod check;
 mod format;
 mod raw;
+mod svg;
 #[cfg(test)]
 pub(crate) mod tests;
 

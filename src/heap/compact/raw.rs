@@ -586,6 +586,10 @@ impl<F: Format> Compact<F> {
                 self.unlink(ph, ps);
                 start = ph;
                 size += ps;
+                // The header stays inside the merged block, marked free, so
+                // that a second free of `p` is named a double free. (It lies
+                // past the links and before the footer: `h - ph >= MIN_BLOCK`.)
+                self.wr(h, hdr & !IN_USE);
             }
             if let Some(ns) = after {
                 self.unlink(h + s, ns);

@@ -216,6 +216,7 @@ fn misuse_is_refused() {
         assert_eq!(fr(h, p), Err(HeapError::DoubleFree));
         assert_eq!(h.usable_size(p), Err(HeapError::DoubleFree));
         fr(h, q).unwrap();
+        assert_eq!(fr(h, q), Err(HeapError::DoubleFree), "merged into p's free block");
     }
     assert!(!h.check_addr(o) && other.check_addr(o));
     assert!(other.holds(o) && !h.holds(o));
