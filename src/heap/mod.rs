@@ -129,7 +129,7 @@ pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
     MAX_DYN_MMAP_THRESHOLD, TOP_PAD, TRIM_KEEP,
 };
-pub use region::{RegionHandle, RegionRef, SMALL_MODEL_MAX};
+pub use region::{RegionRef, SMALL_MODEL_MAX};
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
 pub use svg::svg_to_fd;

@@ -1,6 +1,6 @@
-//! [`RegionRef`]: a region heap, whichever core serves it, and
-//! [`RegionHandle`], the opaque pointer C holds for one
-//! (`multi_heap_handle_t`, NuttX's `struct mm_heap_s *`).
+//! [`RegionRef`]: a region heap, whichever core serves it, and the
+//! opaque pointer C holds for one ([`RegionRef::handle`]:
+//! `multi_heap_handle_t`, NuttX's `struct mm_heap_s *`).
 //!
 //! A region the program gives (`multi_heap_register`, `mm_initialize`,
 //! `heap_caps_add_region`, [`RegionRef::init_in_place`]) gets a compact
@@ -182,15 +182,35 @@ impl RegionRef {
         each!(self, h => unsafe { h.set_external_lock(lock, take, give) })
     }
 
-    /// The handle C holds for the heap.
-    pub fn handle(self) -> RegionHandle {
+    /// The handle C holds for the heap (never null).
+    pub fn handle(self) -> *const c_void {
         let (p, core) = match self {
-            RegionRef::Main(h) => (NonNull::from(h).cast::<u8>(), 0),
-            RegionRef::Small(h) => (NonNull::from(h).cast::<u8>(), 1),
-            RegionRef::Wide(h) => (NonNull::from(h).cast::<u8>(), 2),
+            RegionRef::Main(h) => (core::ptr::from_ref(h).cast::<u8>(), 0),
+            RegionRef::Small(h) => (core::ptr::from_ref(h).cast::<u8>(), 1),
+            RegionRef::Wide(h) => (core::ptr::from_ref(h).cast::<u8>(), 2),
         };
         // (Every heap is at least 8-aligned: the low bits are free.)
-        RegionHandle(p.map_addr(|a| a | core).cast())
+        p.map_addr(|a| a | core).cast()
+    }
+
+    /// The heap of a handle.
+    ///
+    /// # Safety
+    /// `h` came from [`handle`](Self::handle) (C's contract: a handle
+    /// `multi_heap_register` or `mm_initialize` returned).
+    pub unsafe fn from_handle(h: *const c_void) -> RegionRef {
+        let p = h.cast::<u8>();
+        let a = p.addr();
+        let at = p.with_addr(a & !7);
+        // SAFETY: the caller's contract: a live heap of the core the low
+        // bits name, at the address without them.
+        unsafe {
+            match a & 7 {
+                1 => RegionRef::Small(&*at.cast::<SmallHeap>()),
+                2 => RegionRef::Wide(&*at.cast::<WideHeap>()),
+                _ => RegionRef::Main(&*at.cast::<Heap<RegionSource>>()),
+            }
+        }
     }
 }
 
@@ -230,39 +250,6 @@ impl Entry for RegionRef {
     unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
         // SAFETY: forwarded contract.
         each!(*self, h => unsafe { Entry::usable_size(h, ptr) })
-    }
-}
-
-/// The pointer C holds for a region heap (see the module documentation);
-/// never null.
-#[repr(transparent)]
-#[derive(Clone, Copy, Debug)]
-pub struct RegionHandle(NonNull<c_void>);
-
-impl RegionHandle {
-    /// The heap.
-    ///
-    /// # Safety
-    /// The handle came from [`RegionRef::handle`] (C's contract: a handle
-    /// `multi_heap_register` or `mm_initialize` returned).
-    pub unsafe fn get(self) -> RegionRef {
-        let p = self.0.as_ptr().cast::<u8>();
-        let a = p.addr();
-        let at = p.with_addr(a & !7);
-        // SAFETY: the caller's contract: a live heap of the core the low
-        // bits name, at the address without them.
-        unsafe {
-            match a & 7 {
-                1 => RegionRef::Small(&*at.cast::<SmallHeap>()),
-                2 => RegionRef::Wide(&*at.cast::<WideHeap>()),
-                _ => RegionRef::Main(&*at.cast::<Heap<RegionSource>>()),
-            }
-        }
-    }
-
-    /// The handle as a pointer.
-    pub fn as_ptr(self) -> *const c_void {
-        self.0.as_ptr()
     }
 }
 

@@ -5,36 +5,48 @@ use core::fmt::{self, Write};
 
 use super::super::error::Corruption;
 use super::super::info::HeapInfo;
-use super::format::Format;
+use super::format::{Area, Format};
 use super::raw::{Compact, IN_USE, PREV_IN_USE};
 
 impl<F: Format> Compact<F> {
     /// Calls `f(area span, payload, usable bytes, in use)` for every block
-    /// in address order until it returns false; stops an area's walk at a
-    /// header that cannot be a block's, and returns the first such address.
+    /// in address order until it returns false; stops at a header that
+    /// cannot be a block's, and returns its address.
     pub fn walk(
         &self,
         f: &mut dyn FnMut((usize, usize), usize, usize, bool) -> bool,
     ) -> Result<(), usize> {
-        for ar in self.areas() {
-            let mut h = ar.base;
-            while h < ar.sent {
-                // SAFETY: `h` is a header address inside the area.
-                let hdr = unsafe { self.rd(h) };
-                let s = hdr & F::SIZE;
-                if hdr & F::TAG != self.tag() || s < F::MIN_BLOCK || s > ar.sent - h {
-                    return Err(h);
-                }
-                if !f((ar.base, ar.sent + F::HDR), h + F::HDR, s - F::HDR, hdr & IN_USE != 0) {
-                    return Ok(());
-                }
-                h += s;
-            }
-            if h != ar.sent {
-                return Err(h);
+        for &ar in self.areas() {
+            if !self.walk_area(ar, f)? {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// [`walk`](Self::walk) over area `ar`: whether `f` wanted more.
+    pub(super) fn walk_area(
+        &self,
+        ar: Area,
+        f: &mut dyn FnMut((usize, usize), usize, usize, bool) -> bool,
+    ) -> Result<bool, usize> {
+        let mut h = ar.base;
+        while h < ar.sent {
+            // SAFETY: `h` is a header address inside the area.
+            let hdr = unsafe { self.rd(h) };
+            let s = hdr & F::SIZE;
+            if hdr & F::TAG != self.tag() || s < F::MIN_BLOCK || s > ar.sent - h {
+                return Err(h);
+            }
+            if !f((ar.base, ar.sent + F::HDR), h + F::HDR, s - F::HDR, hdr & IN_USE != 0) {
+                return Ok(false);
+            }
+            h += s;
+        }
+        if h != ar.sent {
+            return Err(h);
+        }
+        Ok(true)
     }
 
     /// The figures (ESP-IDF's `multi_heap_info_t` plus the peak, and the
@@ -181,27 +193,43 @@ impl<F: Format> Compact<F> {
         ok
     }
 
-    /// Writes one line per block (payload, usable bytes, used or free)
-    /// and a summary.
+    /// Writes the main core's dump (see `info.rs`): per area a `segment
+    /// A..B (N B)` line, one line per block (header address, usable size,
+    /// used or free, next block; next free block for free ones; the next
+    /// block is `HDR` bytes past the usable ones), and a summary.
     pub fn dump(&self, out: &mut dyn Write) -> fmt::Result {
-        let mut r = Ok(());
-        let bad = self.walk(&mut |_, p, n, used| {
-            r = writeln!(out, "{p:#x} {n} {}", if used { "used" } else { "free" });
-            r.is_ok()
-        });
-        r?;
-        if let Err(h) = bad {
-            writeln!(out, "bad header at {h:#x}")?;
+        for ar in self.areas() {
+            let (lo, hi) = (ar.base, ar.sent + F::HDR);
+            writeln!(out, "segment {lo:#x}..{hi:#x} ({} B)", hi - lo)?;
+            let mut r = Ok(());
+            let bad = self.walk_area(*ar, &mut |_, p, u, used| {
+                let (h, n) = (p - F::HDR, p + u);
+                r = if used {
+                    writeln!(out, "  {h:#x} {u:>10} used next {n:#x}")
+                } else {
+                    // SAFETY: a walked free block: its links are its words.
+                    let link = unsafe { self.link(h, 0) };
+                    let next_free = if link == 0 { 0 } else { self.at(link) };
+                    writeln!(out, "  {h:#x} {u:>10} free next {n:#x} next_free {next_free:#x}")
+                };
+                r.is_ok()
+            });
+            r?;
+            if let Err(h) = bad {
+                // SAFETY: the walk stopped at a header address of the area.
+                writeln!(out, "  {h:#x} bad header {:#x}", unsafe { self.rd(h) })?;
+            }
         }
         let i = self.info();
         writeln!(
             out,
-            "free {} B in {} blocks (largest {}), allocated {} B in {} blocks",
-            i.total_free_bytes,
-            i.free_blocks,
-            i.largest_free_block,
+            "heap: {} used blocks ({} B), {} free blocks ({} B, largest {}), footprint {} B",
+            i.allocated_blocks,
             i.total_allocated_bytes,
-            i.allocated_blocks
+            i.free_blocks,
+            i.total_free_bytes,
+            i.largest_free_block,
+            i.footprint
         )
     }
 }

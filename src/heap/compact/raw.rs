@@ -207,19 +207,23 @@ impl<F: Format> Compact<F> {
     /// The class of a free block of `s` bytes (the last one open-ended).
     #[inline]
     pub(super) fn class_of(&self, s: usize) -> usize {
-        class_g(s / F::GRAIN).min(self.classes - 1)
+        class_g(s / F::GRAIN).min(self.classes.saturating_sub(1))
     }
 
-    /// The head of list `c` (a link).
+    /// The head of list `c` (a link). (Classes are clamped, not taken
+    /// modulo the count: a division could panic, and `malloc` reaches
+    /// this.)
     pub(super) fn head(&self, c: usize) -> usize {
+        let c = c.min(self.classes.saturating_sub(1));
         // SAFETY: `c < classes`: inside the table.
-        unsafe { F::rd_link(self.mem, self.heads + (c % self.classes) * F::LINK) }
+        unsafe { F::rd_link(self.mem, self.heads + c * F::LINK) }
     }
 
     /// Sets the head of list `c`.
     fn set_head(&mut self, c: usize, v: usize) {
+        let c = c.min(self.classes.saturating_sub(1));
         // SAFETY: as above.
-        unsafe { F::wr_link(self.mem, self.heads + (c % self.classes) * F::LINK, v) }
+        unsafe { F::wr_link(self.mem, self.heads + c * F::LINK, v) }
     }
 
     /// The header or footer word at `a`.
@@ -595,8 +599,10 @@ impl<F: Format> Compact<F> {
                 self.unlink(h + s, ns);
                 size += ns;
             }
-            self.note_used(-(s as isize), -1);
             self.put_free(start, size);
+            // (After `put_free`: the unlinks above lowered the free bytes
+            // for a moment, which is no low-water mark.)
+            self.note_used(-(s as isize), -1);
         }
         Ok(())
     }

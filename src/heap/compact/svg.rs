@@ -17,10 +17,7 @@ impl<F: Format> CompactHeap<F> {
             let (lo, hi) = (ar.base, ar.sent + F::HDR);
             p.row(format_args!("area {lo:#x}..{hi:#x} ({} B)", hi - lo))?;
             let mut r = Ok(());
-            let bad = h.g.walk(&mut |(a, b), q, n, used| {
-                if a != lo {
-                    return true;
-                }
+            let bad = h.g.walk_area(*ar, &mut |(a, b), q, n, used| {
                 let class = if used { "used" } else { "free" };
                 r = p.block(class, (q - F::HDR - lo, n + F::HDR, b - a), q - F::HDR, n);
                 r.is_ok()

@@ -61,23 +61,19 @@ impl<F: Format> Subject for &CompactHeap<F> {
 }
 
 /// What a heap placed in its region costs, exactly: the free bytes of a
-/// new heap over a 16-aligned region are the region less the state (its
-/// size natively; Miri's pointers carry 8 more bytes), the heads table
+/// new heap over a 16-aligned region are the region less the state, the
+/// heads table
 /// (one link per class, sized to the region) and the headers (the free
 /// block's, the sentinel, and padding to align the first payload).
 fn state_costs_little() {
     let small = core::mem::size_of::<SmallHeap>();
     let wide = core::mem::size_of::<WideHeap>();
-    let miri = if cfg!(miri) { 8 } else { 0 };
-    assert_eq!((small, wide), (192 + miri, 304 + miri));
-    // (region, free bytes natively, overhead)
-    for (len, native, costs) in
-        [(4 << 10, 3828, 268), (16 << 10, 16100, 284), (64 << 10, 65236, 300)]
+    assert_eq!((small, wide), (192, 304));
+    // (region, free bytes, overhead)
+    for (len, free, costs) in [(4 << 10, 3828, 268), (16 << 10, 16100, 284), (64 << 10, 65236, 300)]
     {
         let i = small_heap(len).info();
-        if !cfg!(miri) {
-            assert_eq!((i.total_free_bytes, len - i.total_free_bytes), (native, costs), "{len} B");
-        }
+        assert_eq!((i.total_free_bytes, len - i.total_free_bytes), (free, costs), "{len} B");
         assert!(
             len - i.total_free_bytes <= 1024,
             "{len}-byte region: {} B overhead",
@@ -87,11 +83,9 @@ fn state_costs_little() {
         assert_eq!((i.free_blocks, i.allocated_blocks), (1, 0));
         assert_eq!(i.minimum_free_bytes, i.total_free_bytes);
     }
-    for (len, native, costs) in [(128 << 10, 130_344, 728), (1 << 20, 1_047_752, 824)] {
+    for (len, free, costs) in [(128 << 10, 130_344, 728), (1 << 20, 1_047_752, 824)] {
         let i = heap_in::<super::Wide>(len).info();
-        if !cfg!(miri) {
-            assert_eq!((i.total_free_bytes, len - i.total_free_bytes), (native, costs), "{len} B");
-        }
+        assert_eq!((i.total_free_bytes, len - i.total_free_bytes), (free, costs), "{len} B");
         assert!(
             len - i.total_free_bytes <= 2048,
             "{len}-byte region: {} B overhead",
@@ -112,14 +106,12 @@ fn state_costs_little() {
 
 /// NuttX's small model: 4-byte headers and 8-byte alignment fit 900
 /// blocks of 8 bytes in 16 KiB: 16 bytes each, the last one taking what
-/// is left over (1,006 natively, with 20 usable bytes in the last).
+/// is left over (1,006, with 20 usable bytes in the last).
 fn nine_hundred_small_blocks_in_16k() {
     let h = small_heap(16 << 10);
     let free = h.info().total_free_bytes;
     let (n, last) = ((free + 4) / 16, (free + 4) % 16 + 12);
-    if !cfg!(miri) {
-        assert_eq!((n, last), (1006, 20));
-    }
+    assert_eq!((n, last), (1006, 20));
     let mut v = Vec::new();
     while let Some(p) = h.allocate(8, 8, false, "malloc") {
         v.push(p.as_ptr());
@@ -195,6 +187,20 @@ fn realloc_in_place_and_moves() {
     assert_eq!(unsafe { h.reallocate(r, 100 << 10, 8, "realloc") }, Err(HeapError::OutOfMemory));
     assert_eq!(h.usable_size(r.as_ptr()), Ok(604), "a failed realloc leaves the block");
     assert!(h.check(true, &mut String::new()));
+}
+
+/// The low-water mark is the fewest free bytes between operations: frees
+/// that merge neighbours do not lower it on their way.
+fn minimum_free_is_the_low_water_mark() {
+    let h = small_heap(8 << 10);
+    let (x, y, z) = (a(h, 100), a(h, 100), a(h, 100));
+    let low = h.info().total_free_bytes;
+    for p in [y, x, z] {
+        fr(h, p).unwrap(); // y alone, x merging forward, z both ways
+        assert_eq!(h.info().minimum_free_bytes, low);
+    }
+    h.set_minimum_free(usize::MAX);
+    assert_eq!(h.info().minimum_free_bytes, h.info().total_free_bytes, "at most the free bytes");
 }
 
 /// Misuse comes back as an error and changes nothing.
@@ -449,6 +455,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::compact::nine_hundred_small_blocks_in_16k", nine_hundred_small_blocks_in_16k),
     ("heap::compact::alignment_is_honoured", alignment_is_honoured),
     ("heap::compact::realloc_in_place_and_moves", realloc_in_place_and_moves),
+    ("heap::compact::minimum_free_is_the_low_water_mark", minimum_free_is_the_low_water_mark),
     ("heap::compact::misuse_is_refused", misuse_is_refused),
     ("heap::compact::damage_is_found", damage_is_found),
     ("heap::compact::damage_during_malloc_aborts", damage_during_malloc_aborts),
