@@ -134,7 +134,11 @@ impl<F: Format> CompactHeap<F> {
 
     /// Adds `[ptr, ptr+len)` to the heap (NuttX's `mm_addregion`); false
     /// if the format holds no more areas (a small heap holds one), the
-    /// region is too small or too big, or overlaps the heap's.
+    /// region is too small or too big, or overlaps the heap's. (Under
+    /// Miri, which checks strict provenance, the heap forms every pointer
+    /// from its first region's: that provenance must cover this region
+    /// too. Natively the heap reaches every area through exposed
+    /// provenance.)
     ///
     /// # Safety
     /// As for [`from_raw`](Self::from_raw).

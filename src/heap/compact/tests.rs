@@ -358,15 +358,27 @@ fn model_small_regions() {
     }
 }
 
+/// A wide heap over the first `len` bytes of a leaked buffer of `total`,
+/// and the buffer's pointer: regions added to the heap are pieces of the
+/// same buffer (under Miri the heap reaches every area through its first
+/// region's provenance).
+fn wide_in(len: usize, total: usize) -> (&'static super::WideHeap, *mut u8) {
+    let buf = leak_region(total).as_mut_ptr();
+    // SAFETY: the leaked buffer is ours forever; the heap takes its start.
+    (unsafe { CompactHeap::init_in_place(buf, len) }.expect("a wide heap"), buf)
+}
+
 /// Random operations against the model in wide heaps of 256 KiB and of
 /// three areas (NuttX's `mm_addregion`): 16-byte alignment, exact figures.
 fn model_wide_heaps() {
     for (len, more, seed) in [(256 << 10, 0, 4), (96 << 10, 2, 5)] {
-        let h = heap_in::<super::Wide>(len);
+        let (h, buf) = wide_in(len, len + (200 << 10));
+        let mut at = len + 4096;
         for k in 0..more {
-            let r = leak_region((40 + 30 * k) << 10);
-            // SAFETY: the leaked region is ours.
-            assert!(unsafe { h.add_region(r.as_mut_ptr(), r.len()) });
+            let n = (40 + 30 * k) << 10;
+            // SAFETY: a piece of the buffer no area holds.
+            assert!(unsafe { h.add_region(buf.add(at), n) });
+            at += n + 4096;
         }
         let free = h.info().total_free_bytes;
         let mut rng = Rng::new(seed);
@@ -387,28 +399,29 @@ fn model_wide_heaps() {
 /// More areas: each taken whole, refused when overlapping, too small, or
 /// one too many; a small heap holds one.
 fn areas_are_added_and_refused() {
-    let h = heap_in::<super::Wide>(64 << 10);
+    let (h, buf) = wide_in(64 << 10, 128 << 10);
     let first = h.info().total_free_bytes;
-    let r = leak_region(32 << 10);
-    // SAFETY: the leaked regions are ours (the refused ones stay unused).
+    // SAFETY: pieces of the buffer that no area holds (the refused ones
+    // stay unused).
+    let r = unsafe { buf.add(64 << 10) };
     unsafe {
-        assert!(h.add_region(r.as_mut_ptr(), r.len()));
-        assert!(!h.add_region(r.as_mut_ptr().add(100), 1000), "overlaps");
-        assert!(!h.add_region(leak_region(32).as_mut_ptr(), 32), "too small");
+        assert!(h.add_region(r, 32 << 10));
+        assert!(!h.add_region(r.add(100), 1000), "overlaps");
+        assert!(!h.add_region(buf.add(100 << 10), 32), "too small");
+        assert!(!h.add_region(buf.add(1000), 1000), "inside the first area");
     }
     let i = h.info();
     assert_eq!(i.total_free_bytes, first + (32 << 10) - 24, "a block and a sentinel");
     assert_eq!(i.free_blocks, 2);
     let p = h.allocate(30 << 10, 16, false, "mm_malloc").unwrap().as_ptr();
-    assert!(p.addr() >= r.as_ptr().addr() && h.holds(p) && h.check_addr(p));
-    for _ in 0..6 {
-        let r = leak_region(1024);
+    assert!(p.addr() >= r.addr() && h.holds(p) && h.check_addr(p));
+    for k in 0..7 {
         // SAFETY: as above.
-        assert!(unsafe { h.add_region(r.as_mut_ptr(), r.len()) });
+        let r = unsafe { buf.add((100 << 10) + k * 2048) };
+        // SAFETY: as above.
+        let added = unsafe { h.add_region(r, 1024) };
+        assert_eq!(added, k < 6, "eight areas at most ({k})");
     }
-    let r = leak_region(1024);
-    // SAFETY: as above.
-    assert!(!unsafe { h.add_region(r.as_mut_ptr(), r.len()) }, "eight areas at most");
     let s = small_heap(8 << 10);
     let r = leak_region(1024);
     // SAFETY: as above.
