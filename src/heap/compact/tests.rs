@@ -401,9 +401,10 @@ fn model_wide_heaps() {
 fn areas_are_added_and_refused() {
     let (h, buf) = wide_in(64 << 10, 128 << 10);
     let first = h.info().total_free_bytes;
+    // SAFETY: inside the buffer.
+    let r = unsafe { buf.add(64 << 10) };
     // SAFETY: pieces of the buffer that no area holds (the refused ones
     // stay unused).
-    let r = unsafe { buf.add(64 << 10) };
     unsafe {
         assert!(h.add_region(r, 32 << 10));
         assert!(!h.add_region(r.add(100), 1000), "overlaps");
