@@ -19,6 +19,11 @@
 //!   cache keeps in `tcache/policy.rs`); `&Heap` is an
 //!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
 //!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
+//! - Region heaps the program gives (C's `multi_heap_register`,
+//!   `mm_initialize`, `heap_caps_add_region`) are [`compact`] heaps, whose
+//!   state costs a few hundred bytes of the region (NuttX's small memory
+//!   model up to 64 KiB); [`RegionRef`] (`region.rs`) is a region heap of
+//!   either core, and the handle C holds for it.
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
 //!   program break with mmap fallback, over an [`Os`] layer that hosted
 //!   tests replace with a simulated kernel).
