@@ -259,7 +259,9 @@ impl Alloc for Lla {
         Lla(unsafe { linked_list_allocator::Heap::new(base, len) })
     }
     unsafe fn alloc(&mut self, l: Layout) -> *mut u8 {
-        self.0.allocate_first_fit(l).map_or(null_mut(), |p| p.as_ptr())
+        self.0
+            .allocate_first_fit(l)
+            .map_or(null_mut(), |p| p.as_ptr())
     }
     unsafe fn dealloc(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: forwarded contract.

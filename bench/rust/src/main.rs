@@ -172,7 +172,10 @@ const RA_ALLOCATORS: &[(&str, RaFn)] = &[
     ("dlmalloc 0.2", ra_score::<Dlmalloc>),
     ("linked_list_allocator 0.10", ra_score::<Lla>),
     ("buddy_system_allocator 0.13", ra_score::<Buddy>),
-    ("rawrt process-style heap, mmap source (not a region)", ra_score::<RawrtProcess>),
+    (
+        "rawrt process-style heap, mmap source (not a region)",
+        ra_score::<RawrtProcess>,
+    ),
     ("glibc malloc (not a region)", ra_score::<Glibc>),
 ];
 
@@ -209,7 +212,11 @@ fn bench_random(region: &Region, quick: bool) {
         for (i, (name, f)) in RA_ALLOCATORS.iter().enumerate() {
             for (k, &s) in sizes.iter().enumerate() {
                 // linked_list_allocator is 10-50 times slower: fewer actions.
-                let acts = if name.starts_with("linked") { actions / 10 } else { actions };
+                let acts = if name.starts_with("linked") {
+                    actions / 10
+                } else {
+                    actions
+                };
                 let (ns, fl) = f(region, s, acts, trial);
                 best[i][k] = best[i][k].min(ns);
                 fails[i][k] += fl;
@@ -219,9 +226,16 @@ fn bench_random(region: &Region, quick: bool) {
     for (i, (name, _)) in RA_ALLOCATORS.iter().enumerate() {
         print!("| {name} |");
         for k in 0..sizes.len() {
-            let fail =
-                if fails[i][k] > 0 { format!(" ({} failed)", fails[i][k]) } else { String::new() };
-            print!(" {:.1}{fail} | {:.2} |", best[i][k], best[0][k] / best[i][k]);
+            let fail = if fails[i][k] > 0 {
+                format!(" ({} failed)", fails[i][k])
+            } else {
+                String::new()
+            };
+            print!(
+                " {:.1}{fail} | {:.2} |",
+                best[i][k],
+                best[0][k] / best[i][k]
+            );
         }
         println!();
     }
@@ -342,7 +356,9 @@ fn bench_own(region: &Region, quick: bool) {
     let trials = if quick { 1 } else { 5 };
     for (name, f) in RA_ALLOCATORS.iter().filter(|(n, _)| n.starts_with("rawrt")) {
         for s in [200usize, 1000, 10000] {
-            let ns = (0..trials).map(|t| f(region, s, actions, t).0).fold(f64::MAX, f64::min);
+            let ns = (0..trials)
+                .map(|t| f(region, s, actions, t).0)
+                .fold(f64::MAX, f64::min);
             println!("random actions, {name}, max {s} B\t{ns:.2}");
         }
     }
@@ -363,8 +379,11 @@ fn bench_own(region: &Region, quick: bool) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let mut what: Vec<&str> =
-        args.iter().filter(|a| !a.starts_with("--")).map(|s| s.as_str()).collect();
+    let mut what: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(|s| s.as_str())
+        .collect();
     if what.is_empty() || what.contains(&"all") {
         what = vec!["random", "efficiency", "pool", "gran"];
     }
@@ -376,8 +395,10 @@ fn main() {
         let name = what.get(1).copied().unwrap_or("rawrt");
         let max: usize = what.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
         let actions: usize = what.get(3).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
-        let (n, f) =
-            RA_ALLOCATORS.iter().find(|(n, _)| n.starts_with(name)).expect("allocator name");
+        let (n, f) = RA_ALLOCATORS
+            .iter()
+            .find(|(n, _)| n.starts_with(name))
+            .expect("allocator name");
         let (ns, fails) = (0..5)
             .map(|t| f(&region, max, actions, t))
             .fold((f64::MAX, 0), |a, b| (a.0.min(b.0), a.1 + b.1));

@@ -51,7 +51,10 @@ impl Blocks for RegionBlocks {
     fn get(&mut self) -> *mut u8 {
         use rawrt::heap::Entry;
         let a = self.0.natural_align();
-        self.0.allocate(BLOCK, a, false, "multi_heap_malloc").expect("heap alloc").as_ptr()
+        self.0
+            .allocate(BLOCK, a, false, "multi_heap_malloc")
+            .expect("heap alloc")
+            .as_ptr()
     }
     #[inline]
     unsafe fn put(&mut self, p: *mut u8) {
@@ -64,7 +67,10 @@ struct HeapBlocks<'a, S: rawrt::heap::Source>(&'a Heap<S>);
 impl<S: rawrt::heap::Source> Blocks for HeapBlocks<'_, S> {
     #[inline]
     fn get(&mut self) -> *mut u8 {
-        self.0.allocate(BLOCK, 16, false, "malloc").expect("heap alloc").as_ptr()
+        self.0
+            .allocate(BLOCK, 16, false, "malloc")
+            .expect("heap alloc")
+            .as_ptr()
     }
     #[inline]
     unsafe fn put(&mut self, p: *mut u8) {
@@ -159,12 +165,16 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
     let region_heap = unsafe { Heap::from_raw(heap_region.ptr, heap_region.len) };
     let compact_region = Region::new(8 << 20);
     // SAFETY: as above.
-    let compact =
-        unsafe { rawrt::heap::RegionRef::init_in_place(compact_region.ptr, compact_region.len) }
-            .expect("compact region heap");
+    let compact = unsafe {
+        rawrt::heap::RegionRef::init_in_place(compact_region.ptr, compact_region.len)
+    }
+    .expect("compact region heap");
 
-    type Row<'a> =
-        (&'a str, Box<dyn FnMut(&[usize], usize) -> f64 + 'a>, Box<dyn FnMut(usize) -> f64 + 'a>);
+    type Row<'a> = (
+        &'a str,
+        Box<dyn FnMut(&[usize], usize) -> f64 + 'a>,
+        Box<dyn FnMut(usize) -> f64 + 'a>,
+    );
     let mut rows: Vec<Row> = vec![
         (
             "rawrt Pool (region, fixed)",
@@ -202,11 +212,18 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
 
     // Trials outermost (a disturbance of a shared machine hits every row
     // alike); each cell keeps its best trial.
-    let mut table: Vec<(String, [f64; 4])> =
-        rows.iter().map(|(name, _, _)| (name.to_string(), [f64::MAX; 4])).collect();
+    let mut table: Vec<(String, [f64; 4])> = rows
+        .iter()
+        .map(|(name, _, _)| (name.to_string(), [f64::MAX; 4]))
+        .collect();
     for _ in 0..trials {
         for (i, (_, b, p)) in rows.iter_mut().enumerate() {
-            let t = [p(pairs), b(&lifo, rounds), b(&fifo, rounds), b(&rnd, rounds)];
+            let t = [
+                p(pairs),
+                b(&lifo, rounds),
+                b(&fifo, rounds),
+                b(&rnd, rounds),
+            ];
             for (cell, v) in table[i].1.iter_mut().zip(t) {
                 *cell = cell.min(v);
             }
@@ -329,7 +346,14 @@ pub fn gran_times(quick: bool, naive: bool) -> Vec<(f64, Option<f64>)> {
     for &(live, max_gran) in &GRAN_CASES {
         // SAFETY: the region and bitmap are ours and outlive the allocator.
         let g = unsafe {
-            Gran::with_bitmap(region.ptr, heap, log2gran, log2gran, bm.as_mut_ptr(), bm_words)
+            Gran::with_bitmap(
+                region.ptr,
+                heap,
+                log2gran,
+                log2gran,
+                bm.as_mut_ptr(),
+                bm_words,
+            )
         }
         .expect("gran");
         let (tg, fg) = gran_run(
@@ -386,7 +410,10 @@ pub fn bench_gran(quick: bool) {
     println!("|---|---:|---:|---:|");
     for (&(live, max_gran), (tg, tn)) in GRAN_CASES.iter().zip(gran_times(quick, true)) {
         let tn = tn.expect("naive time");
-        println!("| {live}, {max_gran} | {tg:.1} | {tn:.1} | {:.3} |", tg / tn);
+        println!(
+            "| {live}, {max_gran} | {tg:.1} | {tn:.1} | {:.3} |",
+            tg / tn
+        );
     }
     println!();
 
