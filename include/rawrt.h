@@ -494,7 +494,10 @@ struct RAWRT_N(mallinfo2) RAWRT_N(mallinfo2)(void);
 struct RAWRT_N(mallinfo) RAWRT_N(mallinfo)(void);      /* NuttX's fields */
 
 /* ESP-IDF's heap interfaces. multi_heap_*: a heap over a region the caller
- * gives. heap_caps_*: the process heap and the heaps registered with
+ * gives (up to 64 KiB NuttX's small memory model: 4-byte headers, and
+ * multi_heap_malloc's blocks 8-byte aligned; 16 above; the heap's state
+ * takes some 300 to 800 bytes of the region). heap_caps_*: the process heap
+ * and the heaps registered with
  * heap_caps_add_region*; free, realloc and malloc_usable_size take blocks of
  * every one of them. */
 RAWRT_N(multi_heap_handle_t) RAWRT_N(multi_heap_register)(void *start, size_t size);
@@ -547,7 +550,9 @@ void RAWRT_N(heap_caps_print_heap_info)(uint32_t caps);
 int RAWRT_N(heap_caps_register_failed_alloc_callback)(RAWRT_N(esp_alloc_failed_hook_t) hook);
 
 /* NuttX's mm_* heaps: a heap over a region (its state at the region's
- * start), more regions with mm_addregion (too small ones are ignored). */
+ * start; up to 64 KiB NuttX's small memory model, mm_malloc's blocks 8-byte
+ * aligned, else 16), more regions with mm_addregion (up to eight; too small
+ * or overlapping ones, and any added to a small-model heap, are ignored). */
 struct RAWRT_N(mm_heap_s) *RAWRT_N(mm_initialize)(void *start, size_t size);
 void RAWRT_N(mm_addregion)(struct RAWRT_N(mm_heap_s) *heap, void *start, size_t size);
 void *RAWRT_N(mm_malloc)(struct RAWRT_N(mm_heap_s) *heap, size_t size);

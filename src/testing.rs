@@ -26,6 +26,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_cache::TESTS,
     crate::heap::tests_remote::TESTS,
     crate::heap::poison_tests::TESTS,
+    crate::heap::compact_tests::TESTS,
 ];
 
 /// The tests Miri runs (`scripts/miri.sh`): the allocator cores over
@@ -65,6 +66,7 @@ const MIRI: &[&str] = &[
     "heap::remote::threads_push_at_once",
     "heap::remote::model_with_remote_frees",
     "heap::poison::",
+    "heap::compact::",
     "pool::",
     "gran::",
 ];
@@ -73,8 +75,12 @@ const MIRI: &[&str] = &[
 /// (`source_growth_and_destroy` makes 120,000 allocations to grow a pool
 /// through nine chunks: minutes under Miri, and the model runs cover the
 /// same paths.)
-const NOT_MIRI: &[&str] =
-    &["pool::alloc_wait_no_lost_wakeups", "pool::source_growth_and_destroy", "gran::pages_"];
+const NOT_MIRI: &[&str] = &[
+    "heap::compact::external_lock",
+    "pool::alloc_wait_no_lost_wakeups",
+    "pool::source_growth_and_destroy",
+    "gran::pages_",
+];
 
 pub(crate) fn main() {
     rawrt_testkit::run(SUITES, |name| {

@@ -51,6 +51,7 @@ fn tests() -> i32 {
         registry::realloc_moves_across_kinds,
         registry::failed_alloc_callback_gets_size_caps_and_name,
         registry::owner_lookup_among_a_thousand_heaps,
+        registry::small_regions_register_and_cost_little,
         model::random_operations_across_five_heaps,
         kinds::exec_memory_runs_code_written_through_its_alias,
         kinds::dma_memory_is_locked,

@@ -4,7 +4,8 @@
 //! global allocator, under resource
 //! limits, next to a foreign user of the program break, giving memory back
 //! to the kernel, rejecting bad pointers with one line and SIGABRT, and a
-//! region heap's dump and check output.
+//! region heap's dump and check output, and what region heaps cost
+//! (NuttX's small memory model).
 //!
 //! Run one test or a group by name: `cargo test --test heap -- misuse::`.
 //! The same binary runs natively (x86_64) and under qemu-user (aarch64,
@@ -31,6 +32,8 @@ mod model;
 mod oom;
 #[path = "heap/region.rs"]
 mod region;
+#[path = "heap/small.rs"]
+mod small;
 #[path = "heap/util.rs"]
 mod util;
 
@@ -69,6 +72,10 @@ fn tests() -> i32 {
         region::check_reports_corruption,
         region::largest_free_block_is_exact,
         region::allocator_api2_vec_in_a_region,
+        small::state_takes_little_of_a_region,
+        small::four_kib_region_serves,
+        small::nine_hundred_8_byte_blocks_in_16_kib,
+        small::small_model_damage_aborts,
         misuse::double_free_of_small_medium_and_large_blocks,
         misuse::free_of_pointers_the_heap_never_gave,
         misuse::realloc_and_usable_size_of_bad_pointers,

@@ -17,7 +17,7 @@ rawrt::main!(tests);
 
 /// NuttX's `struct mallinfo`.
 #[repr(C)]
-#[derive(Default, Clone, Copy, Debug)]
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
 struct MallInfo {
     arena: i32,
     ordblks: i32,
@@ -254,12 +254,18 @@ fn mm_addregion_and_zeroing() {
     // SAFETY: the statics are this test's alone (the previous test's heap
     // is no longer used).
     unsafe {
-        let h = mm_initialize(a.cast(), 64 << 10);
+        let h = mm_initialize(a.cast(), 96 << 10);
         assert!(!h.is_null());
-        assert!(mm_malloc(h, 200 << 10).is_null(), "too big for 64 KiB");
+        assert!(mm_malloc(h, 200 << 10).is_null(), "too big for 96 KiB");
         mm_addregion(h, b.cast(), 512 << 10);
         let m = info(h);
-        assert!(m.fordblks as usize > (560 << 10), "{m:?}");
+        assert!(m.fordblks as usize > (600 << 10), "{m:?}");
+        // A heap of 64 KiB is NuttX's small model: one region, no more.
+        let small = mm_initialize(a.cast::<u8>().add(128 << 10), 64 << 10);
+        let before = info(small);
+        mm_addregion(small, a.cast::<u8>().add(256 << 10), 256 << 10);
+        assert_eq!(info(small), before, "ignored");
+        assert!(before.fordblks as usize > (63 << 10), "{before:?}");
         let p = mm_malloc(h, 200 << 10);
         assert!(!p.is_null());
         fill(p, 4096, 7);

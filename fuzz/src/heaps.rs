@@ -1,12 +1,13 @@
 //! The heap targets: a heap over a region (`heap`), and the same with a
 //! thread cache in front (`cached_heap`, through `Heap::with_caches`),
 //! some of whose frees go through the remote list (as other threads'
-//! frees do).
+//! frees do), and a compact region heap (`compact_heap`: NuttX's small
+//! memory model for 4 to 64 KiB, the wide format up to 1 MiB).
 
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-use rawrt::heap::{Heap, HeapError, HeapInfo, RawHeap, RegionSource, ThreadCache};
+use rawrt::heap::{Entry, Heap, HeapError, HeapInfo, RawHeap, RegionRef, RegionSource, ThreadCache};
 
 use crate::input::{count, fill, intact, Input, Region};
 
@@ -107,21 +108,28 @@ struct Model<H> {
     region: (usize, usize),
     next_tag: u32,
     last_freed: Option<*mut u8>,
+    /// The heap's block format: payload alignment, header bytes, smallest
+    /// block (the main core's: 16, 8, 32).
+    format: (usize, usize, usize),
 }
+
+/// The main core's block format.
+const MAIN: (usize, usize, usize) = (16, 8, 32);
 
 impl<H: Subject> Model<H> {
     fn alloc(&mut self, size: usize, align: usize, zero: bool) {
         let Some(p) = self.heap.alloc(size, align, zero) else {
-            if align <= 16 {
+            let (grain, hdr, min) = self.format;
+            if align <= grain {
                 // The usable size of the smallest block that holds `size`.
-                let need = ((size + 8 + 15) & !15).max(32) - 8;
+                let need = ((size + hdr + grain - 1) & !(grain - 1)).max(min) - hdr;
                 let largest = self.heap.info().largest_free_block;
                 assert!(largest < need, "alloc({size}) failed with a free block of {largest}");
             }
             return;
         };
         let a = p.addr();
-        assert_eq!(a % align.max(16), 0, "alloc({size}, {align}) gave {p:p}");
+        assert_eq!(a % align.max(self.format.0), 0, "alloc({size}, {align}) gave {p:p}");
         let usable = self.heap.usable(p).expect("usable size of a new block");
         assert!(usable >= size);
         assert!(a >= self.region.0 && a + usable <= self.region.1, "{p:p} outside the region");
@@ -170,7 +178,7 @@ impl<H: Subject> Model<H> {
                 let kept = l.size.min(size).min(l.usable);
                 // SAFETY: the new block holds at least `kept` bytes.
                 assert!(unsafe { intact(np, kept, l.tag) }, "realloc lost contents");
-                assert_eq!(np.addr() % l.align.max(16), 0);
+                assert_eq!(np.addr() % l.align.max(self.format.0), 0);
                 let usable = self.heap.usable(np).expect("usable size after realloc");
                 assert!(usable >= size);
                 self.add(Live { ptr: np, size, usable, ..l });
@@ -285,6 +293,7 @@ pub fn heap(data: &[u8]) {
         region: (base, base + len),
         next_tag: 0,
         last_freed: None,
+        format: MAIN,
     };
     m.run(&mut input, len);
 }
@@ -306,6 +315,56 @@ pub fn cached_heap(data: &[u8]) {
         region: (base, base + len),
         next_tag: 0,
         last_freed: None,
+        format: MAIN,
     };
+    m.run(&mut input, len);
+}
+
+/// A compact region heap, driven with its natural alignment (C's
+/// `multi_heap_malloc` and `mm_malloc`: 8 in the small model, else 16).
+impl Subject for RegionRef {
+    fn alloc(&mut self, size: usize, align: usize, zero: bool) -> Option<*mut u8> {
+        let align = align.max(self.natural_align());
+        self.allocate(size, align, zero, "fuzz").map(NonNull::as_ptr)
+    }
+    fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
+        let p = NonNull::new(p).ok_or(HeapError::InvalidPointer)?;
+        // SAFETY: as for the main core.
+        unsafe { self.dealloc(p) }
+    }
+    fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError> {
+        let align = align.max(self.natural_align());
+        // SAFETY: a live block of the model's.
+        unsafe { self.reallocate(NonNull::new(p).unwrap(), size, align, "fuzz") }.map(NonNull::as_ptr)
+    }
+    fn usable(&mut self, p: *mut u8) -> Result<usize, HeapError> {
+        // SAFETY: as for `free`.
+        unsafe { self.usable_size(p) }
+    }
+    fn info(&mut self) -> HeapInfo {
+        RegionRef::info(*self)
+    }
+    fn check(&mut self) -> bool {
+        RegionRef::check(*self, false, &mut String::new())
+    }
+}
+
+/// A compact region heap (`RegionRef::init_in_place`, as C's
+/// `multi_heap_register` makes one) over 4 KiB to 1 MiB: NuttX's small
+/// model up to 64 KiB, the wide format above.
+pub fn compact_heap(data: &[u8]) {
+    let mut input = Input::new(data);
+    let len = 4 << 10 << (input.byte() % 9);
+    let region = Region::new(len);
+    // SAFETY: the region outlives the heap (leaked with it: the heap's
+    // state lives in the region, and nothing uses it after the run).
+    let h = unsafe { RegionRef::init_in_place(region.ptr, len) }.expect("a region heap");
+    let format = match h {
+        RegionRef::Small(_) => (8, 4, 16),
+        _ => MAIN,
+    };
+    let base = region.ptr.addr();
+    let mut m =
+        Model { heap: h, live: BTreeMap::new(), region: (base, base + len), next_tag: 0, last_freed: None, format };
     m.run(&mut input, len);
 }

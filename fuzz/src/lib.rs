@@ -18,7 +18,7 @@ mod input;
 mod pools;
 
 pub use grans::granules;
-pub use heaps::{cached_heap, heap};
+pub use heaps::{cached_heap, compact_heap, heap};
 pub use input::{inputs, ops};
 pub use pools::pool;
 

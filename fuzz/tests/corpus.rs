@@ -27,6 +27,11 @@ fn cached_heap_corpus() {
 }
 
 #[test]
+fn compact_heap_corpus() {
+    replay("compact_heap", rawrt_fuzz::compact_heap);
+}
+
+#[test]
 fn pool_corpus() {
     replay("pool", rawrt_fuzz::pool);
 }

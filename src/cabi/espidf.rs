@@ -4,103 +4,111 @@
 
 use crate::heap::caps::{self, FailedAllocHook};
 use crate::heap::CRules;
-use crate::heap::{self, Heap, MultiHeapInfo, ReallocNames, RegionSource, ALIGN};
+use crate::heap::{self, Entry, MultiHeapInfo, ReallocNames, RegionRef, ALIGN};
 use crate::rt::io::FdWriter;
 use crate::sys::STDOUT;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-type Region = Heap<RegionSource>;
-
 c_name! {
 /// `multi_heap_register`: a heap over `[start, start + size)`, its state
-/// kept at the start of the region. NULL if the region is too small.
-unsafe extern "C" fn multi_heap_register(start: *mut u8, size: usize) -> *const Region {
+/// kept at the start of the region (NuttX's small memory model up to
+/// 64 KiB, see `heap::RegionRef`). NULL if the region is too small.
+unsafe extern "C" fn multi_heap_register(start: *mut u8, size: usize) -> *const c_void {
     // SAFETY: C's contract: the region is the heap's from now on.
-    unsafe { Region::init_in_place(start, size) }.map_or(core::ptr::null(), |h| h as *const Region)
+    unsafe { RegionRef::init_in_place(start, size) }.map_or(core::ptr::null(), RegionRef::handle)
 }
 }
 
 c_name! {
-/// `multi_heap_malloc`.
-unsafe extern "C" fn multi_heap_malloc(h: &Region, size: usize) -> *mut u8 {
-    h.allocate(size, ALIGN, false, "multi_heap_malloc").map_or(null_mut(), |p| p.as_ptr())
+/// `multi_heap_malloc`: 8-byte aligned in the small model, else 16.
+unsafe extern "C" fn multi_heap_malloc(h: *const c_void, size: usize) -> *mut u8 {
+    // SAFETY: C's contract: a handle `multi_heap_register` returned.
+    let h = unsafe { RegionRef::from_handle(h) };
+    h.allocate(size, h.natural_align(), false, "multi_heap_malloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
 c_name! {
 /// `multi_heap_aligned_alloc`: `align` must be a power of two (else NULL).
-unsafe extern "C" fn multi_heap_aligned_alloc(h: &Region, size: usize, align: usize) -> *mut u8 {
+unsafe extern "C" fn multi_heap_aligned_alloc(h: *const c_void, size: usize, align: usize) -> *mut u8 {
     let Some(align) = heap::align_c11(align) else { return null_mut() };
-    h.allocate(size, align, false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
+    // SAFETY: as above.
+    unsafe { RegionRef::from_handle(h) }.allocate(size, align, false, "multi_heap_aligned_alloc").map_or(null_mut(), |p| p.as_ptr())
 }
 }
 
 c_name! {
 /// `multi_heap_free` (NULL does nothing).
-unsafe extern "C" fn multi_heap_free(h: &Region, p: *mut u8) {
-    // SAFETY: C's contract: `p` is null or a live block of `h`.
-    unsafe { h.free_or_abort(p, "multi_heap_free") }
+unsafe extern "C" fn multi_heap_free(h: *const c_void, p: *mut u8) {
+    // SAFETY: C's contract: a handle, and `p` null or a live block of it.
+    unsafe { RegionRef::from_handle(h).free_or_abort(p, "multi_heap_free") }
 }
 }
 
 c_name! {
 /// `multi_heap_aligned_free`: the same as `multi_heap_free` here.
-unsafe extern "C" fn multi_heap_aligned_free(h: &Region, p: *mut u8) {
-    // SAFETY: C's contract: `p` is null or a live block of `h`.
-    unsafe { h.free_or_abort(p, "multi_heap_aligned_free") }
+unsafe extern "C" fn multi_heap_aligned_free(h: *const c_void, p: *mut u8) {
+    // SAFETY: as above.
+    unsafe { RegionRef::from_handle(h).free_or_abort(p, "multi_heap_aligned_free") }
 }
 }
 
 c_name! {
 /// `multi_heap_realloc`: realloc's rules.
-unsafe extern "C" fn multi_heap_realloc(h: &Region, p: *mut u8, size: usize) -> *mut u8 {
-    // SAFETY: C's contract: `p` is null or a live block of `h`.
-    unsafe { h.realloc_c(p, size, ReallocNames::one("multi_heap_realloc")) }.unwrap_or(null_mut())
+unsafe extern "C" fn multi_heap_realloc(h: *const c_void, p: *mut u8, size: usize) -> *mut u8 {
+    // SAFETY: as above.
+    unsafe { RegionRef::from_handle(h).realloc_c(p, size, ReallocNames::one("multi_heap_realloc")) }.unwrap_or(null_mut())
 }
 }
 
 c_name! {
 /// `multi_heap_get_allocated_size`: the usable size of a block.
-unsafe extern "C" fn multi_heap_get_allocated_size(h: &Region, p: *mut u8) -> usize {
-    // SAFETY: C's contract: a live block of `h`.
-    unsafe { h.usable_size_or_abort(p, "multi_heap_get_allocated_size") }
+unsafe extern "C" fn multi_heap_get_allocated_size(h: *const c_void, p: *mut u8) -> usize {
+    // SAFETY: C's contract: a handle and a live block of it.
+    unsafe { RegionRef::from_handle(h).usable_size_or_abort(p, "multi_heap_get_allocated_size") }
 }
 }
 
 c_name! {
 /// `multi_heap_free_size`.
-extern "C" fn multi_heap_free_size(h: &Region) -> usize {
-    h.info().total_free_bytes
+unsafe extern "C" fn multi_heap_free_size(h: *const c_void) -> usize {
+    // SAFETY: C's contract: a handle `multi_heap_register` returned.
+    unsafe { RegionRef::from_handle(h) }.info().total_free_bytes
 }
 }
 
 c_name! {
 /// `multi_heap_minimum_free_size`: the low-water mark of free bytes.
-extern "C" fn multi_heap_minimum_free_size(h: &Region) -> usize {
-    h.info().minimum_free_bytes
+unsafe extern "C" fn multi_heap_minimum_free_size(h: *const c_void) -> usize {
+    // SAFETY: as above.
+    unsafe { RegionRef::from_handle(h) }.info().minimum_free_bytes
 }
 }
 
 c_name! {
 /// `multi_heap_get_info`.
-unsafe extern "C" fn multi_heap_get_info(h: &Region, info: *mut MultiHeapInfo) {
-    // SAFETY: C's contract: `info` is writable.
-    unsafe { *info = h.info().into() }
+unsafe extern "C" fn multi_heap_get_info(h: *const c_void, info: *mut MultiHeapInfo) {
+    // SAFETY: C's contract: a handle, and `info` is writable.
+    unsafe { *info = RegionRef::from_handle(h).info().into() }
 }
 }
 
 c_name! {
 /// `multi_heap_check`: true if every invariant holds; errors are printed
 /// on stdout if asked.
-extern "C" fn multi_heap_check(h: &Region, print_errors: bool) -> bool {
+unsafe extern "C" fn multi_heap_check(h: *const c_void, print_errors: bool) -> bool {
+    // SAFETY: C's contract: a handle `multi_heap_register` returned.
+    let h = unsafe { RegionRef::from_handle(h) };
     FdWriter::with(STDOUT, |w| h.check(print_errors, w))
 }
 }
 
 c_name! {
 /// `multi_heap_dump`: one line per block and a summary, on stdout.
-extern "C" fn multi_heap_dump(h: &Region) {
+unsafe extern "C" fn multi_heap_dump(h: *const c_void) {
+    // SAFETY: as above.
+    let h = unsafe { RegionRef::from_handle(h) };
     let _ = FdWriter::with(STDOUT, |w| h.dump(w));
 }
 }

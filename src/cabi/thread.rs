@@ -7,7 +7,7 @@
 
 #[cfg(feature = "c11-threads")]
 mod imp {
-    use crate::heap::{Heap, RegionSource};
+    use crate::heap::RegionRef;
     use crate::sys::time::Timespec;
     use crate::thread::c11::{self, Mtx, Thrd, ThrdStart};
     use core::ffi::c_void;
@@ -136,10 +136,10 @@ mod imp {
     /// ESP-IDF's `multi_heap_set_lock`: every operation of the heap takes
     /// `lock` (a C11 mutex, `mtx_recursive` if the caller holds it across
     /// calls) around its own; NULL returns to the heap's own lock alone.
-    unsafe extern "C" fn multi_heap_set_lock(h: &Heap<RegionSource>, lock: *mut Mtx) {
-        // SAFETY: C's contract: `lock` is an initialised mutex that lives
-        // while it is set, and the heap is not in use meanwhile.
-        unsafe { h.set_external_lock(lock.cast(), take, give) }
+    unsafe extern "C" fn multi_heap_set_lock(h: *const c_void, lock: *mut Mtx) {
+        // SAFETY: C's contract: a handle; `lock` is an initialised mutex
+        // that lives while it is set, and the heap is not in use meanwhile.
+        unsafe { RegionRef::from_handle(h).set_external_lock(lock.cast(), take, give) }
     }
     }
 }

@@ -29,6 +29,47 @@ impl ExtLock {
     pub const fn new() -> Self {
         ExtLock { lock: AtomicUsize::new(0), take: AtomicUsize::new(0), give: AtomicUsize::new(0) }
     }
+
+    /// Takes the lock, if one is set (for heaps other than [`Heap`]: the
+    /// small core's, `small/`).
+    #[inline(always)]
+    pub(super) fn take(&self) {
+        if self.lock.load(Acquire) != 0 {
+            self.call(&self.take);
+        }
+    }
+
+    /// Releases the lock that [`take`](Self::take) took.
+    #[inline(always)]
+    pub(super) fn give(&self) {
+        if self.lock.load(Acquire) != 0 {
+            self.call(&self.give);
+        }
+    }
+
+    /// Calls `f` (one of the two functions) on the lock, if one is set.
+    #[inline(never)]
+    fn call(&self, f: &AtomicUsize) {
+        let lock = self.lock.load(Acquire);
+        if lock != 0 {
+            // SAFETY: the function stored with `lock` (see `set`) takes or
+            // gives it.
+            unsafe {
+                core::mem::transmute::<usize, ExtLockFn>(f.load(Acquire))(lock as *mut c_void)
+            };
+        }
+    }
+
+    /// Sets the lock (see [`Heap::set_external_lock`]).
+    ///
+    /// # Safety
+    /// As for [`Heap::set_external_lock`].
+    pub(super) unsafe fn set(&self, lock: *mut c_void, take: ExtLockFn, give: ExtLockFn) {
+        self.lock.store(0, Release);
+        self.take.store(take as usize, Release);
+        self.give.store(give as usize, Release);
+        self.lock.store(lock as usize, Release);
+    }
 }
 
 /// Holds a heap's external lock (if it has one) until dropped.

@@ -19,6 +19,11 @@
 //!   cache keeps in `tcache/policy.rs`); `&Heap` is an
 //!   `allocator_api2::alloc::Allocator` and `Heap` a `GlobalAlloc`;
 //!   [`ProcessHeap`] is a global-allocator handle to [`process()`].
+//! - Region heaps the program gives (C's `multi_heap_register`,
+//!   `mm_initialize`, `heap_caps_add_region`) are [`compact`] heaps, whose
+//!   state costs a few hundred bytes of the region (NuttX's small memory
+//!   model up to 64 KiB); [`RegionRef`] (`region.rs`) is a region heap of
+//!   either core, and the handle C holds for it.
 //! - Sources: [`RegionSource`] (a fixed region) and [`ProcessSource`] (the
 //!   program break with mmap fallback, over an [`Os`] layer that hosted
 //!   tests replace with a simulated kernel).
@@ -57,6 +62,7 @@ mod check;
 mod check_lists;
 mod chunks;
 mod class;
+pub mod compact;
 mod decay;
 mod entry;
 mod error;
@@ -72,6 +78,7 @@ mod poison;
 mod process;
 mod raw;
 mod realloc;
+mod region;
 mod remote;
 mod secret;
 mod segment;
@@ -90,6 +97,8 @@ pub(crate) use c_rules::tests as c_rules_tests;
 pub(crate) use caps::tests as caps_tests;
 #[cfg(test)]
 pub(crate) use class::tests as class_tests;
+#[cfg(test)]
+pub(crate) use compact::tests as compact_tests;
 #[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
@@ -137,6 +146,7 @@ pub use raw::{
     AddRegion, FailedAllocFn, RawHeap, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD,
     MAX_DYN_MMAP_THRESHOLD, TOP_PAD, TRIM_KEEP,
 };
+pub use region::{RegionRef, SMALL_MODEL_MAX};
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
 pub use svg::svg_to_fd;

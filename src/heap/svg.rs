@@ -13,8 +13,8 @@ use core::fmt::{self, Write};
 use super::block::HDR;
 use super::info::{BlockKind, HeapInfo, Walked};
 use super::raw::RawHeap;
-use super::source::{RegionSource, Source};
-use super::Heap;
+use super::region::RegionRef;
+use super::source::Source;
 use crate::rt::io::FdWriter;
 use crate::sys::{Errno, Fd};
 
@@ -101,8 +101,24 @@ impl<'a> Picture<'a> {
         self.out.write_str("</text>\n")
     }
 
+    /// A heap's title line.
+    pub(super) fn title(&mut self, name: fmt::Arguments<'_>) -> fmt::Result {
+        writeln!(
+            self.out,
+            "<text x=\"{LEFT}\" y=\"{}\" font-weight=\"bold\">{name}</text>",
+            self.y + 14
+        )?;
+        self.y += LINE_H;
+        Ok(())
+    }
+
+    /// A comment in the document.
+    pub(super) fn comment(&mut self, text: fmt::Arguments<'_>) -> fmt::Result {
+        writeln!(self.out, "<!-- {text} -->")
+    }
+
     /// A row: its label and an empty bar; blocks follow with [`block`].
-    fn row(&mut self, label: fmt::Arguments<'_>) -> fmt::Result {
+    pub(super) fn row(&mut self, label: fmt::Arguments<'_>) -> fmt::Result {
         writeln!(self.out, "<text x=\"{}\" y=\"{}\">{label}</text>", LEFT, self.y + 14)?;
         writeln!(
             self.out,
@@ -114,7 +130,7 @@ impl<'a> Picture<'a> {
     }
 
     /// A block of the last row: `at..at + len` of the row's `span` bytes.
-    fn block(
+    pub(super) fn block(
         &mut self,
         class: &str,
         (at, len, span): (usize, usize, usize),
@@ -136,7 +152,7 @@ impl<'a> Picture<'a> {
     }
 
     /// A heap's figures, three lines.
-    fn figures(&mut self, i: &HeapInfo) -> fmt::Result {
+    pub(super) fn figures(&mut self, i: &HeapInfo) -> fmt::Result {
         writeln!(
             self.out,
             "<g class=\"figures\" data-allocated-blocks=\"{}\" data-allocated-bytes=\"{}\" \
@@ -259,7 +275,7 @@ impl<S: Source> RawHeap<S> {
 /// Writes a picture of `heap` (of the process heap, all its arenas, if
 /// `None`) to file descriptor `fd`: the first write error if one failed
 /// (the picture is then incomplete).
-pub fn svg_to_fd(heap: Option<&Heap<RegionSource>>, fd: Fd) -> Result<(), Errno> {
+pub fn svg_to_fd(heap: Option<RegionRef>, fd: Fd) -> Result<(), Errno> {
     let mut w = FdWriter::new(fd);
     // The writer itself never fails; a failed write is kept in `w`.
     let _ = match heap {

@@ -194,6 +194,10 @@ pub(crate) struct Model<H: Subject> {
     pub failures: usize,
     /// Other models use the same heap: its totals are not ours to compare.
     pub shared: bool,
+    /// The alignment every block has (16; the small model's 8).
+    pub min_align: usize,
+    /// The largest alignment whose failures the oracle explains.
+    pub oracle_align: usize,
 }
 
 impl<H: Subject> Model<H> {
@@ -207,12 +211,14 @@ impl<H: Subject> Model<H> {
             ops: 0,
             failures: 0,
             shared: false,
+            min_align: 16,
+            oracle_align: 16,
         }
     }
 
     fn insert(&mut self, l: Live) {
         let p = l.ptr.addr();
-        assert!(p % l.align.max(16) == 0, "{p:#x} is not aligned to {}", l.align);
+        assert!(p % l.align.max(self.min_align) == 0, "{p:#x} is not aligned to {}", l.align);
         assert!(l.usable >= l.size, "usable {} < requested {}", l.usable, l.size);
         if let Some((&q, ql)) = self.live.range(..p).next_back() {
             assert!(q + ql.usable <= p, "block {p:#x} overlaps {q:#x}+{}", ql.usable);
@@ -229,7 +235,7 @@ impl<H: Subject> Model<H> {
         self.ops += 1;
         let Some(p) = self.heap.alloc(size, align, zero) else {
             self.failures += 1;
-            if self.oracle && align <= 16 {
+            if self.oracle && align <= self.oracle_align {
                 // (A request for 0 bytes needs a block too: any free one.)
                 let largest = self.heap.info().largest_free_block;
                 assert!(

@@ -428,3 +428,62 @@ pub fn owner_lookup_among_a_thousand_heaps() {
         }
     });
 }
+
+/// What a registered region's heap costs, exactly (page-aligned regions:
+/// NuttX's small model up to 64 KiB, the compact wide format above), and
+/// a 4 KiB region registers and serves `heap_caps_*` and plain `free`.
+pub fn small_regions_register_and_cost_little() {
+    isolated(|| {
+        let caps = [MALLOC_CAP_PID7, 0, 0];
+        for (len, want) in [(4 << 10, 3828), (64 << 10, 65236), (1 << 20, 1_047_752)] {
+            // (The figures add up over the heaps with the caps: the
+            // earlier sizes' heaps keep a few bytes.)
+            // SAFETY: plain calls on the registered heaps.
+            let before = unsafe { heap_caps_get_free_size(MALLOC_CAP_PID7) };
+            assert!(before < 64);
+            let r = add(caps, len);
+            // SAFETY: as above.
+            unsafe {
+                assert_eq!(heap_caps_get_free_size(MALLOC_CAP_PID7) - before, want, "{len} B");
+                assert_eq!(heap_caps_get_largest_free_block(MALLOC_CAP_PID7), want);
+                assert!(len - want <= if len <= K64 { 1024 } else { 2048 });
+                // Fill it: 16-byte aligned blocks (heap_caps_malloc's), all in
+                // the region, then all back.
+                let mut blocks = alloc::vec::Vec::new();
+                loop {
+                    let p = heap_caps_malloc(200, MALLOC_CAP_PID7);
+                    if p.is_null() {
+                        break;
+                    }
+                    assert!(inside(p, r) && p as usize % 16 == 0);
+                    assert!(heap_caps_get_allocated_size(p) >= 200);
+                    blocks.push(p);
+                }
+                assert!(blocks.len() >= 16, "{len}: {} blocks", blocks.len());
+                for (k, &p) in blocks.iter().enumerate() {
+                    if k % 2 == 0 {
+                        free(p); // plain free finds the owner
+                    } else {
+                        heap_caps_free(p);
+                    }
+                }
+                assert_eq!(
+                    heap_caps_get_free_size(MALLOC_CAP_PID7) - before,
+                    want,
+                    "{len}: all back"
+                );
+            }
+            // Fill this heap with one block. (The
+            // largest free block is exact at the heap's own alignment, 8 in
+            // the small model; heap_caps_malloc's 16 may cost a gap of up to
+            // 24 bytes before the block.)
+            let slack = if len <= K64 { 24 } else { 0 };
+            // SAFETY: as above.
+            unsafe {
+                assert!(heap_caps_malloc(want + 1, MALLOC_CAP_PID7).is_null());
+                let whole = heap_caps_malloc(want - slack, MALLOC_CAP_PID7);
+                assert!(inside(whole, r), "{len}: the largest free block, less the slack");
+            }
+        }
+    });
+}

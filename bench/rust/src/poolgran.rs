@@ -42,6 +42,27 @@ impl Blocks for PoolBlocks<'_> {
     }
 }
 
+/// A region heap of the kind C's `multi_heap_register` makes (the compact
+/// core: the wide format over this benchmark's region), through C's path
+/// (the heap's natural alignment).
+struct RegionBlocks(rawrt::heap::RegionRef);
+impl Blocks for RegionBlocks {
+    #[inline]
+    fn get(&mut self) -> *mut u8 {
+        use rawrt::heap::Entry;
+        let a = self.0.natural_align();
+        self.0
+            .allocate(BLOCK, a, false, "multi_heap_malloc")
+            .expect("heap alloc")
+            .as_ptr()
+    }
+    #[inline]
+    unsafe fn put(&mut self, p: *mut u8) {
+        // SAFETY: forwarded.
+        unsafe { self.0.dealloc(NonNull::new_unchecked(p)) }.expect("heap free")
+    }
+}
+
 struct HeapBlocks<'a, S: rawrt::heap::Source>(&'a Heap<S>);
 impl<S: rawrt::heap::Source> Blocks for HeapBlocks<'_, S> {
     #[inline]
@@ -142,6 +163,12 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
     let heap_region = Region::new(8 << 20);
     // SAFETY: as above.
     let region_heap = unsafe { Heap::from_raw(heap_region.ptr, heap_region.len) };
+    let compact_region = Region::new(8 << 20);
+    // SAFETY: as above.
+    let compact = unsafe {
+        rawrt::heap::RegionRef::init_in_place(compact_region.ptr, compact_region.len)
+    }
+    .expect("compact region heap");
 
     type Row<'a> = (
         &'a str,
@@ -168,6 +195,11 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
             "rawrt region heap",
             Box::new(|o, r| batch(&mut HeapBlocks(&region_heap), o, r)),
             Box::new(|n| pair(&mut HeapBlocks(&region_heap), n)),
+        ),
+        (
+            "rawrt compact region heap (multi_heap_register's)",
+            Box::new(|o, r| batch(&mut RegionBlocks(compact), o, r)),
+            Box::new(|n| pair(&mut RegionBlocks(compact), n)),
         ),
     ];
     if with_glibc {

@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use super::registry;
 use crate::heap::c_rules::realloc_rules;
 use crate::heap::error::HeapError;
+use crate::heap::Entry as _;
 use crate::heap::{misuse, process, ALIGN};
 
 /// Frees `p` as C's `free` does, for a block of any heap: null does

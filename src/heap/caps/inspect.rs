@@ -73,7 +73,7 @@ pub fn walk(caps: u32, f: &mut dyn FnMut(WalkedBlock) -> bool) {
                 .walk_blocks(&mut |span, ptr, size, used| f(WalkedBlock { span, ptr, size, used })),
             HeapRef::Region(e) => {
                 let d = e.delta;
-                e.heap.lock().walk_blocks(&mut |(a, b), ptr, size, used| {
+                e.heap.walk_blocks(&mut |(a, b), ptr, size, used| {
                     let span = (a.wrapping_add(d), b.wrapping_add(d));
                     f(WalkedBlock { span, ptr: ptr.wrapping_add(d), size, used })
                 })
@@ -172,6 +172,6 @@ pub fn monitor_stop() -> bool {
 fn set_minimum(h: HeapRef, v: usize) {
     match h {
         HeapRef::Process => process().lock().set_minimum_free(v),
-        HeapRef::Region(e) => e.heap.lock().set_minimum_free(v),
+        HeapRef::Region(e) => e.heap.set_minimum_free(v),
     }
 }

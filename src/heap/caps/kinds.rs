@@ -17,10 +17,10 @@ use core::ptr::null_mut;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::registry::{self, Entry, Kind};
+use super::registry::{self, Entry, Kind, RegionHeap};
 use super::{
     MALLOC_CAP_32BIT, MALLOC_CAP_8BIT, MALLOC_CAP_DEFAULT, MALLOC_CAP_DMA, MALLOC_CAP_EXEC,
-    MALLOC_CAP_INTERNAL, MALLOC_CAP_SPIRAM, MIN_REGION, PRIOS,
+    MALLOC_CAP_INTERNAL, MALLOC_CAP_SPIRAM, PRIOS,
 };
 use crate::sys::io;
 use crate::sys::mm::{self, *};
@@ -69,7 +69,8 @@ pub(super) fn grow(size: usize, align: usize, caps: u32) -> Option<&'static Entr
     let m = MADE
         .iter()
         .find(|m| caps & m.cap != 0 && (m.caps[0] | m.caps[1] | m.caps[2]) & caps == caps)?;
-    let need = MIN_REGION.checked_add(size)?.checked_add(align)?.checked_add(4096)?;
+    let state = core::mem::size_of::<RegionHeap>() + 256;
+    let need = state.checked_add(size)?.checked_add(align)?.checked_add(4096)?;
     let len = need.max(m.region).checked_next_multiple_of(crate::rt::page_size())?;
     match m.kind {
         Kind::Exec => map_exec(len, m.caps),

@@ -105,9 +105,9 @@ pub const PROCESS_CAPS: u32 =
 /// The process heap's capability masks in priority order.
 pub const PROCESS_PRIO: [u32; PRIOS] = [PROCESS_CAPS, 0, 0];
 
-/// The smallest region a heap can be registered over: the heap's state
-/// plus room for some blocks.
-pub const MIN_REGION: usize = core::mem::size_of::<RegionHeap>() + 256;
+/// The smallest region a heap can be registered over: a small-model
+/// heap's state plus room for some blocks.
+pub const MIN_REGION: usize = core::mem::size_of::<crate::heap::compact::SmallHeap>() + 256;
 
 /// ESP-IDF's error codes (`esp_err_t`) for registrations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

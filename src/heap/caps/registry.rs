@@ -1,7 +1,8 @@
 //! The registry of heaps with capabilities: every heap besides the
 //! process heap that `heap_caps_*` allocates from, each a region heap
-//! ([`RegionHeap`], its state at the start of its region) with up to
-//! [`PRIOS`] capability masks in priority order.
+//! ([`RegionRef`], its state at the start of its region: the compact core
+//! for a region the program registers, the main core for memory rawrt
+//! maps itself) with up to [`PRIOS`] capability masks in priority order.
 //!
 //! - Entries are appended, never removed or changed, in registration
 //!   order: slot `i < LEN` is written once, before `LEN` is raised past it
@@ -19,10 +20,11 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{EspErr, MIN_REGION};
-use crate::heap::{Heap, RegionSource};
+use crate::heap::{Heap, RegionRef, RegionSource};
 use crate::sync::Lock;
 
-/// A heap over one region.
+/// A heap of the main core over one region (the kinds of memory rawrt
+/// maps itself).
 pub type RegionHeap = Heap<RegionSource>;
 
 /// How many capability masks a heap has (ESP-IDF's
@@ -57,7 +59,7 @@ pub struct Entry {
     /// Its capabilities, in priority order.
     pub caps: [u32; PRIOS],
     /// The heap (at the start of the region, in its writable view).
-    pub heap: &'static RegionHeap,
+    pub heap: RegionRef,
     /// The address handed out minus the heap's own address of a block:
     /// 0, except for [`Kind::Exec`] (the executable view's distance from
     /// the writable one, wrapping).
@@ -201,9 +203,15 @@ pub unsafe fn register(
     if !before_ok || !after_ok {
         return Err(EspErr::InvalidArg);
     }
+    let p = core::ptr::with_exposed_provenance_mut::<u8>(start);
     // SAFETY: the caller's contract: the region is the heap's.
-    let heap = unsafe { RegionHeap::init_in_place(start as *mut u8, end - start) }
-        .ok_or(EspErr::InvalidArg)?;
+    let heap = unsafe {
+        match kind {
+            Kind::Region => RegionRef::init_in_place(p, end - start),
+            _ => RegionHeap::init_in_place(p, end - start).map(RegionRef::Main),
+        }
+    }
+    .ok_or(EspErr::InvalidArg)?;
     let e = Entry { start: ostart, end: oend, caps, heap, delta, kind };
     // SAFETY: slot `n` is not yet visible to readers (LEN is `n`: every
     // registration holds the lock, and LEN equals the number of entries),

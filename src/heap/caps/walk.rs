@@ -13,6 +13,7 @@ use crate::heap::block::ALIGN;
 use crate::heap::error::HeapError;
 use crate::heap::info::HeapInfo;
 use crate::heap::process;
+use crate::heap::Entry as _;
 
 /// Whether a heap with masks `prio` serves a request for `caps` at
 /// priority `i`: its mask `i` has one of the capabilities, and its masks
