@@ -77,8 +77,11 @@ impl<F: Format> Compact<F> {
     /// The usable bytes of the largest free block (the largest request of
     /// the format's alignment that succeeds). Damage on the way aborts.
     fn largest(&self) -> usize {
-        let Some(c) = (0..self.classes()).rev().find(|&c| self.head(c) != 0) else { return 0 };
-        let (mut i, mut best, mut steps) = (self.head(c), 0, 0);
+        let top = self.top().map_or(0, |t| self.intact(self.free_size(t)));
+        let Some(c) = (0..self.classes()).rev().find(|&c| self.head(c) != 0) else {
+            return top.saturating_sub(F::HDR);
+        };
+        let (mut i, mut best, mut steps) = (self.head(c), top, 0);
         while i != 0 {
             let h = self.at(i);
             best = best.max(self.intact(self.free_size(h)));
@@ -173,6 +176,16 @@ impl<F: Format> Compact<F> {
                 // SAFETY: as above.
                 i = unsafe { self.link(h, 0) };
                 steps += 1;
+            }
+        }
+        // The top block: off the lists, ending at the first area's sentinel.
+        if let Some(t) = self.top() {
+            match self.free_size(t) {
+                Ok(s) if self.areas().first().is_some_and(|a| t + s == a.sent) => {
+                    (listed, listed_sum) = (listed + 1, listed_sum + s - F::HDR);
+                }
+                Ok(s) => err(format_args!("top block {t:#x} of {s} B does not end its area")),
+                Err((k, _)) => err(format_args!("top block: {} at {t:#x}", k.message())),
             }
         }
         let st = self.stats();

@@ -38,7 +38,8 @@ pub(super) struct Stats {
     /// Usable bytes (size less header) and number of the used blocks.
     pub used: usize,
     pub used_blocks: usize,
-    /// Usable bytes and number of the free blocks (all listed).
+    /// Usable bytes and number of the free blocks (all listed, and the
+    /// top block).
     pub free: usize,
     pub free_blocks: usize,
     /// The most usable bytes ever in use at once.
@@ -63,10 +64,14 @@ pub struct Compact<F: Format> {
     tag: usize,
     /// Bit `c` set iff list `c` is not empty.
     map: u128,
+    /// The top block: the free block that ends at the first area's
+    /// sentinel, kept off the lists (0: none, the last block is in use).
+    /// Requests no listed block serves are carved from its start, and a
+    /// block freed next to it joins it, with no list operation: a heap
+    /// that allocates and frees in stack order never touches a list.
+    top: usize,
     /// The function a corruption found now is reported under.
     op: Option<&'static str>,
-    /// Bytes of all areas' blocks (bounds list walks).
-    bytes: usize,
     /// The totals (see [`Stats`]).
     st: Stats,
     _f: PhantomData<F>,
@@ -104,8 +109,8 @@ impl<F: Format> Compact<F> {
             classes,
             tag: ((secret::new_tag() >> 48) & 0xFFFF) << F::TAG_SHIFT,
             map: 0,
+            top: 0,
             op: None,
-            bytes: 0,
             st: Stats::default(),
             _f: PhantomData,
         };
@@ -154,7 +159,6 @@ impl<F: Format> Compact<F> {
     unsafe fn take_area(&mut self, a: Area) {
         self.areas.as_mut()[self.n_areas % F::AREAS] = a;
         self.n_areas += 1;
-        self.bytes += a.sent - a.base;
         // SAFETY: the caller's contract.
         unsafe {
             self.wr(a.sent, self.tag | IN_USE);
@@ -196,7 +200,8 @@ impl<F: Format> Compact<F> {
 
     /// Bytes of all areas' blocks.
     pub(super) fn bytes(&self) -> usize {
-        self.bytes
+        // Computed, not kept: a word less of state (at most eight areas).
+        self.areas().iter().map(|a| a.sent - a.base).sum()
     }
 
     /// The number of size classes.
@@ -315,9 +320,25 @@ impl<F: Format> Compact<F> {
         Ok(s)
     }
 
+    /// The top block (see the field), if any.
+    pub(super) fn top(&self) -> Option<usize> {
+        (self.top != 0).then_some(self.top)
+    }
+
+    /// Whether a free block `[h, h+s)` is the top block's place: it ends at
+    /// the first area's sentinel.
+    #[inline(always)]
+    fn at_top(&self, h: usize, s: usize) -> bool {
+        h + s == self.areas.as_ref()[0].sent
+    }
+
     /// Checks that free block `h` of size `s` can leave its list: its
-    /// links name blocks that point back at it (or the head does).
+    /// links name blocks that point back at it (or the head does). The
+    /// top block is on no list.
     fn check_unlink(&self, h: usize, s: usize) -> Result<(), Damage> {
+        if h == self.top {
+            return if self.at_top(h, s) { Ok(()) } else { Err((Corruption::FreeSize, h)) };
+        }
         // SAFETY: `h` is a checked free block: its links are its words.
         let (n, p) = unsafe { (self.link(h, 0), self.link(h, 1)) };
         if !self.link_ok(n) || !self.link_ok(p) {
@@ -345,6 +366,12 @@ impl<F: Format> Compact<F> {
     /// # Safety
     /// `h` must be a free block of size `s` that passed `check_unlink`.
     unsafe fn unlink(&mut self, h: usize, s: usize) {
+        if h == self.top {
+            self.top = 0;
+            self.st.free -= s - F::HDR;
+            self.st.free_blocks -= 1;
+            return;
+        }
         // SAFETY: the caller's contract: checked links.
         unsafe {
             let (n, p) = (self.link(h, 0), self.link(h, 1));
@@ -365,12 +392,29 @@ impl<F: Format> Compact<F> {
         self.st.free_blocks -= 1;
     }
 
-    /// Makes `[h, h+s)` a free block (its predecessor in use), lists it,
-    /// and clears the next header's PREV_IN_USE.
+    /// Makes `[h, h+s)` a free block (its predecessor in use), lists it
+    /// (or makes it the top block, if it ends at the first area's
+    /// sentinel), and clears the next header's PREV_IN_USE.
     ///
     /// # Safety
     /// `[h, h+s)` is area memory no block covers; a header follows it.
     unsafe fn put_free(&mut self, h: usize, s: usize) {
+        if self.at_top(h, s) {
+            // SAFETY: the caller's contract.
+            unsafe {
+                self.wr(h, self.tag | s | PREV_IN_USE);
+                self.wr(h + s - F::HDR, self.tag | s);
+                let next = self.rd(h + s);
+                self.wr(h + s, next & !PREV_IN_USE);
+                // No links: a dump shows none.
+                self.set_link(h, 0, 0);
+                self.set_link(h, 1, 0);
+            }
+            self.top = h;
+            self.st.free += s - F::HDR;
+            self.st.free_blocks += 1;
+            return;
+        }
         let c = self.class_of(s);
         let head = self.head(c);
         let me = self.enc(h);
@@ -434,14 +478,14 @@ impl<F: Format> Compact<F> {
         if align >= F::MAX_AREA {
             return None;
         }
-        let limit = self.bytes / F::MIN_BLOCK;
         let mut c = self.class_of(s);
         while c < self.classes {
             let m = self.map & (!0u128 << c);
             if m == 0 {
-                return None;
+                break;
             }
             c = m.trailing_zeros() as usize;
+            let limit = self.bytes() / F::MIN_BLOCK;
             let mut i = self.head(c);
             let mut steps = 0;
             while i != 0 {
@@ -465,7 +509,21 @@ impl<F: Format> Compact<F> {
             }
             c += 1;
         }
-        None
+        self.alloc_top(s, align)
+    }
+
+    /// Carves a block of `s` bytes aligned to `align` from the top block,
+    /// if it has room.
+    fn alloc_top(&mut self, s: usize, align: usize) -> Option<usize> {
+        let t = self.top()?;
+        let bs = self.intact(self.free_size(t));
+        if !self.at_top(t, bs) {
+            self.corrupt((Corruption::FreeSize, t));
+        }
+        let nh = Self::fit(t, bs, s, align)?;
+        // SAFETY: `t` is the checked top block, `nh` in it.
+        unsafe { self.take(t, bs, nh, s) };
+        Some(nh + F::HDR)
     }
 
     /// Carves a used block of (at least) `s` bytes at `nh` out of free

@@ -280,6 +280,58 @@ fn damage_is_found() {
     assert_eq!(h.info().allocated_blocks, 1);
 }
 
+/// Blocks allocated and freed in stack order come from the top block and
+/// go back to it: the heap keeps one free block, the same address serves
+/// again and again, and the top block's header is checked like any other.
+fn top_block_serves_stack_order() {
+    let h = small_heap(8 << 10);
+    let first = h.info();
+    assert_eq!(first.free_blocks, 1);
+    let p = a(h, 20);
+    fr(h, p).unwrap();
+    for _ in 0..1000 {
+        let q = a(h, 20);
+        assert_eq!(q, p, "the top block's start serves again");
+        let i = h.info();
+        assert_eq!((i.allocated_blocks, i.free_blocks), (1, 1));
+        fr(h, q).unwrap();
+    }
+    let i = h.info();
+    assert_eq!(
+        (i.free_blocks, i.total_free_bytes, i.largest_free_block),
+        (1, first.total_free_bytes, first.largest_free_block)
+    );
+    assert!(h.check(true, &mut String::new()));
+    // A block between two freed ones: the lower goes on a list, the
+    // upper joins the top block.
+    let (x, y, z) = (a(h, 20), a(h, 20), a(h, 20));
+    fr(h, x).unwrap();
+    fr(h, z).unwrap();
+    assert_eq!(h.info().free_blocks, 2);
+    assert!(h.check(true, &mut String::new()));
+    // The top block's header overwritten by an overflow of `y`.
+    let top_hdr = y.wrapping_add(20).cast::<u32>();
+    // SAFETY: deliberately corrupting our own heap's memory, then restoring.
+    unsafe {
+        let saved = top_hdr.read();
+        top_hdr.write(0x4141_4141);
+        let mut out = String::new();
+        assert!(!h.check(true, &mut out));
+        assert!(out.contains("bad header 0x41414141"), "{out}");
+        assert_eq!(fr(h, y), Err(HeapError::Corrupted(Corruption::Neighbour)));
+        top_hdr.write(saved ^ 8); // a size that disagrees with the footer
+        assert_eq!(fr(h, y), Err(HeapError::Corrupted(Corruption::FreeSize)));
+        top_hdr.write(saved);
+    }
+    fr(h, y).unwrap();
+    let i = h.info();
+    assert_eq!(
+        (i.allocated_blocks, i.free_blocks, i.total_free_bytes),
+        (0, 1, first.total_free_bytes)
+    );
+    assert!(h.check(true, &mut String::new()));
+}
+
 /// Damage met by an allocation is reported in one line and aborts.
 fn damage_during_malloc_aborts() {
     if cfg!(miri) {
@@ -465,6 +517,7 @@ fn wide_misuse_and_damage() {
 }
 
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::compact::top_block_serves_stack_order", top_block_serves_stack_order),
     ("heap::compact::state_costs_little", state_costs_little),
     ("heap::compact::nine_hundred_small_blocks_in_16k", nine_hundred_small_blocks_in_16k),
     ("heap::compact::alignment_is_honoured", alignment_is_honoured),
