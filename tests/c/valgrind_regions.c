@@ -4,7 +4,8 @@
  * of "gran" (gran_initialize over a static region: blocks of the size
  * asked), "pool" (rawrt_pool_create_in over a static region) and
  * "pool-heap" (rawrt_pool_create, chunks from the process heap; pools'
- * blocks are all 64 bytes, whatever size is asked). MODE "bad": a read
+ * blocks are all 64 bytes, whatever size is asked) and "multi-heap"
+ * (multi_heap_register over a static region: a compact heap). MODE "bad": a read
  * after free 8 bytes into a block ("100 bytes"), a write one byte past a
  * block ("50 bytes"), a block lost ("200 bytes"), a branch on an
  * uninitialised byte of a fresh block; the addresses go to stdout
@@ -44,14 +45,19 @@ static volatile int sink;
 static _Alignas(4096) unsigned char region[64 * 1024];
 static GRAN_HANDLE gran;
 static rawrt_pool_t *pool;
+static multi_heap_handle_t heap;
 
 /* A block of n bytes (of the pool's size for pools). */
 static void *get(size_t n) {
+    if (heap)
+        return multi_heap_malloc(heap, n);
     return gran ? gran_alloc(gran, n) : rawrt_pool_alloc(pool);
 }
 
 static void put(void *p, size_t n) {
-    if (gran)
+    if (heap)
+        multi_heap_free(heap, p);
+    else if (gran)
         gran_free(gran, p, n);
     else
         rawrt_pool_free(pool, p);
@@ -68,7 +74,7 @@ static __attribute__((noinline)) void use200(int keep) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        out("usage: valgrind_regions gran|pool|pool-heap bad|good\n");
+        out("usage: valgrind_regions gran|pool|pool-heap|multi-heap bad|good\n");
         return 2;
     }
     int bad = argv[2][0] == 'b';
@@ -79,9 +85,11 @@ int main(int argc, char **argv) {
         pool = rawrt_pool_create_in(region, sizeof region, bs, 16);
     else if (streq(argv[1], "pool-heap"))
         pool = rawrt_pool_create(bs, 16, 0);
-    if (!gran && !pool)
+    else if (streq(argv[1], "multi-heap"))
+        heap = multi_heap_register(region, sizeof region);
+    if (!gran && !pool && !heap)
         return 3;
-    size_t past = gran ? 50 : bs; /* one byte past the "50-byte" block */
+    size_t past = gran || heap ? 50 : bs; /* one byte past the "50-byte" block */
     /* Granule 0 is the allocator's own "heap" pointer (Memcheck would
      * call a block there reachable): held by the program throughout. */
     void *first = get(64);

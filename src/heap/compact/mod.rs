@@ -65,6 +65,7 @@ use super::entry::Entry;
 use super::error::HeapError;
 use super::ext_lock::{ExtLock, ExtLockFn};
 use super::info::HeapInfo;
+use crate::rt::valgrind;
 use crate::sync::{Guard, Lock};
 
 pub use format::{Area, Format, Small, Wide};
@@ -82,10 +83,14 @@ pub struct CompactHeap<F: Format> {
     ext: ExtLock,
 }
 
-/// The locked core; releases both locks on drop.
+/// The locked core; releases both locks on drop. Held
+/// [`quietly`](CompactHeap::hold_quietly), Valgrind's Memcheck reports
+/// nothing meanwhile: the heap reads and writes its headers and links in
+/// memory Memcheck holds inaccessible to the program.
 struct Held<'a, F: Format> {
     g: Guard<'a, Compact<F>>,
     heap: &'a CompactHeap<F>,
+    _quiet: valgrind::Quiet,
 }
 
 impl<F: Format> Drop for Held<'_, F> {
@@ -105,7 +110,18 @@ impl<F: Format> CompactHeap<F> {
     pub unsafe fn from_raw(ptr: *mut u8, len: usize) -> Option<Self> {
         // SAFETY: forwarded contract.
         let raw = unsafe { Compact::new(ptr, len) }?;
+        // Under Valgrind the heap's memory is a Memcheck pool, named by its
+        // first block's address (which no move of the heap changes): only
+        // the blocks handed out are accessible to the program.
+        if let Some(a) = raw.areas().first() {
+            valgrind::create_pool(a.base, ptr.with_addr(a.base), a.sent + F::HDR - a.base);
+        }
         Some(CompactHeap { raw: Lock::new(raw), ext: ExtLock::new() })
+    }
+
+    /// The heap's name as a Memcheck pool (see [`from_raw`](Self::from_raw)).
+    fn pool(g: &Compact<F>) -> usize {
+        g.areas().first().map_or(0, |a| a.base)
     }
 
     /// A heap whose state lives at the start of `[ptr, ptr+len)` and which
@@ -143,16 +159,33 @@ impl<F: Format> CompactHeap<F> {
     /// # Safety
     /// As for [`from_raw`](Self::from_raw).
     pub unsafe fn add_region(&self, ptr: *mut u8, len: usize) -> bool {
+        let mut h = self.hold_quietly("mm_addregion");
         // SAFETY: forwarded contract.
-        unsafe { self.hold("mm_addregion").g.add_area(ptr, len) }
+        let added = unsafe { h.g.add_area(ptr, len) };
+        if added {
+            if let Some(a) = h.g.areas().last() {
+                valgrind::make_noaccess(ptr.with_addr(a.base), a.sent + F::HDR - a.base);
+            }
+        }
+        added
     }
 
-    /// The core, locked, for the operation `func`.
+    /// The core, locked, for the operation `func` (Memcheck's reports left
+    /// as they are: for the paths that run natively only).
+    #[inline(always)]
     fn hold(&self, func: &'static str) -> Held<'_, F> {
         self.ext.take();
         let mut g = self.raw.lock();
         g.set_op(func);
-        Held { g, heap: self }
+        Held { g, heap: self, _quiet: valgrind::Quiet::OFF }
+    }
+
+    /// [`hold`](Self::hold) with Memcheck's reports off while it is held
+    /// (for every path that may run under Memcheck, see [`Held`]).
+    fn hold_quietly(&self, func: &'static str) -> Held<'_, F> {
+        let mut h = self.hold(func);
+        h._quiet = valgrind::Quiet::new();
+        h
     }
 
     /// `size` bytes aligned to `align` (a power of two; the format's
@@ -168,9 +201,34 @@ impl<F: Format> CompactHeap<F> {
         if !align.is_power_of_two() {
             return None;
         }
+        if valgrind::running() {
+            return self.allocate_announced(size, align, zero, func);
+        }
         let mut h = self.hold(func);
         let a = h.g.alloc(size, align)?;
         let p = h.g.ptr(a);
+        if zero {
+            // SAFETY: the block has at least `size` usable bytes.
+            unsafe { p.write_bytes(0, size) };
+        }
+        NonNull::new(p)
+    }
+
+    /// [`allocate`](Self::allocate) under Memcheck: quietly, then the block
+    /// announced (its `size` bytes accessible, undefined unless `zero`).
+    #[cold]
+    #[inline(never)]
+    fn allocate_announced(
+        &self,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        let mut h = self.hold_quietly(func);
+        let a = h.g.alloc(size, align)?;
+        let p = h.g.ptr(a);
+        valgrind::pool_alloc(Self::pool(&h.g), p, size);
         if zero {
             // SAFETY: the block has at least `size` usable bytes.
             unsafe { p.write_bytes(0, size) };
@@ -186,7 +244,25 @@ impl<F: Format> CompactHeap<F> {
     /// `p` was handed out by this heap (anything else is detected unless
     /// it points just past a tagged header of this heap).
     pub unsafe fn dealloc(&self, p: NonNull<u8>) -> Result<(), HeapError> {
+        if valgrind::running() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.dealloc_announced(p) };
+        }
         self.hold("free").g.free(p.as_ptr().addr())
+    }
+
+    /// [`dealloc`](Self::dealloc) under Memcheck: quietly, then the block
+    /// announced as freed (any later access reported).
+    ///
+    /// # Safety
+    /// As for [`dealloc`](Self::dealloc).
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_announced(&self, p: NonNull<u8>) -> Result<(), HeapError> {
+        let mut h = self.hold_quietly("free");
+        h.g.free(p.as_ptr().addr())?;
+        valgrind::pool_free(Self::pool(&h.g), p.as_ptr());
+        Ok(())
     }
 
     /// Frees as C's `free`: null does nothing, misuse is reported on
@@ -219,48 +295,54 @@ impl<F: Format> CompactHeap<F> {
         if !align.is_power_of_two() {
             return Err(HeapError::OutOfMemory);
         }
-        let mut h = self.hold(func);
+        // Under Memcheck a resize always moves (as Memcheck's own realloc
+        // does), so that it knows every byte of the new block.
+        let vg = valgrind::running();
+        let mut h = if vg { self.hold_quietly(func) } else { self.hold(func) };
         let a = p.as_ptr().addr();
-        if a % align == 0 && h.g.resize(a, size)? {
+        if a % align == 0 && !vg && h.g.resize(a, size)? {
             return Ok(p);
         }
         let old = h.g.usable(a)?;
         let q = h.g.alloc(size, align).ok_or(HeapError::OutOfMemory)?;
+        let pool = Self::pool(&h.g);
+        valgrind::pool_alloc(pool, h.g.ptr(q), size);
         // SAFETY: two distinct live blocks of at least the copied length.
         unsafe { core::ptr::copy_nonoverlapping(p.as_ptr(), h.g.ptr(q), old.min(size)) };
         h.g.free(a)?;
+        valgrind::pool_free(pool, p.as_ptr());
         NonNull::new(h.g.ptr(q)).ok_or(HeapError::OutOfMemory)
     }
 
     /// The usable size of the block at `p`.
     pub fn usable_size(&self, p: *const u8) -> Result<usize, HeapError> {
-        self.hold("malloc_usable_size").g.usable(p.addr())
+        self.hold_quietly("malloc_usable_size").g.usable(p.addr())
     }
 
     /// The figures.
     pub fn info(&self) -> HeapInfo {
-        self.hold("heap_info").g.info()
+        self.hold_quietly("heap_info").g.info()
     }
 
     /// Sets the low-water mark of the free bytes (at most the free bytes).
     pub fn set_minimum_free(&self, v: usize) {
-        self.hold("heap_info").g.set_minimum_free(v)
+        self.hold_quietly("heap_info").g.set_minimum_free(v)
     }
 
     /// Checks every invariant, printing violations (`CORRUPT HEAP: ...`)
     /// to `out` if `print_errors`.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        self.hold("check").g.check(print_errors.then_some(out))
+        self.hold_quietly("check").g.check(print_errors.then_some(out))
     }
 
     /// Whether `p` is a block in use of this heap.
     pub fn check_addr(&self, p: *const u8) -> bool {
-        self.hold("check").g.check_addr(p.addr())
+        self.hold_quietly("check").g.check_addr(p.addr())
     }
 
     /// Whether `p` lies in one of the heap's areas (the ownership test).
     pub fn holds(&self, p: *const u8) -> bool {
-        self.hold("check").g.area_of(p.addr()).is_some()
+        self.hold_quietly("check").g.area_of(p.addr()).is_some()
     }
 
     /// Calls `f(area span, payload, usable bytes, in use)` for every block
@@ -270,12 +352,12 @@ impl<F: Format> CompactHeap<F> {
         &self,
         f: &mut dyn FnMut((usize, usize), usize, usize, bool) -> bool,
     ) -> Result<(), usize> {
-        self.hold("walk").g.walk(f)
+        self.hold_quietly("walk").g.walk(f)
     }
 
     /// One line per block, then the figures.
     pub fn dump(&self, out: &mut dyn Write) -> core::fmt::Result {
-        self.hold("dump").g.dump(out)
+        self.hold_quietly("dump").g.dump(out)
     }
 
     /// From now on every operation takes `lock` around the heap's own

@@ -80,9 +80,12 @@ pub(super) fn memcheck_understands_region_allocators() {
     let dir = super::clib::scratch("valgrind-regions");
     let exe = dir.join("valgrind_regions");
     super::clib::build_c_nolibc(&super::root().join("tests/c/valgrind_regions.c"), &exe);
-    for (kind, freed_size, past, lost) in
-        [("gran", 100, 50, 200), ("pool", 64, 64, 64), ("pool-heap", 64, 64, 64)]
-    {
+    for (kind, freed_size, past, lost) in [
+        ("gran", 100, 50, 200),
+        ("pool", 64, 64, 64),
+        ("pool-heap", 64, 64, 64),
+        ("multi-heap", 100, 50, 200),
+    ] {
         let (out, err, status) = memcheck(&exe, &[kind, "bad"]);
         assert_eq!(status, Some(99), "{kind}: Memcheck found no errors:\n{err}");
         let freed = printed(&out, "freed ");
