@@ -31,7 +31,6 @@ use core::time::Duration;
 use super::chunk::{header_bytes, words_for, Chunk};
 use super::table::ChunkTable;
 use super::{ChunkSource, PoolError};
-use crate::rt::valgrind;
 use crate::sync::Lock;
 use crate::sys::futex;
 use crate::sys::time::{clock_gettime, Timespec, CLOCK_MONOTONIC};
@@ -151,7 +150,7 @@ impl Inner {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn alloc(
         &mut self,
         g: &Geometry,
@@ -209,8 +208,6 @@ impl Inner {
         // the header and bitmap fit in `first_off`, and block 0 at
         // `mem + first_off` is aligned with room for `nblocks` blocks.
         let chunk = unsafe { Chunk::init(mem, mem.add(first_off), nblocks, size) };
-        // Under Valgrind the blocks are inaccessible until handed out.
-        valgrind::make_noaccess(chunk.first_ptr(), nblocks * g.block_size);
         if let Err(e) = self.table.insert(chunk, source) {
             // SAFETY: the chunk was just obtained and is referenced nowhere.
             unsafe { source.free_chunk(mem, size, g.align) };
@@ -312,9 +309,6 @@ pub struct Pool {
     /// Threads inside [`Pool::alloc_wait`]'s sleep (or about to sleep): a
     /// free wakes one of them when this is non-zero.
     waiters: AtomicU32,
-    /// Under Valgrind's Memcheck the pool's name as a Memcheck pool
-    /// (`rt::valgrind`), whose blocks it announces; 0 natively.
-    vg: usize,
 }
 
 impl Pool {
@@ -336,9 +330,6 @@ impl Pool {
         source: &'static dyn ChunkSource,
     ) -> Result<Pool, PoolError> {
         let geometry = Geometry::new(block_size, align)?;
-        let vg = valgrind::pool_name();
-        // Chunks are made inaccessible as they are added (`Inner::grow`).
-        valgrind::create_pool(vg, core::ptr::null(), 0);
         Ok(Pool {
             inner: Lock::new(Inner::new(ChunkTable::new(), 0, max_blocks)),
             geometry,
@@ -346,7 +337,6 @@ impl Pool {
             in_source: false,
             frees: AtomicU32::new(0),
             waiters: AtomicU32::new(0),
-            vg,
         })
     }
 
@@ -400,8 +390,6 @@ impl Pool {
         // room for `nblocks` blocks before `end`.
         let chunk =
             unsafe { Chunk::init(region.with_addr(at), region.with_addr(first), nblocks, 0) };
-        let vg = valgrind::pool_name();
-        valgrind::create_pool(vg, region.with_addr(first), nblocks * g.block_size);
         Ok(Pool {
             inner: Lock::new(Inner::new(ChunkTable::single(chunk), nblocks, nblocks)),
             geometry: g,
@@ -409,7 +397,6 @@ impl Pool {
             in_source: false,
             frees: AtomicU32::new(0),
             waiters: AtomicU32::new(0),
-            vg,
         })
     }
 
@@ -523,26 +510,7 @@ impl Pool {
     /// path does not carry the name).
     #[inline]
     fn alloc_raw(&self) -> Result<NonNull<u8>, Fail> {
-        if self.vg != 0 {
-            return self.alloc_announced();
-        }
         self.inner.lock().alloc(&self.geometry, self.source)
-    }
-
-    /// [`alloc_raw`](Self::alloc_raw) under Valgrind's Memcheck: the pool
-    /// reads the link in the free block it takes (inaccessible to the
-    /// program) quietly, then announces the block.
-    #[cold]
-    #[inline(never)]
-    fn alloc_announced(&self) -> Result<NonNull<u8>, Fail> {
-        let r = {
-            let _quiet = valgrind::Quiet::new();
-            self.inner.lock().alloc(&self.geometry, self.source)
-        };
-        if let Ok(p) = r {
-            valgrind::pool_alloc(self.vg, p.as_ptr(), self.geometry.block_size);
-        }
-        r
     }
 
     /// A block filled with zeros (`calloc`).
@@ -568,11 +536,6 @@ impl Pool {
     #[inline]
     pub unsafe fn free(&self, ptr: *mut u8) -> Result<(), PoolError> {
         self.inner.lock().free(ptr as usize, &self.geometry)?;
-        if self.vg != 0 {
-            // After the pool wrote its link into the block: from now on
-            // Memcheck reports the program's accesses to it.
-            valgrind::pool_free(self.vg, ptr);
-        }
         self.freed();
         Ok(())
     }
@@ -743,17 +706,6 @@ impl Drop for Pool {
     /// Returns every chunk (and the chunk table) to the source; a region
     /// pool gives nothing back.
     fn drop(&mut self) {
-        if self.vg != 0 {
-            // A region pool's blocks are the owner's again; a growing
-            // pool's chunks go back to the source below.
-            let bs = self.geometry.block_size;
-            let region = match (self.source, self.inner.get_mut().table.as_slice().first()) {
-                (None, Some(c)) => Some((c.first_ptr(), c.nblocks() * bs)),
-                _ => None,
-            };
-            let (first, len) = region.unwrap_or((core::ptr::null_mut(), 0));
-            valgrind::destroy_pool(self.vg, first, len);
-        }
         let Some(source) = self.source else { return };
         let align = self.geometry.align;
         let inner = self.inner.get_mut();

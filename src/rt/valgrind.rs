@@ -125,19 +125,6 @@ fn anchor() {
     }
 }
 
-/// A name for a pool that has no fixed address of its own (a value that
-/// may move): under Memcheck a fresh number (never an address: below the
-/// lowest page a program can map), natively 0, which the pool keeps to
-/// know it need announce nothing.
-pub fn pool_name() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    if running() {
-        NEXT.fetch_add(1, Relaxed)
-    } else {
-        0
-    }
-}
-
 /// Ends pool `pool` (made by [`create_pool`] over `area`): its blocks are
 /// forgotten, and the `len` bytes at `area` are the owner's again (all
 /// defined: the owner may read what they hold).

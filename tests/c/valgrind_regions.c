@@ -1,10 +1,7 @@
 /*
  * rawrt's allocators over memory handed to them, under Valgrind's Memcheck
  * (testkit/tests/hosted/valgrind.rs): `valgrind_regions KIND MODE`, KIND one
- * of "gran" (gran_initialize over a static region: blocks of the size
- * asked), "pool" (rawrt_pool_create_in over a static region) and
- * "pool-heap" (rawrt_pool_create, chunks from the process heap; pools'
- * blocks are all 64 bytes, whatever size is asked) and "multi-heap"
+ * of "gran" (gran_initialize over a static region) and "multi-heap"
  * (multi_heap_register over a static region: a compact heap). MODE "bad": a read
  * after free 8 bytes into a block ("100 bytes"), a write one byte past a
  * block ("50 bytes"), a block lost ("200 bytes"), a branch on an
@@ -44,23 +41,18 @@ static int streq(const char *a, const char *b) {
 static volatile int sink;
 static _Alignas(4096) unsigned char region[64 * 1024];
 static GRAN_HANDLE gran;
-static rawrt_pool_t *pool;
 static multi_heap_handle_t heap;
 
-/* A block of n bytes (of the pool's size for pools). */
+/* A block of n bytes. */
 static void *get(size_t n) {
-    if (heap)
-        return multi_heap_malloc(heap, n);
-    return gran ? gran_alloc(gran, n) : rawrt_pool_alloc(pool);
+    return heap ? multi_heap_malloc(heap, n) : gran_alloc(gran, n);
 }
 
 static void put(void *p, size_t n) {
     if (heap)
         multi_heap_free(heap, p);
-    else if (gran)
-        gran_free(gran, p, n);
     else
-        rawrt_pool_free(pool, p);
+        gran_free(gran, p, n);
 }
 
 /* 200 bytes allocated, written, and (in "bad") lost when this returns. */
@@ -74,22 +66,16 @@ static __attribute__((noinline)) void use200(int keep) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        out("usage: valgrind_regions gran|pool|pool-heap|multi-heap bad|good\n");
+        out("usage: valgrind_regions gran|multi-heap bad|good\n");
         return 2;
     }
     int bad = argv[2][0] == 'b';
-    size_t bs = 64; /* a pool's block */
     if (streq(argv[1], "gran"))
         gran = gran_initialize(region, sizeof region, 6, 6); /* 64-byte granules */
-    else if (streq(argv[1], "pool"))
-        pool = rawrt_pool_create_in(region, sizeof region, bs, 16);
-    else if (streq(argv[1], "pool-heap"))
-        pool = rawrt_pool_create(bs, 16, 0);
     else if (streq(argv[1], "multi-heap"))
         heap = multi_heap_register(region, sizeof region);
-    if (!gran && !pool && !heap)
+    if (!gran && !heap)
         return 3;
-    size_t past = gran || heap ? 50 : bs; /* one byte past the "50-byte" block */
     /* Granule 0 is the allocator's own "heap" pointer (Memcheck would
      * call a block there reachable): held by the program throughout. */
     void *first = get(64);
@@ -105,7 +91,7 @@ int main(int argc, char **argv) {
     }
     if (bad) {
         hex("short", s);
-        s[past] = 1; /* one byte past the block (inside a granule) */
+        s[50] = 1; /* one byte past the block (inside its granule or slack) */
     }
     put(s, 50);
     unsigned char *q = get(24);
@@ -117,7 +103,5 @@ int main(int argc, char **argv) {
         sink = 1;
     put(q, 24);
     put(first, 64);
-    if (pool && !bad) /* destroyed, a pool takes its blocks with it */
-        rawrt_pool_destroy(pool);
     return 0;
 }
