@@ -164,237 +164,83 @@ pub unsafe fn unmap_and_exit(base: *mut u8, len: usize) -> ! {
 /// `tail` from a function that pushed nothing), its return address is that
 /// function's caller's: how the C allocation functions learn who called
 /// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
-/// `$alias` is exported as another (global) name of the stub.
+/// `$alias` is exported as another (global) name of the stub. Each
+/// architecture gives the two instructions ([`caller_stub_asm`]).
 #[cfg(target_arch = "x86_64")]
 #[macro_export]
 #[doc(hidden)]
 macro_rules! caller_stub {
-    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov rsi, qword ptr [rsp]",
-            "mov rdx, rbp\n jmp {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 1 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mov rsi, qword ptr [rsp]", "mov rdx, rbp\n jmp {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov rdx, qword ptr [rsp]",
-            "mov rcx, rbp\n jmp {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 2 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mov rdx, qword ptr [rsp]", "mov rcx, rbp\n jmp {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov rcx, qword ptr [rsp]",
-            "mov r8, rbp\n jmp {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 3 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mov rcx, qword ptr [rsp]", "mov r8, rbp\n jmp {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov r8, qword ptr [rsp]",
-            "mov r9, rbp\n jmp {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 4 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mov r8, qword ptr [rsp]", "mov r9, rbp\n jmp {t}" $(, $a)?);
     };
 }
 
-/// Defines `$stub`, an assembly function that jumps to the `extern "C"`
-/// function `$target` with the arguments it got plus two: its return
-/// address (argument `$n`, from 0) and the frame-pointer register as it
-/// found it (argument `$n + 1`). Reached by a tail call (a `jmp`, `b` or
-/// `tail` from a function that pushed nothing), its return address is that
-/// function's caller's: how the C allocation functions learn who called
-/// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
-/// `$alias` is exported as another (global) name of the stub.
+/// See the x86_64 [`caller_stub`].
 #[cfg(target_arch = "aarch64")]
 #[macro_export]
 #[doc(hidden)]
 macro_rules! caller_stub {
-    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",%function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov x1, x30",
-            "mov x2, x29\n b {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 1 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "%", "mov x1, x30", "mov x2, x29\n b {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",%function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov x2, x30",
-            "mov x3, x29\n b {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 2 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "%", "mov x2, x30", "mov x3, x29\n b {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",%function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov x3, x30",
-            "mov x4, x29\n b {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 3 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "%", "mov x3, x30", "mov x4, x29\n b {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",%progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",%function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mov x4, x30",
-            "mov x5, x29\n b {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 4 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "%", "mov x4, x30", "mov x5, x29\n b {t}" $(, $a)?);
     };
 }
 
-/// Defines `$stub`, an assembly function that jumps to the `extern "C"`
-/// function `$target` with the arguments it got plus two: its return
-/// address (argument `$n`, from 0) and the frame-pointer register as it
-/// found it (argument `$n + 1`). Reached by a tail call (a `jmp`, `b` or
-/// `tail` from a function that pushed nothing), its return address is that
-/// function's caller's: how the C allocation functions learn who called
-/// them at no cost on their fast paths. `$n` is 1, 2, 3 or 4. An optional
-/// `$alias` is exported as another (global) name of the stub.
+/// See the x86_64 [`caller_stub`].
 #[cfg(target_arch = "riscv64")]
 #[macro_export]
 #[doc(hidden)]
 macro_rules! caller_stub {
-    ($stub:literal, $target:path, 1 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mv a1, ra",
-            "mv a2, s0\n tail {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 1 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mv a1, ra", "mv a2, s0\n tail {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 2 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mv a2, ra",
-            "mv a3, s0\n tail {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 2 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mv a2, ra", "mv a3, s0\n tail {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 3 $(, $alias:literal)?) => {
-        #[cfg(not(test))]
-        core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
-            concat!(".globl ", $stub),
-            concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
-            ".p2align 2",
-            concat!($stub, ":"),
-            "mv a3, ra",
-            "mv a4, s0\n tail {t}",
-            concat!(".size ", $stub, ", . - ", $stub),
-            $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
-            ".popsection",
-            t = sym $target,
-        );
+    ($stub:literal, $target:path, 3 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mv a3, ra", "mv a4, s0\n tail {t}" $(, $a)?);
     };
-    ($stub:literal, $target:path, 4 $(, $alias:literal)?) => {
+    ($stub:literal, $target:path, 4 $(, $a:literal)?) => {
+        $crate::caller_stub_asm!($stub, $target, "@", "mv a4, ra", "mv a5, s0\n tail {t}" $(, $a)?);
+    };
+}
+
+/// The body of every [`caller_stub`]: the function `$stub` in a section
+/// of its own, `$ret` (the return address into argument `$n`), then
+/// `$fp_jump` (the frame pointer into argument `$n + 1`, and the jump to
+/// `$target`); `$at` is the assembler's type prefix (`@`, or `%` on
+/// aarch64).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! caller_stub_asm {
+    ($stub:literal, $target:path, $at:literal, $ret:literal, $fp_jump:literal $(, $alias:literal)?) => {
         #[cfg(not(test))]
         core::arch::global_asm!(
-            concat!(".pushsection .text.", $stub, ",\"ax\",@progbits"),
+            concat!(".pushsection .text.", $stub, ",\"ax\",", $at, "progbits"),
             concat!(".globl ", $stub),
             concat!(".hidden ", $stub),
-            concat!(".type ", $stub, ",@function"),
+            concat!(".type ", $stub, ",", $at, "function"),
             ".p2align 2",
             concat!($stub, ":"),
-            "mv a4, ra",
-            "mv a5, s0\n tail {t}",
+            $ret,
+            $fp_jump,
             concat!(".size ", $stub, ", . - ", $stub),
             $(concat!(".globl ", $alias), concat!(".set ", $alias, ", ", $stub),)?
             ".popsection",
