@@ -409,12 +409,25 @@ impl<F: Format> Entry for CompactHeap<F> {
     }
 }
 
-/// What a failed resize through the allocator traits becomes: no memory
-/// is an `AllocError`, misuse is reported and aborts.
-fn refuse(func: &'static str, p: NonNull<u8>) -> impl Fn(HeapError) -> AllocError {
-    move |e| match e {
-        HeapError::OutOfMemory => AllocError,
-        e => super::misuse(func, e, p.as_ptr()),
+impl<F: Format> CompactHeap<F> {
+    /// The allocator traits' `grow` and `shrink` (`func`): the block at
+    /// `ptr` resized for `new`; no memory is an `AllocError`, misuse is
+    /// reported and aborts.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap.
+    unsafe fn resize_for(
+        &self,
+        ptr: NonNull<u8>,
+        new: Layout,
+        func: &'static str,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.reallocate(ptr, new.size(), new.align(), func) } {
+            Ok(p) => Ok(NonNull::slice_from_raw_parts(p, new.size())),
+            Err(HeapError::OutOfMemory) => Err(AllocError),
+            Err(e) => super::misuse(func, e, ptr.as_ptr()),
+        }
     }
 }
 
@@ -439,9 +452,7 @@ unsafe impl<F: Format> Allocator for &CompactHeap<F> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller hands back a live block.
-        let p = unsafe { self.reallocate(ptr, new.size(), new.align(), "grow") }
-            .map_err(refuse("grow", ptr))?;
-        Ok(NonNull::slice_from_raw_parts(p, new.size()))
+        unsafe { self.resize_for(ptr, new, "grow") }
     }
 
     unsafe fn shrink(
@@ -451,8 +462,6 @@ unsafe impl<F: Format> Allocator for &CompactHeap<F> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: as above.
-        let p = unsafe { self.reallocate(ptr, new.size(), new.align(), "shrink") }
-            .map_err(refuse("shrink", ptr))?;
-        Ok(NonNull::slice_from_raw_parts(p, new.size()))
+        unsafe { self.resize_for(ptr, new, "shrink") }
     }
 }
