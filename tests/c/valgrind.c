@@ -7,27 +7,7 @@
  * Memcheck's reports. "good": the same calls used correctly (and a
  * realloc that grows in place and one that moves): no report at all.
  */
-#include "rawrt.h"
-
-static void out(const char *s) {
-    write(1, s, strlen(s));
-}
-
-static void hex(const char *what, const void *p) {
-    char b[19] = "0x";
-    unsigned long v = (unsigned long)p;
-    for (int i = 0; i < 16; i++)
-        b[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
-    b[18] = 0;
-    /* Memcheck prints addresses without leading zeros. */
-    int z = 2;
-    while (z < 17 && b[z] == '0')
-        z++;
-    out(what);
-    out(" 0x");
-    out(b + z);
-    out("\n");
-}
+#include "memcheck.h"
 
 static volatile int sink;
 
