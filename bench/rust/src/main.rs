@@ -5,6 +5,10 @@
 //! Usage: rawrt-bench [random|efficiency|pool|gran|all]... [--quick]
 //!        rawrt-bench own [--quick]
 //!
+//! For profiling one cell of the pool table: `RAWRT_BENCH_ROWS=TEXT` keeps
+//! the rows whose name contains TEXT, `RAWRT_BENCH_COLUMN=pair|lifo|fifo|random`
+//! measures one column (e.g. under `valgrind --tool=callgrind`).
+//!
 //! `own` measures rawrt's own rows only (random actions, pools, granules)
 //! and prints them as `name<TAB>ns` lines: `scripts/bench.sh --baseline`
 //! runs it for today's rawrt and for a past revision, alternately, and

@@ -212,17 +212,26 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
 
     // Trials outermost (a disturbance of a shared machine hits every row
     // alike); each cell keeps its best trial.
+    // For profiling: RAWRT_BENCH_ROWS=TEXT keeps only the rows whose name
+    // contains TEXT.
+    if let Ok(keep) = std::env::var("RAWRT_BENCH_ROWS") {
+        rows.retain(|(name, _, _)| name.contains(keep.as_str()));
+    }
     let mut table: Vec<(String, [f64; 4])> = rows
         .iter()
         .map(|(name, _, _)| (name.to_string(), [f64::MAX; 4]))
         .collect();
     for _ in 0..trials {
         for (i, (_, b, p)) in rows.iter_mut().enumerate() {
+            // For profiling: RAWRT_BENCH_COLUMN=pair|lifo|fifo|random
+            // measures that column only (the others stay unmeasured).
+            let col = std::env::var("RAWRT_BENCH_COLUMN").unwrap_or_default();
+            let on = |c: &str| col.is_empty() || col == c;
             let t = [
-                p(pairs),
-                b(&lifo, rounds),
-                b(&fifo, rounds),
-                b(&rnd, rounds),
+                if on("pair") { p(pairs) } else { f64::NAN },
+                if on("lifo") { b(&lifo, rounds) } else { f64::NAN },
+                if on("fifo") { b(&fifo, rounds) } else { f64::NAN },
+                if on("random") { b(&rnd, rounds) } else { f64::NAN },
             ];
             for (cell, v) in table[i].1.iter_mut().zip(t) {
                 *cell = cell.min(v);
