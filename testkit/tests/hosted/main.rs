@@ -14,6 +14,7 @@ mod coexist;
 mod ctests;
 mod dwarf;
 mod examples;
+mod fastpath;
 mod header;
 mod heapmap;
 mod leaks;
@@ -84,6 +85,10 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::damage_report_names_the_allocation", poison::damage_report_names_the_allocation),
     ("hosted::leak_report_from_c", leaks::leak_report_from_c),
     ("hosted::heap_trace_dump_from_c", leaks::heap_trace_dump_from_c),
+    (
+        "hosted::allocation_fast_paths_unchanged_when_off",
+        fastpath::allocation_fast_paths_unchanged_when_off,
+    ),
     ("hosted::memcheck_understands_the_heap", valgrind::memcheck_understands_the_heap),
     (
         "hosted::memcheck_understands_region_allocators",
