@@ -116,6 +116,18 @@ pub fn poisoning() -> Poisoning {
     mode()
 }
 
+/// The mode a new region heap takes for its life (fixing the process's
+/// mode if nothing did yet). In the library's unit tests, the mode in
+/// force without fixing it (off unless a test chose one), so that the
+/// environment never poisons the tests' heaps.
+pub(crate) fn for_new_heap() -> Poisoning {
+    if cfg!(test) {
+        mode()
+    } else {
+        poisoning()
+    }
+}
+
 /// The fixed mode.
 fn mode() -> Poisoning {
     match MODE.load(Ordering::Acquire) {
