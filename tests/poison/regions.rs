@@ -78,6 +78,7 @@ pub fn run(m: Poisoning) -> i32 {
         ("poison_regions::double_free", double_free),
         ("poison_regions::checks_find_damage", checks_find_damage),
         ("poison_regions::caps_heaps_are_poisoned", caps_heaps_are_poisoned),
+        ("poison_regions::spiram_and_exec_heaps_are_poisoned", rawrt_kinds_are_poisoned),
         ("poison_regions::intact_heaps_pass_every_check", intact_heaps_pass),
     ])
 }
@@ -436,6 +437,48 @@ fn caps_heaps_are_poisoned() {
                 survives(f);
             }
         }
+    }
+}
+
+/// The heaps rawrt maps itself (`MALLOC_CAP_SPIRAM`, `MALLOC_CAP_EXEC`):
+/// poisoned as the process is (usable sizes are the sizes asked for, an
+/// overflow is reported by the check and by `heap_caps_free`).
+fn rawrt_kinds_are_poisoned() {
+    use rawrt::heap::caps::{MALLOC_CAP_EXEC, MALLOC_CAP_SPIRAM};
+    // SAFETY: plain C calls.
+    let n = unsafe { malloc_usable_size(heap_caps_malloc(30, MALLOC_CAP_EXEC)) };
+    assert_eq!(n, if poisoned() { 30 } else { 40 });
+    let o = child(|| {
+        // SAFETY: plain C calls.
+        let p = announce(unsafe { heap_caps_malloc(30, MALLOC_CAP_SPIRAM) });
+        // SAFETY: as above.
+        rawrt::println!("{}", unsafe { malloc_usable_size(p) });
+        poke(p, 30, 0);
+        // SAFETY: as above.
+        rawrt::println!("{}", unsafe { heap_caps_check_integrity(MALLOC_CAP_SPIRAM, true) });
+        poke(p, 30, 0xB5);
+        0
+    });
+    let out = o.stdout();
+    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap();
+    if poisoned() {
+        let report = format!("rawrt: check(): canary corrupted after block {addr}");
+        assert_eq!(out, format!("addr {addr}\n30\n{report}\nfalse\n"));
+    } else {
+        assert_eq!(out, format!("addr {addr}\n40\ntrue\n"));
+    }
+    let f = || {
+        // SAFETY: plain C calls, the overflow under test.
+        unsafe {
+            let p = announce(heap_caps_malloc(30, MALLOC_CAP_SPIRAM));
+            poke(p, 30, 0);
+            heap_caps_free(p);
+        }
+    };
+    if poisoned() {
+        aborts(f, "free(): canary corrupted after block");
+    } else {
+        survives(f);
     }
 }
 
