@@ -46,6 +46,11 @@
 //! during an allocation is reported (`rawrt: malloc(): corrupted free
 //! list (links do not point back) at 0x...`) and aborts. Alignments above
 //! the format's are served by leaving a free block before the payload.
+//!
+//! A heap made while heap poisoning is on (`RAWRT_HEAP_POISONING`) is
+//! poisoned for its life (`poison.rs`: canaries around every block, and
+//! in comprehensive mode fills verified on reuse and by the check);
+//! [`CompactHeap::from_raw_poisoned`] chooses for one heap.
 
 mod check;
 mod format;

@@ -16,8 +16,9 @@
 //!   0x...`); `malloc(0)` returns a distinct pointer into an inaccessible
 //!   page (any access faults: SIGSEGV) that `free` takes back.
 //!
-//! The mode is fixed by the process heap's first allocation (from the
-//! environment, unless [`set_poisoning`] chose it before); an unknown
+//! The mode is fixed by the process heap's first allocation or the first
+//! region heap made (from the environment, unless [`set_poisoning`]
+//! chose it before); an unknown
 //! value of the variable is reported on stderr at that allocation
 //! (`rawrt: RAWRT_HEAP_POISONING: unknown mode "x" (off, light,
 //! comprehensive)`) and aborts: a misspelt debugging request is not
@@ -27,9 +28,19 @@
 //! off (the default) the hook is never installed and the fast paths are
 //! what they were.
 //!
-//! Region heaps and pools are not poisoned (yet): the layer is written
-//! over any heap ([`layer::Under`]) and tested over a region heap, but
-//! only the process heap installs it.
+//! Region heaps of the compact core (`multi_heap_register`,
+//! `mm_initialize`, `heap_caps_add_region*`, and the `EXEC`, `DMA` and
+//! `SPIRAM` heaps rawrt maps, which get that core while poisoning is on)
+//! are poisoned too, each for its life if it was made while the mode was
+//! on (making one fixes the mode, as the first allocation does:
+//! [`for_new_heap`]). A region heap may be 4 KiB, too small for this
+//! layer's quarantine: the compact core poisons its blocks itself,
+//! ESP-IDF's way (`compact/poison.rs`: canaries, fills verified when a
+//! block is handed out again and by the check), reporting with the same
+//! lines ([`layer::Damage`]). Pools, and heaps of the main core a Rust
+//! program makes over its own region (`Heap::from_raw`), are not poisoned
+//! (yet): the layer is written over any heap ([`layer::Under`]) and
+//! tested over a region heap, but only the process heap installs it.
 
 pub(crate) mod layer;
 mod zero;
@@ -138,8 +149,8 @@ fn mode() -> Poisoning {
 }
 
 /// Chooses the mode, overriding `RAWRT_HEAP_POISONING`: only before the
-/// process heap's first allocation (else `EBUSY`, even for the mode in
-/// force).
+/// process heap's first allocation and the first region heap (else
+/// `EBUSY`, even for the mode in force).
 pub fn set_poisoning(mode: Poisoning) -> Result<(), Errno> {
     MODE.compare_exchange(0, mode as u8, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| Errno::EBUSY)?;
