@@ -30,6 +30,9 @@
 //! and by the integrity check over every free block; a byte that differs
 //! is a write after free, reported at the user block that began there
 //! (`H` past the free block's payload) and its offset.
+//!
+//! The walk, the dump and the picture show the core's blocks (head and
+//! tail inside them); the figures are the user's (`info_poisoned`).
 
 use core::fmt::Write;
 use core::ptr::NonNull;
@@ -196,7 +199,7 @@ impl<F: Format> Compact<F> {
             // SAFETY: the block just taken, in an area.
             if let Some(x) = unsafe { self.unfilled(lo, hi) } {
                 let (d, b) = Self::after_free(q, x);
-                d.abort(func, b as *const u8)
+                d.abort(func, core::ptr::without_provenance::<u8>(b))
             }
         }
         let p = q + h;
@@ -270,7 +273,7 @@ impl<F: Format> Compact<F> {
         match self.find(p) {
             Ok(f) => Ok(f),
             Err(Fault::Heap(e)) => Err(e),
-            Err(Fault::Canary(d)) => d.abort(func, p as *const u8),
+            Err(Fault::Canary(d)) => d.abort(func, core::ptr::without_provenance::<u8>(p)),
         }
     }
 
@@ -287,10 +290,7 @@ impl<F: Format> Compact<F> {
         let (h, s, _) = self.used_block(q)?;
         // SAFETY: `h` is a checked used block; `h + s` at most the sentinel.
         let (hdr, next) = unsafe { (self.rd(h), self.rd(h + s)) };
-        let before = hdr & PREV_IN_USE == 0;
-        // SAFETY: a previous free block's footer is the word before `h`.
-        let start = if before { h - (unsafe { self.rd(h - F::HDR) } & F::SIZE) } else { h };
-        let after = next & IN_USE == 0;
+        let (before, after) = (hdr & PREV_IN_USE == 0, next & IN_USE == 0);
         let c = self.canary(p);
         // SAFETY: the head lies in the live block.
         unsafe { self.wr(p - F::HDR, self.freed_mark(p)) };
@@ -300,9 +300,12 @@ impl<F: Format> Compact<F> {
             return Err(e);
         }
         if full {
-            // SAFETY: the merged free block starts at `start` (a checked
-            // neighbour's size); the bytes filled are its interior.
+            // SAFETY: the free succeeded, so a free block before `h` was
+            // checked and merged: its footer, the word before `h`, still
+            // holds its size, and the merged block starts there. The
+            // bytes filled are the merged block's interior.
             unsafe {
+                let start = if before { h - (self.rd(h - F::HDR) & F::SIZE) } else { h };
                 let size = self.rd(start) & F::SIZE;
                 let (lo, hi) = Self::filled_part(start + F::HDR, size - F::HDR);
                 // The freed block's bytes, and the merged neighbours' words
@@ -407,7 +410,7 @@ impl<F: Format> Compact<F> {
             if let Some(d) = d {
                 ok = false;
                 if let Some(o) = out.as_mut() {
-                    d.print(&mut **o, "check", b as *const u8);
+                    d.print(&mut **o, "check", core::ptr::without_provenance::<u8>(b));
                 }
             }
             true

@@ -75,14 +75,20 @@ pub enum Poisoning {
 /// The environment variable that chooses the mode.
 pub const ENV: &str = "RAWRT_HEAP_POISONING";
 
-/// 0 until fixed, then a [`Poisoning`].
+/// 0 until fixed, then a [`Poisoning`], with [`READY`] once the
+/// process heap's layer is installed (if the mode is on).
 static MODE: AtomicU8 = AtomicU8::new(0);
 
-/// Whether the mode is fixed (the process heap allocated, or
-/// [`set_poisoning`] succeeded).
+/// [`MODE`]'s bit for "the process heap is ready for the mode". (A
+/// region heap fixes the mode without it, so that a program whose only
+/// heaps are regions does not link the process heap's layer.)
+const READY: u8 = 0x80;
+
+/// Whether the process heap is ready for the fixed mode (it allocated,
+/// or [`set_poisoning`] succeeded).
 #[inline(always)]
 pub(super) fn fixed() -> bool {
-    MODE.load(Ordering::Acquire) != 0
+    MODE.load(Ordering::Acquire) & READY != 0
 }
 
 /// Fixes the mode from the environment if nothing fixed it yet, and
@@ -91,9 +97,17 @@ pub(super) fn fixed() -> bool {
 #[cold]
 #[inline(never)]
 pub(super) fn fix() {
-    let want = from_env() as u8;
-    let _ = MODE.compare_exchange(0, want, Ordering::AcqRel, Ordering::Acquire);
+    fix_mode();
     install(mode());
+    MODE.fetch_or(READY, Ordering::AcqRel);
+}
+
+/// Fixes the mode from the environment if nothing fixed it yet.
+fn fix_mode() {
+    if MODE.load(Ordering::Acquire) == 0 {
+        let want = from_env() as u8;
+        let _ = MODE.compare_exchange(0, want, Ordering::AcqRel, Ordering::Acquire);
+    }
 }
 
 /// The mode the environment asks for; an unknown value is reported and
@@ -132,16 +146,15 @@ pub fn poisoning() -> Poisoning {
 /// force without fixing it (off unless a test chose one), so that the
 /// environment never poisons the tests' heaps.
 pub(crate) fn for_new_heap() -> Poisoning {
-    if cfg!(test) {
-        mode()
-    } else {
-        poisoning()
+    if !cfg!(test) {
+        fix_mode();
     }
+    mode()
 }
 
 /// The fixed mode.
 fn mode() -> Poisoning {
-    match MODE.load(Ordering::Acquire) {
+    match MODE.load(Ordering::Acquire) & !READY {
         2 => Poisoning::Light,
         3 => Poisoning::Comprehensive,
         _ => Poisoning::Off,
@@ -155,6 +168,7 @@ pub fn set_poisoning(mode: Poisoning) -> Result<(), Errno> {
     MODE.compare_exchange(0, mode as u8, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| Errno::EBUSY)?;
     install(mode);
+    MODE.fetch_or(READY, Ordering::AcqRel);
     Ok(())
 }
 
