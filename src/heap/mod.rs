@@ -98,9 +98,9 @@ pub(crate) use caps::tests as caps_tests;
 #[cfg(test)]
 pub(crate) use class::tests as class_tests;
 #[cfg(test)]
-pub(crate) use compact::poison_tests as compact_poison_tests;
-#[cfg(test)]
 pub(crate) use compact::tests as compact_tests;
+#[cfg(test)]
+pub(crate) use compact::tests_poison as compact_poison_tests;
 #[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]

@@ -85,7 +85,7 @@ pub fn run(m: Poisoning) -> i32 {
 
 /// A fresh multi_heap over `len` bytes of a new mapping.
 fn region_heap(len: usize) -> H {
-    let p = mm::mmap_anonymous(len).expect("mmap") as *mut u8;
+    let p = mm::mmap_anonymous(len).expect("mmap");
     // SAFETY: a fresh mapping, given to the heap for the process's life.
     let h = unsafe { multi_heap_register(p, len) };
     assert!(!h.is_null());
@@ -201,7 +201,7 @@ fn one_byte_overflow() {
             survives(f);
         }
         let f = move || {
-            let mem = mm::mmap_anonymous(len).expect("mmap") as *mut u8;
+            let mem = mm::mmap_anonymous(len).expect("mmap");
             // SAFETY: a fresh mapping, given to the heap.
             let h = unsafe { mm_initialize(mem, len) };
             // SAFETY: plain C calls, the overflow under test.

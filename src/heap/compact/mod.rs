@@ -55,12 +55,12 @@
 mod check;
 mod format;
 mod poison;
-#[cfg(test)]
-pub(crate) mod poison_tests;
 mod raw;
 mod svg;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_poison;
 
 use core::alloc::Layout;
 use core::ffi::c_void;
