@@ -132,15 +132,17 @@ impl<F: Format> Compact<F> {
         let mut a = lo;
         while a < hi {
             // SAFETY: the caller's contract.
-            if unsafe { self.stale_header(a) } && a + F::HDR <= hi {
-                a += F::HDR;
+            let s = unsafe { core::slice::from_raw_parts(self.ptr(a), hi - a) };
+            let x = a + s.iter().position(|&b| b != FREE_FILL)?;
+            // The header place that holds `x`, if one does.
+            let off = (x + F::HDR) % F::GRAIN;
+            let h = x - off;
+            // SAFETY: `h` lies in `[lo, hi)`, in an area.
+            if off < F::HDR && h >= lo && h + F::HDR <= hi && unsafe { self.stale_header(h) } {
+                a = h + F::HDR;
                 continue;
             }
-            // SAFETY: as above.
-            if unsafe { self.ptr(a).read() } != FREE_FILL {
-                return Some(a);
-            }
-            a += 1;
+            return Some(x);
         }
         None
     }

@@ -235,7 +235,7 @@ fn model_over_poisoned_heaps() {
     }
     for (k, mode) in MODES.into_iter().enumerate() {
         run::<Small>(mode, 8 << 10, 11 + k as u64);
-        run::<Wide>(mode, 96 << 10, 21 + k as u64);
+        run::<Wide>(mode, if cfg!(miri) { 32 << 10 } else { 96 << 10 }, 21 + k as u64);
     }
 }
 
