@@ -723,8 +723,9 @@ int rawrt_heap_svg(RAWRT_N(multi_heap_handle_t) heap, int fd);
  * quarantine that checks it was not written; malloc(0) inaccessible. */
 #define RAWRT_POISON_COMPREHENSIVE 2
 /* Chooses the mode (overriding the environment) before the process heap's
- * first allocation. 0, or -1 with errno EINVAL (no such mode) or EBUSY (the
- * heap has allocated already). */
+ * first allocation and the first region heap (which is poisoned for its
+ * life if the mode is on). 0, or -1 with errno EINVAL (no such mode) or
+ * EBUSY (the heap has allocated, or a region heap was made, already). */
 int rawrt_heap_set_poisoning(int mode);
 /* Whether the process heap is intact (with poisoning: its canaries and
  * fills too); each fault found is printed on stderr if print_errors. */

@@ -100,6 +100,8 @@ pub(crate) use class::tests as class_tests;
 #[cfg(test)]
 pub(crate) use compact::tests as compact_tests;
 #[cfg(test)]
+pub(crate) use compact::tests_poison as compact_poison_tests;
+#[cfg(test)]
 pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
 pub(crate) use poison::tests as poison_tests;

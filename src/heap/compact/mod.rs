@@ -46,13 +46,21 @@
 //! during an allocation is reported (`rawrt: malloc(): corrupted free
 //! list (links do not point back) at 0x...`) and aborts. Alignments above
 //! the format's are served by leaving a free block before the payload.
+//!
+//! A heap made while heap poisoning is on (`RAWRT_HEAP_POISONING`) is
+//! poisoned for its life (`poison.rs`: canaries around every block, and
+//! in comprehensive mode fills verified on reuse and by the check);
+//! [`CompactHeap::from_raw_poisoned`] chooses for one heap.
 
 mod check;
 mod format;
+mod poison;
 mod raw;
 mod svg;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_poison;
 
 use core::alloc::Layout;
 use core::ffi::c_void;
@@ -65,6 +73,7 @@ use super::entry::Entry;
 use super::error::HeapError;
 use super::ext_lock::{ExtLock, ExtLockFn};
 use super::info::HeapInfo;
+use super::poison::Poisoning;
 use crate::rt::valgrind;
 use crate::sync::{Guard, Lock};
 
@@ -81,6 +90,10 @@ pub type WideHeap = CompactHeap<Wide>;
 pub struct CompactHeap<F: Format> {
     raw: Lock<Compact<F>>,
     ext: ExtLock,
+    /// Its poisoning for life (`poison.rs`): 0 off, 1 light, 2
+    /// comprehensive. (A byte in what was the struct's padding: the
+    /// state costs its region no more.)
+    poison: u8,
 }
 
 /// The locked core; releases both locks on drop. Held
@@ -109,14 +122,32 @@ impl<F: Format> CompactHeap<F> {
     /// else for as long as the heap is used.
     pub unsafe fn from_raw(ptr: *mut u8, len: usize) -> Option<Self> {
         // SAFETY: forwarded contract.
-        let raw = unsafe { Compact::new(ptr, len) }?;
+        unsafe { Self::from_raw_poisoned(ptr, len, super::poison::for_new_heap()) }
+    }
+
+    /// [`from_raw`](Self::from_raw) with poisoning `mode` for the heap's
+    /// life, whatever the process's mode.
+    ///
+    /// # Safety
+    /// As for [`from_raw`](Self::from_raw).
+    pub unsafe fn from_raw_poisoned(ptr: *mut u8, len: usize, mode: Poisoning) -> Option<Self> {
+        // SAFETY: forwarded contract.
+        let mut raw = unsafe { Compact::new(ptr, len) }?;
+        let poison = match mode {
+            Poisoning::Off => 0,
+            Poisoning::Light => 1,
+            Poisoning::Comprehensive => 2,
+        };
+        if poison == 2 {
+            raw.fill_area(0);
+        }
         // Under Valgrind the heap's memory is a Memcheck pool, named by its
         // first block's address (which no move of the heap changes): only
         // the blocks handed out are accessible to the program.
         if let Some(a) = raw.areas().first() {
             valgrind::create_pool(a.base, ptr.with_addr(a.base), a.sent + F::HDR - a.base);
         }
-        Some(CompactHeap { raw: Lock::new(raw), ext: ExtLock::new() })
+        Some(CompactHeap { raw: Lock::new(raw), ext: ExtLock::new(), poison })
     }
 
     /// The heap's name as a Memcheck pool (see [`from_raw`](Self::from_raw)).
@@ -132,6 +163,20 @@ impl<F: Format> CompactHeap<F> {
     /// As for [`from_raw`](Self::from_raw); the heap lives as long as the
     /// region.
     pub unsafe fn init_in_place(ptr: *mut u8, len: usize) -> Option<&'static Self> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::init_in_place_poisoned(ptr, len, super::poison::for_new_heap()) }
+    }
+
+    /// [`init_in_place`](Self::init_in_place) with poisoning `mode` for the
+    /// heap's life.
+    ///
+    /// # Safety
+    /// As for [`init_in_place`](Self::init_in_place).
+    pub unsafe fn init_in_place_poisoned(
+        ptr: *mut u8,
+        len: usize,
+        mode: Poisoning,
+    ) -> Option<&'static Self> {
         let start = super::block::up(ptr.addr(), core::mem::align_of::<Self>());
         let end = ptr.addr().checked_add(len)?;
         let rest = start.checked_add(core::mem::size_of::<Self>())?;
@@ -139,7 +184,7 @@ impl<F: Format> CompactHeap<F> {
             return None;
         }
         // SAFETY: `[rest, end)` is ours and handed to the heap.
-        let heap = unsafe { Self::from_raw(ptr.with_addr(rest), end - rest) }?;
+        let heap = unsafe { Self::from_raw_poisoned(ptr.with_addr(rest), end - rest, mode) }?;
         let at = ptr.with_addr(start).cast::<Self>();
         // SAFETY: `[start, rest)` is ours, aligned for `Self`.
         unsafe {
@@ -163,6 +208,10 @@ impl<F: Format> CompactHeap<F> {
         // SAFETY: forwarded contract.
         let added = unsafe { h.g.add_area(ptr, len) };
         if added {
+            if self.poison == 2 {
+                let last = h.g.areas().len() - 1;
+                h.g.fill_area(last);
+            }
             if let Some(a) = h.g.areas().last() {
                 valgrind::make_noaccess(ptr.with_addr(a.base), a.sent + F::HDR - a.base);
             }
@@ -200,6 +249,9 @@ impl<F: Format> CompactHeap<F> {
     ) -> Option<NonNull<u8>> {
         if !align.is_power_of_two() {
             return None;
+        }
+        if self.poison != 0 {
+            return self.allocate_poisoned(size, align, zero, func);
         }
         if valgrind::running() {
             return self.allocate_announced(size, align, zero, func);
@@ -244,6 +296,20 @@ impl<F: Format> CompactHeap<F> {
     /// `p` was handed out by this heap (anything else is detected unless
     /// it points just past a tagged header of this heap).
     pub unsafe fn dealloc(&self, p: NonNull<u8>) -> Result<(), HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.dealloc_as(p, "free") }
+    }
+
+    /// [`dealloc`](Self::dealloc), damage a poisoned heap finds reported
+    /// under `func`.
+    ///
+    /// # Safety
+    /// As for [`dealloc`](Self::dealloc).
+    #[inline(always)]
+    unsafe fn dealloc_as(&self, p: NonNull<u8>, func: &'static str) -> Result<(), HeapError> {
+        if self.poison != 0 {
+            return self.dealloc_poisoned(p, func);
+        }
         if valgrind::running() {
             // SAFETY: forwarded contract.
             return unsafe { self.dealloc_announced(p) };
@@ -273,7 +339,7 @@ impl<F: Format> CompactHeap<F> {
     pub unsafe fn free_or_abort(&self, p: *mut u8, func: &'static str) {
         if let Some(nn) = NonNull::new(p) {
             // SAFETY: forwarded contract.
-            if let Err(e) = unsafe { self.dealloc(nn) } {
+            if let Err(e) = unsafe { self.dealloc_as(nn, func) } {
                 super::misuse(func, e, p)
             }
         }
@@ -294,6 +360,9 @@ impl<F: Format> CompactHeap<F> {
     ) -> Result<NonNull<u8>, HeapError> {
         if !align.is_power_of_two() {
             return Err(HeapError::OutOfMemory);
+        }
+        if self.poison != 0 {
+            return self.reallocate_poisoned(p, size, align, func);
         }
         // Under Memcheck a resize always moves (as Memcheck's own realloc
         // does), so that it knows every byte of the new block.
@@ -316,12 +385,20 @@ impl<F: Format> CompactHeap<F> {
 
     /// The usable size of the block at `p`.
     pub fn usable_size(&self, p: *const u8) -> Result<usize, HeapError> {
-        self.hold_quietly("malloc_usable_size").g.usable(p.addr())
+        let h = self.hold_quietly("malloc_usable_size");
+        if self.poison != 0 {
+            return h.g.usable_poisoned(p.addr());
+        }
+        h.g.usable(p.addr())
     }
 
-    /// The figures.
+    /// The figures (poisoned: as `poison.rs` says).
     pub fn info(&self) -> HeapInfo {
-        self.hold_quietly("heap_info").g.info()
+        let h = self.hold_quietly("heap_info");
+        if self.poison != 0 {
+            return h.g.info_poisoned();
+        }
+        h.g.info()
     }
 
     /// Sets the low-water mark of the free bytes (at most the free bytes).
@@ -331,13 +408,25 @@ impl<F: Format> CompactHeap<F> {
 
     /// Checks every invariant, printing violations (`CORRUPT HEAP: ...`)
     /// to `out` if `print_errors`.
+    /// A poisoned heap also checks its canaries and (comprehensive) the
+    /// fill of its free blocks, printing each damaged block as
+    /// `rawrt: check(): canary corrupted after block 0x...`.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        self.hold_quietly("check").g.check(print_errors.then_some(out))
+        let h = self.hold_quietly("check");
+        let ok = h.g.check(print_errors.then_some(&mut *out));
+        if self.poison == 0 {
+            return ok;
+        }
+        h.g.check_poisoned(self.poison == 2, print_errors.then_some(out)) && ok
     }
 
     /// Whether `p` is a block in use of this heap.
     pub fn check_addr(&self, p: *const u8) -> bool {
-        self.hold_quietly("check").g.check_addr(p.addr())
+        let h = self.hold_quietly("check");
+        if self.poison != 0 {
+            return h.g.usable_poisoned(p.addr()).is_ok();
+        }
+        h.g.check_addr(p.addr())
     }
 
     /// Whether `p` lies in one of the heap's areas (the ownership test).

@@ -246,7 +246,7 @@ impl<F: Format> Compact<F> {
     /// # Safety
     /// As for [`rd`](Self::rd), and nothing may rely on the old value.
     #[inline(always)]
-    unsafe fn wr(&mut self, a: usize, v: usize) {
+    pub(super) unsafe fn wr(&mut self, a: usize, v: usize) {
         // SAFETY: as above.
         unsafe { F::wr(self.mem, a, v) }
     }

@@ -16,8 +16,9 @@
 //!   0x...`); `malloc(0)` returns a distinct pointer into an inaccessible
 //!   page (any access faults: SIGSEGV) that `free` takes back.
 //!
-//! The mode is fixed by the process heap's first allocation (from the
-//! environment, unless [`set_poisoning`] chose it before); an unknown
+//! The mode is fixed by the process heap's first allocation or the first
+//! region heap made (from the environment, unless [`set_poisoning`]
+//! chose it before); an unknown
 //! value of the variable is reported on stderr at that allocation
 //! (`rawrt: RAWRT_HEAP_POISONING: unknown mode "x" (off, light,
 //! comprehensive)`) and aborts: a misspelt debugging request is not
@@ -27,9 +28,19 @@
 //! off (the default) the hook is never installed and the fast paths are
 //! what they were.
 //!
-//! Region heaps and pools are not poisoned (yet): the layer is written
-//! over any heap ([`layer::Under`]) and tested over a region heap, but
-//! only the process heap installs it.
+//! Region heaps of the compact core (`multi_heap_register`,
+//! `mm_initialize`, `heap_caps_add_region*`, and the `EXEC`, `DMA` and
+//! `SPIRAM` heaps rawrt maps, which get that core while poisoning is on)
+//! are poisoned too, each for its life if it was made while the mode was
+//! on (making one fixes the mode, as the first allocation does:
+//! [`for_new_heap`]). A region heap may be 4 KiB, too small for this
+//! layer's quarantine: the compact core poisons its blocks itself,
+//! ESP-IDF's way (`compact/poison.rs`: canaries, fills verified when a
+//! block is handed out again and by the check), reporting with the same
+//! lines ([`layer::Damage`]). Pools, and heaps of the main core a Rust
+//! program makes over its own region (`Heap::from_raw`), are not poisoned
+//! (yet): the layer is written over any heap ([`layer::Under`]) and
+//! tested over a region heap, but only the process heap installs it.
 
 pub(crate) mod layer;
 mod zero;
@@ -64,14 +75,20 @@ pub enum Poisoning {
 /// The environment variable that chooses the mode.
 pub const ENV: &str = "RAWRT_HEAP_POISONING";
 
-/// 0 until fixed, then a [`Poisoning`].
+/// 0 until fixed, then a [`Poisoning`], with [`READY`] once the
+/// process heap's layer is installed (if the mode is on).
 static MODE: AtomicU8 = AtomicU8::new(0);
 
-/// Whether the mode is fixed (the process heap allocated, or
-/// [`set_poisoning`] succeeded).
+/// [`MODE`]'s bit for "the process heap is ready for the mode". (A
+/// region heap fixes the mode without it, so that a program whose only
+/// heaps are regions does not link the process heap's layer.)
+const READY: u8 = 0x80;
+
+/// Whether the process heap is ready for the fixed mode (it allocated,
+/// or [`set_poisoning`] succeeded).
 #[inline(always)]
 pub(super) fn fixed() -> bool {
-    MODE.load(Ordering::Acquire) != 0
+    MODE.load(Ordering::Acquire) & READY != 0
 }
 
 /// Fixes the mode from the environment if nothing fixed it yet, and
@@ -80,9 +97,17 @@ pub(super) fn fixed() -> bool {
 #[cold]
 #[inline(never)]
 pub(super) fn fix() {
-    let want = from_env() as u8;
-    let _ = MODE.compare_exchange(0, want, Ordering::AcqRel, Ordering::Acquire);
+    fix_mode();
     install(mode());
+    MODE.fetch_or(READY, Ordering::AcqRel);
+}
+
+/// Fixes the mode from the environment if nothing fixed it yet.
+fn fix_mode() {
+    if MODE.load(Ordering::Acquire) == 0 {
+        let want = from_env() as u8;
+        let _ = MODE.compare_exchange(0, want, Ordering::AcqRel, Ordering::Acquire);
+    }
 }
 
 /// The mode the environment asks for; an unknown value is reported and
@@ -116,9 +141,20 @@ pub fn poisoning() -> Poisoning {
     mode()
 }
 
+/// The mode a new region heap takes for its life (fixing the process's
+/// mode if nothing did yet). In the library's unit tests, the mode in
+/// force without fixing it (off unless a test chose one), so that the
+/// environment never poisons the tests' heaps.
+pub(crate) fn for_new_heap() -> Poisoning {
+    if !cfg!(test) {
+        fix_mode();
+    }
+    mode()
+}
+
 /// The fixed mode.
 fn mode() -> Poisoning {
-    match MODE.load(Ordering::Acquire) {
+    match MODE.load(Ordering::Acquire) & !READY {
         2 => Poisoning::Light,
         3 => Poisoning::Comprehensive,
         _ => Poisoning::Off,
@@ -126,12 +162,13 @@ fn mode() -> Poisoning {
 }
 
 /// Chooses the mode, overriding `RAWRT_HEAP_POISONING`: only before the
-/// process heap's first allocation (else `EBUSY`, even for the mode in
-/// force).
+/// process heap's first allocation and the first region heap (else
+/// `EBUSY`, even for the mode in force).
 pub fn set_poisoning(mode: Poisoning) -> Result<(), Errno> {
     MODE.compare_exchange(0, mode as u8, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| Errno::EBUSY)?;
     install(mode);
+    MODE.fetch_or(READY, Ordering::AcqRel);
     Ok(())
 }
 

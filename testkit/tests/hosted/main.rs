@@ -83,6 +83,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::heap_picture_matches_statistics", heapmap::heap_picture_matches_statistics),
     ("hosted::poisoning_chosen_by_the_environment", poison::environment_chooses_the_mode),
     ("hosted::damage_report_names_the_allocation", poison::damage_report_names_the_allocation),
+    ("hosted::region_heap_first_fixes_the_mode", poison::region_heap_first_fixes_the_mode),
     ("hosted::leak_report_from_c", leaks::leak_report_from_c),
     ("hosted::heap_trace_dump_from_c", leaks::heap_trace_dump_from_c),
     (

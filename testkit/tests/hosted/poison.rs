@@ -95,3 +95,41 @@ pub(super) fn damage_report_names_the_allocation() {
     let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
     assert_eq!((ended.as_str(), err), ("signal 6", line));
 }
+
+/// `tests/c/poison_regions.c`: a region heap made before anything
+/// allocates fixes the mode from the environment (a later
+/// `rawrt_heap_set_poisoning` fails with EBUSY) and is poisoned for its
+/// life; the process heap is poisoned too when it first allocates.
+pub(super) fn region_heap_first_fixes_the_mode() {
+    let flags = super::cmalloc::readme_flags();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exe = super::cmalloc::build("tests/c/poison_regions.c", &flags, "poison_regions");
+    for env in [None, Some("off"), Some("light"), Some("comprehensive")] {
+        let poisoned = matches!(env, Some("light" | "comprehensive"));
+        let (ended, out, err) = run(&exe, env, "process");
+        assert!(out.starts_with("busy\naddr "), "{env:?}: {out}");
+        if poisoned {
+            let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
+            assert_eq!((ended.as_str(), err), ("signal 6", line), "{env:?}");
+        } else {
+            assert_eq!((ended.as_str(), err.as_str()), ("exit 0", ""), "{env:?}");
+        }
+        let (ended, out, err) = run(&exe, env, "overflow");
+        if poisoned {
+            let line =
+                format!("rawrt: multi_heap_free(): canary corrupted after block {}\n", addr(&out));
+            assert_eq!((ended.as_str(), err), ("signal 6", line), "{env:?}");
+        } else {
+            assert_eq!((ended.as_str(), err.as_str()), ("exit 0", ""), "{env:?}");
+        }
+        let (ended, out, err) = run(&exe, env, "uaf");
+        if env == Some("comprehensive") {
+            let what = "multi_heap_malloc(): write after free at offset 100 of block";
+            let line = format!("rawrt: {what} {}\n", addr(&out));
+            assert_eq!((ended.as_str(), err), ("signal 6", line));
+        } else {
+            assert_eq!((ended.as_str(), err.as_str()), ("exit 0", ""), "{env:?}");
+            assert!(out.ends_with("done\n"));
+        }
+    }
+}
