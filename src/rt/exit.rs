@@ -14,16 +14,33 @@ pub const ATEXIT_MAX: usize = 32;
 static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// [`run_handlers`] as an address (see `heap/arena.rs`, `TAKE_ARENA`)
-/// once [`atexit`] has registered a handler, else 0: `exit` calls it through this, so a program that never
-/// registers one links neither the table nor the loop.
-static RUN_HANDLERS: AtomicUsize = AtomicUsize::new(0);
-
 /// Registers `f` to run at [`exit`], after every handler registered later.
 /// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
 /// handler registered by one thread while another is already in `exit`
 /// may not run.)
+#[inline(never)]
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
+    // `run_handlers` as the last `.fini_array` entry (the first that
+    // `exit` runs), in a section that the linker keeps only if this
+    // function is kept ("o": SHF_LINK_ORDER, a section that depends on
+    // another; emitted from inside the function, where its symbol is
+    // defined): a program that never calls `atexit` links neither the
+    // table nor the loop, and `exit` tests nothing for it. Priority 99999
+    // sorts after every priority (0-65535) and, in lld's own layout, after
+    // unprioritised `.fini_array`; rawrt's linker.ld puts it last.
+    #[cfg(not(test))]
+    // SAFETY: the assembly only adds a pointer to a data section.
+    unsafe {
+        core::arch::asm!(
+            ".pushsection .fini_array.99999,\"awo\",%fini_array,{atexit}",
+            ".p2align 3",
+            ".8byte {run}",
+            ".popsection",
+            atexit = sym atexit,
+            run = sym run_handlers,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
     let mut n = LEN.load(Ordering::Acquire);
     loop {
         if n >= ATEXIT_MAX {
@@ -37,8 +54,6 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
     if let Some(slot) = SLOTS.get(n) {
         slot.store(f as usize, Ordering::Release);
     }
-    let run: fn() = run_handlers;
-    RUN_HANDLERS.store(run as usize, Ordering::Release);
     Ok(())
 }
 
@@ -46,19 +61,14 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
 /// registration (a handler may register more, and may call `exit`), then
 /// the `.fini_array` destructors, then `exit_group(status)`.
 pub fn exit(status: i32) -> ! {
-    let run = RUN_HANDLERS.load(Ordering::Acquire);
-    if run != 0 {
-        // SAFETY: only `atexit` stores into RUN_HANDLERS, and it stores
-        // `run_handlers`, a `fn()`.
-        unsafe { core::mem::transmute::<usize, fn()>(run)() };
-    }
     super::start::run_destructors();
     process::exit_group(status)
 }
 
 /// Runs the `atexit` handlers, newest first, until none is left (a
-/// handler may register more).
-fn run_handlers() {
+/// handler may register more). Run by `exit` as a `.fini_array` entry.
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn run_handlers() {
     // Plain loads and stores: only one thread may run `exit` (POSIX).
     loop {
         let n = LEN.load(Ordering::Acquire);

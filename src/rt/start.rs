@@ -13,7 +13,34 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 static SP: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The saved argc, argv and envp, or `None` before [`rawrt_init`].
+///
+/// Never inlined: the constructor that saves the stack pointer at start-up
+/// (`save_sp`) is linked to this function's section, so a program that
+/// never asks for argc, argv, envp or the auxiliary vector links neither
+/// the constructor nor [`SP`].
+#[inline(never)]
 pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
+    // `save_sp` as an `.init_array` entry that the linker keeps only if
+    // this function is kept ("o": SHF_LINK_ORDER, a section that depends
+    // on another; emitted from inside the function, where its symbol is
+    // defined): pay for the saved stack pointer only when something reads
+    // it. Priority 0 (reserved for the implementation) runs it before the
+    // program's constructors; rawrt's linker.ld runs it before
+    // `.preinit_array` too. (Where rawrt runs inside a glibc program, the
+    // C library's start-up passes argv to constructors as well.)
+    #[cfg(not(test))]
+    // SAFETY: the assembly only adds a pointer to a data section.
+    unsafe {
+        core::arch::asm!(
+            ".pushsection .init_array.00000,\"awo\",%init_array,{initial}",
+            ".p2align 3",
+            ".8byte {save}",
+            ".popsection",
+            initial = sym initial,
+            save = sym save_sp,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
     let sp = SP.load(Ordering::Relaxed);
     if sp.is_null() {
         return None;
@@ -24,6 +51,14 @@ pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
         let argv = sp.add(1) as *const *const u8;
         Some((argc, argv, argv.add(argc + 1)))
     }
+}
+
+/// The constructor that saves the initial stack pointer (`argv - 1`),
+/// run first of all by the constructor loop.
+#[cfg(not(test))]
+extern "C" fn save_sp(_argc: i32, argv: *mut *const u8, _envp: *mut *const u8) {
+    // SAFETY: argv is one word above argc on the initial stack.
+    SP.store(unsafe { argv.sub(1) } as *mut usize, Ordering::Relaxed);
 }
 
 /// Saves the initial stack pointer `sp` (argc, argv, the environment and
@@ -39,6 +74,8 @@ pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
 #[cfg_attr(all(not(test), feature = "cabi"), export_name = "rawrt_init")]
 #[cfg_attr(not(all(not(test), feature = "cabi")), export_name = "rawrt_init_rs")]
 pub unsafe extern "C" fn rawrt_init(sp: *const usize) {
+    // Stored here as well as by `save_sp`: a program linked with a script
+    // that does not place `.init_array.00000` still gets its arguments.
     SP.store(sp as *mut usize, Ordering::Relaxed);
     #[cfg(not(test))]
     // SAFETY: the caller passes the initial stack pointer.
@@ -63,26 +100,33 @@ extern "C" {
 #[cfg(not(test))]
 type Ctor = extern "C" fn(i32, *mut *const u8, *mut *const u8);
 
-/// Runs `.preinit_array` then `.init_array`, in order.
+/// Runs `.preinit_array` then `.init_array`, in order: one loop, which
+/// moves on to `.init_array` where `.preinit_array` ends (rawrt's
+/// linker.ld puts them end to end; other layouts work too).
 #[cfg(not(test))]
+#[inline(always)]
 unsafe fn run_constructors(argc: i32, argv: *mut *const u8, envp: *mut *const u8) {
     // SAFETY: the linker defines each start/end pair around an array of
     // function pointers (possibly empty).
     unsafe {
-        for (mut f, end) in [
-            (__preinit_array_start.as_ptr(), __preinit_array_end.as_ptr()),
-            (__init_array_start.as_ptr(), __init_array_end.as_ptr()),
-        ] {
-            while f < end {
-                (*f)(argc, argv, envp);
-                f = f.add(1);
+        let mut f = __preinit_array_start.as_ptr();
+        loop {
+            if f == __preinit_array_end.as_ptr() {
+                f = __init_array_start.as_ptr();
             }
+            if f >= __init_array_end.as_ptr() {
+                break;
+            }
+            (*f)(argc, argv, envp);
+            f = f.add(1);
         }
     }
 }
 
-/// Runs `.fini_array` in reverse order (called by `exit`).
+/// Runs `.fini_array` in reverse order (called by `exit`); `atexit`'s
+/// handlers run from its last entry (see `rt::exit`).
 #[cfg(not(test))]
+#[inline(always)]
 pub(crate) fn run_destructors() {
     // SAFETY: as for the constructors: the linker's array bounds.
     unsafe {
@@ -105,16 +149,18 @@ extern "C" {
     fn main(argc: i32, argv: *mut *const u8, envp: *mut *const u8) -> i32;
 }
 
-/// Called by `_start` with the initial stack pointer; never returns.
+/// Called by `_start` with the initial stack pointer; runs the
+/// constructors, `main` and `exit`; never returns.
 #[cfg(all(not(test), feature = "entry"))]
 #[no_mangle]
 unsafe extern "C" fn __rawrt_start(sp: *const usize) -> ! {
     // SAFETY: `_start` passes the kernel's initial stack pointer, once;
     // `main` is the program's C-ABI entry with the usual arguments.
     unsafe {
-        rawrt_init(sp);
         let argc = *sp;
         let argv = sp.add(1) as *mut *const u8;
-        super::exit(main(argc as i32, argv, argv.add(argc + 1)))
+        let envp = argv.add(argc + 1);
+        run_constructors(argc as i32, argv, envp);
+        super::exit(main(argc as i32, argv, envp))
     }
 }
