@@ -172,6 +172,10 @@ fn print_macros_one_write() {
         rawrt::eprintln!("!");
         let x = 5;
         rawrt::println!("{x} {{literal braces}}");
+        // One literal: written with its newline as it is, unless it holds
+        // `{{` escapes (then formatted, as any other).
+        rawrt::println!("plain");
+        rawrt::println!("{{}} only escapes");
         // Longer than the 512-byte buffer: still complete and in order.
         let mut long = [b'x'; 1500];
         long[1499] = b'y';
@@ -179,9 +183,10 @@ fn print_macros_one_write() {
         0
     });
     assert_eq!(o.ended, Ended::Exited(0));
-    assert!(o.stdout().starts_with("a1 b2\n\n5 {literal braces}\nxxx"), "{}", o.stdout());
+    let head = "a1 b2\n\n5 {literal braces}\nplain\n{} only escapes\n";
+    assert!(o.stdout().starts_with(head) && o.stdout()[head.len()..].starts_with("xxx"), "{}", o.stdout());
     assert!(o.stdout().ends_with("xxy\n"));
-    assert_eq!(o.stdout().len(), "a1 b2\n\n5 {literal braces}\n".len() + 1501);
+    assert_eq!(o.stdout().len(), head.len() + 1501);
     assert_eq!(o.stderr(), "e3!\n");
 }
 
