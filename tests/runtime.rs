@@ -184,7 +184,11 @@ fn print_macros_one_write() {
     });
     assert_eq!(o.ended, Ended::Exited(0));
     let head = "a1 b2\n\n5 {literal braces}\nplain\n{} only escapes\n";
-    assert!(o.stdout().starts_with(head) && o.stdout()[head.len()..].starts_with("xxx"), "{}", o.stdout());
+    assert!(
+        o.stdout().starts_with(head) && o.stdout()[head.len()..].starts_with("xxx"),
+        "{}",
+        o.stdout()
+    );
     assert!(o.stdout().ends_with("xxy\n"));
     assert_eq!(o.stdout().len(), head.len() + 1501);
     assert_eq!(o.stderr(), "e3!\n");

@@ -59,8 +59,9 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
 
 /// Ends the process: runs the `atexit` handlers in reverse order of
 /// registration (a handler may register more, and may call `exit`), then
-/// the `.fini_array` destructors, then `exit_group(status)`.
-pub fn exit(status: i32) -> ! {
+/// the `.fini_array` destructors, then `exit_group(status)`. `extern "C"`:
+/// rawrt's `_start` (assembly) calls it with `main`'s result.
+pub extern "C" fn exit(status: i32) -> ! {
     super::start::run_destructors();
     process::exit_group(status)
 }

@@ -144,23 +144,17 @@ pub(crate) fn run_destructors() {
 #[cfg(test)]
 pub(crate) fn run_destructors() {}
 
-#[cfg(all(not(test), feature = "entry"))]
-extern "C" {
-    fn main(argc: i32, argv: *mut *const u8, envp: *mut *const u8) -> i32;
-}
-
-/// Called by `_start` with the initial stack pointer; runs the
-/// constructors, `main` and `exit`; never returns.
-#[cfg(all(not(test), feature = "entry"))]
-#[no_mangle]
-unsafe extern "C" fn __rawrt_start(sp: *const usize) -> ! {
-    // SAFETY: `_start` passes the kernel's initial stack pointer, once;
-    // `main` is the program's C-ABI entry with the usual arguments.
-    unsafe {
-        let argc = *sp;
-        let argv = sp.add(1) as *mut *const u8;
-        let envp = argv.add(argc + 1);
-        run_constructors(argc as i32, argv, envp);
-        super::exit(main(argc as i32, argv, envp))
-    }
-}
+// The process entry: `_start` (a weak symbol) and `__rawrt_start`, which
+// runs the constructors, `main` and `exit`, in `asm/<arch>.s` (assembly:
+// written in Rust, it saved registers and recomputed argc/argv/envp around
+// each call, about 40-60 bytes more in every program).
+#[cfg(all(not(test), feature = "entry", target_arch = "x86_64"))]
+core::arch::global_asm!(
+    include_str!("../../asm/x86_64.s"),
+    exit = sym super::exit::exit,
+    options(att_syntax)
+);
+#[cfg(all(not(test), feature = "entry", target_arch = "aarch64"))]
+core::arch::global_asm!(include_str!("../../asm/aarch64.s"), exit = sym super::exit::exit);
+#[cfg(all(not(test), feature = "entry", target_arch = "riscv64"))]
+core::arch::global_asm!(include_str!("../../asm/riscv64.s"), exit = sym super::exit::exit);
