@@ -21,21 +21,26 @@ static LEN: AtomicUsize = AtomicUsize::new(0);
 #[inline(never)]
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
     // `run_handlers` as the last `.fini_array` entry (the first that
-    // `exit` runs), in a section that the linker keeps only if this
-    // function is kept ("o": SHF_LINK_ORDER, a section that depends on
-    // another; emitted from inside the function, where its symbol is
-    // defined): a program that never calls `atexit` links neither the
-    // table nor the loop, and `exit` tests nothing for it. Priority 99999
-    // sorts after every priority (0-65535) and, in lld's own layout, after
-    // unprioritised `.fini_array`; rawrt's linker.ld puts it last.
+    // `exit` runs), kept by the linker only if this function is kept: the
+    // entry is a plain section (not SHT_FINI_ARRAY, which linkers keep
+    // unconditionally) that only the R_*_NONE relocation here refers to,
+    // so a program that never calls `atexit` links neither the table nor
+    // the loop, and `exit` tests nothing for it. Priority 99999 sorts after
+    // every priority (0-65535) and, in lld's own layout, after
+    // unprioritised `.fini_array`; rawrt's linker.ld puts it last by its
+    // SHF_LINK_ORDER flag ("o", linked to this function, which the entry in
+    // turn keeps: a linker script that KEEPs it keeps both).
     #[cfg(not(test))]
-    // SAFETY: the assembly only adds a pointer to a data section.
+    // SAFETY: the assembly only adds a pointer to a data section and
+    // relocations that write nothing.
     unsafe {
         core::arch::asm!(
-            ".pushsection .fini_array.99999,\"awo\",%fini_array,{atexit}",
+            ".pushsection .fini_array.99999,\"awo\",%progbits,{atexit}",
             ".p2align 3",
-            ".8byte {run}",
+            "2: .8byte {run}",
+            ".reloc 2b, BFD_RELOC_NONE, {atexit}",
             ".popsection",
+            ".reloc ., BFD_RELOC_NONE, 2b",
             atexit = sym atexit,
             run = sym run_handlers,
             options(nomem, nostack, preserves_flags),

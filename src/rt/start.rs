@@ -21,21 +21,27 @@ static SP: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
 #[inline(never)]
 pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
     // `save_sp` as an `.init_array` entry that the linker keeps only if
-    // this function is kept ("o": SHF_LINK_ORDER, a section that depends
-    // on another; emitted from inside the function, where its symbol is
-    // defined): pay for the saved stack pointer only when something reads
-    // it. Priority 0 (reserved for the implementation) runs it before the
-    // program's constructors; rawrt's linker.ld runs it before
-    // `.preinit_array` too. (Where rawrt runs inside a glibc program, the
-    // C library's start-up passes argv to constructors as well.)
+    // this function is kept: the entry is a plain section (not
+    // SHT_INIT_ARRAY, which linkers keep unconditionally) that nothing
+    // but the R_*_NONE relocation here refers to. Pay for the saved stack
+    // pointer only when something reads it. Priority 0 (reserved for the
+    // implementation) runs it before the program's constructors; rawrt's
+    // linker.ld runs it before `.preinit_array` too, and leaves it out of
+    // its KEEP by its SHF_LINK_ORDER flag ("o", linked to this function,
+    // which the entry in turn keeps: a linker script that KEEPs it keeps
+    // both). (Where rawrt runs inside a glibc program, the C library's
+    // start-up passes argv to constructors as well.)
     #[cfg(not(test))]
-    // SAFETY: the assembly only adds a pointer to a data section.
+    // SAFETY: the assembly only adds a pointer to a data section and a
+    // relocation that writes nothing.
     unsafe {
         core::arch::asm!(
-            ".pushsection .init_array.00000,\"awo\",%init_array,{initial}",
+            ".pushsection .init_array.00000,\"awo\",%progbits,{initial}",
             ".p2align 3",
-            ".8byte {save}",
+            "2: .8byte {save}",
+            ".reloc 2b, BFD_RELOC_NONE, {initial}",
             ".popsection",
+            ".reloc ., BFD_RELOC_NONE, 2b",
             initial = sym initial,
             save = sym save_sp,
             options(nomem, nostack, preserves_flags),
@@ -92,8 +98,8 @@ extern "C" {
     static __preinit_array_end: [Ctor; 0];
     static __init_array_start: [Ctor; 0];
     static __init_array_end: [Ctor; 0];
-    static __fini_array_start: [Option<extern "C" fn()>; 0];
-    static __fini_array_end: [Option<extern "C" fn()>; 0];
+    static __fini_array_start: [extern "C" fn(); 0];
+    static __fini_array_end: [extern "C" fn(); 0];
 }
 
 /// A constructor, called with glibc's extra arguments (argc, argv, envp).
@@ -124,7 +130,8 @@ unsafe fn run_constructors(argc: i32, argv: *mut *const u8, envp: *mut *const u8
 }
 
 /// Runs `.fini_array` in reverse order (called by `exit`); `atexit`'s
-/// handlers run from its last entry (see `rt::exit`).
+/// handlers run from its last entry (see `rt::exit`). Every entry is
+/// called, as the constructors are (and as glibc and musl do).
 #[cfg(not(test))]
 #[inline(always)]
 pub(crate) fn run_destructors() {
@@ -134,9 +141,7 @@ pub(crate) fn run_destructors() {
         let mut f = __fini_array_end.as_ptr();
         while f > start {
             f = f.sub(1);
-            if let Some(dtor) = *f {
-                dtor();
-            }
+            (*f)();
         }
     }
 }
