@@ -25,17 +25,19 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
     // entry is a plain section (not SHT_FINI_ARRAY, which linkers keep
     // unconditionally) that only the R_*_NONE relocation here refers to,
     // so a program that never calls `atexit` links neither the table nor
-    // the loop, and `exit` tests nothing for it. Priority 99999 sorts after
-    // every priority (0-65535) and, in lld's own layout, after
-    // unprioritised `.fini_array`; rawrt's linker.ld puts it last by its
-    // SHF_LINK_ORDER flag ("o", linked to this function, which the entry in
-    // turn keeps: a linker script that KEEPs it keeps both).
+    // the loop, and `exit` tests nothing for it. Unprioritised: after the
+    // prioritised entries, and after the program's own (which come before
+    // librawrt.a on a C link line) in GNU ld's own layout; rawrt's
+    // linker.ld puts it last by its SHF_LINK_ORDER flag ("o", linked to
+    // this function, which the entry in turn keeps: a linker script that
+    // KEEPs it keeps both). (lld without a linker script puts SHF_LINK_ORDER
+    // sections first: there the handlers run after the destructors.)
     #[cfg(not(test))]
     // SAFETY: the assembly only adds a pointer to a data section and
     // relocations that write nothing.
     unsafe {
         core::arch::asm!(
-            ".pushsection .fini_array.99999,\"awo\",%progbits,{atexit}",
+            ".pushsection .fini_array,\"awo\",%progbits,{atexit}",
             ".p2align 3",
             "2: .8byte {run}",
             ".reloc 2b, BFD_RELOC_NONE, {atexit}",
