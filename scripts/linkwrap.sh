@@ -83,12 +83,21 @@ $(loads "$out")
 EOF
     if [ "$writable" = 0 ]; then
         # The script without its data segment: the segment's PHDRS line
-        # goes, and what would have gone into it (nothing) goes to text.
+        # and the page alignment go, the .data section goes but for the
+        # array bounds assigned in it (it holds nothing; an empty output
+        # section would still pad the end of text to its alignment), and
+        # what else would have gone into the segment (an empty .bss) goes
+        # to text.
         tmp_ld=$out.rawrt-text.ld
         tmp_out=$out.rawrt-text
+        in_data=
         while IFS= read -r line || [ -n "$line" ]; do
-            case $line in
-                *PT_LOAD*'FLAGS(6)'*) continue ;;
+            case $in_data$line in
+                *PT_LOAD*'FLAGS(6)'* | *'ALIGN(CONSTANT(MAXPAGESIZE))'*) continue ;;
+                *'.data : {') in_data=1; continue ;;
+                1*'} :data') in_data=; continue ;;
+                1*'_array_'*'= .;') ;;
+                1*) continue ;;
                 *' :data') line="${line% :data} :text" ;;
             esac
             printf '%s\n' "$line"

@@ -14,38 +14,45 @@ pub const ATEXIT_MAX: usize = 32;
 static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
+// `run_handlers` as the last `.fini_array` entry (the first that `exit`
+// runs), kept by the linker only where `atexit` is: `atexit` refers to it
+// by an R_*_NONE relocation (an instruction-free `.reloc`), and nothing
+// else does. A program that never calls `atexit` links neither the table
+// nor the loop, and `exit` tests nothing for it. The section is named for
+// GNU ld's own layout (`.dtors`: unprioritised, after the program's own
+// entries, which come before librawrt.a on a C link line) but not one that
+// GNU ld keeps for its name; lld keeps `.dtors*` sections for their name
+// unless they are SHF_LINK_ORDER ("o"), which it keeps with the section
+// they are linked to: an empty anchor that only this entry refers to.
+// rawrt's linker.ld puts it last.
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".pushsection .text.rawrt_atexit_anchor,\"ax\",%progbits",
+    "__rawrt_atexit_anchor:",
+    ".popsection",
+    ".pushsection .dtors,\"awo\",%progbits,__rawrt_atexit_anchor",
+    ".p2align 3",
+    ".globl __rawrt_atexit_dtor",
+    ".hidden __rawrt_atexit_dtor",
+    "__rawrt_atexit_dtor: .8byte {run}",
+    ".reloc __rawrt_atexit_dtor, BFD_RELOC_NONE, __rawrt_atexit_anchor",
+    ".popsection",
+    run = sym run_handlers,
+);
+
 /// Registers `f` to run at [`exit`], after every handler registered later.
 /// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
 /// handler registered by one thread while another is already in `exit`
 /// may not run.)
-#[inline(never)]
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
-    // `run_handlers` as the last `.fini_array` entry (the first that
-    // `exit` runs), kept by the linker only if this function is kept: the
-    // entry is a plain section (not SHT_FINI_ARRAY, which linkers keep
-    // unconditionally) that only the R_*_NONE relocation here refers to,
-    // so a program that never calls `atexit` links neither the table nor
-    // the loop, and `exit` tests nothing for it. Unprioritised: after the
-    // prioritised entries, and after the program's own (which come before
-    // librawrt.a on a C link line) in GNU ld's own layout; rawrt's
-    // linker.ld puts it last by its SHF_LINK_ORDER flag ("o", linked to
-    // this function, which the entry in turn keeps: a linker script that
-    // KEEPs it keeps both). (lld without a linker script puts SHF_LINK_ORDER
-    // sections first: there the handlers run after the destructors.)
+    // The destructor that runs the handlers, linked with this function
+    // (see `__rawrt_atexit_dtor` above).
     #[cfg(not(test))]
-    // SAFETY: the assembly only adds a pointer to a data section and
-    // relocations that write nothing.
+    // SAFETY: a relocation that writes nothing; no instruction.
     unsafe {
         core::arch::asm!(
-            ".pushsection .fini_array,\"awo\",%progbits,{atexit}",
-            ".p2align 3",
-            "2: .8byte {run}",
-            ".reloc 2b, BFD_RELOC_NONE, {atexit}",
-            ".popsection",
-            ".reloc ., BFD_RELOC_NONE, 2b",
-            atexit = sym atexit,
-            run = sym run_handlers,
-            options(nomem, nostack, preserves_flags),
+            ".reloc ., BFD_RELOC_NONE, __rawrt_atexit_dtor",
+            options(nomem, nostack, preserves_flags)
         );
     }
     let mut n = LEN.load(Ordering::Acquire);

@@ -8,43 +8,47 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// The initial stack pointer, saved by [`rawrt_init`]; argc, argv, envp
-/// and auxv are found from it when asked for, so start-up stores one word.
+/// The initial stack pointer, saved at start-up; argc, argv, envp and
+/// auxv are found from it when asked for, so start-up stores one word.
 static SP: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
 
+// `save_sp` as the constructor that fills `SP`, kept by the linker only
+// where something reads it: `initial` refers to the constructor by an
+// R_*_NONE relocation (an instruction-free `.reloc`, one per inlined copy),
+// and nothing else does. Pay for the saved stack pointer only when
+// something reads it. The constructor's section is named for GNU ld's own
+// layout (`.ctors.65535`: the first of `.init_array`, priority 0) but not
+// one that GNU ld keeps for its name; lld keeps `.ctors*` sections for
+// their name unless they are SHF_LINK_ORDER ("o"), which it keeps with the
+// section they are linked to: an empty anchor that only the constructor
+// refers to. rawrt's linker.ld runs it before `.preinit_array`. (Where
+// rawrt runs inside a glibc program, the C library's start-up passes argv
+// to constructors as well.)
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".pushsection .text.rawrt_sp_anchor,\"ax\",%progbits",
+    "__rawrt_sp_anchor:",
+    ".popsection",
+    ".pushsection .ctors.65535,\"awo\",%progbits,__rawrt_sp_anchor",
+    ".p2align 3",
+    ".globl __rawrt_sp_ctor",
+    ".hidden __rawrt_sp_ctor",
+    "__rawrt_sp_ctor: .8byte {save}",
+    ".reloc __rawrt_sp_ctor, BFD_RELOC_NONE, __rawrt_sp_anchor",
+    ".popsection",
+    save = sym save_sp,
+);
+
 /// The saved argc, argv and envp, or `None` before [`rawrt_init`].
-///
-/// Never inlined: the constructor that saves the stack pointer at start-up
-/// (`save_sp`) is linked to this function's section, so a program that
-/// never asks for argc, argv, envp or the auxiliary vector links neither
-/// the constructor nor [`SP`].
-#[inline(never)]
+#[inline]
 pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
-    // `save_sp` as an `.init_array` entry that the linker keeps only if
-    // this function is kept: the entry is a plain section (not
-    // SHT_INIT_ARRAY, which linkers keep unconditionally) that nothing
-    // but the R_*_NONE relocation here refers to. Pay for the saved stack
-    // pointer only when something reads it. Priority 0 (reserved for the
-    // implementation) runs it before the program's constructors; rawrt's
-    // linker.ld runs it before `.preinit_array` too, and leaves it out of
-    // its KEEP by its SHF_LINK_ORDER flag ("o", linked to this function,
-    // which the entry in turn keeps: a linker script that KEEPs it keeps
-    // both). (Where rawrt runs inside a glibc program, the C library's
-    // start-up passes argv to constructors as well.)
+    // The constructor that fills `SP`, linked with this reader (above).
     #[cfg(not(test))]
-    // SAFETY: the assembly only adds a pointer to a data section and a
-    // relocation that writes nothing.
+    // SAFETY: a relocation that writes nothing; no instruction.
     unsafe {
         core::arch::asm!(
-            ".pushsection .init_array.00000,\"awo\",%progbits,{initial}",
-            ".p2align 3",
-            "2: .8byte {save}",
-            ".reloc 2b, BFD_RELOC_NONE, {initial}",
-            ".popsection",
-            ".reloc ., BFD_RELOC_NONE, 2b",
-            initial = sym initial,
-            save = sym save_sp,
-            options(nomem, nostack, preserves_flags),
+            ".reloc ., BFD_RELOC_NONE, __rawrt_sp_ctor",
+            options(nomem, nostack, preserves_flags)
         );
     }
     let sp = SP.load(Ordering::Relaxed);
@@ -81,7 +85,7 @@ extern "C" fn save_sp(_argc: i32, argv: *mut *const u8, _envp: *mut *const u8) {
 #[cfg_attr(not(all(not(test), feature = "cabi")), export_name = "rawrt_init_rs")]
 pub unsafe extern "C" fn rawrt_init(sp: *const usize) {
     // Stored here as well as by `save_sp`: a program linked with a script
-    // that does not place `.init_array.00000` still gets its arguments.
+    // that does not place `.ctors.65535` still gets its arguments.
     SP.store(sp as *mut usize, Ordering::Relaxed);
     #[cfg(not(test))]
     // SAFETY: the caller passes the initial stack pointer.
