@@ -33,10 +33,14 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rawrt::sys::{signal, Errno};
 
 static PREINIT_SAW_ARGC: AtomicUsize = AtomicUsize::new(0);
+/// `rt::args().count()` as the preinit constructor saw it: the saved stack
+/// pointer (`.init_array.00000`, placed first by linker.ld) is there first.
+static PREINIT_SAW_ARGS: AtomicUsize = AtomicUsize::new(usize::MAX);
 static INIT_ORDER: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn preinit(argc: i32, _argv: *mut *const u8, _envp: *mut *const u8) {
     PREINIT_SAW_ARGC.store(argc as usize, Ordering::Relaxed);
+    PREINIT_SAW_ARGS.store(rt::args().count(), Ordering::Relaxed);
     // preinit runs first: INIT_ORDER goes 0 -> 1.
     let _ = INIT_ORDER.compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
 }
@@ -67,6 +71,18 @@ extern "C" fn fini() {
 #[link_section = ".fini_array"]
 static FINI: extern "C" fn() = fini;
 
+extern "C" fn fini_prio() {
+    if FINI_SPEAKS.load(Ordering::Relaxed) {
+        rawrt::print!("fini200;");
+    }
+}
+
+/// A destructor with a priority: it runs after the unprioritised ones, and
+/// the atexit handlers run before both.
+#[used]
+#[link_section = ".fini_array.00200"]
+static FINI_PRIO: extern "C" fn() = fini_prio;
+
 fn env_var_from_cargo_config() {
     // Set for every cargo-run process by .cargo/config.toml [env].
     let v = rt::getenv("RAWRT_TEST_VALUE").expect("RAWRT_TEST_VALUE is set by .cargo/config.toml");
@@ -79,6 +95,8 @@ fn env_var_from_cargo_config() {
 fn constructors_ran_before_main() {
     assert_eq!(INIT_ORDER.load(Ordering::Relaxed), 2, "preinit then init ran, in order");
     assert_eq!(PREINIT_SAW_ARGC.load(Ordering::Relaxed), rt::env::argc());
+    assert!(rt::env::argc() >= 1);
+    assert_eq!(PREINIT_SAW_ARGS.load(Ordering::Relaxed), rt::env::argc(), "args() in preinit");
 }
 
 extern "C" fn first() {
@@ -96,7 +114,7 @@ fn atexit_reverse_order_then_fini() {
         3
     });
     assert_eq!(o.ended, Ended::Exited(3));
-    assert_eq!(o.stdout(), "second;first;fini;");
+    assert_eq!(o.stdout(), "second;first;fini;fini200;");
     // _exit runs neither.
     let o = child(|| {
         FINI_SPEAKS.store(true, Ordering::Relaxed);
@@ -154,6 +172,10 @@ fn print_macros_one_write() {
         rawrt::eprintln!("!");
         let x = 5;
         rawrt::println!("{x} {{literal braces}}");
+        // One literal: written with its newline as it is, unless it holds
+        // `{{` escapes (then formatted, as any other).
+        rawrt::println!("plain");
+        rawrt::println!("{{}} only escapes");
         // Longer than the 512-byte buffer: still complete and in order.
         let mut long = [b'x'; 1500];
         long[1499] = b'y';
@@ -161,9 +183,14 @@ fn print_macros_one_write() {
         0
     });
     assert_eq!(o.ended, Ended::Exited(0));
-    assert!(o.stdout().starts_with("a1 b2\n\n5 {literal braces}\nxxx"), "{}", o.stdout());
+    let head = "a1 b2\n\n5 {literal braces}\nplain\n{} only escapes\n";
+    assert!(
+        o.stdout().starts_with(head) && o.stdout()[head.len()..].starts_with("xxx"),
+        "{}",
+        o.stdout()
+    );
     assert!(o.stdout().ends_with("xxy\n"));
-    assert_eq!(o.stdout().len(), "a1 b2\n\n5 {literal braces}\n".len() + 1501);
+    assert_eq!(o.stdout().len(), head.len() + 1501);
     assert_eq!(o.stderr(), "e3!\n");
 }
 

@@ -14,14 +14,6 @@ mod imp;
 
 pub use imp::*;
 
-// The process entry `_start` (a weak symbol) lives in `asm/<arch>.s`.
-#[cfg(all(not(test), feature = "entry", target_arch = "x86_64"))]
-core::arch::global_asm!(include_str!("../../asm/x86_64.s"), options(att_syntax));
-#[cfg(all(not(test), feature = "entry", target_arch = "aarch64"))]
-core::arch::global_asm!(include_str!("../../asm/aarch64.s"));
-#[cfg(all(not(test), feature = "entry", target_arch = "riscv64"))]
-core::arch::global_asm!(include_str!("../../asm/riscv64.s"));
-
 // Thread start and self-unmapping exit (`__rawrt_clone`,
 // `__rawrt_unmap_exit`), in every build: each function has its own
 // section, so programs without threads drop them.

@@ -14,16 +14,47 @@ pub const ATEXIT_MAX: usize = 32;
 static SLOTS: [AtomicUsize; ATEXIT_MAX] = [const { AtomicUsize::new(0) }; ATEXIT_MAX];
 static LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// [`run_handlers`] as an address (see `heap/arena.rs`, `TAKE_ARENA`)
-/// once [`atexit`] has registered a handler, else 0: `exit` calls it through this, so a program that never
-/// registers one links neither the table nor the loop.
-static RUN_HANDLERS: AtomicUsize = AtomicUsize::new(0);
+// `run_handlers` as the last `.fini_array` entry (the first that `exit`
+// runs), kept by the linker only where `atexit` is: `atexit` refers to it
+// by an R_*_NONE relocation (an instruction-free `.reloc`), and nothing
+// else does. A program that never calls `atexit` links neither the table
+// nor the loop, and `exit` tests nothing for it. The section is named for
+// GNU ld's own layout (`.dtors`: unprioritised, after the program's own
+// entries, which come before librawrt.a on a C link line) but not one that
+// GNU ld keeps for its name; lld keeps `.dtors*` sections for their name
+// unless they are SHF_LINK_ORDER ("o"), which it keeps with the section
+// they are linked to: an empty anchor that only this entry refers to.
+// rawrt's linker.ld puts it last.
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".pushsection .text.rawrt_atexit_anchor,\"ax\",%progbits",
+    "__rawrt_atexit_anchor:",
+    ".popsection",
+    ".pushsection .dtors,\"awo\",%progbits,__rawrt_atexit_anchor",
+    ".p2align 3",
+    ".globl __rawrt_atexit_dtor",
+    ".hidden __rawrt_atexit_dtor",
+    "__rawrt_atexit_dtor: .8byte {run}",
+    ".reloc __rawrt_atexit_dtor, BFD_RELOC_NONE, __rawrt_atexit_anchor",
+    ".popsection",
+    run = sym run_handlers,
+);
 
 /// Registers `f` to run at [`exit`], after every handler registered later.
 /// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
 /// handler registered by one thread while another is already in `exit`
 /// may not run.)
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
+    // The destructor that runs the handlers, linked with this function
+    // (see `__rawrt_atexit_dtor` above).
+    #[cfg(not(test))]
+    // SAFETY: a relocation that writes nothing; no instruction.
+    unsafe {
+        core::arch::asm!(
+            ".reloc ., BFD_RELOC_NONE, __rawrt_atexit_dtor",
+            options(nomem, nostack, preserves_flags)
+        );
+    }
     let mut n = LEN.load(Ordering::Acquire);
     loop {
         if n >= ATEXIT_MAX {
@@ -37,28 +68,22 @@ pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
     if let Some(slot) = SLOTS.get(n) {
         slot.store(f as usize, Ordering::Release);
     }
-    let run: fn() = run_handlers;
-    RUN_HANDLERS.store(run as usize, Ordering::Release);
     Ok(())
 }
 
 /// Ends the process: runs the `atexit` handlers in reverse order of
 /// registration (a handler may register more, and may call `exit`), then
-/// the `.fini_array` destructors, then `exit_group(status)`.
-pub fn exit(status: i32) -> ! {
-    let run = RUN_HANDLERS.load(Ordering::Acquire);
-    if run != 0 {
-        // SAFETY: only `atexit` stores into RUN_HANDLERS, and it stores
-        // `run_handlers`, a `fn()`.
-        unsafe { core::mem::transmute::<usize, fn()>(run)() };
-    }
+/// the `.fini_array` destructors, then `exit_group(status)`. `extern "C"`:
+/// rawrt's `_start` (assembly) calls it with `main`'s result.
+pub extern "C" fn exit(status: i32) -> ! {
     super::start::run_destructors();
     process::exit_group(status)
 }
 
 /// Runs the `atexit` handlers, newest first, until none is left (a
-/// handler may register more).
-fn run_handlers() {
+/// handler may register more). Run by `exit` as a `.fini_array` entry.
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn run_handlers() {
     // Plain loads and stores: only one thread may run `exit` (POSIX).
     loop {
         let n = LEN.load(Ordering::Acquire);

@@ -129,6 +129,23 @@ pub fn _print(fd: Fd, args: fmt::Arguments<'_>, nl: bool) {
     }
 }
 
+/// Backs `println!` and `eprintln!` with a single string literal: `nl` is
+/// that literal with its newline (`concat!`), written as it is when the
+/// literal is plain text (no `{}` and no `{{` escapes, which change the
+/// length), so that a line is one `write` of read-only data with no copy.
+#[doc(hidden)]
+#[inline(always)]
+pub fn _print_lit(fd: Fd, args: fmt::Arguments<'_>, nl: &'static str) {
+    match args.as_str() {
+        Some(s) if s.len() + 1 == nl.len() => {
+            if let Err(e) = write_all(fd, nl.as_bytes()) {
+                print_failed(fd, e)
+            }
+        }
+        _ => _print(fd, args, true),
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn print_failed(fd: Fd, e: Errno) -> ! {
@@ -157,7 +174,10 @@ macro_rules! print {
 #[macro_export]
 macro_rules! println {
     () => {
-        $crate::rt::io::_print($crate::sys::STDOUT, format_args!(""), true)
+        $crate::rt::io::_print_lit($crate::sys::STDOUT, format_args!(""), "\n")
+    };
+    ($fmt:literal $(,)?) => {
+        $crate::rt::io::_print_lit($crate::sys::STDOUT, format_args!($fmt), concat!($fmt, "\n"))
     };
     ($($arg:tt)*) => {
         $crate::rt::io::_print($crate::sys::STDOUT, format_args!($($arg)*), true)
@@ -176,7 +196,10 @@ macro_rules! eprint {
 #[macro_export]
 macro_rules! eprintln {
     () => {
-        $crate::rt::io::_print($crate::sys::STDERR, format_args!(""), true)
+        $crate::rt::io::_print_lit($crate::sys::STDERR, format_args!(""), "\n")
+    };
+    ($fmt:literal $(,)?) => {
+        $crate::rt::io::_print_lit($crate::sys::STDERR, format_args!($fmt), concat!($fmt, "\n"))
     };
     ($($arg:tt)*) => {
         $crate::rt::io::_print($crate::sys::STDERR, format_args!($($arg)*), true)

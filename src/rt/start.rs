@@ -8,12 +8,49 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// The initial stack pointer, saved by [`rawrt_init`]; argc, argv, envp
-/// and auxv are found from it when asked for, so start-up stores one word.
+/// The initial stack pointer, saved at start-up; argc, argv, envp and
+/// auxv are found from it when asked for, so start-up stores one word.
 static SP: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
 
+// `save_sp` as the constructor that fills `SP`, kept by the linker only
+// where something reads it: `initial` refers to the constructor by an
+// R_*_NONE relocation (an instruction-free `.reloc`, one per inlined copy),
+// and nothing else does. Pay for the saved stack pointer only when
+// something reads it. The constructor's section is named for GNU ld's own
+// layout (`.ctors.65535`: the first of `.init_array`, priority 0) but not
+// one that GNU ld keeps for its name; lld keeps `.ctors*` sections for
+// their name unless they are SHF_LINK_ORDER ("o"), which it keeps with the
+// section they are linked to: an empty anchor that only the constructor
+// refers to. rawrt's linker.ld runs it before `.preinit_array`. (Where
+// rawrt runs inside a glibc program, the C library's start-up passes argv
+// to constructors as well.)
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".pushsection .text.rawrt_sp_anchor,\"ax\",%progbits",
+    "__rawrt_sp_anchor:",
+    ".popsection",
+    ".pushsection .ctors.65535,\"awo\",%progbits,__rawrt_sp_anchor",
+    ".p2align 3",
+    ".globl __rawrt_sp_ctor",
+    ".hidden __rawrt_sp_ctor",
+    "__rawrt_sp_ctor: .8byte {save}",
+    ".reloc __rawrt_sp_ctor, BFD_RELOC_NONE, __rawrt_sp_anchor",
+    ".popsection",
+    save = sym save_sp,
+);
+
 /// The saved argc, argv and envp, or `None` before [`rawrt_init`].
+#[inline]
 pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
+    // The constructor that fills `SP`, linked with this reader (above).
+    #[cfg(not(test))]
+    // SAFETY: a relocation that writes nothing; no instruction.
+    unsafe {
+        core::arch::asm!(
+            ".reloc ., BFD_RELOC_NONE, __rawrt_sp_ctor",
+            options(nomem, nostack, preserves_flags)
+        );
+    }
     let sp = SP.load(Ordering::Relaxed);
     if sp.is_null() {
         return None;
@@ -24,6 +61,14 @@ pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
         let argv = sp.add(1) as *const *const u8;
         Some((argc, argv, argv.add(argc + 1)))
     }
+}
+
+/// The constructor that saves the initial stack pointer (`argv - 1`),
+/// run first of all by the constructor loop.
+#[cfg(not(test))]
+extern "C" fn save_sp(_argc: i32, argv: *mut *const u8, _envp: *mut *const u8) {
+    // SAFETY: argv is one word above argc on the initial stack.
+    SP.store(unsafe { argv.sub(1) } as *mut usize, Ordering::Relaxed);
 }
 
 /// Saves the initial stack pointer `sp` (argc, argv, the environment and
@@ -39,6 +84,8 @@ pub(crate) fn initial() -> Option<(usize, *const *const u8, *const *const u8)> {
 #[cfg_attr(all(not(test), feature = "cabi"), export_name = "rawrt_init")]
 #[cfg_attr(not(all(not(test), feature = "cabi")), export_name = "rawrt_init_rs")]
 pub unsafe extern "C" fn rawrt_init(sp: *const usize) {
+    // Stored here as well as by `save_sp`: a program linked with a script
+    // that does not place `.ctors.65535` still gets its arguments.
     SP.store(sp as *mut usize, Ordering::Relaxed);
     #[cfg(not(test))]
     // SAFETY: the caller passes the initial stack pointer.
@@ -55,34 +102,42 @@ extern "C" {
     static __preinit_array_end: [Ctor; 0];
     static __init_array_start: [Ctor; 0];
     static __init_array_end: [Ctor; 0];
-    static __fini_array_start: [Option<extern "C" fn()>; 0];
-    static __fini_array_end: [Option<extern "C" fn()>; 0];
+    static __fini_array_start: [extern "C" fn(); 0];
+    static __fini_array_end: [extern "C" fn(); 0];
 }
 
 /// A constructor, called with glibc's extra arguments (argc, argv, envp).
 #[cfg(not(test))]
 type Ctor = extern "C" fn(i32, *mut *const u8, *mut *const u8);
 
-/// Runs `.preinit_array` then `.init_array`, in order.
+/// Runs `.preinit_array` then `.init_array`, in order: one loop, which
+/// moves on to `.init_array` where `.preinit_array` ends (rawrt's
+/// linker.ld puts them end to end; other layouts work too).
 #[cfg(not(test))]
+#[inline(always)]
 unsafe fn run_constructors(argc: i32, argv: *mut *const u8, envp: *mut *const u8) {
     // SAFETY: the linker defines each start/end pair around an array of
     // function pointers (possibly empty).
     unsafe {
-        for (mut f, end) in [
-            (__preinit_array_start.as_ptr(), __preinit_array_end.as_ptr()),
-            (__init_array_start.as_ptr(), __init_array_end.as_ptr()),
-        ] {
-            while f < end {
-                (*f)(argc, argv, envp);
-                f = f.add(1);
+        let mut f = __preinit_array_start.as_ptr();
+        loop {
+            if f == __preinit_array_end.as_ptr() {
+                f = __init_array_start.as_ptr();
             }
+            if f >= __init_array_end.as_ptr() {
+                break;
+            }
+            (*f)(argc, argv, envp);
+            f = f.add(1);
         }
     }
 }
 
-/// Runs `.fini_array` in reverse order (called by `exit`).
+/// Runs `.fini_array` in reverse order (called by `exit`); `atexit`'s
+/// handlers run from its last entry (see `rt::exit`). Every entry is
+/// called, as the constructors are (and as glibc and musl do).
 #[cfg(not(test))]
+#[inline(always)]
 pub(crate) fn run_destructors() {
     // SAFETY: as for the constructors: the linker's array bounds.
     unsafe {
@@ -90,9 +145,7 @@ pub(crate) fn run_destructors() {
         let mut f = __fini_array_end.as_ptr();
         while f > start {
             f = f.sub(1);
-            if let Some(dtor) = *f {
-                dtor();
-            }
+            (*f)();
         }
     }
 }
@@ -100,21 +153,17 @@ pub(crate) fn run_destructors() {
 #[cfg(test)]
 pub(crate) fn run_destructors() {}
 
-#[cfg(all(not(test), feature = "entry"))]
-extern "C" {
-    fn main(argc: i32, argv: *mut *const u8, envp: *mut *const u8) -> i32;
-}
-
-/// Called by `_start` with the initial stack pointer; never returns.
-#[cfg(all(not(test), feature = "entry"))]
-#[no_mangle]
-unsafe extern "C" fn __rawrt_start(sp: *const usize) -> ! {
-    // SAFETY: `_start` passes the kernel's initial stack pointer, once;
-    // `main` is the program's C-ABI entry with the usual arguments.
-    unsafe {
-        rawrt_init(sp);
-        let argc = *sp;
-        let argv = sp.add(1) as *mut *const u8;
-        super::exit(main(argc as i32, argv, argv.add(argc + 1)))
-    }
-}
+// The process entry: `_start` (a weak symbol) and `__rawrt_start`, which
+// runs the constructors, `main` and `exit`, in `asm/<arch>.s` (assembly:
+// written in Rust, it saved registers and recomputed argc/argv/envp around
+// each call, about 40-60 bytes more in every program).
+#[cfg(all(not(test), feature = "entry", target_arch = "x86_64"))]
+core::arch::global_asm!(
+    include_str!("../../asm/x86_64.s"),
+    exit = sym super::exit::exit,
+    options(att_syntax)
+);
+#[cfg(all(not(test), feature = "entry", target_arch = "aarch64"))]
+core::arch::global_asm!(include_str!("../../asm/aarch64.s"), exit = sym super::exit::exit);
+#[cfg(all(not(test), feature = "entry", target_arch = "riscv64"))]
+core::arch::global_asm!(include_str!("../../asm/riscv64.s"), exit = sym super::exit::exit);

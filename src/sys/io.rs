@@ -52,7 +52,8 @@ pub fn write_all(fd: Fd, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         match write(fd, buf) {
             Ok(0) => return Err(Errno::EIO),
-            Ok(n) => buf = &buf[n.min(buf.len())..],
+            // SAFETY: write(2) reports at most `buf.len()` bytes written.
+            Ok(n) => buf = unsafe { buf.get_unchecked(n..) },
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
         }

@@ -1,6 +1,7 @@
 /*
  * Processes and the runtime: getpid, fork, waitpid, kill, pipe with read,
- * write and close, exit running atexit handlers, _exit not running them,
+ * write and close, exit running atexit handlers then destructors, _exit
+ * running neither,
  * abort, nanosleep and clock_gettime, getauxval, and errno through the
  * errno macro.
  */
@@ -14,6 +15,16 @@ static void say_first(void) {
 
 static void say_second(void) {
     write(pipe_w, "second;", 7);
+}
+
+/* Destructors run after the atexit handlers, unprioritised ones first.
+ * Only the children that set pipe_w write. */
+__attribute__((destructor)) static void say_dtor(void) {
+    if (pipe_w >= 0) write(pipe_w, ";dtor", 5);
+}
+
+__attribute__((destructor(200))) static void say_dtor200(void) {
+    if (pipe_w >= 0) write(pipe_w, ";dtor200", 8);
 }
 
 /* Reads what a child wrote into fds[0] until end of file. */
@@ -45,7 +56,8 @@ int main(void) {
     CHECK(read(-1, buf, 1) == -1 && errno == EBADF, "read(-1): EBADF");
     CHECK(__errno_location() == &errno, "errno is *__errno_location()");
 
-    /* exit runs atexit handlers, last registered first. */
+    /* exit runs atexit handlers, last registered first, then the
+     * destructors. */
     CHECK(pipe(fds) == 0, "another pipe");
     pid_t child = fork();
     if (child == 0) {
@@ -60,7 +72,8 @@ int main(void) {
     close(fds[0]);
     int status = wait_for(child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3, "a child's exit(3): waitpid sees status 3");
-    CHECK(n == 12 && memcmp(buf, "second;first", 12) == 0, "exit ran the atexit handlers, last registered first");
+    CHECK(n == 25 && memcmp(buf, "second;first;dtor;dtor200", 25) == 0,
+          "exit ran the atexit handlers, last registered first, then the destructors");
 
     CHECK(pipe(fds) == 0, "a third pipe");
     child = fork();
@@ -74,7 +87,7 @@ int main(void) {
     n = drain(fds[0], buf, sizeof buf);
     close(fds[0]);
     status = wait_for(child);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 4 && n == 0, "_exit(4) skips the atexit handlers");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 4 && n == 0, "_exit(4) skips the atexit handlers and destructors");
 
     child = fork();
     if (child == 0) abort();

@@ -64,6 +64,10 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::examples_output_and_status", examples::output_and_status),
     ("hosted::hello_release_size_and_elf", budget::hello_release_size_and_elf),
     ("hosted::hello_release_syscalls", budget::hello_release_syscalls),
+    (
+        "hosted::release_examples_end_with_their_segments",
+        budget::release_examples_end_with_their_segments,
+    ),
     ("hosted::c_program_size", budget::c_program_size),
     ("hosted::many_allocations_syscalls", budget::many_allocations_syscalls),
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
