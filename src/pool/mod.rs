@@ -55,12 +55,15 @@
 mod alloc_api;
 mod block_pool;
 mod chunk;
+mod debug;
 mod error;
 mod source;
 mod table;
 mod typed;
 
 pub use block_pool::{Pool, PoolInfo, DEFAULT_ALIGN};
+#[cfg(test)]
+pub(crate) use debug::{CANARIES, FILLS, VALGRIND};
 pub use error::PoolError;
 pub use source::ChunkSource;
 pub use typed::{PoolBox, TypedPool};
