@@ -276,7 +276,11 @@ impl Inner {
     /// The chunk and block index of a block pointer, validated. (Always
     /// inlined, as `alloc`.)
     #[inline]
-    pub(super) fn locate(&mut self, addr: usize, g: &Geometry) -> Result<(Chunk, usize), PoolError> {
+    pub(super) fn locate(
+        &mut self,
+        addr: usize,
+        g: &Geometry,
+    ) -> Result<(Chunk, usize), PoolError> {
         let chunk = match self.hint {
             Some(c) if addr >= c.addr() && addr < c.end(g) => c,
             _ => {
@@ -507,7 +511,9 @@ impl Pool {
         align: usize,
     ) -> Result<Pool, PoolError> {
         // SAFETY: forwarded contract.
-        unsafe { Pool::from_region_in_mode(region, region_size, block_size, align, debug::mode_now()) }
+        unsafe {
+            Pool::from_region_in_mode(region, region_size, block_size, align, debug::mode_now())
+        }
     }
 
     /// [`Pool::from_region`] in debugging mode `mode` (`super::debug`).

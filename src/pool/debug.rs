@@ -55,10 +55,12 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use super::block_pool::{Fail, Geometry, Inner, Pool};
 use super::chunk::{Chunk, STAGE_BYTES};
-use super::ChunkSource;
 use super::table::ChunkTable;
+use super::ChunkSource;
 use super::PoolError;
-use crate::heap::poison_layer::{canary, first_not, Damage, FREE_FILL, NEW_FILL, TAIL};
+use crate::heap::poison_layer::{
+    canary, first_not, init_canaries, Damage, FREE_FILL, NEW_FILL, TAIL,
+};
 use crate::heap::Poisoning;
 use crate::rt::valgrind::{self, Quiet};
 
@@ -150,6 +152,7 @@ fn dropped(d: &Dbg, area: *const u8, len: usize) {
 pub(super) fn new_chunk(mode: u8, chunk: Chunk, g: &Geometry) {
     let first = chunk.first_ptr();
     if mode & CANARIES != 0 {
+        init_canaries();
         for i in 0..chunk.nblocks() {
             let p = first.wrapping_add(i * g.block_size + g.head);
             // SAFETY: slot `i` lies in the new chunk, the pool's alone.

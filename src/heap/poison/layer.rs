@@ -85,6 +85,12 @@ pub(crate) fn canary(p: *const u8) -> usize {
     (p.addr() ^ secret::key_mask()).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x6361_6e61_7279_2121
 }
 
+/// Sets the process secret [`canary`] derives from, if it is not set yet
+/// (before the first canary is written).
+pub(crate) fn init_canaries() {
+    secret::init();
+}
+
 /// A word `i` words before `p`.
 ///
 /// # Safety
