@@ -230,6 +230,12 @@ impl Pool {
             _ => (core::ptr::null(), 0),
         };
         dropped(&inner.dbg, area, len);
+        if inner.dbg.mode & VALGRIND != 0 && !region {
+            // The chunks go back to their source whole, as it gave them.
+            for c in inner.chunks() {
+                valgrind::make_defined(c.first_ptr(), c.nblocks() * bs);
+            }
+        }
     }
 }
 

@@ -62,11 +62,11 @@ mod table;
 mod typed;
 
 pub use block_pool::{Pool, PoolInfo, DEFAULT_ALIGN};
-#[cfg(test)]
-pub(crate) use debug::{CANARIES, FILLS, VALGRIND};
 pub use error::PoolError;
 pub use source::ChunkSource;
 pub use typed::{PoolBox, TypedPool};
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_debug;
