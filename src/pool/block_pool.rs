@@ -12,6 +12,10 @@
 //!   `low_water` (the minimum of `capacity - in_use` right after an
 //!   allocation, `usize::MAX` before the first).
 //!
+//! - `dbg`: a debugging pool's mode and shelf (`super::debug`): while its
+//!   chunks are on the shelf, `table`, `partial` and `hint` above are
+//!   empty, so that its fast paths always miss.
+//!
 //! Outside the lock: `frees` (a wrapping count of frees, the futex word of
 //! [`Pool::alloc_wait`]) and `waiters` (threads about to sleep on it).
 //!
@@ -173,7 +177,9 @@ unsafe impl Send for Inner {}
 
 impl Inner {
     /// The state of a pool in `mode` (`super::debug`): a debugging pool's
-    /// chunks are shelved, so that its fast paths always miss.
+    /// chunks are shelved, so that its fast paths always miss. (One copy
+    /// for both constructors.)
+    #[inline(never)]
     fn new(table: ChunkTable, capacity: usize, max_blocks: usize, mode: u8) -> Inner {
         let partial = table.as_slice().first().copied();
         let mut inner = Inner {

@@ -76,6 +76,7 @@ pub(super) const TAIL_BYTES: usize = TAIL.len();
 /// The mode of a pool created now: the process's poisoning mode (fixing
 /// it, as the process heap's first allocation does) and whether Memcheck
 /// watches.
+#[inline(never)]
 pub(super) fn mode_now() -> u8 {
     let poison = match crate::heap::poisoning() {
         Poisoning::Off => 0,

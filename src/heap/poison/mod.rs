@@ -27,9 +27,10 @@
 //! off (the default) the hook is never installed and the fast paths are
 //! what they were.
 //!
-//! Region heaps and pools are not poisoned (yet): the layer is written
-//! over any heap ([`layer::Under`]) and tested over a region heap, but
-//! only the process heap installs it.
+//! Region heaps are not poisoned (yet): the layer is written over any
+//! heap ([`layer::Under`]) and tested over a region heap, but only the
+//! process heap installs it. Pools poison their blocks themselves
+//! (`pool::debug`), with this layer's canary, fills and reports.
 
 pub(crate) mod layer;
 mod zero;
