@@ -860,6 +860,9 @@ impl Pool {
 
     /// Bytes per block (the user's: a poisoned pool's canaries are not
     /// counted).
+    // `geometry.block_size` is the slot, which holds a poisoned block's
+    // canaries too: the user's size is `user`.
+    #[allow(clippy::misnamed_getters)]
     pub fn block_size(&self) -> usize {
         self.geometry.user
     }

@@ -168,8 +168,9 @@ fn geometry() {
     #[repr(C, align(4096))]
     struct Aligned([MaybeUninit<u8>; 65536]);
     static mut REGION: Aligned = Aligned([MaybeUninit::uninit(); 65536]);
+    let region = &raw mut REGION;
     // SAFETY: the region is the pool's alone.
-    let pool = Pool::from_static(unsafe { &mut (*(&raw mut REGION)).0 }, 64, 16).unwrap();
+    let pool = Pool::from_static(unsafe { &mut (*region).0 }, 64, 16).unwrap();
     let (cap, stride) = if poisoned() { (681, 96) } else { (1021, 64) };
     let i = pool.info();
     assert_eq!((i.block_size, i.capacity, i.free, i.chunks), (64, cap, cap, 1));
