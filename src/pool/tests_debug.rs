@@ -22,11 +22,11 @@ const MODES: [u8; 5] = [0, VALGRIND, CANARIES, CANARIES | FILLS, CANARIES | FILL
 const REGION: usize = if cfg!(miri) { 8192 } else { 64 * 1024 };
 
 /// A region of [`REGION`] bytes, 4096-aligned.
-fn region() -> Region {
+fn new_region() -> Region {
     Region::new(REGION, 4096)
 }
 
-/// A region pool of 64-byte blocks over a [`region`] in `mode`.
+/// A region pool of 64-byte blocks over a [`new_region`] in `mode`.
 fn region_pool(r: &Region, mode: u8) -> Pool {
     // SAFETY: the region outlives the pool (each test keeps it).
     unsafe { Pool::from_region_in_mode(r.ptr, REGION, 64, 16, mode) }.unwrap()
@@ -52,7 +52,7 @@ fn guarded(p: *const u8) -> bool {
 /// and after it is freed.
 fn geometry_and_canaries() {
     for mode in MODES {
-        let r = region();
+        let r = new_region();
         let pool = region_pool(&r, mode);
         let poisoned = mode & CANARIES != 0;
         let (cap, stride) = match (poisoned, cfg!(miri)) {
@@ -107,7 +107,7 @@ fn fills() {
 /// `check_integrity` names each damage as the abort would (`rawrt:
 /// Pool::check_integrity(): ...`) and returns false; repaired, true.
 fn check_reports_damage() {
-    let r = region();
+    let r = new_region();
     let pool = region_pool(&r, CANARIES | FILLS);
     let keep = pool.alloc().unwrap().as_ptr();
     let p = pool.alloc().unwrap().as_ptr();
@@ -179,7 +179,7 @@ fn check_follows_free_lists() {
 /// and changes nothing.
 fn bad_frees() {
     for mode in MODES {
-        let r = region();
+        let r = new_region();
         let pool = region_pool(&r, mode);
         let a = pool.alloc().unwrap().as_ptr();
         let b = pool.alloc().unwrap().as_ptr();
@@ -241,7 +241,7 @@ fn region_pool_small(r: &Region, mode: u8) -> Pool {
 fn model() {
     for mode in MODES {
         for region in [true, false] {
-            let r = region();
+            let r = new_region();
             let src = TestSource::leak();
             let pool = if region {
                 region_pool(&r, mode)
