@@ -279,8 +279,9 @@ impl Inner {
         Ok(chunk)
     }
 
-    /// The chunk and block index of a block pointer, validated. (Always
-    /// inlined, as `alloc`.)
+    /// The chunk and block index of a block pointer, validated. (The
+    /// debugging paths do not call it, nor `free`: a call more would have
+    /// the compiler outline them from the fast path.)
     #[inline]
     pub(super) fn locate(
         &mut self,
@@ -366,7 +367,7 @@ impl Inner {
     }
 
     /// A debugging pool's chunks go on the shelf: the fast path finds no
-    /// chunk (an allocation goes to `refill`, a free finds no block).
+    /// chunk (an allocation goes to `grow`, a free finds no block).
     fn shelve(&mut self) {
         if self.dbg.mode != 0 && !self.dbg.shelved {
             self.swap_shelf();
