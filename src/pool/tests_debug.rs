@@ -249,7 +249,7 @@ fn model() {
                 Pool::new_in_mode(64, 16, 0, src, mode).unwrap()
             };
             let mut rng = Rng::new(mode as u64 * 2 + region as u64);
-            let mut live: HashMap<usize, u8> = HashMap::new();
+            let mut live: HashMap<usize, (*mut u8, u8)> = HashMap::new();
             let steps = if cfg!(miri) { 150 } else { 5000 };
             for step in 0..steps {
                 if live.is_empty() || (live.len() < 400 && rng.chance(60)) {
@@ -259,11 +259,10 @@ fn model() {
                     }
                     // SAFETY: the block's own bytes.
                     unsafe { p.write_bytes(step as u8, 64) };
-                    assert!(live.insert(p as usize, step as u8).is_none());
+                    assert!(live.insert(p as usize, (p, step as u8)).is_none());
                 } else {
                     let k = *live.keys().nth(rng.below(live.len())).unwrap();
-                    let v = live.remove(&k).unwrap();
-                    let p = k as *mut u8;
+                    let (p, v) = live.remove(&k).unwrap();
                     assert!((0..64).all(|i| byte(p, i) == v));
                     // SAFETY: a live block.
                     unsafe { pool.free(p) }.unwrap();
@@ -299,7 +298,7 @@ fn threads_share_a_debugging_pool() {
             let pool = &pool;
             s.spawn(move || {
                 let mut rng = Rng::new(t as u64);
-                let mut mine: Vec<(usize, u8)> = Vec::new();
+                let mut mine: Vec<(*mut u8, u8)> = Vec::new();
                 for step in 0..steps {
                     if mine.len() < 100 && rng.chance(55) {
                         let p = pool.alloc().unwrap().as_ptr();
@@ -307,9 +306,8 @@ fn threads_share_a_debugging_pool() {
                         let v = (step as u8) ^ t;
                         // SAFETY: this thread's block.
                         unsafe { p.write_bytes(v, 40) };
-                        mine.push((p as usize, v));
+                        mine.push((p, v));
                     } else if let Some((p, v)) = mine.pop() {
-                        let p = p as *mut u8;
                         assert!((0..40).all(|i| byte(p, i) == v));
                         // SAFETY: this thread's block.
                         unsafe { pool.free(p) }.unwrap();
@@ -317,7 +315,7 @@ fn threads_share_a_debugging_pool() {
                 }
                 for (p, _) in mine {
                     // SAFETY: this thread's block.
-                    unsafe { pool.free(p as *mut u8) }.unwrap();
+                    unsafe { pool.free(p) }.unwrap();
                 }
             });
         }
