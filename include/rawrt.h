@@ -567,7 +567,9 @@ int RAWRT_N(mm_mallinfo)(struct RAWRT_N(mm_heap_s) *heap, struct RAWRT_N(mallinf
  * Pools of equal blocks, granules, pages. A pointer that is not a block of
  * the pool (or range of the allocator), or one freed twice, is reported on
  * stderr and aborts; so is a pool block written after it was freed (found
- * when the pool would hand it out) and a gran_free or mm_pgfree whose
+ * when the pool would hand it out), a damaged canary of a poisoned pool's
+ * block (found by rawrt_pool_free: "rawrt: rawrt_pool_free(): canary
+ * corrupted after block 0x...") and a gran_free or mm_pgfree whose
  * address or size is not exactly one allocation's.
  * ------------------------------------------------------------------------ */
 
@@ -585,6 +587,10 @@ void *rawrt_pool_calloc(rawrt_pool_t *pool); /* a zeroed block */
 void *rawrt_pool_alloc_wait(rawrt_pool_t *pool, const struct RAWRT_N(timespec) *timeout);
 void rawrt_pool_free(rawrt_pool_t *pool, void *block); /* NULL does nothing */
 void rawrt_pool_info(rawrt_pool_t *pool, rawrt_pool_info_t *info);
+/* Whether the pool is intact: its free lists and, when it is poisoned
+ * (RAWRT_HEAP_POISONING when it was created), every block's canaries and
+ * free blocks' fill; each fault is printed on stderr if print_errors. */
+bool rawrt_pool_check(rawrt_pool_t *pool, bool print_errors);
 /* f(block, ctx) for every block in use, in address order; f may allocate
  * and free blocks of the pool. */
 void rawrt_pool_for_each_used(rawrt_pool_t *pool, void (*f)(void *block, void *ctx), void *ctx);

@@ -10,6 +10,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::mem::tests::TESTS,
     crate::rt::itoa_tests::TESTS,
     crate::pool::tests::TESTS,
+    crate::pool::tests_debug::TESTS,
     crate::gran::tests::TESTS,
     crate::heap::class_tests::TESTS,
     crate::heap::decay_tests::TESTS,

@@ -6,6 +6,8 @@ use crate::gran::{Gran, GranInfo, PageInfo, PAGES};
 use crate::heap::ProcessHeap;
 use crate::pool::{Pool, PoolError, PoolInfo};
 use crate::rt::errno;
+use crate::rt::io::FdWriter;
+use crate::sys::STDERR;
 use core::ffi::c_void;
 use core::ptr::{null_mut, NonNull};
 
@@ -89,6 +91,14 @@ unsafe extern "C" fn rawrt_pool_free(pool: &Pool, p: *mut u8) {
 unsafe extern "C" fn rawrt_pool_info(pool: &Pool, out: *mut PoolInfo) {
     // SAFETY: C's contract: `out` is writable.
     unsafe { *out = pool.info() }
+}
+
+/// `rawrt_pool_check`: whether the pool is intact (its free lists; when
+/// poisoned, every block's canaries and free blocks' fill); each fault
+/// found is printed on stderr if `print_errors`.
+#[no_mangle]
+extern "C" fn rawrt_pool_check(pool: &Pool, print_errors: bool) -> bool {
+    FdWriter::with(STDERR, |w| pool.check_integrity_as(print_errors, w, "rawrt_pool_check"))
 }
 
 /// `rawrt_pool_for_each_used`: calls `f(block, ctx)` for every block in

@@ -139,6 +139,9 @@ pub use ext_lock::{ExtHeld, ExtLock, ExtLockFn};
 pub use heap::{Heap, HeapGuard};
 pub use info::HeapInfo;
 pub use os::{LinuxOs, Os};
+/// The poisoning layer's canary, fills and damage reports, which the
+/// pools' debugging (`pool::debug`) shares.
+pub(crate) use poison::layer as poison_layer;
 pub use poison::{
     poisoning, set_poisoning, set_poisoning_c, Poisoning, POISON_COMPREHENSIVE, POISON_LIGHT,
     POISON_OFF,

@@ -12,6 +12,10 @@
 //!   `low_water` (the minimum of `capacity - in_use` right after an
 //!   allocation, `usize::MAX` before the first).
 //!
+//! - `dbg`: a debugging pool's mode and shelf (`super::debug`): while its
+//!   chunks are on the shelf, `table`, `partial` and `hint` above are
+//!   empty, so that its fast paths always miss.
+//!
 //! Outside the lock: `frees` (a wrapping count of frees, the futex word of
 //! [`Pool::alloc_wait`]) and `waiters` (threads about to sleep on it).
 //!
@@ -29,6 +33,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
 use super::chunk::{header_bytes, words_for, Chunk};
+use super::debug::{self, Dbg};
 use super::table::ChunkTable;
 use super::{ChunkSource, PoolError};
 use crate::sync::Lock;
@@ -47,7 +52,9 @@ const MAX_CHUNK_BYTES: usize = 256 * 1024;
 /// The fixed shape of a pool's blocks.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Geometry {
-    /// Bytes per block: a multiple of `align`, at least a pointer.
+    /// Bytes per block as the chunks see it (a slot): a multiple of
+    /// `align`, at least a pointer; a poisoned pool's slot also holds the
+    /// block's canaries (`super::debug`).
     pub(super) block_size: usize,
     /// Alignment of every block: a power of two, at least a pointer's.
     pub(super) align: usize,
@@ -57,6 +64,10 @@ pub(super) struct Geometry {
     /// `block_size` as a divisor that the compiler knows is not zero (no
     /// division-by-zero panic path).
     pub(super) per: core::num::NonZeroUsize,
+    /// Bytes per block as the user sees it (`block_size` unless poisoned).
+    pub(super) user: usize,
+    /// Bytes of a slot before the user's block (0 unless poisoned).
+    pub(super) head: usize,
 }
 
 impl Geometry {
@@ -73,7 +84,32 @@ impl Geometry {
             .ok_or(PoolError::InvalidArgument)?;
         let shift = block_size.is_power_of_two().then(|| block_size.trailing_zeros());
         let per = core::num::NonZeroUsize::new(block_size).ok_or(PoolError::InvalidArgument)?;
-        Ok(Geometry { block_size, align, shift, per })
+        Ok(Geometry { block_size, align, shift, per, user: block_size, head: 0 })
+    }
+
+    /// The geometry for the pool's `mode` (`super::debug`): with canaries,
+    /// slots of a head (the free-list link and the head canary; the
+    /// alignment, at least 16 bytes), the user's block and the tail canary
+    /// (8 bytes), rounded up to the alignment.
+    fn for_mode(self, mode: u8) -> Result<Geometry, PoolError> {
+        if mode & debug::CANARIES == 0 {
+            return Ok(self);
+        }
+        self.poisoned()
+    }
+
+    /// [`for_mode`](Self::for_mode) with canaries.
+    #[cold]
+    #[inline(never)]
+    fn poisoned(self) -> Result<Geometry, PoolError> {
+        let head = self.align.max(16);
+        let slot = (head + self.user + debug::TAIL_BYTES)
+            .checked_next_multiple_of(self.align)
+            .filter(|&b| b <= isize::MAX as usize / 4)
+            .ok_or(PoolError::InvalidArgument)?;
+        let shift = slot.is_power_of_two().then(|| slot.trailing_zeros());
+        let per = core::num::NonZeroUsize::new(slot).ok_or(PoolError::InvalidArgument)?;
+        Ok(Geometry { block_size: slot, shift, per, head, ..self })
     }
 
     /// Address of block 0 for a chunk whose header is at `at` with
@@ -87,7 +123,10 @@ impl Geometry {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PoolInfo {
-    /// Bytes per block (the requested size rounded up to the alignment).
+    /// Bytes per block (the requested size rounded up to the alignment),
+    /// the bytes the user may use: a poisoned pool's canaries are not
+    /// counted (they take room of the chunks: a poisoned region pool holds
+    /// fewer blocks).
     pub block_size: usize,
     /// Alignment of every block.
     pub align: usize,
@@ -109,21 +148,23 @@ pub struct PoolInfo {
 }
 
 /// The state behind the lock.
-struct Inner {
+pub(super) struct Inner {
     table: ChunkTable,
     partial: Option<Chunk>,
     hint: Option<Chunk>,
     capacity: usize,
-    in_use: usize,
+    pub(super) in_use: usize,
     peak: usize,
     low_water: usize,
     max_blocks: usize,
     /// Target size of the next chunk.
     next_chunk_bytes: usize,
+    /// A debugging pool's mode and real state (`super::debug`).
+    pub(super) dbg: Dbg,
 }
 
 /// Why [`Inner::alloc`] gave no block.
-enum Fail {
+pub(super) enum Fail {
     /// Exhausted, or no memory for a chunk.
     Error(PoolError),
     /// The free list is damaged at this block (see `Chunk::alloc`).
@@ -135,9 +176,13 @@ enum Fail {
 unsafe impl Send for Inner {}
 
 impl Inner {
-    fn new(table: ChunkTable, capacity: usize, max_blocks: usize) -> Inner {
+    /// The state of a pool in `mode` (`super::debug`): a debugging pool's
+    /// chunks are shelved, so that its fast paths always miss. (One copy
+    /// for both constructors.)
+    #[inline(never)]
+    fn new(table: ChunkTable, capacity: usize, max_blocks: usize, mode: u8) -> Inner {
         let partial = table.as_slice().first().copied();
-        Inner {
+        let mut inner = Inner {
             table,
             partial,
             hint: None,
@@ -147,11 +192,17 @@ impl Inner {
             low_water: usize::MAX,
             max_blocks,
             next_chunk_bytes: FIRST_CHUNK_BYTES,
-        }
+            dbg: Dbg::new(mode),
+        };
+        inner.shelve();
+        inner
     }
 
-    #[inline]
-    fn alloc(
+    // Always inlined: with the debugging path's call site the compiler
+    // would otherwise outline it, a call more on the fast path (the same
+    // for `locate` and `free`).
+    #[inline(always)]
+    pub(super) fn alloc(
         &mut self,
         g: &Geometry,
         source: Option<&'static dyn ChunkSource>,
@@ -172,13 +223,18 @@ impl Inner {
     }
 
     /// Adds a chunk from the source and makes it the partial list (which
-    /// is empty when this is called).
+    /// is empty when this is called). A debugging pool, whose chunks are on
+    /// the shelf, always comes here: its allocation is made here, and the
+    /// caller takes its block from a staging chunk (`super::debug`).
     #[cold]
     fn grow(
         &mut self,
         g: &Geometry,
         source: Option<&'static dyn ChunkSource>,
     ) -> Result<Chunk, PoolError> {
+        if self.dbg.shelved() {
+            return self.alloc_staged(g, source);
+        }
         let source = source.ok_or(PoolError::Exhausted)?;
         // As many blocks as fit in the target size with the header and
         // bitmap (sized for the upper bound), but at least one.
@@ -208,6 +264,9 @@ impl Inner {
         // the header and bitmap fit in `first_off`, and block 0 at
         // `mem + first_off` is aligned with room for `nblocks` blocks.
         let chunk = unsafe { Chunk::init(mem, mem.add(first_off), nblocks, size) };
+        if self.dbg.mode != 0 {
+            debug::new_chunk(self.dbg.mode, chunk, g);
+        }
         if let Err(e) = self.table.insert(chunk, source) {
             // SAFETY: the chunk was just obtained and is referenced nowhere.
             unsafe { source.free_chunk(mem, size, g.align) };
@@ -220,9 +279,15 @@ impl Inner {
         Ok(chunk)
     }
 
-    /// The chunk and block index of a block pointer, validated.
+    /// The chunk and block index of a block pointer, validated. (The
+    /// debugging paths do not call it, nor `free`: a call more would have
+    /// the compiler outline them from the fast path.)
     #[inline]
-    fn locate(&mut self, addr: usize, g: &Geometry) -> Result<(Chunk, usize), PoolError> {
+    pub(super) fn locate(
+        &mut self,
+        addr: usize,
+        g: &Geometry,
+    ) -> Result<(Chunk, usize), PoolError> {
         let chunk = match self.hint {
             Some(c) if addr >= c.addr() && addr < c.end(g) => c,
             _ => {
@@ -238,7 +303,7 @@ impl Inner {
     }
 
     #[inline]
-    fn free(&mut self, addr: usize, g: &Geometry) -> Result<(), PoolError> {
+    pub(super) fn free(&mut self, addr: usize, g: &Geometry) -> Result<(), PoolError> {
         let (chunk, idx) = self.locate(addr, g)?;
         let was_full = chunk.is_full();
         chunk.free(idx, g)?;
@@ -253,14 +318,14 @@ impl Inner {
     fn info(&self, g: &Geometry) -> PoolInfo {
         let free = self.capacity - self.in_use;
         PoolInfo {
-            block_size: g.block_size,
+            block_size: g.user,
             align: g.align,
             capacity: self.capacity,
             in_use: self.in_use,
             free,
             low_water: self.low_water.min(free),
             peak_in_use: self.peak,
-            chunks: self.table.as_slice().len(),
+            chunks: self.chunks().len(),
             max_blocks: self.max_blocks,
         }
     }
@@ -274,7 +339,7 @@ impl Inner {
         mut word: usize,
     ) -> Option<(usize, usize, u64, *mut u8)> {
         loop {
-            let chunk = self.table.at_or_after(at)?;
+            let chunk = self.chunk_table().at_or_after(at)?;
             if chunk.addr() != at {
                 at = chunk.addr();
                 word = 0;
@@ -291,15 +356,95 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Swaps a debugging pool's chunk table, partial list and hint
+    /// between the fast path's fields and its shelf (`Dbg`).
+    fn swap_shelf(&mut self) {
+        core::mem::swap(&mut self.table, &mut self.dbg.table);
+        core::mem::swap(&mut self.partial, &mut self.dbg.partial);
+        core::mem::swap(&mut self.hint, &mut self.dbg.hint);
+        self.dbg.shelved = !self.dbg.shelved;
+    }
+
+    /// A debugging pool's chunks go on the shelf: the fast path finds no
+    /// chunk (an allocation goes to `grow`, a free finds no block).
+    fn shelve(&mut self) {
+        if self.dbg.mode != 0 && !self.dbg.shelved {
+            self.swap_shelf();
+        }
+    }
+
+    /// The chunks back in the fast path's fields.
+    pub(super) fn unshelve(&mut self) {
+        if self.dbg.shelved {
+            self.swap_shelf();
+        }
+    }
+
+    /// The state with every chunk in place (a debugging pool's taken off
+    /// the shelf until the guard drops).
+    pub(super) fn open(&mut self) -> Open<'_> {
+        self.unshelve();
+        Open(self)
+    }
+
+    /// After a debugging pool's free of a block of `chunk` (which was
+    /// full if `was_full`): the partial list and the count, as
+    /// [`Inner::free`] keeps them.
+    pub(super) fn took_back(&mut self, chunk: Chunk, was_full: bool) {
+        if was_full {
+            chunk.set_next_partial(self.partial);
+            self.partial = Some(chunk);
+        }
+        self.in_use -= 1;
+    }
+
+    /// The chunk table, wherever it is.
+    pub(super) fn chunk_table(&self) -> &ChunkTable {
+        if self.dbg.shelved {
+            &self.dbg.table
+        } else {
+            &self.table
+        }
+    }
+
+    /// The chunks in address order, wherever they are.
+    pub(super) fn chunks(&self) -> &[Chunk] {
+        self.chunk_table().as_slice()
+    }
+}
+
+/// [`Inner::open`]'s guard: shelves a debugging pool's chunks again.
+pub(super) struct Open<'a>(&'a mut Inner);
+
+impl core::ops::Deref for Open<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        self.0
+    }
+}
+
+impl core::ops::DerefMut for Open<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.0
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.shelve();
+    }
+}
+
 /// A pool of fixed-size blocks, backed by a caller's region (fixed
 /// capacity) or by a [`ChunkSource`] (growing, optionally capped).
 ///
 /// All operations take `&self` and lock the pool. A `Pool` holds no
 /// pointers into itself and may be moved; blocks stay where they are.
 pub struct Pool {
-    inner: Lock<Inner>,
-    geometry: Geometry,
-    source: Option<&'static dyn ChunkSource>,
+    pub(super) inner: Lock<Inner>,
+    pub(super) geometry: Geometry,
+    pub(super) source: Option<&'static dyn ChunkSource>,
     /// The `Pool` object itself lives in memory from `source`
     /// ([`Pool::create`]).
     in_source: bool,
@@ -329,9 +474,25 @@ impl Pool {
         max_blocks: usize,
         source: &'static dyn ChunkSource,
     ) -> Result<Pool, PoolError> {
-        let geometry = Geometry::new(block_size, align)?;
+        Pool::new_in_mode(block_size, align, max_blocks, source, debug::mode_now())
+    }
+
+    /// [`Pool::new`] in debugging mode `mode` (`super::debug`).
+    pub(crate) fn new_in_mode(
+        block_size: usize,
+        align: usize,
+        max_blocks: usize,
+        source: &'static dyn ChunkSource,
+        mode: u8,
+    ) -> Result<Pool, PoolError> {
+        let geometry = Geometry::new(block_size, align)?.for_mode(mode)?;
+        let inner = Inner::new(ChunkTable::new(), 0, max_blocks, mode);
+        if mode != 0 {
+            // Chunks are made inaccessible to Memcheck as they are added.
+            debug::created(&inner.dbg, core::ptr::null(), 0);
+        }
         Ok(Pool {
-            inner: Lock::new(Inner::new(ChunkTable::new(), 0, max_blocks)),
+            inner: Lock::new(inner),
             geometry,
             source: Some(source),
             in_source: false,
@@ -356,7 +517,24 @@ impl Pool {
         block_size: usize,
         align: usize,
     ) -> Result<Pool, PoolError> {
-        let g = Geometry::new(block_size, align)?;
+        // SAFETY: forwarded contract.
+        unsafe {
+            Pool::from_region_in_mode(region, region_size, block_size, align, debug::mode_now())
+        }
+    }
+
+    /// [`Pool::from_region`] in debugging mode `mode` (`super::debug`).
+    ///
+    /// # Safety
+    /// As for [`Pool::from_region`].
+    pub(crate) unsafe fn from_region_in_mode(
+        region: *mut u8,
+        region_size: usize,
+        block_size: usize,
+        align: usize,
+        mode: u8,
+    ) -> Result<Pool, PoolError> {
+        let g = Geometry::new(block_size, align)?.for_mode(mode)?;
         if region.is_null() {
             return Err(PoolError::InvalidArgument);
         }
@@ -390,8 +568,13 @@ impl Pool {
         // room for `nblocks` blocks before `end`.
         let chunk =
             unsafe { Chunk::init(region.with_addr(at), region.with_addr(first), nblocks, 0) };
+        let inner = Inner::new(ChunkTable::single(chunk), nblocks, nblocks, mode);
+        if mode != 0 {
+            debug::new_chunk(mode, chunk, &g);
+            debug::created(&inner.dbg, chunk.first_ptr(), nblocks * g.block_size);
+        }
         Ok(Pool {
-            inner: Lock::new(Inner::new(ChunkTable::single(chunk), nblocks, nblocks)),
+            inner: Lock::new(inner),
             geometry: g,
             source: None,
             in_source: false,
@@ -521,8 +704,8 @@ impl Pool {
     /// [`Pool::alloc_zeroed`], with `func` naming the caller in a report.
     pub(crate) fn alloc_zeroed_as(&self, func: &'static str) -> Result<NonNull<u8>, PoolError> {
         let p = self.alloc_as(func)?;
-        // SAFETY: the block is ours and `block_size` bytes long.
-        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, self.geometry.block_size) };
+        // SAFETY: the block is ours and `user` bytes long.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, self.geometry.user) };
         Ok(p)
     }
 
@@ -535,7 +718,43 @@ impl Pool {
     /// If `ptr` is a block in use, nothing may use it afterwards.
     #[inline]
     pub unsafe fn free(&self, ptr: *mut u8) -> Result<(), PoolError> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.free_fast(ptr) } {
+            Ok(()) => Ok(()),
+            // SAFETY: forwarded contract.
+            Err(e) => unsafe { self.free_failed(e, ptr, "Pool::free") },
+        }
+    }
+
+    /// The fast path's free: `Err(NotInPool)` for every block of a
+    /// debugging pool (its chunks are on the shelf, `super::debug`).
+    ///
+    /// # Safety
+    /// As for `free`.
+    #[inline]
+    unsafe fn free_fast(&self, ptr: *mut u8) -> Result<(), PoolError> {
         self.inner.lock().free(ptr as usize, &self.geometry)?;
+        self.freed();
+        Ok(())
+    }
+
+    /// [`free_fast`](Self::free_fast) failed: its error, or (a debugging
+    /// pool, where it always fails) the debugging path's free.
+    ///
+    /// # Safety
+    /// As for `free`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_failed(
+        &self,
+        e: PoolError,
+        ptr: *mut u8,
+        func: &'static str,
+    ) -> Result<(), PoolError> {
+        if e != PoolError::NotInPool {
+            return Err(e);
+        }
+        self.inner.lock().free_debug(ptr as usize, &self.geometry, func)?;
         self.freed();
         Ok(())
     }
@@ -551,8 +770,8 @@ impl Pool {
             return;
         }
         // SAFETY: forwarded contract; misuse is detected with certainty.
-        if let Err(e) = unsafe { self.free(ptr) } {
-            crate::rt::fatal(func, e.message(), ptr as usize)
+        if let Err(e) = unsafe { self.free_fast(ptr) } {
+            free_failed_or_abort(func, e.message(), ptr, self)
         }
     }
 
@@ -625,7 +844,9 @@ impl Pool {
     /// the error [`Pool::free`] would return.
     pub fn check(&self, ptr: *const u8) -> Result<(), PoolError> {
         let mut g = self.inner.lock();
-        let (chunk, idx) = g.locate(ptr as usize, &self.geometry)?;
+        let mut g = g.open();
+        let slot = (ptr as usize).wrapping_sub(self.geometry.head);
+        let (chunk, idx) = g.locate(slot, &self.geometry)?;
         if chunk.is_used(idx) {
             Ok(())
         } else {
@@ -638,9 +859,13 @@ impl Pool {
         self.inner.lock().info(&self.geometry)
     }
 
-    /// Bytes per block.
+    /// Bytes per block (the user's: a poisoned pool's canaries are not
+    /// counted).
+    // `geometry.block_size` is the slot, which holds a poisoned block's
+    // canaries too: the user's size is `user`.
+    #[allow(clippy::misnamed_getters)]
     pub fn block_size(&self) -> usize {
-        self.geometry.block_size
+        self.geometry.user
     }
 
     /// Alignment of every block.
@@ -662,7 +887,7 @@ impl Pool {
     /// given). Each block in use throughout the walk is visited exactly
     /// once; a block allocated or freed during the walk may or may not be.
     pub fn for_each_used(&self, mut f: impl FnMut(NonNull<u8>)) {
-        let bs = self.geometry.block_size;
+        let (bs, head) = (self.geometry.block_size, self.geometry.head);
         let (mut at, mut word) = (0usize, 0usize);
         loop {
             let Some((chunk_at, w, mut bits, first)) = self.inner.lock().next_used_word(at, word)
@@ -673,7 +898,7 @@ impl Pool {
                 let idx = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 // SAFETY: a set bit is a block inside the chunk, not at 0.
-                f(unsafe { NonNull::new_unchecked(first.add(idx * bs)) });
+                f(unsafe { NonNull::new_unchecked(first.add(idx * bs + head)) });
             }
             (at, word) = (chunk_at, w + 1);
         }
@@ -683,6 +908,25 @@ impl Pool {
     pub fn in_use(&self) -> usize {
         self.inner.lock().in_use
     }
+}
+
+/// [`Pool::free_fast`] failed in [`Pool::free_or_abort`]: the report and
+/// abort, or nothing more for a debugging pool's block, freed. (The error
+/// comes as its message, and the pool last, so that the fast path's
+/// instructions stay what they were before debugging pools.)
+#[cold]
+#[inline(never)]
+fn free_failed_or_abort(func: &'static str, what: &'static str, ptr: *mut u8, pool: &Pool) {
+    let mut e = PoolError::NotInPool;
+    if what == e.message() {
+        // SAFETY: `free_or_abort`'s contract.
+        match unsafe { pool.free_failed(e, ptr, func) } {
+            Ok(()) => return,
+            Err(e2) => e = e2,
+        }
+        crate::rt::fatal(func, e.message(), ptr as usize)
+    }
+    crate::rt::fatal(func, what, ptr as usize)
 }
 
 /// `CLOCK_MONOTONIC` now (which cannot fail with a valid clock id).
@@ -706,6 +950,9 @@ impl Drop for Pool {
     /// Returns every chunk (and the chunk table) to the source; a region
     /// pool gives nothing back.
     fn drop(&mut self) {
+        if self.inner.get_mut().dbg.mode != 0 {
+            self.dropping();
+        }
         let Some(source) = self.source else { return };
         let align = self.geometry.align;
         let inner = self.inner.get_mut();

@@ -61,6 +61,9 @@ pub(super) const fn header_bytes(nwords: usize) -> usize {
     size_of::<ChunkHeader>() + nwords * 8
 }
 
+/// Bytes of a staging chunk ([`Chunk::staged`]).
+pub(super) const STAGE_BYTES: usize = header_bytes(1);
+
 /// Words of bitmap for `nblocks` blocks.
 pub(super) const fn words_for(nblocks: usize) -> usize {
     nblocks.div_ceil(WORD_BITS)
@@ -105,6 +108,27 @@ impl Chunk {
         }
         // SAFETY: `at` is non-null (valid for writes).
         Chunk(unsafe { NonNull::new_unchecked(header) })
+    }
+
+    /// A staging chunk at `at` (`STAGE_BYTES`, 8-aligned): one block at
+    /// `block`, free (the next allocation hands it out) or, with `live`,
+    /// in use among two blocks (the next free of block 0 takes it back and
+    /// leaves the chunk neither full nor empty). A debugging pool's fast
+    /// path takes or gives back its block there (`super::debug`).
+    ///
+    /// # Safety
+    /// `at` is valid for writes of `STAGE_BYTES` bytes; `block` for
+    /// writes of a word; both the calling pool's.
+    pub(super) unsafe fn staged(at: *mut u8, block: *mut u8, live: bool) -> Chunk {
+        // SAFETY: forwarded contract (the header and a one-word bitmap).
+        let c = unsafe { Chunk::init(at, block, 1 + live as usize, 0) };
+        if live {
+            let h = c.h_mut();
+            (h.bump, h.used) = (1, 1);
+            // SAFETY: the bitmap's word 0.
+            unsafe { *c.bitmap() = 1 };
+        }
+        c
     }
 
     #[inline(always)]
@@ -271,6 +295,28 @@ impl Chunk {
     #[inline]
     pub(super) fn is_used(&self, idx: usize) -> bool {
         self.word(idx / WORD_BITS) & (1u64 << (idx % WORD_BITS)) != 0
+    }
+
+    /// Checks the free list: every link names a block below `bump` whose
+    /// bit is clear, and the list holds `bump - used` blocks (so each free
+    /// block once). `Some` names the block whose link is wrong (or the
+    /// last one, or block 0's address for a bad head, when the count is).
+    pub(super) fn check_free_list(&self, g: &Geometry) -> Option<usize> {
+        let h = self.h();
+        let want = h.bump.checked_sub(h.used)?;
+        let block = |i: usize| h.first.wrapping_add(i * g.block_size);
+        let (mut at, mut n, mut last) = (h.free_head, 0, h.first.addr());
+        while at != NONE {
+            if at >= h.bump || self.is_used(at) || n == want {
+                return Some(last);
+            }
+            last = block(at).addr();
+            // SAFETY: a free block below `bump` holds its link in its
+            // first (aligned) word.
+            at = unsafe { block(at).cast::<usize>().read() };
+            n += 1;
+        }
+        (n != want).then_some(last)
     }
 
     /// Takes back block `idx` (`< nblocks`); `DoubleFree` if it is not in

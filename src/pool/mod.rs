@@ -20,6 +20,14 @@
 //! futex word that every free bumps, until another thread frees a block or
 //! a timeout passes ([`PoolError::TimedOut`], `ETIMEDOUT`).
 //!
+//! A pool created while heap poisoning is on (`RAWRT_HEAP_POISONING`,
+//! [`crate::heap::set_poisoning`]) or under Valgrind's Memcheck is a
+//! debugging pool for its life: canaries around every block, checked on
+//! free; fills of new and freed blocks, checked before reuse
+//! (comprehensive); announcements to Memcheck. [`Pool::check_integrity`]
+//! checks a pool whole in every mode. Pools that are not debugging run
+//! the fast paths they ran before (see `debug`).
+//!
 //! [`TypedPool<T>`] stores values and hands out [`PoolBox`]es that drop
 //! the value and free the block; `&Pool` implements
 //! `allocator_api2::alloc::Allocator` for layouts that fit a block.
@@ -48,13 +56,15 @@
 //! ```
 //!
 //! Files: `chunk` (chunk layout, bitmap, free list), `table`
-//! (sorted chunk table), `block_pool` ([`Pool`]), `typed`
+//! (sorted chunk table), `block_pool` ([`Pool`]), `debug` (debugging
+//! pools: poisoning and Memcheck), `typed`
 //! ([`TypedPool`], [`PoolBox`]), `alloc_api` (the `Allocator` impl),
 //! `source` ([`ChunkSource`]), `error` ([`PoolError`]).
 
 mod alloc_api;
 mod block_pool;
 mod chunk;
+mod debug;
 mod error;
 mod source;
 mod table;
@@ -67,3 +77,5 @@ pub use typed::{PoolBox, TypedPool};
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_debug;

@@ -52,7 +52,7 @@ impl Drop for Region {
 
 /// A chunk source over std's allocator that counts what is outstanding and
 /// can be told to refuse requests after a number of them.
-struct TestSource {
+pub(super) struct TestSource {
     live: AtomicUsize,
     bytes: AtomicUsize,
     calls: AtomicUsize,
@@ -61,7 +61,7 @@ struct TestSource {
 
 impl TestSource {
     /// A leaked source (pools need `&'static`).
-    fn leak() -> &'static TestSource {
+    pub(super) fn leak() -> &'static TestSource {
         Box::leak(Box::new(TestSource {
             live: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
@@ -70,11 +70,11 @@ impl TestSource {
         }))
     }
 
-    fn live(&self) -> usize {
+    pub(super) fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
     }
 
-    fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         self.bytes.load(Ordering::SeqCst)
     }
 

@@ -92,6 +92,14 @@ pub fn make_noaccess(p: *const u8, len: usize) {
     }
 }
 
+/// Marks `len` bytes at `p` accessible and defined (memory an allocator
+/// made inaccessible goes back to its owner).
+pub fn make_defined(p: *const u8, len: usize) {
+    if running() {
+        request(MAKE_MEM_DEFINED, p.addr(), len, 0, 0);
+    }
+}
+
 /// Memory pools: an allocator over memory it was handed (a region, a
 /// mapping) announces its area as a pool named by `pool` (any address
 /// unique to it), then each block it hands out and takes back; Memcheck

@@ -79,9 +79,16 @@ fn head_for(align: usize) -> usize {
     }
 }
 
-/// The head canary of the user block at `p`.
-fn canary(p: *const u8) -> usize {
+/// The head canary of the user block at `p` (also the pools' head
+/// canary, `pool::debug`).
+pub(crate) fn canary(p: *const u8) -> usize {
     (p.addr() ^ secret::key_mask()).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x6361_6e61_7279_2121
+}
+
+/// Sets the process secret [`canary`] derives from, if it is not set yet
+/// (before the first canary is written).
+pub(crate) fn init_canaries() {
+    secret::init();
 }
 
 /// A word `i` words before `p`.
@@ -127,7 +134,7 @@ struct Found {
 ///
 /// # Safety
 /// The bytes are readable.
-unsafe fn first_not(p: *const u8, n: usize, b: u8) -> Option<usize> {
+pub(crate) unsafe fn first_not(p: *const u8, n: usize, b: u8) -> Option<usize> {
     // SAFETY: the caller's contract.
     let s = unsafe { core::slice::from_raw_parts(p, n) };
     s.iter().position(|&x| x != b)

@@ -37,10 +37,12 @@
 //! layer's quarantine: the compact core poisons its blocks itself,
 //! ESP-IDF's way (`compact/poison.rs`: canaries, fills verified when a
 //! block is handed out again and by the check), reporting with the same
-//! lines ([`layer::Damage`]). Pools, and heaps of the main core a Rust
-//! program makes over its own region (`Heap::from_raw`), are not poisoned
-//! (yet): the layer is written over any heap ([`layer::Under`]) and
-//! tested over a region heap, but only the process heap installs it.
+//! lines ([`layer::Damage`]). Pools poison their blocks themselves
+//! (`pool::debug`), with this layer's canary, fills and reports. Heaps of
+//! the main core a Rust program makes over its own region
+//! (`Heap::from_raw`) are not poisoned (yet): the layer is written over
+//! any heap ([`layer::Under`]) and tested over a region heap, but only the
+//! process heap installs it.
 
 pub(crate) mod layer;
 mod zero;

@@ -99,6 +99,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
         "hosted::memcheck_understands_region_allocators",
         valgrind::memcheck_understands_region_allocators,
     ),
+    ("hosted::memcheck_understands_pools", valgrind::memcheck_understands_pools),
     ("hosted::assembly_examples_x86_64", asm_examples::assembly_examples_x86_64),
     ("hosted::prefixed_library_defines_no_c_name", coexist::prefixed_library_defines_no_c_name),
     (
