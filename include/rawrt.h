@@ -837,7 +837,10 @@ void rawrt_free_at(void *p, const char *file, uint32_t line);
  * always 0 in a program with its own _start that has not called rawrt_init. */
 unsigned long RAWRT_N(getauxval)(unsigned long type);
 int *RAWRT_N(__errno_location)(void);
-/* exit runs atexit handlers (last registered first), then .fini_array. */
+/* exit runs atexit handlers (last registered first), then .fini_array.
+ * atexit: 0, or -1 with errno ENOMEM (32 handlers registered) or ENOSYS
+ * (the program was linked without rawrt's linker.ld by a linker that left
+ * the handlers' destructor out of .fini_array: lld without a script). */
 RAWRT_NORETURN void RAWRT_N(exit)(int status);
 RAWRT_NORETURN void RAWRT_N(_exit)(int status);
 int RAWRT_N(atexit)(void (*handler)(void));

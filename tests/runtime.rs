@@ -34,7 +34,8 @@ use rawrt::sys::{signal, Errno};
 
 static PREINIT_SAW_ARGC: AtomicUsize = AtomicUsize::new(0);
 /// `rt::args().count()` as the preinit constructor saw it: the saved stack
-/// pointer (`.init_array.00000`, placed first by linker.ld) is there first.
+/// pointer (`.ctors.65535`'s constructor, placed first by linker.ld) is
+/// there first.
 static PREINIT_SAW_ARGS: AtomicUsize = AtomicUsize::new(usize::MAX);
 static INIT_ORDER: AtomicUsize = AtomicUsize::new(0);
 

@@ -37,7 +37,9 @@ extern "C" fn _exit(status: i32) -> ! {
 }
 
 c_name! {
-/// C `atexit`: 0, or -1 with `ENOMEM` when the table is full.
+/// C `atexit`: 0, or -1 with `ENOMEM` when the table is full (`ENOSYS`
+/// when the program was linked without its handlers' destructor in
+/// `.fini_array`).
 extern "C" fn atexit(f: extern "C" fn()) -> i32 {
     match rt::atexit(f) {
         Ok(()) => 0,

@@ -21,10 +21,14 @@ static LEN: AtomicUsize = AtomicUsize::new(0);
 // nor the loop, and `exit` tests nothing for it. The section is named for
 // GNU ld's own layout (`.dtors`: unprioritised, after the program's own
 // entries, which come before librawrt.a on a C link line) but not one that
-// GNU ld keeps for its name; lld keeps `.dtors*` sections for their name
-// unless they are SHF_LINK_ORDER ("o"), which it keeps with the section
-// they are linked to: an empty anchor that only this entry refers to.
-// rawrt's linker.ld puts it last.
+// GNU ld places in `.fini_array`; lld keeps `.dtors*` sections for their
+// name unless they are SHF_LINK_ORDER ("o"), which it keeps with the
+// section they are linked to: an empty anchor that only this entry refers
+// to. rawrt's linker.ld puts it last. (GNU ld's own layout keeps `.dtors`
+// by name, so there programs carry it whether they call `atexit` or not.)
+// A layout that leaves it out of `.fini_array` (lld without a script) makes
+// `atexit` fail with `ENOSYS` instead of registering handlers that would
+// never run.
 #[cfg(not(test))]
 core::arch::global_asm!(
     ".pushsection .text.rawrt_atexit_anchor,\"ax\",%progbits",
@@ -41,19 +45,23 @@ core::arch::global_asm!(
 );
 
 /// Registers `f` to run at [`exit`], after every handler registered later.
-/// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered. (A
-/// handler registered by one thread while another is already in `exit`
-/// may not run.)
+/// Fails with `ENOMEM` once [`ATEXIT_MAX`] handlers are registered, and
+/// with `ENOSYS` in a program whose linker left the handlers' destructor
+/// out of `.fini_array` (lld without rawrt's linker.ld: `exit` would never
+/// run them). (A handler registered by one thread while another is
+/// already in `exit` may not run.)
 pub fn atexit(f: extern "C" fn()) -> Result<(), Errno> {
-    // The destructor that runs the handlers, linked with this function
-    // (see `__rawrt_atexit_dtor` above).
+    // The destructor that runs the handlers, linked with this function by
+    // this reference (see `__rawrt_atexit_dtor` above), and placed where
+    // `exit` runs it.
     #[cfg(not(test))]
-    // SAFETY: a relocation that writes nothing; no instruction.
-    unsafe {
-        core::arch::asm!(
-            ".reloc ., BFD_RELOC_NONE, __rawrt_atexit_dtor",
-            options(nomem, nostack, preserves_flags)
-        );
+    {
+        extern "C" {
+            static __rawrt_atexit_dtor: u8;
+        }
+        if !super::start::in_fini_array(core::ptr::addr_of!(__rawrt_atexit_dtor)) {
+            return Err(Errno::ENOSYS);
+        }
     }
     let mut n = LEN.load(Ordering::Acquire);
     loop {

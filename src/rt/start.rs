@@ -17,11 +17,14 @@ static SP: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
 // R_*_NONE relocation (an instruction-free `.reloc`, one per inlined copy),
 // and nothing else does. Pay for the saved stack pointer only when
 // something reads it. The constructor's section is named for GNU ld's own
-// layout (`.ctors.65535`: the first of `.init_array`, priority 0) but not
-// one that GNU ld keeps for its name; lld keeps `.ctors*` sections for
-// their name unless they are SHF_LINK_ORDER ("o"), which it keeps with the
-// section they are linked to: an empty anchor that only the constructor
-// refers to. rawrt's linker.ld runs it before `.preinit_array`. (Where
+// layout (`.ctors.65535`: the first of `.init_array`, priority 0; that
+// layout keeps `.ctors.*` by name, so there every program carries it);
+// lld keeps `.ctors*` sections for their name unless they are
+// SHF_LINK_ORDER ("o"), which it keeps with the section they are linked
+// to: an empty anchor that only the constructor refers to. rawrt's
+// linker.ld runs it before `.preinit_array`; lld without a script leaves
+// it out (`args`, `env` and `getauxval` then find nothing, though `main`
+// still gets argc and argv: README). (Where
 // rawrt runs inside a glibc program, the C library's start-up passes argv
 // to constructors as well.)
 #[cfg(not(test))]
@@ -152,6 +155,17 @@ pub(crate) fn run_destructors() {
 
 #[cfg(test)]
 pub(crate) fn run_destructors() {}
+
+/// Whether `entry` lies in the `.fini_array` that [`run_destructors`]
+/// runs: whether the linker placed it there (rawrt's linker.ld and GNU
+/// ld's own layout do; lld without a script does not).
+#[cfg(not(test))]
+pub(crate) fn in_fini_array(entry: *const u8) -> bool {
+    // SAFETY: only the addresses of the linker's array bounds are taken.
+    let (start, end) =
+        unsafe { (__fini_array_start.as_ptr().addr(), __fini_array_end.as_ptr().addr()) };
+    (start..end).contains(&entry.addr())
+}
 
 // The process entry: `_start` (a weak symbol) and `__rawrt_start`, which
 // runs the constructors, `main` and `exit`, in `asm/<arch>.s` (assembly:

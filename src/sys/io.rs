@@ -46,19 +46,29 @@ pub unsafe fn write_raw(fd: Fd, buf: *const u8, n: usize) -> Result<usize, Errno
 }
 
 /// Writes all of `buf`: loops over short writes and retries on `EINTR`.
-/// A write that returns 0 gives `EIO` rather than looping for ever.
+/// A write that returns 0 gives `EIO` rather than looping for ever; one
+/// that reports at least what was left (more can only be a tracer's
+/// injected result) ends the loop.
 #[inline(never)]
-pub fn write_all(fd: Fd, mut buf: &[u8]) -> Result<(), Errno> {
-    while !buf.is_empty() {
-        match write(fd, buf) {
+pub fn write_all(fd: Fd, buf: &[u8]) -> Result<(), Errno> {
+    let (mut at, mut left) = (buf.as_ptr(), buf.len());
+    if left == 0 {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: `[at, at + left)` is the part of `buf` not written yet.
+        match unsafe { write_raw(fd, at, left) } {
             Ok(0) => return Err(Errno::EIO),
-            // SAFETY: write(2) reports at most `buf.len()` bytes written.
-            Ok(n) => buf = unsafe { buf.get_unchecked(n..) },
+            Ok(n) if n >= left => return Ok(()),
+            Ok(n) => {
+                // SAFETY: `n < left`: still within `buf`.
+                at = unsafe { at.add(n) };
+                left -= n;
+            }
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }
 
 /// `writev(2)`.

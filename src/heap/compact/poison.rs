@@ -339,18 +339,21 @@ impl<F: Format> Compact<F> {
     }
 
     /// Poisoned resize of the user block at `p` (damage reported under
-    /// `func`, aborting): a smaller size in place (the tail moved), else a
-    /// new block, the bytes copied, the old one freed.
+    /// `func`, aborting): a smaller size in place (the tail moved) unless
+    /// `announce` is given, else a new block, announced by `announce` (to
+    /// Memcheck, before the bytes are copied into it: they keep what
+    /// Memcheck knew of them), the bytes copied, the old one freed.
     pub(super) fn realloc_poisoned(
         &mut self,
         p: usize,
         size: usize,
         align: usize,
         full: bool,
+        announce: Option<&dyn Fn(*mut u8)>,
         func: &'static str,
     ) -> Result<usize, HeapError> {
         let (_, n) = self.found(p, func)?;
-        if size <= n && p % align == 0 {
+        if size <= n && p % align == 0 && announce.is_none() {
             // SAFETY: the live block holds `n + HDR` bytes from `p`.
             unsafe {
                 let m = self.rd(p - Self::HH);
@@ -362,6 +365,9 @@ impl<F: Format> Compact<F> {
         }
         let np =
             self.alloc_poisoned(size, align, false, full, func).ok_or(HeapError::OutOfMemory)?;
+        if let Some(announce) = announce {
+            announce(self.ptr(np));
+        }
         // SAFETY: two distinct live blocks of at least the copied length.
         unsafe { core::ptr::copy_nonoverlapping(self.ptr(p), self.ptr(np), n.min(size)) };
         self.free_poisoned(p, full, func)?;
@@ -474,6 +480,11 @@ impl<F: Format> CompactHeap<F> {
         let p = h.g.alloc_poisoned(size, align, zero, self.poison == 2, func)?;
         let p = h.g.ptr(p);
         valgrind::pool_alloc(Self::pool(&h.g), p, size);
+        if zero {
+            // The announcement made the block undefined; its bytes are the
+            // zeros written before it.
+            valgrind::make_defined(p, size);
+        }
         NonNull::new(p)
     }
 
@@ -500,11 +511,15 @@ impl<F: Format> CompactHeap<F> {
     ) -> Result<NonNull<u8>, HeapError> {
         let mut h = self.hold_quietly(func);
         let a = p.as_ptr().addr();
-        let q = h.g.realloc_poisoned(a, size, align, self.poison == 2, func)?;
-        if q != a {
-            let pool = Self::pool(&h.g);
+        let pool = Self::pool(&h.g);
+        // Under Memcheck the block always moves (as the plain heap's does):
+        // the new one announced before the bytes are copied in, the old one
+        // taken back after.
+        let announce = |q: *mut u8| valgrind::pool_alloc(pool, q, size);
+        let memcheck = valgrind::running().then_some(&announce as &dyn Fn(*mut u8));
+        let q = h.g.realloc_poisoned(a, size, align, self.poison == 2, memcheck, func)?;
+        if q != a && memcheck.is_some() {
             valgrind::pool_free(pool, p.as_ptr());
-            valgrind::pool_alloc(pool, h.g.ptr(q), size);
         }
         NonNull::new(h.g.ptr(q)).ok_or(HeapError::OutOfMemory)
     }

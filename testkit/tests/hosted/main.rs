@@ -7,6 +7,7 @@
 //! directories under rawrt's `target/`.
 
 mod asm_examples;
+mod atexit;
 mod budget;
 mod clib;
 mod cmalloc;
@@ -73,6 +74,7 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
     ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
     ("hosted::malloc_c_program", cmalloc::malloc_c_program),
+    ("hosted::atexit_in_each_linker_layout", atexit::atexit_in_each_layout),
     ("hosted::allocation_paths_have_no_panic", nopanic::allocation_paths_have_no_panic),
     ("hosted::header_matches_the_library", header::header_matches_the_library),
     (
