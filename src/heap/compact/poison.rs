@@ -223,9 +223,10 @@ impl<F: Format> Compact<F> {
     /// its canaries checked.
     fn find(&self, p: usize) -> Result<(usize, usize), Fault> {
         let invalid = Fault::Heap(HeapError::InvalidPointer);
-        if p % F::GRAIN != 0 || self.area_of(p.wrapping_sub(Self::HH)).is_none() {
+        let Some(area) = self.area_of(p.wrapping_sub(Self::HH)).filter(|_| p % F::GRAIN == 0)
+        else {
             return Err(invalid);
-        }
+        };
         // What the core says of the block a plain head would make.
         let plain = |d: Damage| match self.used_block(p - Self::HH) {
             Ok(_) | Err(HeapError::Corrupted(_)) => Fault::Canary(d),
@@ -234,6 +235,12 @@ impl<F: Format> Compact<F> {
         // SAFETY: `[p - HH, p)` lies in an area (checked above).
         let (m, c) = unsafe { (self.rd(p - Self::HH), self.rd(p - F::HDR)) };
         if c != self.canary(p) {
+            if c == self.freed_mark(p) {
+                // The mark `free_poisoned` left (whatever the core says of
+                // the block a plain head would make: with an alignment
+                // head, no block starts there).
+                return Err(Fault::Heap(HeapError::DoubleFree));
+            }
             return Err(plain(Damage::Head));
         }
         let Some((n, h)) = Self::meta(m) else { return Err(plain(Damage::Head)) };
@@ -259,12 +266,12 @@ impl<F: Format> Compact<F> {
             }
             Err(e @ HeapError::Corrupted(_)) => {
                 // The next header is damaged: an overflow the tail canary
-                // names better, if the tail lies in the area.
+                // names better, if the tail lies in the block's own area.
                 let end = p.checked_add(n + F::HDR).ok_or(Fault::Heap(e))?;
-                match self.area_of(end - 1) {
-                    Some(_) if !tail_ok() => Err(Fault::Canary(Damage::Tail)),
-                    _ => Err(Fault::Heap(e)),
+                if end <= area.sent && !tail_ok() {
+                    return Err(Fault::Canary(Damage::Tail));
                 }
+                Err(Fault::Heap(e))
             }
             Err(e) => Err(Fault::Heap(e)),
         }

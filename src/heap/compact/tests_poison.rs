@@ -182,6 +182,18 @@ fn misuse_is_refused() {
         assert_eq!(free(h, c.wrapping_add(F::GRAIN)), Err(HeapError::InvalidPointer));
         assert_eq!(free(h, c.wrapping_add(1)), Err(HeapError::InvalidPointer));
         assert!(!h.check_addr(c.wrapping_add(F::GRAIN)));
+        // A block with an alignment head: no core block starts at its
+        // plain head, and its second free is still a double free (light:
+        // the freed mark; comprehensive fills the mark over, and the
+        // second free is an invalid pointer).
+        let d = h.allocate(100, 256, false, "memalign").expect("aligned").as_ptr();
+        free(h, d).unwrap();
+        let want = if mode == Poisoning::Light {
+            HeapError::DoubleFree
+        } else {
+            HeapError::InvalidPointer
+        };
+        assert_eq!(free(h, d), Err(want), "{mode:?}");
         assert_eq!(check(h), (true, String::new()));
     }
     for mode in MODES {
