@@ -23,6 +23,9 @@
 if [ "${1-}" = -flavor ]; then real=rust-lld; else real=cc; fi
 "$real" "$@" || exit
 
+# Only `-o FILE` and `-T FILE` as separate arguments are recognised (as
+# rustc and build.rs pass them); other spellings (`-Wl,-T,...`,
+# `--script=`, `-oFILE`, response files) leave the program as linked.
 out=
 script=
 prev=
