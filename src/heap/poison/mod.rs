@@ -45,10 +45,13 @@
 //! process heap installs it.
 
 pub(crate) mod layer;
+mod region;
 mod zero;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_region;
 
 use core::fmt::Write;
 use core::ptr::NonNull;
@@ -297,7 +300,9 @@ impl<S: Source> Under for Heap<S> {
 
     fn usable(&self, q: *const u8) -> Result<usize, HeapError> {
         // SAFETY: the heap validates `q` before it reads any word of it.
-        unsafe { self.usable_size(q) }
+        // (The core's own answer: `Heap::usable_size` of a poisoned
+        // region heap asks the layer.)
+        unsafe { self.lock().usable_size(q) }
     }
 
     fn walk(&self, f: &mut dyn FnMut(*mut u8, usize)) {
