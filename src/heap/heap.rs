@@ -285,8 +285,8 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if let Some(l) = self.layer() {
-            return self.poisoned_alloc(l, size, align, zero, func);
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
         }
         let ext = self.ext_hold();
         let mut g = self.raw.lock();
@@ -313,8 +313,8 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if let Some(l) = self.layer() {
-            return self.poisoned_alloc(l, size, align, zero, func);
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
         }
         let p = self.allocate_locked(None, size, align, zero, func);
         if p.is_none() {
@@ -361,8 +361,8 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if let Some(l) = self.layer() {
-            return self.poisoned_alloc(l, size, align, zero, func);
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
         }
         let p = if self.mode == PLAIN {
             self.allocate_locked(None, size, align, zero, func)
@@ -432,9 +432,9 @@ impl<S: Source> Heap<S> {
     /// checks as far as possible.
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
-        if let Some(l) = self.layer() {
+        if self.poisoned() {
             // SAFETY: forwarded contract.
-            return unsafe { self.poisoned_free(l, ptr) };
+            return unsafe { self.poisoned_free(ptr) };
         }
         // SAFETY: forwarded contract.
         unsafe { self.dealloc_locked(None, ptr.as_ptr().addr(), 0) }
@@ -470,9 +470,9 @@ impl<S: Source> Heap<S> {
         c: &mut ThreadCache,
         ptr: NonNull<u8>,
     ) -> Result<(), HeapError> {
-        if let Some(l) = self.layer() {
+        if self.poisoned() {
             // SAFETY: forwarded contract.
-            return unsafe { self.poisoned_free(l, ptr) };
+            return unsafe { self.poisoned_free(ptr) };
         }
         let p = ptr.as_ptr().addr();
         if self.mode == PLAIN {
@@ -537,9 +537,9 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        if let Some(l) = self.layer() {
+        if self.poisoned() {
             // SAFETY: forwarded contract.
-            return unsafe { self.poisoned_realloc(l, ptr, new_size, align, func) };
+            return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
         }
         // SAFETY: forwarded contract.
         let r = unsafe { self.realloc_with(None, ptr, new_size, align, func) };
@@ -562,9 +562,9 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        if let Some(l) = self.layer() {
+        if self.poisoned() {
             // SAFETY: forwarded contract.
-            return unsafe { self.poisoned_realloc(l, ptr, new_size, align, func) };
+            return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
         }
         // SAFETY: forwarded contract.
         let r = unsafe { self.realloc_with(Some(c), ptr, new_size, align, func) };

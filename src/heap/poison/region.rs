@@ -34,19 +34,30 @@ impl<S: Source> Heap<S> {
         unsafe { l.as_ref() }
     }
 
+    /// Whether the heap was made poisoned: for a region heap a test of a
+    /// word in memory and a branch (the layer is loaded again off the
+    /// fast path, so that no register holds it); for the process heap's
+    /// source, false at compile time.
+    #[inline(always)]
+    pub(in crate::heap) fn poisoned(&self) -> bool {
+        S::EXTERNAL_LOCK && !self.poison.load(Relaxed).is_null()
+    }
+
     /// An allocation through the layer (the failed-allocation callback
     /// called if it fails).
     #[cold]
     #[inline(never)]
     pub(in crate::heap) fn poisoned_alloc(
         &self,
-        l: &Layer,
         size: usize,
         align: usize,
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        let p = l.alloc(self, size, align, zero, func);
+        let p = match self.layer() {
+            Some(l) => l.alloc(self, size, align, zero, func),
+            None => self.allocate_locked(None, size, align, zero, func),
+        };
         if p.is_none() {
             self.failed(size, align, func);
         }
@@ -59,13 +70,13 @@ impl<S: Source> Heap<S> {
     /// As for [`Heap::dealloc`].
     #[cold]
     #[inline(never)]
-    pub(in crate::heap) unsafe fn poisoned_free(
-        &self,
-        l: &Layer,
-        p: NonNull<u8>,
-    ) -> Result<(), HeapError> {
-        // SAFETY: forwarded contract.
-        unsafe { l.free(self, p, "free") }
+    pub(in crate::heap) unsafe fn poisoned_free(&self, p: NonNull<u8>) -> Result<(), HeapError> {
+        match self.layer() {
+            // SAFETY: forwarded contract.
+            Some(l) => unsafe { l.free(self, p, "free") },
+            // SAFETY: forwarded contract.
+            None => unsafe { self.dealloc_locked(None, p.as_ptr().addr(), 0) },
+        }
     }
 
     /// A resize through the layer (always a new block; the callback
@@ -77,14 +88,17 @@ impl<S: Source> Heap<S> {
     #[inline(never)]
     pub(in crate::heap) unsafe fn poisoned_realloc(
         &self,
-        l: &Layer,
         p: NonNull<u8>,
         new_size: usize,
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
-        // SAFETY: forwarded contract.
-        let r = unsafe { l.realloc(self, p, new_size, align, func) };
+        let r = match self.layer() {
+            // SAFETY: forwarded contract.
+            Some(l) => unsafe { l.realloc(self, p, new_size, align, func) },
+            // SAFETY: forwarded contract.
+            None => unsafe { self.realloc_with(None, p, new_size, align, func) },
+        };
         if r == Err(HeapError::OutOfMemory) {
             self.failed(new_size, align, func);
         }
