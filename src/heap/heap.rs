@@ -625,6 +625,17 @@ impl<S: Source> Heap<S> {
             return unsafe { l.usable(self, ptr.cast_mut()) };
         }
         // SAFETY: forwarded contract.
+        unsafe { self.usable_size_core(ptr) }
+    }
+
+    /// The core's usable size of the block at `ptr` (for a poisoned heap,
+    /// of its outer block: the layer's question).
+    ///
+    /// # Safety
+    /// As for [`usable_size`](Self::usable_size).
+    #[inline(never)]
+    pub(super) unsafe fn usable_size_core(&self, ptr: *const u8) -> Result<usize, HeapError> {
+        // SAFETY: forwarded contract.
         unsafe { self.lock().usable_size(ptr) }
     }
 

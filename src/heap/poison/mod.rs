@@ -40,9 +40,9 @@
 //! lines ([`layer::Damage`]). Pools poison their blocks themselves
 //! (`pool::debug`), with this layer's canary, fills and reports. Heaps of
 //! the main core a Rust program makes over its own region
-//! (`Heap::from_raw`) are not poisoned (yet): the layer is written over
-//! any heap ([`layer::Under`]) and tested over a region heap, but only the
-//! process heap installs it.
+//! (`Heap::from_raw`, `new_in`, `init_in_place`) while the mode is on
+//! are poisoned for their life by this layer ([`layer::Under`] is written
+//! over any heap), its state at the start of the region (`region.rs`).
 
 pub(crate) mod layer;
 mod region;
@@ -302,7 +302,7 @@ impl<S: Source> Under for Heap<S> {
         // SAFETY: the heap validates `q` before it reads any word of it.
         // (The core's own answer: `Heap::usable_size` of a poisoned
         // region heap asks the layer.)
-        unsafe { self.lock().usable_size(q) }
+        unsafe { self.usable_size_core(q) }
     }
 
     fn walk(&self, f: &mut dyn FnMut(*mut u8, usize)) {

@@ -7,7 +7,11 @@
 //! test is made only by heaps whose source has
 //! [`EXTERNAL_LOCK`](Source::EXTERNAL_LOCK) (the region's), so that the
 //! process heap's code is unchanged; for a region heap it costs a load
-//! and a branch.
+//! and a branch (and a test). The layer's lock is taken before the
+//! heap's (and its external lock, `ext_lock.rs`): a program that holds a
+//! poisoned heap's external lock across its calls to the heap from
+//! several threads can deadlock (one thread in the layer waiting for the
+//! external lock, its holder waiting for the layer).
 
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;

@@ -147,8 +147,9 @@ fn region_misuse_is_refused() {
 }
 
 /// Off: no layer, and the same blocks at the same offsets as a plain
-/// heap over an identical region; a region too small for the layer's
-/// state gives a poisoned heap in which every allocation fails.
+/// heap over an identical region; the layer's state is 8,232 bytes, and
+/// a region too small for it gives a poisoned heap in which every
+/// allocation fails.
 fn region_off_is_the_plain_heap() {
     let len = 64 << 10;
     let (a, b) = (leak_region(len), leak_region(len));
@@ -168,6 +169,9 @@ fn region_off_is_the_plain_heap() {
         unsafe { assert_eq!(off.usable_size(p.as_ptr()), plain.usable_size(q.as_ptr())) };
     }
     assert_eq!(off.info().total_allocated_bytes, plain.info().total_allocated_bytes);
+    // The layer's state (README: 8,232 bytes), which a poisoned heap
+    // takes from the start of its region.
+    assert_eq!(core::mem::size_of::<super::layer::Layer>(), 8232);
     let small = leak_region(4096);
     // SAFETY: a leaked region, ours forever.
     let tiny = unsafe { Heap::from_raw_poisoned(small.as_mut_ptr(), 4096, Poisoning::Light) };
