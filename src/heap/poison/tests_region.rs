@@ -7,7 +7,7 @@
 
 use core::ptr::NonNull;
 
-use super::layer::{FREE_FILL, NEW_FILL, QUARANTINE_BLOCKS, TAIL};
+use super::layer::{FREE_FILL, NEW_FILL, TAIL};
 use super::Poisoning;
 use crate::heap::tests_model::leak_region;
 use crate::heap::{Heap, HeapError, RegionSource};
@@ -228,7 +228,7 @@ fn region_free_aborts_on_damage() {
         let a = p.as_ptr().addr();
         dies_with(
             || {
-                for _ in 0..QUARANTINE_BLOCKS {
+                for _ in 0..super::layer::QUARANTINE_BLOCKS {
                     let q = alloc(h, 16);
                     let _ = free(h, q);
                 }
