@@ -27,6 +27,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::tests_cache::TESTS,
     crate::heap::tests_remote::TESTS,
     crate::heap::poison_tests::TESTS,
+    crate::heap::poison_region_tests::TESTS,
     crate::heap::compact_tests::TESTS,
     crate::heap::compact_poison_tests::TESTS,
 ];

@@ -701,7 +701,17 @@ impl Arenas {
     #[cold]
     #[inline(never)]
     unsafe fn free_announced(o: &ProcHeap, p: usize) -> Result<(), HeapError> {
-        let _quiet = valgrind::Quiet::after_free(core::ptr::without_provenance(p));
+        // Announced only when it is a live block of this heap: one of a
+        // heap registered over its own memory (which `heap_caps_free`
+        // offers the process heap first) is announced by that heap, and
+        // a bad pointer or a double free is reported below.
+        let q = core::ptr::without_provenance(p);
+        let ours = {
+            let _quiet = valgrind::Quiet::new();
+            // SAFETY: the heap validates `q` before it reads any word of it.
+            unsafe { o.usable_size_core(q) }.is_ok()
+        };
+        let _quiet = if ours { valgrind::Quiet::after_free(q) } else { valgrind::Quiet::new() };
         // SAFETY: forwarded contract.
         unsafe { o.dealloc_locked(None, p, 0) }
     }

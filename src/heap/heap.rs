@@ -18,6 +18,7 @@ use super::block::{Mem, ALIGN};
 use super::error::HeapError;
 use super::ext_lock::ExtLock;
 use super::info::HeapInfo;
+use super::poison::layer::Layer;
 use super::raw::{FailedAllocFn, RawHeap};
 use super::source::{RegionSource, Source};
 use super::tcache::{self, Bounds, ThreadCache};
@@ -66,6 +67,11 @@ pub struct Heap<S: Source> {
     /// The source's root pointer (see [`Mem`]), published with the tag.
     #[cfg(miri)]
     root: core::sync::atomic::AtomicPtr<u8>,
+    /// The poisoning layer of a region heap made while poisoning was on
+    /// (at the start of its region, see `poison/region.rs`); null for
+    /// every other heap. Read only by heaps whose source has
+    /// [`EXTERNAL_LOCK`](Source::EXTERNAL_LOCK) (not the process heap's).
+    pub(in crate::heap) poison: AtomicPtr<Layer>,
 }
 
 /// An atomic word alone on its cache line (128 bytes: two lines, for
@@ -159,6 +165,7 @@ impl<S: Source> Heap<S> {
             published: AtomicUsize::new(0),
             #[cfg(miri)]
             root: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+            poison: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 
@@ -278,6 +285,9 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
+        }
         let ext = self.ext_hold();
         let mut g = self.raw.lock();
         g.set_op(func);
@@ -303,6 +313,9 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
+        }
         let p = self.allocate_locked(None, size, align, zero, func);
         if p.is_none() {
             self.failed(size, align, func);
@@ -348,6 +361,9 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
+        if self.poisoned() {
+            return self.poisoned_alloc(size, align, zero, func);
+        }
         let p = if self.mode == PLAIN {
             self.allocate_locked(None, size, align, zero, func)
         } else if align > ALIGN {
@@ -416,6 +432,10 @@ impl<S: Source> Heap<S> {
     /// checks as far as possible.
     #[inline(always)]
     pub unsafe fn dealloc(&self, ptr: NonNull<u8>) -> Result<(), HeapError> {
+        if self.poisoned() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.poisoned_free(ptr) };
+        }
         // SAFETY: forwarded contract.
         unsafe { self.dealloc_locked(None, ptr.as_ptr().addr(), 0) }
     }
@@ -450,6 +470,10 @@ impl<S: Source> Heap<S> {
         c: &mut ThreadCache,
         ptr: NonNull<u8>,
     ) -> Result<(), HeapError> {
+        if self.poisoned() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.poisoned_free(ptr) };
+        }
         let p = ptr.as_ptr().addr();
         if self.mode == PLAIN {
             // SAFETY: forwarded contract.
@@ -513,6 +537,10 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
+        if self.poisoned() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
+        }
         // SAFETY: forwarded contract.
         let r = unsafe { self.realloc_with(None, ptr, new_size, align, func) };
         if r == Err(HeapError::OutOfMemory) {
@@ -534,6 +562,10 @@ impl<S: Source> Heap<S> {
         align: usize,
         func: &'static str,
     ) -> Result<NonNull<u8>, HeapError> {
+        if self.poisoned() {
+            // SAFETY: forwarded contract.
+            return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
+        }
         // SAFETY: forwarded contract.
         let r = unsafe { self.realloc_with(Some(c), ptr, new_size, align, func) };
         if r == Err(HeapError::OutOfMemory) {
@@ -588,6 +620,21 @@ impl<S: Source> Heap<S> {
     /// `ptr` should be a block of this heap; others are rejected as by
     /// [`dealloc`](Self::dealloc).
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Result<usize, HeapError> {
+        if let Some(l) = self.layer() {
+            // SAFETY: forwarded contract.
+            return unsafe { l.usable(self, ptr.cast_mut()) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.usable_size_core(ptr) }
+    }
+
+    /// The core's usable size of the block at `ptr` (for a poisoned heap,
+    /// of its outer block: the layer's question).
+    ///
+    /// # Safety
+    /// As for [`usable_size`](Self::usable_size).
+    #[inline(never)]
+    pub(super) unsafe fn usable_size_core(&self, ptr: *const u8) -> Result<usize, HeapError> {
         // SAFETY: forwarded contract.
         unsafe { self.lock().usable_size(ptr) }
     }
@@ -602,7 +649,11 @@ impl<S: Source> Heap<S> {
     /// Checks every invariant, printing violations to `out` if asked. `out` must not
     /// allocate from this heap.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
-        self.lock().check(print_errors, out)
+        let ok = self.lock().check(print_errors, out);
+        match self.layer() {
+            Some(l) => ok & l.check(self, print_errors, out, "check"),
+            None => ok,
+        }
     }
 
     /// [`check`](Self::check), with cache `c` checked too.
@@ -615,7 +666,12 @@ impl<S: Source> Heap<S> {
         let mut g = self.lock_with(Some(&mut *c));
         let ok = g.check(print_errors, out);
         let cache_ok = self.mode == PLAIN || tcache::check(&g, c, print_errors, out);
-        ok && cache_ok
+        drop(g);
+        let layer_ok = match self.layer() {
+            Some(l) => l.check(self, print_errors, out, "check"),
+            None => true,
+        };
+        ok && cache_ok && layer_ok
     }
 
     /// Whether `ptr` lies in this heap and the heap is intact.
@@ -735,7 +791,24 @@ impl Heap<RegionSource> {
     /// # Safety
     /// The region must be valid for reads and writes and used by nothing
     /// else for as long as the heap is used.
+    ///
+    /// While heap poisoning is on (`RAWRT_HEAP_POISONING`, see
+    /// [`poisoning`](crate::heap::poisoning); making the heap fixes the
+    /// mode), the heap is poisoned for its life as the process heap is:
+    /// its layer's state (about 8 KiB) takes the start of the region; a
+    /// region too small for it gives a heap in which every allocation
+    /// fails.
     pub unsafe fn from_raw(ptr: *mut u8, len: usize) -> Self {
+        let mode = super::poison::for_new_heap();
+        // SAFETY: forwarded contract.
+        unsafe { Self::from_raw_poisoned(ptr, len, mode) }
+    }
+
+    /// [`from_raw`](Self::from_raw) without poisoning.
+    ///
+    /// # Safety
+    /// As for `from_raw`.
+    pub(in crate::heap) unsafe fn from_raw_plain(ptr: *mut u8, len: usize) -> Self {
         // SAFETY: forwarded contract.
         let mut raw = RawHeap::new(unsafe { RegionSource::new(ptr, len) });
         raw.set_trim_threshold(usize::MAX); // a region cannot be given back

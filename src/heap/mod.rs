@@ -106,6 +106,8 @@ pub(crate) use decay::tests as decay_tests;
 #[cfg(test)]
 pub(crate) use poison::tests as poison_tests;
 #[cfg(test)]
+pub(crate) use poison::tests_region as poison_region_tests;
+#[cfg(test)]
 pub(crate) use trace::record_tests as trace_tests;
 #[cfg(test)]
 pub(crate) use trace::threads_tests as trace_threads_tests;

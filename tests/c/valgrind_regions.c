@@ -2,7 +2,9 @@
  * rawrt's allocators over memory handed to them, under Valgrind's Memcheck
  * (testkit/tests/hosted/valgrind.rs): `valgrind_regions KIND MODE`, KIND one
  * of "gran" (gran_initialize over a static region) and "multi-heap"
- * (multi_heap_register over a static region: a compact heap). MODE "bad": a read
+ * (multi_heap_register over a static region: a compact heap) and "spiram"
+ * (heap_caps_malloc(n, MALLOC_CAP_SPIRAM): the SPIRAM heap rawrt maps
+ * itself, which under Memcheck is a compact heap too). MODE "bad": a read
  * after free 8 bytes into a block ("100 bytes"), a write one byte past a
  * block ("50 bytes"), a block lost ("200 bytes"), a branch on an
  * uninitialised byte of a fresh block; the addresses go to stdout
@@ -22,14 +24,19 @@ static volatile int sink;
 static _Alignas(4096) unsigned char region[64 * 1024];
 static GRAN_HANDLE gran;
 static multi_heap_handle_t heap;
+static int spiram;
 
 /* A block of n bytes. */
 static void *get(size_t n) {
+    if (spiram)
+        return heap_caps_malloc(n, MALLOC_CAP_SPIRAM);
     return heap ? multi_heap_malloc(heap, n) : gran_alloc(gran, n);
 }
 
 static void put(void *p, size_t n) {
-    if (heap)
+    if (spiram)
+        heap_caps_free(p);
+    else if (heap)
         multi_heap_free(heap, p);
     else
         gran_free(gran, p, n);
@@ -46,7 +53,7 @@ static __attribute__((noinline)) void use200(int keep) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        out("usage: valgrind_regions gran|multi-heap bad|good\n");
+        out("usage: valgrind_regions gran|multi-heap|spiram bad|good\n");
         return 2;
     }
     int bad = argv[2][0] == 'b';
@@ -54,7 +61,9 @@ int main(int argc, char **argv) {
         gran = gran_initialize(region, sizeof region, 6, 6); /* 64-byte granules */
     else if (streq(argv[1], "multi-heap"))
         heap = multi_heap_register(region, sizeof region);
-    if (!gran && !heap)
+    else if (streq(argv[1], "spiram"))
+        spiram = 1;
+    if (!gran && !heap && !spiram)
         return 3;
     /* Granule 0 is the allocator's own "heap" pointer (Memcheck would
      * call a block there reachable): held by the program throughout. */

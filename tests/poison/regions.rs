@@ -79,6 +79,7 @@ pub fn run(m: Poisoning) -> i32 {
         ("poison_regions::checks_find_damage", checks_find_damage),
         ("poison_regions::caps_heaps_are_poisoned", caps_heaps_are_poisoned),
         ("poison_regions::spiram_and_exec_heaps_are_poisoned", rawrt_kinds_are_poisoned),
+        ("poison_regions::rust_region_heaps_are_poisoned", rust_region_heaps_are_poisoned),
         ("poison_regions::intact_heaps_pass_every_check", intact_heaps_pass),
     ])
 }
@@ -479,6 +480,75 @@ fn rawrt_kinds_are_poisoned() {
         aborts(f, "free(): canary corrupted after block");
     } else {
         survives(f);
+    }
+}
+
+/// A heap of the main core a Rust program makes over its own region
+/// (`Heap::from_raw`) takes the mode: poisoned, a block's usable size is
+/// the size asked for, a one-byte overflow is reported by `free` and by
+/// the check, and (comprehensive) a write after free at offset 8 by the
+/// check; off, the overflow lands in the block's slack unnoticed.
+fn rust_region_heaps_are_poisoned() {
+    fn make() -> &'static heap::Heap<heap::RegionSource> {
+        let len = 256 << 10;
+        let p = mm::mmap_anonymous(len).expect("mmap");
+        // SAFETY: a fresh mapping, given to the heap for the process's
+        // life; the heap is leaked with it.
+        let h = unsafe { heap::Heap::from_raw(p, len) };
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(h))
+    }
+    let h = make();
+    let p = h.allocate(30, 16, false, "malloc").expect("alloc").as_ptr();
+    // SAFETY: a live block.
+    let n = unsafe { h.usable_size(p) }.expect("usable");
+    assert_eq!(n, if poisoned() { 30 } else { 40 });
+    let o = child(|| {
+        let h = make();
+        let p = announce(h.allocate(30, 16, false, "malloc").expect("alloc").as_ptr());
+        poke(p, 30, 0);
+        let mut s = String::new();
+        rawrt::println!("{}", h.check(true, &mut s));
+        rawrt::print!("{s}");
+        0
+    });
+    let out = o.stdout();
+    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap();
+    if poisoned() {
+        let report = format!("rawrt: check(): canary corrupted after block {addr}");
+        assert_eq!(out, format!("addr {addr}\nfalse\n{report}\n"));
+    } else {
+        assert_eq!(out, format!("addr {addr}\ntrue\n"));
+    }
+    let f = || {
+        let h = make();
+        let p = announce(h.allocate(30, 16, false, "malloc").expect("alloc").as_ptr());
+        poke(p, 30, 0);
+        // SAFETY: the block is live (overflowed on purpose).
+        unsafe { h.free_or_abort(p, "free") };
+    };
+    if poisoned() {
+        aborts(f, "free(): canary corrupted after block");
+    } else {
+        survives(f);
+    }
+    let o = child(|| {
+        let h = make();
+        let p = announce(h.allocate(200, 16, false, "malloc").expect("alloc").as_ptr());
+        // SAFETY: a live block.
+        unsafe { h.free_or_abort(p, "free") };
+        poke(p, 8, 1);
+        let mut s = String::new();
+        rawrt::println!("{}", h.check(true, &mut s));
+        rawrt::print!("{s}");
+        0
+    });
+    let out = o.stdout();
+    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap();
+    if comprehensive() {
+        let report = format!("rawrt: check(): write after free at offset 8 of block {addr}");
+        assert_eq!(out, format!("addr {addr}\nfalse\n{report}\n"));
+    } else {
+        assert_eq!(out, format!("addr {addr}\ntrue\n"));
     }
 }
 

@@ -206,11 +206,14 @@ pub unsafe fn register(
     let p = core::ptr::with_exposed_provenance_mut::<u8>(start);
     // SAFETY: the caller's contract: the region is the heap's.
     // (Memory rawrt maps itself gets the main core, unless heaps are
-    // poisoned: then the compact core, which poisons region heaps.)
+    // poisoned or the program runs under Memcheck: then the compact core,
+    // which poisons region heaps and announces their blocks to Memcheck.)
     let heap = unsafe {
         match kind {
             Kind::Region => RegionRef::init_in_place(p, end - start),
-            _ if crate::heap::poison::for_new_heap() != crate::heap::Poisoning::Off => {
+            _ if crate::heap::poison::for_new_heap() != crate::heap::Poisoning::Off
+                || crate::rt::valgrind::running() =>
+            {
                 RegionRef::init_in_place(p, end - start)
             }
             _ => RegionHeap::init_in_place(p, end - start).map(RegionRef::Main),

@@ -273,9 +273,9 @@ impl Layer {
 
     /// `size` bytes aligned to `align`, zeroed if `zero`, between canaries;
     /// filled with [`NEW_FILL`] in comprehensive mode unless `zero`.
-    pub fn alloc(
+    pub fn alloc<U: Under + ?Sized>(
         &self,
-        u: &dyn Under,
+        u: &U,
         size: usize,
         align: usize,
         zero: bool,
@@ -304,7 +304,7 @@ impl Layer {
 
     /// The outer block of the user block at `p`, validated by the heap
     /// below; `Err` as the heap below judges `p` when no head size fits.
-    fn find(&self, u: &dyn Under, p: *mut u8) -> Result<Found, HeapError> {
+    fn find<U: Under + ?Sized>(&self, u: &U, p: *mut u8) -> Result<Found, HeapError> {
         if p.addr() % 16 != 0 {
             return Err(HeapError::InvalidPointer);
         }
@@ -383,9 +383,9 @@ impl Layer {
     ///
     /// # Safety
     /// As for [`Heap::dealloc`](crate::heap::Heap::dealloc).
-    pub unsafe fn free(
+    pub unsafe fn free<U: Under + ?Sized>(
         &self,
-        u: &dyn Under,
+        u: &U,
         p: NonNull<u8>,
         func: &'static str,
     ) -> Result<(), HeapError> {
@@ -426,7 +426,12 @@ impl Layer {
     ///
     /// # Safety
     /// The quarantined blocks are the layer's.
-    unsafe fn evict(&self, u: &dyn Under, ring: &mut Ring, func: &str) -> Result<(), HeapError> {
+    unsafe fn evict<U: Under + ?Sized>(
+        &self,
+        u: &U,
+        ring: &mut Ring,
+        func: &str,
+    ) -> Result<(), HeapError> {
         let p = ring.slots[ring.first % QUARANTINE_BLOCKS];
         ring.first = (ring.first + 1) % QUARANTINE_BLOCKS;
         ring.len -= 1;
@@ -460,7 +465,7 @@ impl Layer {
     ///
     /// # Safety
     /// `p` should be a live block.
-    pub unsafe fn usable(&self, u: &dyn Under, p: *mut u8) -> Result<usize, HeapError> {
+    pub unsafe fn usable<U: Under + ?Sized>(&self, u: &U, p: *mut u8) -> Result<usize, HeapError> {
         let f = self.find(u, p)?;
         match f.head {
             Head::Freed => Err(HeapError::DoubleFree),
@@ -475,9 +480,9 @@ impl Layer {
     ///
     /// # Safety
     /// As for [`Heap::reallocate`](crate::heap::Heap::reallocate).
-    pub unsafe fn realloc(
+    pub unsafe fn realloc<U: Under + ?Sized>(
         &self,
-        u: &dyn Under,
+        u: &U,
         p: NonNull<u8>,
         new_size: usize,
         align: usize,
@@ -503,7 +508,13 @@ impl Layer {
     /// Checks every block of the heap below: the canaries of live blocks,
     /// and (comprehensive) the fill of quarantined ones. Each damaged
     /// block is printed on `out` (as `func`) if `print`; true if none is.
-    pub fn check(&self, u: &dyn Under, print: bool, out: &mut dyn Write, func: &str) -> bool {
+    pub fn check<U: Under + ?Sized>(
+        &self,
+        u: &U,
+        print: bool,
+        out: &mut dyn Write,
+        func: &str,
+    ) -> bool {
         let _g = self.ring.lock();
         let mut ok = true;
         u.walk(&mut |q, usable| {

@@ -40,15 +40,18 @@
 //! lines ([`layer::Damage`]). Pools poison their blocks themselves
 //! (`pool::debug`), with this layer's canary, fills and reports. Heaps of
 //! the main core a Rust program makes over its own region
-//! (`Heap::from_raw`) are not poisoned (yet): the layer is written over
-//! any heap ([`layer::Under`]) and tested over a region heap, but only the
-//! process heap installs it.
+//! (`Heap::from_raw`, `new_in`, `init_in_place`) while the mode is on
+//! are poisoned for their life by this layer ([`layer::Under`] is written
+//! over any heap), its state at the start of the region (`region.rs`).
 
 pub(crate) mod layer;
+mod region;
 mod zero;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+pub(crate) mod tests_region;
 
 use core::fmt::Write;
 use core::ptr::NonNull;
@@ -297,7 +300,9 @@ impl<S: Source> Under for Heap<S> {
 
     fn usable(&self, q: *const u8) -> Result<usize, HeapError> {
         // SAFETY: the heap validates `q` before it reads any word of it.
-        unsafe { self.usable_size(q) }
+        // (The core's own answer: `Heap::usable_size` of a poisoned
+        // region heap asks the layer.)
+        unsafe { self.usable_size_core(q) }
     }
 
     fn walk(&self, f: &mut dyn FnMut(*mut u8, usize)) {

@@ -69,8 +69,9 @@ pub(super) fn memcheck_understands_the_heap() {
 }
 
 /// The allocators over memory handed to them announce themselves as
-/// Memcheck pools (`tests/c/valgrind_regions.c`, one run per kind: granules
-/// and a compact region heap): in "bad", exactly the four reports (a read
+/// Memcheck pools (`tests/c/valgrind_regions.c`, one run per kind: granules,
+/// a compact region heap, and the SPIRAM heap rawrt maps itself, which
+/// under Memcheck is a compact heap too): in "bad", exactly the four reports (a read
 /// after free naming the freed block, a write one byte past a block, the
 /// lost block, a branch on an uninitialised byte) at the addresses the
 /// program printed; in "good", none and nothing lost.
@@ -78,7 +79,7 @@ pub(super) fn memcheck_understands_region_allocators() {
     let dir = super::clib::scratch("valgrind-regions");
     let exe = dir.join("valgrind_regions");
     super::clib::build_c_nolibc(&super::root().join("tests/c/valgrind_regions.c"), &exe);
-    for kind in ["gran", "multi-heap"] {
+    for kind in ["gran", "multi-heap", "spiram"] {
         let (out, err, status) = memcheck(&exe, &[kind, "bad"]);
         assert_eq!(status, Some(99), "{kind}: Memcheck found no errors:\n{err}");
         let freed = printed(&out, "freed ");
