@@ -42,6 +42,28 @@ static void put(void *p, size_t n) {
         gran_free(gran, p, n);
 }
 
+/* The region heaps' calloc zeros and realloc's copied bytes are defined
+ * (run in "good", also with the heaps poisoned): a branch on each is no
+ * error. */
+static __attribute__((noinline)) void zeros_and_copies(void) {
+    if (spiram) {
+        unsigned char *z = heap_caps_calloc(10, 4, MALLOC_CAP_SPIRAM);
+        if (z[39] == 0)
+            sink = 2;
+        heap_caps_free(z);
+    }
+    unsigned char *r = get(16);
+    for (int i = 0; i < 16; i++)
+        r[i] = (unsigned char)i;
+    r = spiram ? heap_caps_realloc(r, 3000, MALLOC_CAP_SPIRAM) : multi_heap_realloc(heap, r, 3000);
+    if (r[15] == 15)
+        sink = 3;
+    r = spiram ? heap_caps_realloc(r, 8, MALLOC_CAP_SPIRAM) : multi_heap_realloc(heap, r, 8);
+    if (r[7] == 7)
+        sink = 4;
+    put(r, 8);
+}
+
 /* 200 bytes allocated, written, and (in "bad") lost when this returns. */
 static __attribute__((noinline)) void use200(int keep) {
     char *l = get(200);
@@ -91,6 +113,8 @@ int main(int argc, char **argv) {
     if (q[5] == 7) /* uninitialised in "bad" */
         sink = 1;
     put(q, 24);
+    if (!bad && !gran)
+        zeros_and_copies();
     put(first, 64);
     return 0;
 }
