@@ -383,7 +383,7 @@ impl Pool {
                 for &(d, at) in &found[..n] {
                     match d {
                         None => line(out, func, "corrupted free list (write after free) at ", at),
-                        Some(d) => d.print(out, func, at as *const u8),
+                        Some(d) => d.print(out, func, core::ptr::without_provenance(at)),
                     }
                 }
             }

@@ -339,7 +339,7 @@ fn check_finds_a_damaged_header() {
         let used = {
             let mut inner = pool.inner.lock();
             let open = inner.open();
-            (open.chunks()[0].addr() as *mut usize).wrapping_add(2)
+            open.chunks()[0].base_ptr().cast::<usize>().wrapping_add(2)
         };
         // SAFETY: the header of the pool's chunk, damaged on purpose.
         unsafe {
