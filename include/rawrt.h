@@ -575,7 +575,8 @@ int RAWRT_N(mm_mallinfo)(struct RAWRT_N(mm_heap_s) *heap, struct RAWRT_N(mallinf
 
 /* A pool of block_size-byte blocks aligned to align (0: 16), growing from
  * the process heap up to max_blocks blocks (0: no limit). NULL with EINVAL
- * or ENOMEM. */
+ * or ENOMEM. Creating a pool (this or rawrt_pool_create_in) fixes the
+ * poisoning mode: rawrt_heap_set_poisoning then fails with EBUSY. */
 rawrt_pool_t *rawrt_pool_create(size_t block_size, size_t align, size_t max_blocks);
 /* A fixed pool inside [region, region + region_size), its state included.
  * NULL with EINVAL if the region cannot hold one block. */
@@ -729,9 +730,11 @@ int rawrt_heap_svg(RAWRT_N(multi_heap_handle_t) heap, int fd);
  * quarantine that checks it was not written; malloc(0) inaccessible. */
 #define RAWRT_POISON_COMPREHENSIVE 2
 /* Chooses the mode (overriding the environment) before the process heap's
- * first allocation and the first region heap (which is poisoned for its
- * life if the mode is on). 0, or -1 with errno EINVAL (no such mode) or
- * EBUSY (the heap has allocated, or a region heap was made, already). */
+ * first allocation, the first region heap and the first pool
+ * (rawrt_pool_create*; each fixes the mode, and a region heap or pool is
+ * poisoned for its life if the mode is on). 0, or -1 with errno EINVAL (no
+ * such mode) or EBUSY (the heap has allocated, or a region heap or a pool
+ * was made, already). */
 int rawrt_heap_set_poisoning(int mode);
 /* Whether the process heap is intact (with poisoning: its canaries and
  * fills too); each fault found is printed on stderr if print_errors. */

@@ -74,7 +74,7 @@ mod info;
 mod integrity;
 mod large;
 mod os;
-mod poison;
+pub(crate) mod poison;
 mod process;
 mod raw;
 mod realloc;

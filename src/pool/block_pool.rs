@@ -264,13 +264,15 @@ impl Inner {
         // the header and bitmap fit in `first_off`, and block 0 at
         // `mem + first_off` is aligned with room for `nblocks` blocks.
         let chunk = unsafe { Chunk::init(mem, mem.add(first_off), nblocks, size) };
-        if self.dbg.mode != 0 {
-            debug::new_chunk(self.dbg.mode, chunk, g);
-        }
         if let Err(e) = self.table.insert(chunk, source) {
             // SAFETY: the chunk was just obtained and is referenced nowhere.
             unsafe { source.free_chunk(mem, size, g.align) };
             return Err(e);
+        }
+        // Only now (the chunk is the pool's): a debugging pool's chunk
+        // made inaccessible to Memcheck must not go back to its source.
+        if self.dbg.mode != 0 {
+            debug::new_chunk(self.dbg.mode, chunk, g);
         }
         self.capacity += nblocks;
         self.next_chunk_bytes = (self.next_chunk_bytes * 2).min(MAX_CHUNK_BYTES);
@@ -771,7 +773,7 @@ impl Pool {
         }
         // SAFETY: forwarded contract; misuse is detected with certainty.
         if let Err(e) = unsafe { self.free_fast(ptr) } {
-            free_failed_or_abort(func, e.message(), ptr, self)
+            free_failed_or_abort(func, e, ptr, self)
         }
     }
 
@@ -911,22 +913,16 @@ impl Pool {
 }
 
 /// [`Pool::free_fast`] failed in [`Pool::free_or_abort`]: the report and
-/// abort, or nothing more for a debugging pool's block, freed. (The error
-/// comes as its message, and the pool last, so that the fast path's
-/// instructions stay what they were before debugging pools.)
+/// abort, or nothing more for a debugging pool's block, freed. (The pool
+/// comes last, so that the fast path's instructions stay what they were
+/// before debugging pools.)
 #[cold]
 #[inline(never)]
-fn free_failed_or_abort(func: &'static str, what: &'static str, ptr: *mut u8, pool: &Pool) {
-    let mut e = PoolError::NotInPool;
-    if what == e.message() {
-        // SAFETY: `free_or_abort`'s contract.
-        match unsafe { pool.free_failed(e, ptr, func) } {
-            Ok(()) => return,
-            Err(e2) => e = e2,
-        }
+fn free_failed_or_abort(func: &'static str, e: PoolError, ptr: *mut u8, pool: &Pool) {
+    // SAFETY: `free_or_abort`'s contract.
+    if let Err(e) = unsafe { pool.free_failed(e, ptr, func) } {
         crate::rt::fatal(func, e.message(), ptr as usize)
     }
-    crate::rt::fatal(func, what, ptr as usize)
 }
 
 /// `CLOCK_MONOTONIC` now (which cannot fail with a valid clock id).

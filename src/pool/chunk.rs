@@ -110,25 +110,16 @@ impl Chunk {
         Chunk(unsafe { NonNull::new_unchecked(header) })
     }
 
-    /// A staging chunk at `at` (`STAGE_BYTES`, 8-aligned): one block at
-    /// `block`, free (the next allocation hands it out) or, with `live`,
-    /// in use among two blocks (the next free of block 0 takes it back and
-    /// leaves the chunk neither full nor empty). A debugging pool's fast
-    /// path takes or gives back its block there (`super::debug`).
+    /// A staging chunk at `at` (`STAGE_BYTES`, 8-aligned): one free
+    /// block at `block`, which the next allocation hands out. A debugging
+    /// pool's fast path takes its block there (`super::debug`).
     ///
     /// # Safety
     /// `at` is valid for writes of `STAGE_BYTES` bytes; `block` for
     /// writes of a word; both the calling pool's.
-    pub(super) unsafe fn staged(at: *mut u8, block: *mut u8, live: bool) -> Chunk {
+    pub(super) unsafe fn staged(at: *mut u8, block: *mut u8) -> Chunk {
         // SAFETY: forwarded contract (the header and a one-word bitmap).
-        let c = unsafe { Chunk::init(at, block, 1 + live as usize, 0) };
-        if live {
-            let h = c.h_mut();
-            (h.bump, h.used) = (1, 1);
-            // SAFETY: the bitmap's word 0.
-            unsafe { *c.bitmap() = 1 };
-        }
-        c
+        unsafe { Chunk::init(at, block, 1, 0) }
     }
 
     #[inline(always)]
@@ -300,10 +291,14 @@ impl Chunk {
     /// Checks the free list: every link names a block below `bump` whose
     /// bit is clear, and the list holds `bump - used` blocks (so each free
     /// block once). `Some` names the block whose link is wrong (or the
-    /// last one, or block 0's address for a bad head, when the count is).
+    /// last one, or block 0's address for a bad head, when the count is;
+    /// block 0's for a header counting more blocks in use than were ever
+    /// handed out). The address is the block's start (its slot's, in a
+    /// poisoned pool).
     pub(super) fn check_free_list(&self, g: &Geometry) -> Option<usize> {
         let h = self.h();
-        let want = h.bump.checked_sub(h.used)?;
+        // `used > bump` only damage to the header can make.
+        let Some(want) = h.bump.checked_sub(h.used) else { return Some(h.first.addr()) };
         let block = |i: usize| h.first.wrapping_add(i * g.block_size);
         let (mut at, mut n, mut last) = (h.free_head, 0, h.first.addr());
         while at != NONE {

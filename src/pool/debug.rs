@@ -77,11 +77,13 @@ pub(crate) const VALGRIND: u8 = 4;
 pub(super) const TAIL_BYTES: usize = TAIL.len();
 
 /// The mode of a pool created now: the process's poisoning mode (fixing
-/// it, as the process heap's first allocation does) and whether Memcheck
-/// watches.
+/// it, as a region heap's making does, without installing the process
+/// heap's layer, which a program that only uses pools does not link) and
+/// whether Memcheck watches. In the library's unit tests, the mode in
+/// force without fixing it (`heap::poison::for_new_heap`).
 #[inline(never)]
 pub(super) fn mode_now() -> u8 {
-    let poison = match crate::heap::poisoning() {
+    let poison = match crate::heap::poison::for_new_heap() {
         Poisoning::Off => 0,
         Poisoning::Light => CANARIES,
         Poisoning::Comprehensive => CANARIES | FILLS,
@@ -247,9 +249,10 @@ impl Inner {
     /// The allocation of a debugging pool, from `Inner::grow` (where the
     /// fast path comes when no chunk is on its partial list, always for a
     /// debugging pool): the fast path's allocation with the chunks off the
-    /// shelf, then (comprehensive) the block's free fill checked (a write
-    /// after free is reported, as `rawrt_pool_alloc`, and aborts) and its
-    /// new fill written, then the block announced to Memcheck. The caller
+    /// shelf, then (poisoned) the block's canaries and (comprehensive) its
+    /// free fill checked (damage, a write after free, is reported, as
+    /// `rawrt_pool_alloc`, and aborts) and (comprehensive) its new fill
+    /// written, then the block announced to Memcheck. The caller
     /// takes the block from the staging chunk returned, and counts it.
     #[cold]
     #[inline(never)]
@@ -264,17 +267,20 @@ impl Inner {
         let slot = match self.open().alloc(g, source) {
             Ok(s) => s,
             Err(Fail::Error(e)) => return Err(e),
-            Err(Fail::Corrupt(at)) => super::error::corrupted(FUNC, at),
+            // The block the program had (`at` is its slot).
+            Err(Fail::Corrupt(at)) => super::error::corrupted(FUNC, at + g.head),
         };
         // The caller counts the block again.
         self.in_use -= 1;
         let p = slot.as_ptr().wrapping_add(g.head);
+        if mode & CANARIES != 0 {
+            // SAFETY: the free block's slot is ours.
+            if let Some(d) = unsafe { damage_free(p, g, mode) } {
+                d.abort(FUNC, p)
+            }
+        }
         if mode & FILLS != 0 {
             // SAFETY: the block's bytes are ours.
-            if let Some(o) = unsafe { first_not(p, g.user, FREE_FILL) } {
-                Damage::AfterFree(o).abort(FUNC, p)
-            }
-            // SAFETY: as above.
             unsafe { core::ptr::write_bytes(p, NEW_FILL, g.user) };
         }
         drop(quiet);
@@ -282,7 +288,7 @@ impl Inner {
             valgrind::pool_alloc(vg, p, g.user);
         }
         // SAFETY: the stage is the pool's, behind its lock.
-        Ok(unsafe { Chunk::staged(self.dbg.stage.as_mut_ptr().cast(), p, false) })
+        Ok(unsafe { Chunk::staged(self.dbg.stage.as_mut_ptr().cast(), p) })
     }
 
     /// The free of a debugging pool's block at `addr`, from
@@ -340,13 +346,23 @@ impl Inner {
     }
 }
 
+/// Findings of [`Pool::check_integrity`] gathered under the pool's lock
+/// before it prints them.
+const BATCH: usize = 16;
+
+/// A finding: the damage (`None`: a free list) and the block's address.
+type Finding = (Option<Damage>, usize);
+
 impl Pool {
     /// Checks the whole pool: every chunk's free list (each link names a
     /// free block, the list holds every free block once) and, when
     /// poisoned, every slot's canaries and (comprehensive) every free
     /// block's fill. Each damage found is printed on `out` (as the report
     /// of an abort would read, `rawrt: Pool::check_integrity(): canary
-    /// corrupted after block 0x...`) if `print`; true if there is none.
+    /// corrupted after block 0x...`, naming the address the program
+    /// received) if `print`; true if there is none. `out` is written
+    /// while the pool's lock is free (the findings are gathered under it,
+    /// a few at a time), so it may use the pool.
     /// C: `rawrt_pool_check(pool, print_errors)`, on stderr.
     pub fn check_integrity(&self, print: bool, out: &mut dyn Write) -> bool {
         self.check_integrity_as(print, out, "Pool::check_integrity")
@@ -354,42 +370,80 @@ impl Pool {
 
     /// [`Pool::check_integrity`], its reports naming `func`.
     pub(crate) fn check_integrity_as(&self, print: bool, out: &mut dyn Write, func: &str) -> bool {
+        let mut found: [Finding; BATCH] = [(None, 0); BATCH];
+        let (mut ok, mut from) = (true, (0, 0));
+        loop {
+            let (n, next) = self.check_from(from, &mut found);
+            ok &= n == 0;
+            if !print {
+                if !ok {
+                    return false;
+                }
+            } else {
+                for &(d, at) in &found[..n] {
+                    match d {
+                        None => line(out, func, "corrupted free list (write after free) at ", at),
+                        Some(d) => d.print(out, func, core::ptr::without_provenance(at)),
+                    }
+                }
+            }
+            match next {
+                Some(f) => from = f,
+                None => return ok,
+            }
+        }
+    }
+
+    /// Checks the pool from step `from.1` of chunk `from.0` (step 0: its
+    /// free list; step `i + 1`: slot `i`) under its lock, until `found`
+    /// is full: the findings, and where to go on (`None`: done).
+    fn check_from(
+        &self,
+        from: (usize, usize),
+        found: &mut [Finding; BATCH],
+    ) -> (usize, Option<(usize, usize)>) {
         let g = &self.geometry;
         let mut guard = self.inner.lock();
         let mode = guard.dbg.mode;
         let inner = guard.open();
         let _quiet = Quiet::new();
-        let mut ok = true;
-        for &chunk in inner.chunks() {
-            if let Some(at) = chunk.check_free_list(g) {
-                ok = false;
-                if print {
-                    line(out, func, "corrupted free list (write after free) at ", at);
+        let mut n = 0;
+        let (mut ci, mut step) = from;
+        // The chunks are never given back while the pool lives, so the
+        // index stays valid between two calls; a chunk another thread
+        // made meanwhile (the table is in address order) may have this
+        // call check one chunk again and not the new one.
+        while let Some(&chunk) = inner.chunks().get(ci) {
+            let steps = if mode & CANARIES != 0 { chunk.nblocks() + 1 } else { 1 };
+            while step < steps {
+                if n == BATCH {
+                    return (n, Some((ci, step)));
                 }
-            }
-            if mode & CANARIES == 0 {
-                continue;
-            }
-            for i in 0..chunk.nblocks() {
-                let p = chunk.first_ptr().wrapping_add(i * g.block_size + g.head);
-                // SAFETY: slot `i` of a chunk of this pool, whose lock we
-                // hold.
-                let d = unsafe {
-                    if chunk.is_used(i) {
-                        damage(p, g)
-                    } else {
-                        damage_free(p, g, mode)
-                    }
+                let finding = if step == 0 {
+                    chunk.check_free_list(g).map(|at| (None, at + g.head))
+                } else {
+                    let i = step - 1;
+                    let p = chunk.first_ptr().wrapping_add(i * g.block_size + g.head);
+                    // SAFETY: slot `i` of a chunk of this pool, whose
+                    // lock we hold.
+                    let d = unsafe {
+                        if chunk.is_used(i) {
+                            damage(p, g)
+                        } else {
+                            damage_free(p, g, mode)
+                        }
+                    };
+                    d.map(|d| (Some(d), p.addr()))
                 };
-                if let Some(d) = d {
-                    ok = false;
-                    if print {
-                        d.print(out, func, p);
-                    }
+                if let Some(f) = finding {
+                    found[n] = f;
+                    n += 1;
                 }
+                step += 1;
             }
+            (ci, step) = (ci + 1, 0);
         }
-        ok
+        (n, None)
     }
 }
 

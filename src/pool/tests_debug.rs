@@ -325,6 +325,116 @@ fn threads_share_a_debugging_pool() {
     assert!(pool.check_integrity(true, &mut out), "{out}");
 }
 
+/// A chunk header counting more blocks in use than were ever handed out
+/// (`used > bump`, which only damage makes) fails the check, which names
+/// block 0 (the address the program got for it); repaired, it passes.
+fn check_finds_a_damaged_header() {
+    for mode in [0, CANARIES] {
+        let r = new_region();
+        let pool = region_pool(&r, mode);
+        let first = pool.alloc().unwrap().as_ptr();
+        let _second = pool.alloc().unwrap();
+        // The header's `used` (`ChunkHeader`, `repr(C)`: `first`,
+        // `nblocks`, `used`, ...).
+        let used = {
+            let mut inner = pool.inner.lock();
+            let open = inner.open();
+            open.chunks()[0].base_ptr().cast::<usize>().wrapping_add(2)
+        };
+        // SAFETY: the header of the pool's chunk, damaged on purpose.
+        unsafe {
+            assert_eq!(used.read(), 2);
+            used.write(3);
+        }
+        let mut out = String::new();
+        assert!(!pool.check_integrity(true, &mut out), "mode {mode}");
+        let want = format!(
+            "rawrt: Pool::check_integrity(): corrupted free list (write after free) at {:#x}\n",
+            first as usize
+        );
+        assert_eq!(out, want, "mode {mode}");
+        // SAFETY: repaired.
+        unsafe { used.write(2) };
+        out.clear();
+        assert!(pool.check_integrity(true, &mut out), "{out}");
+    }
+}
+
+/// In a poisoned pool a free block's link lies in its head, before the
+/// block: damaged, the check names the block as the program knew it (not
+/// its slot).
+fn damaged_link_is_named_by_its_block() {
+    let r = new_region();
+    let pool = region_pool(&r, CANARIES | FILLS);
+    let _keep = pool.alloc().unwrap();
+    let p = pool.alloc().unwrap().as_ptr();
+    // SAFETY: a live block.
+    unsafe { pool.free(p) }.unwrap();
+    // SAFETY: the link (the slot's first word, 16 bytes before the
+    // block), made to name block 0, which is in use.
+    unsafe { p.sub(16).cast::<usize>().write(0) };
+    let mut out = String::new();
+    assert!(!pool.check_integrity(true, &mut out));
+    let want = format!(
+        "rawrt: Pool::check_integrity(): corrupted free list (write after free) at {:#x}\n",
+        p as usize
+    );
+    assert_eq!(out, want);
+}
+
+/// Writes what it is given, after checking that the pool's lock is free
+/// (a writer that allocates from the pool would deadlock otherwise).
+struct LockChecking<'a> {
+    pool: &'a Pool,
+    text: String,
+    held: usize,
+}
+
+impl core::fmt::Write for LockChecking<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let free = self.pool.inner.try_lock().is_some();
+        if free {
+            // A block of the pool, and back (what an allocating writer
+            // would do).
+            let b = self.pool.alloc().unwrap().as_ptr();
+            // SAFETY: just allocated.
+            unsafe { self.pool.free(b) }.unwrap();
+        } else {
+            self.held += 1;
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// `check_integrity` writes its reports while the pool's lock is free (a
+/// writer may use the pool), all of them in address order, more than it
+/// gathers at a time (40 damaged tails, in batches of 16).
+fn check_writes_with_the_lock_free() {
+    let r = new_region();
+    let pool = region_pool(&r, CANARIES | FILLS);
+    let blocks: Vec<*mut u8> = (0..40).map(|_| pool.alloc().unwrap().as_ptr()).collect();
+    for &b in &blocks {
+        // SAFETY: each block's tail canary, damaged on purpose.
+        unsafe { b.add(64).write(0) };
+    }
+    let mut w = LockChecking { pool: &pool, text: String::new(), held: 0 };
+    assert!(!pool.check_integrity(true, &mut w));
+    let want: String = blocks
+        .iter()
+        .map(|&b| {
+            format!(
+                "rawrt: Pool::check_integrity(): canary corrupted after block {:#x}\n",
+                b as usize
+            )
+        })
+        .collect();
+    assert_eq!((w.held, w.text), (0, want));
+    let mut quiet = String::new();
+    assert!(!pool.check_integrity(false, &mut quiet));
+    assert_eq!(quiet, "");
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
     ("pool::debug::geometry_and_canaries", geometry_and_canaries),
     ("pool::debug::fills", fills),
@@ -334,4 +444,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("pool::debug::exhaustion", exhaustion),
     ("pool::debug::model", model),
     ("pool::debug::threads_share_a_debugging_pool", threads_share_a_debugging_pool),
+    ("pool::debug::check_finds_a_damaged_header", check_finds_a_damaged_header),
+    ("pool::debug::damaged_link_is_named_by_its_block", damaged_link_is_named_by_its_block),
+    ("pool::debug::check_writes_with_the_lock_free", check_writes_with_the_lock_free),
 ];

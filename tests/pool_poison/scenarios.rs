@@ -73,6 +73,8 @@ pub fn run(m: Poisoning) -> i32 {
         ("pool_poison::write_after_free_at_0_8_63", write_after_free_small),
         ("pool_poison::write_after_free_at_0_8_100_4000", write_after_free_big),
         ("pool_poison::double_free", double_free),
+        ("pool_poison::canary_of_a_free_block_at_reuse", canary_of_a_free_block_at_reuse),
+        ("pool_poison::damaged_link_names_the_block", damaged_link_names_the_block),
         ("pool_poison::check_finds_overflow", check_finds_overflow),
         ("pool_poison::check_finds_write_after_free", check_finds_write_after_free),
         ("pool_poison::intact_pools_pass_every_check", intact_pools_pass),
@@ -308,6 +310,50 @@ fn write_after_free_small() {
 
 fn write_after_free_big() {
     write_after_free(4096, &[0, 8, 100, 4000]);
+}
+
+/// A write after free into a free block's canary (one byte before it,
+/// one byte after it): poisoned, found when the block is handed out again
+/// (not later, at the next owner's free); without poisoning the bytes land
+/// in neighbours and nothing notices.
+fn canary_of_a_free_block_at_reuse() {
+    for (off, what) in [(-1isize, "before"), (64, "after")] {
+        let f = move || {
+            let pool = heap_pool(64);
+            let _keep = get(pool);
+            let p = announce(get(pool));
+            let _next = get(pool);
+            put(pool, p);
+            poke(p, off, 0x55);
+            let q = get(pool);
+            assert_eq!(q, p);
+        };
+        if poisoned() {
+            aborts(f, &format!("rawrt_pool_alloc(): canary corrupted {what} block"));
+        } else {
+            survives(f);
+        }
+    }
+}
+
+/// Poisoned, a free block's link lies in its head, 16 bytes before the
+/// block: damaged, it is reported as the pool hands the block out, naming
+/// the block the program had. Without poisoning those bytes are the end
+/// of the block before, in use, and nothing is wrong.
+fn damaged_link_names_the_block() {
+    let f = || {
+        let pool = heap_pool(64);
+        let _keep = get(pool);
+        let p = announce(get(pool));
+        put(pool, p);
+        poke(p, -16, 0);
+        let _q = get(pool);
+    };
+    if poisoned() {
+        aborts(f, "rawrt_pool_alloc(): corrupted free list (write after free) at");
+    } else {
+        survives(f);
+    }
 }
 
 /// A double free is reported in every mode (the pool's bitmap).

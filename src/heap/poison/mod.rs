@@ -167,7 +167,8 @@ fn mode() -> Poisoning {
 }
 
 /// Chooses the mode, overriding `RAWRT_HEAP_POISONING`: only before the
-/// process heap's first allocation and the first region heap (else
+/// process heap's first allocation, the first region heap and the first
+/// pool (`crate::pool::Pool`), each of which fixes the mode (else
 /// `EBUSY`, even for the mode in force).
 pub fn set_poisoning(mode: Poisoning) -> Result<(), Errno> {
     MODE.compare_exchange(0, mode as u8, Ordering::AcqRel, Ordering::Acquire)
