@@ -18,6 +18,10 @@ use rawrt::check::{child, Ended};
 use rawrt::heap::{self, MultiHeapInfo, Poisoning};
 use rawrt::sys::{mm, Errno};
 
+#[path = "death.rs"]
+mod death;
+use death::{aborts, announce, outcome, survives};
+
 const SIGABRT: i32 = 6;
 
 type H = *const c_void;
@@ -112,39 +116,6 @@ fn poke(p: *mut u8, off: usize, v: u8) {
     // SAFETY: the scenarios write around and after blocks on purpose,
     // inside their regions.
     unsafe { p.add(off).write_volatile(v) }
-}
-
-fn announce(p: *const u8) -> *mut u8 {
-    rawrt::println!("addr {:#x}", p as usize);
-    p as *mut u8
-}
-
-/// Runs `f` in a child; how it ended, its stderr, the address it
-/// announced.
-fn outcome(f: impl FnOnce()) -> (Ended, String, String) {
-    let o = child(|| {
-        f();
-        0
-    });
-    let out = o.stdout();
-    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap_or("").into();
-    (o.ended, o.stderr().into(), addr)
-}
-
-/// The child must abort with exactly `rawrt: {line} {addr}`.
-#[track_caller]
-fn aborts(f: impl FnOnce(), line: &str) {
-    let (ended, err, addr) = outcome(f);
-    assert!(!addr.is_empty(), "no address announced ({err:?})");
-    assert_eq!(ended, Ended::Signaled(SIGABRT), "{err:?}");
-    assert_eq!(err, format!("rawrt: {line} {addr}\n"));
-}
-
-/// The child must end normally, having printed nothing on stderr.
-#[track_caller]
-fn survives(f: impl FnOnce()) {
-    let (ended, err, _) = outcome(f);
-    assert_eq!((ended, err.as_str()), (Ended::Exited(0), ""));
 }
 
 /// Region heaps made now are poisoned (or not) as the process is; the

@@ -8,12 +8,15 @@
 //! it does not.
 
 use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, Ordering};
 use rawrt::check::{child, Ended};
 use rawrt::heap::{self, Poisoning};
 use rawrt::sys::Errno;
+
+#[path = "death.rs"]
+mod death;
+use death::{aborts, announce, outcome, survives};
 
 const SIGABRT: i32 = 6;
 const SIGSEGV: i32 = 11;
@@ -69,40 +72,6 @@ pub fn run(m: Poisoning) -> i32 {
         ("poison::intact_heap_passes_every_check", intact_heap_passes),
         ("poison::threads_share_the_poisoned_heap", threads_share_the_heap),
     ])
-}
-
-/// Announces the block about to be misused.
-fn announce(p: *const u8) -> *mut u8 {
-    rawrt::println!("addr {:#x}", p as usize);
-    p as *mut u8
-}
-
-/// Runs `f` in a child; returns how it ended, its stderr, and the
-/// address it announced.
-fn outcome(f: impl FnOnce()) -> (Ended, String, String) {
-    let o = child(|| {
-        f();
-        0
-    });
-    let out = o.stdout();
-    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap_or("").into();
-    (o.ended, o.stderr().into(), addr)
-}
-
-/// The child must abort with exactly `rawrt: {line} {addr}`.
-#[track_caller]
-fn aborts(f: impl FnOnce(), line: &str) {
-    let (ended, err, addr) = outcome(f);
-    assert!(!addr.is_empty(), "no address announced ({err:?})");
-    assert_eq!(ended, Ended::Signaled(SIGABRT), "{err:?}");
-    assert_eq!(err, format!("rawrt: {line} {addr}\n"));
-}
-
-/// The child must end normally, having printed nothing on stderr.
-#[track_caller]
-fn survives(f: impl FnOnce()) {
-    let (ended, err, _) = outcome(f);
-    assert_eq!((ended, err.as_str()), (Ended::Exited(0), ""));
 }
 
 fn poke(p: *mut u8, off: usize, v: u8) {

@@ -16,7 +16,9 @@ use rawrt::check::{child, Ended};
 use rawrt::heap::{self, Poisoning};
 use rawrt::pool::{Pool, PoolInfo};
 
-const SIGABRT: i32 = 6;
+#[path = "../poison/death.rs"]
+mod death;
+use death::{aborts, announce, survives};
 
 enum CPool {}
 
@@ -118,12 +120,6 @@ fn info(pool: *mut CPool) -> PoolInfo {
     i
 }
 
-/// Announces the block about to be misused.
-fn announce(p: *const u8) -> *mut u8 {
-    rawrt::println!("addr {:#x}", p as usize);
-    p as *mut u8
-}
-
 fn poke(p: *mut u8, off: isize, v: u8) {
     // SAFETY: the scenarios write around and after blocks on purpose.
     unsafe { p.offset(off).write_volatile(v) }
@@ -132,34 +128,6 @@ fn poke(p: *mut u8, off: isize, v: u8) {
 fn peek(p: *mut u8, off: usize) -> u8 {
     // SAFETY: as for `poke`.
     unsafe { p.add(off).read_volatile() }
-}
-
-/// Runs `f` in a child; returns how it ended, its stderr, and the
-/// address it announced.
-fn outcome(f: impl FnOnce()) -> (Ended, String, String) {
-    let o = child(|| {
-        f();
-        0
-    });
-    let out = o.stdout();
-    let addr = out.strip_prefix("addr ").and_then(|s| s.lines().next()).unwrap_or("").into();
-    (o.ended, o.stderr().into(), addr)
-}
-
-/// The child must abort with exactly `rawrt: {line} {addr}`.
-#[track_caller]
-fn aborts(f: impl FnOnce(), line: &str) {
-    let (ended, err, addr) = outcome(f);
-    assert!(!addr.is_empty(), "no address announced ({err:?})");
-    assert_eq!(ended, Ended::Signaled(SIGABRT), "{err:?}");
-    assert_eq!(err, format!("rawrt: {line} {addr}\n"));
-}
-
-/// The child must end normally, having printed nothing on stderr.
-#[track_caller]
-fn survives(f: impl FnOnce()) {
-    let (ended, err, _) = outcome(f);
-    assert_eq!((ended, err.as_str()), (Ended::Exited(0), ""));
 }
 
 /// A region pool of 64-byte blocks in 64 KiB: without poisoning 1,021
