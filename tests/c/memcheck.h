@@ -1,7 +1,8 @@
 /*
- * What the C programs run under Valgrind's Memcheck share
- * (tests/c/valgrind.c, tests/c/valgrind_regions.c): printing the
- * addresses the test looks for in Memcheck's reports.
+ * What the C test programs that print addresses share (tests/c/valgrind.c,
+ * valgrind_regions.c, valgrind_pools.c, poison.c, poison_regions.c):
+ * printing the addresses the test looks for in Memcheck's reports or in
+ * rawrt's own.
  */
 #ifndef RAWRT_TEST_MEMCHECK_H
 #define RAWRT_TEST_MEMCHECK_H

@@ -10,30 +10,15 @@
  *   api       rawrt_heap_set_poisoning(RAWRT_POISON_LIGHT) first (0), again
  *             after malloc (-1, EBUSY), mode 7 (-1, EINVAL), then the
  *             overflow scenario */
-#include "rawrt.h"
+#include "memcheck.h"
 
 static int same(const char *a, const char *b) {
     while (*a && *a == *b) a++, b++;
     return *a == *b;
 }
 
-static void say(const char *s) {
-    write(1, s, strlen(s));
-}
-
 static void announce(const void *p) {
-    char buf[32] = "addr 0x";
-    unsigned long v = (unsigned long)p;
-    int n = 0;
-    char hex[17];
-    do {
-        hex[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    int i = 7;
-    while (n) buf[i++] = hex[--n];
-    buf[i++] = '\n';
-    write(1, buf, (size_t)i);
+    hex("addr", p);
 }
 
 static void overflow(void) {
@@ -63,11 +48,11 @@ int main(int argc, char **argv) {
         free(malloc(1));
         if (rawrt_heap_set_poisoning(RAWRT_POISON_OFF) != -1 || errno != EBUSY) return 4;
         if (rawrt_heap_set_poisoning(7) != -1 || errno != EINVAL) return 5;
-        say("api ok\n");
+        out("api ok\n");
         overflow();
     } else {
         return 2;
     }
-    say("done\n");
+    out("done\n");
     return 0;
 }

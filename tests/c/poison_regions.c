@@ -10,7 +10,7 @@
  *   overflow  one byte past multi_heap_malloc(h, 18), then multi_heap_free
  *   uaf       a byte written at offset 100 of a freed 300-byte block of
  *             the region heap, then a block of the same size asked for */
-#include "rawrt.h"
+#include "memcheck.h"
 
 static _Alignas(16) unsigned char region[16384];
 
@@ -19,23 +19,8 @@ static int same(const char *a, const char *b) {
     return *a == *b;
 }
 
-static void say(const char *s) {
-    write(1, s, strlen(s));
-}
-
 static void announce(const void *p) {
-    char buf[32] = "addr 0x";
-    unsigned long v = (unsigned long)p;
-    int n = 0;
-    char hex[17];
-    do {
-        hex[n++] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    } while (v);
-    int i = 7;
-    while (n) buf[i++] = hex[--n];
-    buf[i++] = '\n';
-    write(1, buf, (size_t)i);
+    hex("addr", p);
 }
 
 int main(int argc, char **argv) {
@@ -44,7 +29,7 @@ int main(int argc, char **argv) {
     multi_heap_handle_t h = multi_heap_register(region, sizeof region);
     if (!h) return 3;
     if (same(s, "process")) {
-        if (rawrt_heap_set_poisoning(RAWRT_POISON_OFF) == -1 && errno == EBUSY) say("busy\n");
+        if (rawrt_heap_set_poisoning(RAWRT_POISON_OFF) == -1 && errno == EBUSY) out("busy\n");
         char *volatile p = malloc(20);
         announce(p);
         p[20] = 0;
@@ -65,6 +50,6 @@ int main(int argc, char **argv) {
     } else {
         return 2;
     }
-    say("done\n");
+    out("done\n");
     return 0;
 }

@@ -90,7 +90,7 @@ pub(super) fn damage_report_names_the_allocation() {
     let err = String::from_utf8_lossy(&o.stderr);
     let head = format!("rawrt: free(): canary corrupted after block {} (allocated at ", addr(&out));
     let rest = err.strip_prefix(&head).unwrap_or_else(|| panic!("{err:?} is not {head:?}.."));
-    assert!(rest.ends_with("/tests/c/poison.c:40)\n"), "{err}");
+    assert!(rest.ends_with("/tests/c/poison.c:25)\n"), "{err}");
     let (ended, out, err) = run(&exe, Some("light"), "overflow");
     let line = format!("rawrt: free(): canary corrupted after block {}\n", addr(&out));
     assert_eq!((ended.as_str(), err), ("signal 6", line));
