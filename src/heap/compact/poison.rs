@@ -39,9 +39,8 @@ use core::ptr::NonNull;
 
 use super::super::error::HeapError;
 use super::super::info::HeapInfo;
-use super::super::poison::layer::{Damage, FREE_FILL, NEW_FILL, TAIL};
+use super::super::poison::layer::{self, Damage, FREED, FREE_FILL, NEW_FILL, TAIL};
 use super::super::poison::Poisoning;
-use super::super::secret;
 use super::format::Format;
 use super::raw::{Compact, IN_USE, PREV_IN_USE};
 use super::CompactHeap;
@@ -56,9 +55,6 @@ enum Fault {
     /// Damage the canaries show.
     Canary(Damage),
 }
-
-/// Marks a freed block's canary (XORed into it).
-const FREED: usize = 0x4652_4545_6672_6565;
 
 impl<F: Format> Compact<F> {
     /// The head before a block of the format's alignment.
@@ -77,9 +73,10 @@ impl<F: Format> Compact<F> {
 
     /// The canary of the user block at `p` (`HDR` bytes).
     fn canary(&self, p: usize) -> usize {
-        let x = (p ^ secret::key_mask() ^ self.tag()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ 0x6361_6e61_7279_2121;
-        x >> (usize::BITS - 8 * F::HDR as u32)
+        // The layer's canary of the address mixed with the heap's tag, cut
+        // to the format's word.
+        layer::canary(core::ptr::without_provenance(p ^ self.tag()))
+            >> (usize::BITS - 8 * F::HDR as u32)
     }
 
     /// The freed mark of the block at `p`.

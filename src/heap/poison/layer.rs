@@ -46,7 +46,7 @@ pub const HEAD: usize = 48;
 /// Marks a live block's head.
 const LIVE: usize = 0x4c49_5645_6c69_7665;
 /// Marks a freed block's head (in the quarantine).
-const FREED: usize = 0x4652_4545_6672_6565;
+pub(crate) const FREED: usize = 0x4652_4545_6672_6565;
 /// Blocks the quarantine holds at most.
 pub const QUARANTINE_BLOCKS: usize = 1024;
 /// Bytes (requested sizes) the quarantine holds at most; a block bigger
