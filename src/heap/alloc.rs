@@ -4,7 +4,7 @@
 
 use core::ptr::NonNull;
 
-use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
+use super::block::{block_for, set_free, up, ALIGN, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE, TAG_BITS};
 use super::raw::RawHeap;
 use super::source::Source;
 
@@ -70,6 +70,13 @@ impl<S: Source> RawHeap<S> {
     fn get(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
+            if b < 512 {
+                let h = self.take_exact(b);
+                if h != 0 {
+                    self.note_alloc(b - HDR);
+                    return Some((h + HDR, h + b));
+                }
+            }
             let (h, s, d) = if let Some(h) = self.intact(self.lists().fit(&self.walk(), b)) {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
@@ -167,6 +174,37 @@ impl<S: Source> RawHeap<S> {
                 (h, s, h + s)
             }
         }
+    }
+
+    /// The head of exact class `b` (below 512) taken whole, in use, when
+    /// it passes every check [`take_free`](Self::take_free) makes (its
+    /// header, its place in the top segment, its footer, the block after
+    /// it, its links); else 0 and nothing changed: an empty list, a block
+    /// in another segment, or damage, which the checked path then reports.
+    #[inline(always)]
+    fn take_exact(&mut self, b: usize) -> usize {
+        let h = self.lists().exact_head(b);
+        let (m, tag, first, top) = (self.mem(), self.tag(), self.top_first(), self.top());
+        if h == 0 || h.wrapping_sub(first) >= top - first || b > top - h {
+            return 0;
+        }
+        // SAFETY: `h` heads a list (a block address) and `[h, h+b]` lies in
+        // the top segment, `h+b` at most the top.
+        unsafe {
+            let nh = m.rd(h + b);
+            if m.rd(h) != tag | b | PREV_IN_USE
+                || m.rd(h + b - HDR) != b
+                || nh & (TAG_BITS | IN_USE | PREV_IN_USE) != tag | IN_USE
+            {
+                return 0;
+            }
+            if !self.unlist_exact(h, b) {
+                return 0;
+            }
+            m.wr(h, tag | b | IN_USE | PREV_IN_USE);
+            m.wr(h + b, nh | PREV_IN_USE);
+        }
+        h
     }
 
     /// [`take_free`](Self::take_free) for the slow paths, one copy.

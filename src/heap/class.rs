@@ -182,7 +182,12 @@ impl FreeLists {
                 return Err((Corruption::Unlink, h));
             }
             if prev != 0 {
-                if w.m.rd(prev + 8) != h {
+                // A list's head has no block before it: a back link forged
+                // on the head (to a block whose next word an attacker set
+                // to `h`) would unlink it as if from the middle and leave
+                // it heading its list, to be handed out again.
+                let (fl, sl) = class_of(s);
+                if w.m.rd(prev + 8) != h || self.heads[fl % FL][sl % SL] == h {
                     return Err((Corruption::Unlink, h));
                 }
                 if next != 0 {
@@ -209,6 +214,48 @@ impl FreeLists {
             }
         }
         Ok(())
+    }
+
+    /// The head of the list of exact class `b` (a block size below 512),
+    /// or 0.
+    #[inline(always)]
+    pub fn exact_head(&self, b: usize) -> usize {
+        self.heads[(b >> 8) % FL][(b >> 4) % SL]
+    }
+
+    /// Takes head `h` of the list of exact class `b` (below 512) off it if
+    /// its links are those of a head: no block before it, and the next
+    /// one (if any) a block address that points back at it. Returns
+    /// whether it did; on `false` nothing changed, and the checked
+    /// [`remove`](Self::remove) reports what is wrong.
+    ///
+    /// # Safety
+    /// `h` must be that list's head, its header checked.
+    #[inline(always)]
+    pub unsafe fn pop_exact(&mut self, w: &Walk<'_>, h: usize, b: usize) -> bool {
+        // SAFETY: `h` is a checked free block: its links are its words;
+        // `next` is read from only after it passed the link check.
+        unsafe {
+            let next = w.m.rd(h + 8);
+            if w.m.rd(h + 16) != 0 {
+                return false;
+            }
+            if next != 0 {
+                if !w.link_ok(next) || w.m.rd(next + 16) != h {
+                    return false;
+                }
+                w.m.wr(next + 16, 0);
+            }
+            let (fl, sl) = (b >> 8, (b >> 4) % SL);
+            self.heads[fl % FL][sl] = next;
+            if next == 0 {
+                self.sl_map[fl % FL] &= !(1 << sl);
+                if self.sl_map[fl % FL] == 0 {
+                    self.fl_map &= !(1 << fl);
+                }
+            }
+        }
+        true
     }
 
     /// A free block of at least `s` bytes from the first non-empty class

@@ -41,8 +41,15 @@ impl<S: Source> RawHeap<S> {
     /// Validates a payload pointer handed back by the user: it must be
     /// a block of this heap (its segment, its tag), in use, with boundary
     /// tags around it that agree.
-    #[inline]
+    #[inline(never)]
     pub(super) fn locate(&self, p: usize) -> Result<Found, HeapError> {
+        self.locate_inline(p)
+    }
+
+    /// [`locate`](Self::locate), inlined into the caller (`free`'s locked
+    /// path).
+    #[inline(always)]
+    pub(super) fn locate_inline(&self, p: usize) -> Result<Found, HeapError> {
         if p % ALIGN != 0 || p == 0 {
             return Err(HeapError::InvalidPointer);
         }

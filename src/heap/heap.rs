@@ -503,21 +503,22 @@ impl<S: Source> Heap<S> {
     ) -> Result<(), HeapError> {
         let mut g = self.lock_with(c.as_deref_mut());
         g.set_op("free");
-        let Some(c) = c else {
-            let found = g.locate(p)?;
-            return g.free_found(found);
-        };
-        if full_bin != 0 {
-            tcache::spill(&mut g, c, full_bin);
+        if let Some(c) = c.as_deref_mut() {
+            if full_bin != 0 {
+                tcache::spill(&mut g, c, full_bin);
+            }
+            // Before the block is looked at: giving cached blocks back
+            // changes its neighbours.
+            tcache::enforce_limit(&mut g, c);
         }
-        // Before the block is looked at: giving cached blocks back changes
-        // its neighbours.
-        tcache::enforce_limit(&mut g, c);
-        let found = g.locate(p)?;
+        // One copy of the checks, inlined: the hot part of every free.
+        let found = g.locate_inline(p)?;
         // A small block the fast path could not check (in another segment)
         // is cached now that it has been.
-        if tcache::take_checked(&mut g, c, &found) {
-            return Ok(());
+        if let Some(c) = c {
+            if tcache::take_checked(&mut g, c, &found) {
+                return Ok(());
+            }
         }
         g.free_found(found)
     }

@@ -420,8 +420,12 @@ impl<S: Source> RawHeap<S> {
     /// since, so the figure can be stale until the cache syncs again.
     #[inline(always)]
     fn clamp_parked(&mut self) {
-        self.parked = self.parked.min(self.st.used);
-        self.parked_blocks = self.parked_blocks.min(self.st.used_blocks);
+        // A heap without caches parks nothing: one test instead of two
+        // clamps on its every free.
+        if self.parked_blocks != 0 {
+            self.parked = self.parked.min(self.st.used);
+            self.parked_blocks = self.parked_blocks.min(self.st.used_blocks);
+        }
     }
 
     /// A used block grew in place by `by` bytes.
@@ -451,6 +455,24 @@ impl<S: Source> RawHeap<S> {
         self.st.free -= s;
         self.st.free_blocks -= 1;
         d
+    }
+
+    /// Takes head `h` of exact class `b` off its list (see
+    /// [`FreeLists::pop_exact`]), counting it out of the free figures;
+    /// `false` if its links are not a head's (nothing changed).
+    ///
+    /// # Safety
+    /// `h` must head that list, its header checked.
+    #[inline(always)]
+    pub(super) unsafe fn unlist_exact(&mut self, h: usize, b: usize) -> bool {
+        let w = Walk::new(self.mem, self.tag, self.top_first, self.top, &self.segs);
+        // SAFETY: forwarded contract.
+        if !unsafe { self.lists.pop_exact(&w, h, b) } {
+            return false;
+        }
+        self.st.free -= b;
+        self.st.free_blocks -= 1;
+        true
     }
 
     /// Lists free block `h` of size `s` (its tags written) with `dirty`

@@ -142,6 +142,75 @@ fn corruption_is_reported() {
     assert!(h.check(true, &mut String::new()));
 }
 
+/// An allocation of an exact small class takes its list's head through a
+/// fast path (`take_exact`) only when every check passes; a damaged head
+/// goes to the checked path, which reports it: never handed out. Each
+/// case damages the head of the 48-byte list (`p`, then `q`) one way and
+/// allocates from it in a child, which must die with the report.
+fn damaged_exact_class_heads_are_reported() {
+    #[allow(clippy::type_complexity)]
+    let cases: [(&str, fn(usize, usize, usize)); 6] = [
+        // p's header: another heap's tag.
+        ("corrupted free block header", |p, _, _| poke(p - 8, peek(p - 8) ^ (1 << 62))),
+        // p's footer (its last word).
+        ("corrupted free block size", |p, _, _| poke(p + 32, 0)),
+        // The block after p no longer says that p is free.
+        ("corrupted free block size", |p, _, _| poke(p + 40, peek(p + 40) | 2)),
+        // p's next link into static data.
+        ("link outside the heap", |p, _, _| poke(p, (&raw const STATIC_WORD).addr())),
+        // q's back link no longer points at p.
+        ("links do not point back", |_, q, _| poke(q + 8, 0)),
+        // A back link forged on the head p, to a block whose next word
+        // the attacker set to p: unlinked "from the middle", p stayed the
+        // head and was handed out twice.
+        ("links do not point back", |p, _, g| {
+            poke(g + 16, p - 8);
+            poke(p + 8, g + 8);
+        }),
+    ];
+    for (what, damage) in cases {
+        let d = crate::testing::dies(|| {
+            let mut h = region_heap(1 << 16);
+            let [p, g, q, _g2] = [0; 4].map(|_| a(&mut h, 40));
+            free(&mut h, q).unwrap();
+            free(&mut h, p).unwrap(); // the head, q next
+            damage(p.addr(), q.addr(), g.addr());
+            let x = a(&mut h, 40);
+            let y = a(&mut h, 40);
+            panic!("damage not seen: got {x:p} then {y:p} (p {p:p}, q {q:p})");
+        });
+        assert_eq!(d.signal, Some(6), "{what}: {}", d.stderr);
+        assert!(d.stderr.starts_with("rawrt: malloc(): "), "{what}: {}", d.stderr);
+        assert!(d.stderr.contains(what), "{what}: {}", d.stderr);
+    }
+    // Undamaged, the fast path serves the list head first, exactly.
+    let mut h = region_heap(1 << 16);
+    let [p, _g, q, _g2] = [0; 4].map(|_| a(&mut h, 40));
+    free(&mut h, q).unwrap();
+    free(&mut h, p).unwrap();
+    let before = h.info();
+    assert_eq!((a(&mut h, 40), a(&mut h, 33)), (p, q), "LIFO from the exact class");
+    let after = h.info();
+    assert_eq!(after.allocated_blocks, before.allocated_blocks + 2);
+    assert_eq!(after.free_blocks + 2, before.free_blocks);
+    assert!(h.check(true, &mut String::new()));
+}
+
+/// A word of static data, where a forged link points.
+static STATIC_WORD: usize = 0;
+
+/// Reads heap word `a` (the test's own inspection of its heap).
+fn peek(a: usize) -> usize {
+    // SAFETY: the tests read words of their own heap region.
+    unsafe { core::ptr::with_exposed_provenance::<usize>(a).read() }
+}
+
+/// Writes heap word `a`: the damage under test.
+fn poke(a: usize, v: usize) {
+    // SAFETY: the tests write words of their own heap region.
+    unsafe { core::ptr::with_exposed_provenance_mut::<usize>(a).write(v) }
+}
+
 fn realloc_in_place_and_failure() {
     let mut h = region_heap(1 << 16);
     let x = a(&mut h, 200);
@@ -402,6 +471,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::unit::largest_free_block_is_exact", largest_free_block_is_exact),
     ("heap::unit::double_free_and_invalid_pointers", double_free_and_invalid_pointers),
     ("heap::unit::corruption_is_reported", corruption_is_reported),
+    ("heap::unit::damaged_exact_class_heads_are_reported", damaged_exact_class_heads_are_reported),
     ("heap::unit::realloc_in_place_and_failure", realloc_in_place_and_failure),
     ("heap::unit::aligned_allocations", aligned_allocations),
     ("heap::unit::failed_alloc_callback_fires", failed_alloc_callback_fires),

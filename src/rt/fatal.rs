@@ -24,7 +24,7 @@ pub type OriginFn = fn(usize, &mut FdWriter);
 /// `rawrt: free(): double free of 0x5555deadbeef`.
 #[cold]
 pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
-    report(func, what, b" of ", addr)
+    report(func, what.as_bytes(), b" of ", addr)
 }
 
 /// Prints `rawrt: FUNC(): WHAT at 0xADDR` on stderr in one `write`, then
@@ -33,7 +33,7 @@ pub fn fatal(func: &str, what: &str, addr: usize) -> ! {
 /// (links do not point back) at 0x5555deadbeef`.
 #[cold]
 pub fn fatal_at(func: &str, what: &str, addr: usize) -> ! {
-    report(func, what, b" at ", addr)
+    report(func, what.as_bytes(), b" at ", addr)
 }
 
 /// Prints `rawrt: FUNC(): WHAT block 0xADDR` on stderr in one `write`,
@@ -61,18 +61,17 @@ pub fn fatal_block(func: &str, what: &str, offset: Option<usize>, addr: usize) -
             }
         }
     }
-    let what = buf.get(..len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or(what);
-    report(func, what, b" block ", addr)
+    // Bytes, not a `str`: no UTF-8 validation linked in for a message
+    // made of two `str`s and ASCII.
+    report(func, buf.get(..len).unwrap_or(what.as_bytes()), b" block ", addr)
 }
 
 #[cold]
 #[inline(never)]
-fn report(func: &str, what: &str, sep: &[u8], addr: usize) -> ! {
+fn report(func: &str, what: &[u8], sep: &[u8], addr: usize) -> ! {
     let mut w = FdWriter::new(STDERR);
     let mut h = [0u8; 18];
-    for part in
-        [b"rawrt: ", func.as_bytes(), b"(): ", what.as_bytes(), sep, itoa::hex(addr as u64, &mut h)]
-    {
+    for part in [b"rawrt: ", func.as_bytes(), b"(): ", what, sep, itoa::hex(addr as u64, &mut h)] {
         w.push(part);
     }
     let origin = BLOCK_ORIGIN.load(Ordering::Acquire);

@@ -349,11 +349,19 @@ impl<F: Format> Compact<F> {
         if n != 0 && unsafe { self.link(self.at(n), 1) } != me {
             return Err((Corruption::Unlink, h));
         }
+        let head = self.head(self.class_of(s));
         let back = if p != 0 {
+            // A list's head has no block before it: a back link forged on
+            // the head (to a block whose next link an attacker set to `h`)
+            // would unlink it from the middle and leave it heading its
+            // list, to be handed out again.
+            if head == me {
+                return Err((Corruption::Unlink, h));
+            }
             // SAFETY: as above.
             unsafe { self.link(self.at(p), 0) }
         } else {
-            self.head(self.class_of(s))
+            head
         };
         if back != me {
             return Err((Corruption::Unlink, h));

@@ -265,6 +265,14 @@ fn damage_is_found() {
         let back = q.wrapping_add(2).cast::<u16>(); // q heads its list: 0
         back.write(1);
         assert_eq!(fr(h, r), Err(HeapError::Corrupted(Corruption::Unlink)), "back link");
+        // ... and p's first payload word (where a listed block keeps its
+        // next link) naming q, so that the back link checks out: q would
+        // leave the list "from the middle" and stay its head.
+        let p_next = p.cast::<u16>();
+        let saved_p = p_next.read();
+        p_next.write((((q.addr() - p.addr()) >> 3) + 1) as u16);
+        assert_eq!(fr(h, r), Err(HeapError::Corrupted(Corruption::Unlink)), "forged on the head");
+        p_next.write(saved_p);
         back.write(0);
         let footer = q.wrapping_add(16).cast::<u32>(); // q: 24 bytes from q - 4
         let saved = footer.read();
