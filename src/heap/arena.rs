@@ -737,7 +737,28 @@ impl Arenas {
     ///
     /// # Safety
     /// As for [`Heap::reallocate`].
+    #[inline(never)]
     pub unsafe fn reallocate(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.reallocate_inlined(ptr, new_size, align, func) }
+    }
+
+    /// [`reallocate`](Self::reallocate) inlined into its caller: C's
+    /// `realloc` (`caps::realloc_c`, itself one copy in the program,
+    /// `trace::hook::realloc_plain`), where a block of the calling
+    /// thread's own heap is resized with no call between the C function
+    /// and the heap's core but the core's own.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    #[inline(always)]
+    pub(crate) unsafe fn reallocate_inlined(
         &self,
         ptr: NonNull<u8>,
         new_size: usize,
@@ -829,11 +850,11 @@ impl Arenas {
         if core::ptr::eq(o, h) {
             // The thread's first call: its home was chosen just now.
             // SAFETY: forwarded contract.
-            return unsafe { h.realloc_with(Some(c), ptr, new_size, align, func) };
+            return unsafe { h.realloc_with_outlined(Some(c), ptr, new_size, align, func) };
         }
         if core::ptr::eq(o, &self.main) {
             // SAFETY: forwarded contract.
-            return unsafe { o.realloc_with(None, ptr, new_size, align, func) };
+            return unsafe { o.realloc_with_outlined(None, ptr, new_size, align, func) };
         }
         // A block of another thread's arena moves to the caller's heap.
         // SAFETY: forwarded contract (a block of `o` is validated here).

@@ -43,6 +43,14 @@ impl<S: Source> RawHeap<S> {
     /// tags around it that agree.
     #[inline]
     pub(super) fn locate(&self, p: usize) -> Result<Found, HeapError> {
+        self.locate_inlined(p)
+    }
+
+    /// [`locate`](Self::locate) inlined into its caller: for
+    /// [`realloc`](Self::realloc), where what it finds is used at once
+    /// rather than handed back through memory.
+    #[inline(always)]
+    pub(super) fn locate_inlined(&self, p: usize) -> Result<Found, HeapError> {
         if p % ALIGN != 0 || p == 0 {
             return Err(HeapError::InvalidPointer);
         }

@@ -32,7 +32,7 @@ impl<S: Source> RawHeap<S> {
         align: usize,
     ) -> Result<NonNull<u8>, HeapError> {
         let pa = p.addr();
-        let (h, s) = match self.locate(pa)? {
+        let (h, s) = match self.locate_inlined(pa)? {
             Found::Large(p) => return self.realloc_large(p, new_size, align),
             Found::Block { h, s, .. } => (h, s),
         };

@@ -188,7 +188,7 @@ pub unsafe fn realloc_c(p: *mut u8, size: usize, func: &'static str) -> Result<*
         // SAFETY: the caller's contract.
         |nn| unsafe { free(nn.as_ptr(), func) },
         // SAFETY: the caller's contract.
-        |nn| match unsafe { process().reallocate(nn, size, ALIGN, func) } {
+        |nn| match unsafe { process().reallocate_inlined(nn, size, ALIGN, func) } {
             // SAFETY: the caller's contract.
             Err(e) if e != HeapError::OutOfMemory => unsafe { realloc_foreign(nn, size, e, func) },
             r => r,
