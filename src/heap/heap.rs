@@ -20,6 +20,7 @@ use super::ext_lock::ExtLock;
 use super::info::HeapInfo;
 use super::poison::layer::Layer;
 use super::raw::{FailedAllocFn, RawHeap};
+use super::realloc::Resized;
 use super::source::{RegionSource, Source};
 use super::tcache::{self, Bounds, ThreadCache};
 use crate::rt::valgrind;
@@ -129,7 +130,6 @@ impl<S: Source> HeapGuard<'_, S> {
         self.quiet = valgrind::Quiet::new();
         self
     }
-
 }
 
 impl<S: Source> Heap<S> {
@@ -599,8 +599,10 @@ impl<S: Source> Heap<S> {
         g.set_op(func);
         // SAFETY: forwarded contract.
         match unsafe { g.realloc(ptr.as_ptr(), new_size, align) } {
-            // SAFETY: forwarded contract; the block is as it was.
-            Err(HeapError::OutOfMemory) => unsafe { realloc_recover(g, c, ptr, new_size, align) },
+            Err(HeapError::OutOfMemory) => {
+                // SAFETY: forwarded contract; the block is as it was.
+                unsafe { realloc_recover(g, c, ptr, new_size, align) }.result()
+            }
             r => r,
         }
     }
@@ -752,7 +754,8 @@ impl<S: Source> Heap<S> {
 }
 
 /// [`recover`] for a resize that failed for want of memory, under the
-/// lock that `g` holds (released on return).
+/// lock that `g` holds (released on return); the outcome in registers
+/// (see [`Resized`]).
 ///
 /// # Safety
 /// As for [`Heap::reallocate`]; the block at `ptr` is as it was.
@@ -764,10 +767,10 @@ unsafe fn realloc_recover<S: Source>(
     ptr: NonNull<u8>,
     new_size: usize,
     align: usize,
-) -> Result<NonNull<u8>, HeapError> {
+) -> Resized {
     // SAFETY: forwarded contract.
     let again = |g: &mut RawHeap<S>| unsafe { g.realloc(ptr.as_ptr(), new_size, align) }.ok();
-    recover(&mut g, c, new_size, again).ok_or(HeapError::OutOfMemory)
+    Resized::from_result(recover(&mut g, c, new_size, again).ok_or(HeapError::OutOfMemory))
 }
 
 /// [`recover`] for an allocation.
