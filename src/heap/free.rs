@@ -40,8 +40,9 @@ fn prefetch(m: super::block::Mem, a: usize) {
 impl<S: Source> RawHeap<S> {
     /// Validates a payload pointer handed back by the user: it must be
     /// a block of this heap (its segment, its tag), in use, with boundary
-    /// tags around it that agree. One copy (the compiler made one before
-    /// [`locate_inlined`](Self::locate_inlined) existed, too).
+    /// tags around it that agree. One copy, for every caller but
+    /// `realloc`'s ([`locate_inlined`](Self::locate_inlined)): inlined into
+    /// the free paths it would grow every program that frees.
     #[inline(never)]
     pub(super) fn locate(&self, p: usize) -> Result<Found, HeapError> {
         self.locate_inlined(p)
