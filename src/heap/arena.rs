@@ -43,6 +43,7 @@ use super::info::HeapInfo;
 use super::os::{LinuxOs, Os};
 use super::process::ProcessSource;
 use super::raw::FailedAllocFn;
+use super::realloc::Resized;
 use super::tcache::{self, ThreadCache};
 use super::PROCESS;
 use crate::rt::valgrind;
@@ -737,7 +738,28 @@ impl Arenas {
     ///
     /// # Safety
     /// As for [`Heap::reallocate`].
+    #[inline(never)]
     pub unsafe fn reallocate(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.reallocate_inlined(ptr, new_size, align, func) }
+    }
+
+    /// [`reallocate`](Self::reallocate) inlined into its caller: C's
+    /// `realloc` (`caps::realloc_c`, itself one copy in the program,
+    /// `trace::hook::realloc_plain`), where a block of the calling
+    /// thread's own heap is resized with no call between the C function
+    /// and the heap's core but the core's own.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    #[inline(always)]
+    pub(crate) unsafe fn reallocate_inlined(
         &self,
         ptr: NonNull<u8>,
         new_size: usize,
@@ -759,7 +781,7 @@ impl Arenas {
             unsafe { o.realloc_with(Some(c), ptr, new_size, align, func) }
         } else {
             // SAFETY: forwarded contract.
-            unsafe { self.realloc_foreign(c, o, ptr, new_size, align, func) }
+            unsafe { self.realloc_foreign(c, o, ptr, new_size, align, func) }.result()
         };
         if r == Err(HeapError::OutOfMemory) {
             self.main.failed(new_size, align, func);
@@ -803,7 +825,8 @@ impl Arenas {
     }
 
     /// [`reallocate`](Self::reallocate) of a block of heap `o`, which is not
-    /// the calling thread's (whose cache is `c`).
+    /// the calling thread's (whose cache is `c`); the outcome in registers
+    /// (see [`Resized`]).
     ///
     /// # Safety
     /// As for [`Heap::reallocate`].
@@ -816,26 +839,46 @@ impl Arenas {
         new_size: usize,
         align: usize,
         func: &'static str,
-    ) -> Result<NonNull<u8>, HeapError> {
-        if c.home == 0 && diverted() {
-            if let Some(d) = divert() {
+    ) -> Resized {
+        let r = if c.home == 0 && diverted() {
+            match divert() {
                 // SAFETY: forwarded contract.
-                return unsafe { (d.realloc)(self, ptr, new_size, align, func) };
+                Some(d) => unsafe { (d.realloc)(self, ptr, new_size, align, func) },
+                // SAFETY: forwarded contract.
+                None => unsafe { self.realloc_announced(c, ptr, new_size, align, func) },
             }
-            // SAFETY: forwarded contract.
-            return unsafe { self.realloc_announced(c, ptr, new_size, align, func) };
-        }
-        let h = self.home(c);
-        if core::ptr::eq(o, h) {
-            // The thread's first call: its home was chosen just now.
-            // SAFETY: forwarded contract.
-            return unsafe { h.realloc_with(Some(c), ptr, new_size, align, func) };
-        }
-        if core::ptr::eq(o, &self.main) {
-            // SAFETY: forwarded contract.
-            return unsafe { o.realloc_with(None, ptr, new_size, align, func) };
-        }
-        // A block of another thread's arena moves to the caller's heap.
+        } else {
+            let h = self.home(c);
+            if core::ptr::eq(o, h) {
+                // The thread's first call: its home was chosen just now.
+                // SAFETY: forwarded contract.
+                unsafe { h.realloc_with_outlined(Some(c), ptr, new_size, align, func) }
+            } else if core::ptr::eq(o, &self.main) {
+                // SAFETY: forwarded contract.
+                unsafe { o.realloc_with_outlined(None, ptr, new_size, align, func) }
+            } else {
+                // SAFETY: forwarded contract.
+                unsafe { self.realloc_across(c, o, ptr, new_size, align, func) }
+            }
+        };
+        Resized::from_result(r)
+    }
+
+    /// [`realloc_foreign`](Self::realloc_foreign) of a block of another
+    /// thread's arena `o`: it moves to the caller's heap.
+    ///
+    /// # Safety
+    /// As for [`Heap::reallocate`].
+    #[inline(always)]
+    unsafe fn realloc_across(
+        &self,
+        c: &mut ThreadCache,
+        o: &ProcHeap,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
         // SAFETY: forwarded contract (a block of `o` is validated here).
         let old = unsafe { o.usable_size(ptr.as_ptr()) }?;
         let q =

@@ -40,16 +40,20 @@ fn prefetch(m: super::block::Mem, a: usize) {
 impl<S: Source> RawHeap<S> {
     /// Validates a payload pointer handed back by the user: it must be
     /// a block of this heap (its segment, its tag), in use, with boundary
-    /// tags around it that agree.
+    /// tags around it that agree. One copy, for every caller but
+    /// `realloc`'s and the locked `free`'s
+    /// ([`locate_inlined`](Self::locate_inlined)).
     #[inline(never)]
     pub(super) fn locate(&self, p: usize) -> Result<Found, HeapError> {
-        self.locate_inline(p)
+        self.locate_inlined(p)
     }
 
-    /// [`locate`](Self::locate), inlined into the caller (`free`'s locked
-    /// path).
+    /// [`locate`](Self::locate) inlined into its caller: for
+    /// [`realloc`](Self::realloc) and the locked path of `free`, where
+    /// what it finds is used at once rather than handed back through
+    /// memory.
     #[inline(always)]
-    pub(super) fn locate_inline(&self, p: usize) -> Result<Found, HeapError> {
+    pub(super) fn locate_inlined(&self, p: usize) -> Result<Found, HeapError> {
         if p % ALIGN != 0 || p == 0 {
             return Err(HeapError::InvalidPointer);
         }

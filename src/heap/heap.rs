@@ -20,6 +20,7 @@ use super::ext_lock::ExtLock;
 use super::info::HeapInfo;
 use super::poison::layer::Layer;
 use super::raw::{FailedAllocFn, RawHeap};
+use super::realloc::Resized;
 use super::source::{RegionSource, Source};
 use super::tcache::{self, Bounds, ThreadCache};
 use crate::rt::valgrind;
@@ -114,7 +115,7 @@ impl<S: Source> Drop for HeapGuard<'_, S> {
     fn drop(&mut self) {
         let h = self.heap;
         if h.mode != PLAIN && h.published.load(Relaxed) != self.g.layout() {
-            self.publish();
+            h.publish(&self.g);
         }
         // The caller's lock, if any, just before the heap's own (waiters
         // on it then wait for the heap's lock a moment).
@@ -129,23 +130,26 @@ impl<S: Source> HeapGuard<'_, S> {
         self.quiet = valgrind::Quiet::new();
         self
     }
+}
 
+impl<S: Source> Heap<S> {
     /// Publishes where blocks may be (for the caches' unlocked checks),
-    /// before the lock is released.
+    /// from its locked core `g`, before the lock is released. (Given the
+    /// core rather than the guard, so that the guard need not live in
+    /// memory.)
     #[cold]
     #[inline(never)]
-    fn publish(&self) {
-        let h = self.heap;
-        let (lo, hi) = self.g.block_area();
-        h.lo.store(lo, Relaxed);
-        h.span16.store((hi - lo) >> 4, Relaxed);
-        let (blo, bhi) = self.g.bounds();
-        h.blo.store(blo, Relaxed);
-        h.bspan.store((bhi - blo) >> 4, Relaxed);
-        h.tag.store(self.g.tag(), Relaxed);
+    fn publish(&self, g: &RawHeap<S>) {
+        let (lo, hi) = g.block_area();
+        self.lo.store(lo, Relaxed);
+        self.span16.store((hi - lo) >> 4, Relaxed);
+        let (blo, bhi) = g.bounds();
+        self.blo.store(blo, Relaxed);
+        self.bspan.store((bhi - blo) >> 4, Relaxed);
+        self.tag.store(g.tag(), Relaxed);
         #[cfg(miri)]
-        h.root.store(self.g.source_ref().root(), Relaxed);
-        h.published.store(self.g.layout(), Relaxed);
+        self.root.store(g.source_ref().root(), Relaxed);
+        self.published.store(g.layout(), Relaxed);
     }
 }
 
@@ -512,7 +516,7 @@ impl<S: Source> Heap<S> {
             tcache::enforce_limit(&mut g, c);
         }
         // One copy of the checks, inlined: the hot part of every free.
-        let found = g.locate_inline(p)?;
+        let found = g.locate_inlined(p)?;
         // A small block the fast path could not check (in another segment)
         // is cached now that it has been.
         if let Some(c) = c {
@@ -543,7 +547,7 @@ impl<S: Source> Heap<S> {
             return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
         }
         // SAFETY: forwarded contract.
-        let r = unsafe { self.realloc_with(None, ptr, new_size, align, func) };
+        let r = unsafe { self.realloc_with_outlined(None, ptr, new_size, align, func) };
         if r == Err(HeapError::OutOfMemory) {
             self.failed(new_size, align, func);
         }
@@ -568,7 +572,7 @@ impl<S: Source> Heap<S> {
             return unsafe { self.poisoned_realloc(ptr, new_size, align, func) };
         }
         // SAFETY: forwarded contract.
-        let r = unsafe { self.realloc_with(Some(c), ptr, new_size, align, func) };
+        let r = unsafe { self.realloc_with_outlined(Some(c), ptr, new_size, align, func) };
         if r == Err(HeapError::OutOfMemory) {
             self.failed(new_size, align, func);
         }
@@ -576,10 +580,14 @@ impl<S: Source> Heap<S> {
     }
 
     /// The resize under the lock, with cache `c` given back before it fails
-    /// for want of memory; no callback.
+    /// for want of memory; no callback. Inlined where C's `realloc` of a
+    /// block of the calling thread's own heap takes it
+    /// (`Arenas::reallocate_inlined`); everything else calls
+    /// [`realloc_with_outlined`](Self::realloc_with_outlined).
     ///
     /// # Safety
     /// As for [`reallocate`](Self::reallocate).
+    #[inline(always)]
     pub(super) unsafe fn realloc_with(
         &self,
         mut c: Option<&mut ThreadCache>,
@@ -591,14 +599,30 @@ impl<S: Source> Heap<S> {
         let mut g = self.lock_with(c.as_deref_mut());
         g.set_op(func);
         // SAFETY: forwarded contract.
-        let resize = |g: &mut RawHeap<S>| unsafe { g.realloc(ptr.as_ptr(), new_size, align) };
-        match resize(&mut g) {
+        match unsafe { g.realloc(ptr.as_ptr(), new_size, align) } {
             Err(HeapError::OutOfMemory) => {
-                let mut again = |g: &mut RawHeap<S>| resize(g).ok();
-                recover(&mut g, c, new_size, &mut again).ok_or(HeapError::OutOfMemory)
+                // SAFETY: forwarded contract; the block is as it was.
+                unsafe { realloc_recover(g, c, ptr, new_size, align) }.result()
             }
             r => r,
         }
+    }
+
+    /// [`realloc_with`](Self::realloc_with), one copy.
+    ///
+    /// # Safety
+    /// As for [`reallocate`](Self::reallocate).
+    #[inline(never)]
+    pub(super) unsafe fn realloc_with_outlined(
+        &self,
+        c: Option<&mut ThreadCache>,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.realloc_with(c, ptr, new_size, align, func) }
     }
 
     /// Resizes for `layout`'s alignment (callback name `"realloc"`).
@@ -728,6 +752,26 @@ impl<S: Source> Heap<S> {
     pub fn set_failed_alloc_callback(&self, f: Option<FailedAllocFn>) {
         self.lock().set_failed_alloc_callback(f)
     }
+}
+
+/// [`recover`] for a resize that failed for want of memory, under the
+/// lock that `g` holds (released on return); the outcome in registers
+/// (see [`Resized`]).
+///
+/// # Safety
+/// As for [`Heap::reallocate`]; the block at `ptr` is as it was.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_recover<S: Source>(
+    mut g: HeapGuard<'_, S>,
+    c: Option<&mut ThreadCache>,
+    ptr: NonNull<u8>,
+    new_size: usize,
+    align: usize,
+) -> Resized {
+    // SAFETY: forwarded contract.
+    let again = |g: &mut RawHeap<S>| unsafe { g.realloc(ptr.as_ptr(), new_size, align) }.ok();
+    Resized::from_result(recover(&mut g, c, new_size, again).ok_or(HeapError::OutOfMemory))
 }
 
 /// [`recover`] for an allocation.

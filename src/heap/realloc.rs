@@ -17,6 +17,38 @@ pub const GROW_SLACK: usize = 4;
 /// The most extra room a growing block gets.
 pub const GROW_SLACK_MAX: usize = 64 << 10;
 
+/// What [`RawHeap::resize`] gives back: the block, or what went wrong.
+/// Two scalars, so that it comes back in two registers (a `Result` of a
+/// pointer and an error is returned through memory).
+#[derive(Clone, Copy)]
+pub(in crate::heap) struct Resized {
+    /// The block (when `err` is `None`).
+    p: *mut u8,
+    /// Why the resize failed, if it did.
+    err: Option<HeapError>,
+}
+
+impl Resized {
+    /// The outcome `r`.
+    #[inline(always)]
+    pub(in crate::heap) fn from_result(r: Result<NonNull<u8>, HeapError>) -> Self {
+        match r {
+            Ok(p) => Resized { p: p.as_ptr(), err: None },
+            Err(e) => Resized { p: core::ptr::null_mut(), err: Some(e) },
+        }
+    }
+
+    /// The outcome as a `Result`.
+    #[inline(always)]
+    pub(in crate::heap) fn result(self) -> Result<NonNull<u8>, HeapError> {
+        match self.err {
+            // SAFETY: without an error, `p` is a block (never null).
+            None => Ok(unsafe { NonNull::new_unchecked(self.p) }),
+            Some(e) => Err(e),
+        }
+    }
+}
+
 impl<S: Source> RawHeap<S> {
     /// Resizes the block at `p` to `new_size` bytes, keeping its first
     /// bytes and its alignment `align` (which it was allocated with).
@@ -25,14 +57,40 @@ impl<S: Source> RawHeap<S> {
     /// # Safety
     /// As for [`free`](Self::free): if the block moves, nothing may use
     /// the old pointer afterwards.
+    #[inline(always)]
     pub unsafe fn realloc(
         &mut self,
         p: *mut u8,
         new_size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, HeapError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.resize(p, new_size, align) }.result()
+    }
+
+    /// [`realloc`](Self::realloc), one copy, its outcome in registers.
+    ///
+    /// # Safety
+    /// As for `realloc`.
+    #[inline(never)]
+    pub(super) unsafe fn resize(&mut self, p: *mut u8, new_size: usize, align: usize) -> Resized {
+        // SAFETY: forwarded contract.
+        Resized::from_result(unsafe { self.realloc_core(p, new_size, align) })
+    }
+
+    /// The body of [`realloc`](Self::realloc).
+    ///
+    /// # Safety
+    /// As for `realloc`.
+    #[inline(always)]
+    unsafe fn realloc_core(
+        &mut self,
+        p: *mut u8,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, HeapError> {
         let pa = p.addr();
-        let (h, s) = match self.locate(pa)? {
+        let (h, s) = match self.locate_inlined(pa)? {
             Found::Large(p) => return self.realloc_large(p, new_size, align),
             Found::Block { h, s, .. } => (h, s),
         };

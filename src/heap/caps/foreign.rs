@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use super::registry;
 use crate::heap::c_rules::realloc_rules;
 use crate::heap::error::HeapError;
+use crate::heap::realloc::Resized;
 use crate::heap::Entry as _;
 use crate::heap::{misuse, process, ALIGN};
 
@@ -135,6 +136,7 @@ unsafe fn free_in_owner(nn: NonNull<u8>, e: HeapError, func: &'static str) {
 
 /// Resizes `nn`, which the process heap rejected with `e`, in the
 /// registered heap that owns it (where it stays); with none, `Err(e)`.
+/// The outcome in registers (see [`Resized`]).
 ///
 /// # Safety
 /// As for [`realloc_c`].
@@ -145,12 +147,12 @@ unsafe fn realloc_foreign(
     size: usize,
     e: HeapError,
     func: &'static str,
-) -> Result<NonNull<u8>, HeapError> {
-    match ops() {
+) -> Resized {
+    Resized::from_result(match ops() {
         // SAFETY: forwarded contract.
         Some(o) => unsafe { (o.realloc)(nn, size, e, func) },
         None => Err(e),
-    }
+    })
 }
 
 /// [`realloc_foreign`] with heaps registered.
@@ -188,9 +190,11 @@ pub unsafe fn realloc_c(p: *mut u8, size: usize, func: &'static str) -> Result<*
         // SAFETY: the caller's contract.
         |nn| unsafe { free(nn.as_ptr(), func) },
         // SAFETY: the caller's contract.
-        |nn| match unsafe { process().reallocate(nn, size, ALIGN, func) } {
-            // SAFETY: the caller's contract.
-            Err(e) if e != HeapError::OutOfMemory => unsafe { realloc_foreign(nn, size, e, func) },
+        |nn| match unsafe { process().reallocate_inlined(nn, size, ALIGN, func) } {
+            Err(e) if e != HeapError::OutOfMemory => {
+                // SAFETY: the caller's contract.
+                unsafe { realloc_foreign(nn, size, e, func) }.result()
+            }
             r => r,
         },
     )

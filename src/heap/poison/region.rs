@@ -101,7 +101,7 @@ impl<S: Source> Heap<S> {
             // SAFETY: forwarded contract.
             Some(l) => unsafe { l.realloc(self, p, new_size, align, func) },
             // SAFETY: forwarded contract.
-            None => unsafe { self.realloc_with(None, p, new_size, align, func) },
+            None => unsafe { self.realloc_with_outlined(None, p, new_size, align, func) },
         };
         if r == Err(HeapError::OutOfMemory) {
             self.failed(new_size, align, func);
