@@ -144,7 +144,7 @@ fn corruption_is_reported() {
 
 /// An allocation of an exact small class takes its list's head through a
 /// fast path (`take_exact`) only when every check passes; a damaged head
-/// goes to the checked path, which reports it: never handed out. Each
+/// goes to the checked path, which reports it: never handed out twice. Each
 /// case damages the head of the 48-byte list (`p`, then `q`) one way and
 /// allocates from it in a child, which must die with the report.
 fn damaged_exact_class_heads_are_reported() {
@@ -161,9 +161,10 @@ fn damaged_exact_class_heads_are_reported() {
         // q's back link no longer points at p.
         ("links do not point back", |_, q, _| poke(q + 8, 0)),
         // A back link forged on the head p, to a block whose next word
-        // the attacker set to p: unlinked "from the middle", p stayed the
-        // head and was handed out twice.
-        ("links do not point back", |p, _, g| {
+        // the attacker set to p: p leaves its list as if from the middle
+        // and is handed out (once: it was free), its list still starting
+        // at it; the next allocation finds that stale head in use.
+        ("corrupted free block header", |p, _, g| {
             poke(g + 16, p - 8);
             poke(p + 8, g + 8);
         }),

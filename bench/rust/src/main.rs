@@ -5,7 +5,7 @@
 //! Usage: rawrt-bench [random|efficiency|pool|gran|all]... [--quick]
 //!        rawrt-bench own [--quick]
 //!
-//! For profiling one cell of the pool table: `RAWRT_BENCH_ROWS=TEXT` keeps
+//! For profiling one cell: `RAWRT_BENCH_ROWS=TEXT` keeps
 //! the rows whose name contains TEXT, `RAWRT_BENCH_COLUMN=pair|lifo|fifo|random`
 //! measures one column (e.g. under `valgrind --tool=callgrind`).
 //!
@@ -358,8 +358,15 @@ fn bench_efficiency(quick: bool) {
 fn bench_own(region: &Region, quick: bool) {
     let actions = if quick { 200_000 } else { 2_000_000 };
     let trials = if quick { 1 } else { 5 };
+    // RAWRT_BENCH_ROWS=TEXT (see the pool table) also keeps only the
+    // random-actions and granule rows whose printed name contains TEXT.
+    let keep = std::env::var("RAWRT_BENCH_ROWS").ok();
+    let wanted = |row: &str| keep.as_deref().is_none_or(|k| row.contains(k));
     for (name, f) in RA_ALLOCATORS.iter().filter(|(n, _)| n.starts_with("rawrt")) {
         for s in [200usize, 1000, 10000] {
+            if !wanted(&format!("random actions, {name}, max {s} B")) {
+                continue;
+            }
             let ns = (0..trials)
                 .map(|t| f(region, s, actions, t).0)
                 .fold(f64::MAX, f64::min);
@@ -372,7 +379,7 @@ fn bench_own(region: &Region, quick: bool) {
             println!("64-byte blocks, {name}, {col}\t{ns:.2}");
         }
     }
-    for _ in 0..trials.min(3) {
+    for _ in 0..if wanted("Gran, ") { trials.min(3) } else { 0 } {
         for (&(live, max), (ns, _)) in
             poolgran::GRAN_CASES.iter().zip(poolgran::gran_times(quick, false))
         {

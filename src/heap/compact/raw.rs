@@ -353,8 +353,9 @@ impl<F: Format> Compact<F> {
         let back = if p != 0 {
             // A list's head has no block before it: a back link forged on
             // the head (to a block whose next link an attacker set to `h`)
-            // would unlink it from the middle and leave it heading its
-            // list, to be handed out again.
+            // would unlink it as if from the middle and leave the list
+            // starting at it. (The main core finds such a stale head when
+            // it is next taken; here the class is at hand, so at once.)
             if head == me {
                 return Err((Corruption::Unlink, h));
             }
