@@ -45,7 +45,9 @@ impl Blocks for PoolBlocks<'_> {
 /// A region heap of the kind C's `multi_heap_register` makes (the compact
 /// core: the wide format over this benchmark's region), through C's path
 /// (the heap's natural alignment).
+#[cfg(feature = "compact")]
 struct RegionBlocks(rawrt::heap::RegionRef);
+#[cfg(feature = "compact")]
 impl Blocks for RegionBlocks {
     #[inline]
     fn get(&mut self) -> *mut u8 {
@@ -163,7 +165,9 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
     let heap_region = Region::new(8 << 20);
     // SAFETY: as above.
     let region_heap = unsafe { Heap::from_raw(heap_region.ptr, heap_region.len) };
+    #[cfg(feature = "compact")]
     let compact_region = Region::new(8 << 20);
+    #[cfg(feature = "compact")]
     // SAFETY: as above.
     let compact = unsafe {
         rawrt::heap::RegionRef::init_in_place(compact_region.ptr, compact_region.len)
@@ -196,12 +200,15 @@ pub fn pool_table(quick: bool, with_glibc: bool) -> Vec<(String, [f64; 4])> {
             Box::new(|o, r| batch(&mut HeapBlocks(&region_heap), o, r)),
             Box::new(|n| pair(&mut HeapBlocks(&region_heap), n)),
         ),
-        (
-            "rawrt compact region heap (multi_heap_register's)",
-            Box::new(|o, r| batch(&mut RegionBlocks(compact), o, r)),
-            Box::new(|n| pair(&mut RegionBlocks(compact), n)),
-        ),
     ];
+    // (Not built against a rawrt older than the compact heaps: see
+    // Cargo.toml's `compact` feature.)
+    #[cfg(feature = "compact")]
+    rows.push((
+        "rawrt compact region heap (multi_heap_register's)",
+        Box::new(|o, r| batch(&mut RegionBlocks(compact), o, r)),
+        Box::new(|n| pair(&mut RegionBlocks(compact), n)),
+    ));
     if with_glibc {
         rows.push((
             "glibc malloc/free",
