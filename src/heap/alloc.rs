@@ -12,6 +12,16 @@ use super::source::Source;
 /// hold old data)`. Payload bytes from the third value on are zero.
 type Got = (usize, usize, usize);
 
+/// What [`RawHeap::take_exact`] did.
+enum Exact {
+    /// It took the block with this header.
+    Taken(usize),
+    /// The list of that exact size is empty.
+    Empty,
+    /// Its head is for the checked path (another segment, or damage).
+    Refused,
+}
+
 impl<S: Source> RawHeap<S> {
     /// `size` bytes aligned to `align`, or `None`. `align` must be a power
     /// of two (one above 16 that is not gives `None`; callers validate).
@@ -70,14 +80,21 @@ impl<S: Source> RawHeap<S> {
     fn get(&mut self, size: usize, align: usize) -> Option<(usize, usize)> {
         if align <= ALIGN && size < self.mmap_threshold() {
             let b = block_for(size)?;
-            if b < 512 {
-                let h = self.take_exact(b);
-                if h != 0 {
-                    self.note_alloc(b - HDR);
-                    return Some((h + HDR, h + b));
+            let fitted = if b < 512 {
+                match self.take_exact(b) {
+                    Exact::Taken(h) => {
+                        self.note_alloc(b - HDR);
+                        return Some((h + HDR, h + b));
+                    }
+                    // No block of exactly `b` bytes: one from a class
+                    // above that is sure to fit (what `fit` would do).
+                    Exact::Empty => self.intact(self.lists().find(&self.walk(), b)),
+                    Exact::Refused => self.intact(self.lists().fit(&self.walk(), b)),
                 }
-            }
-            let (h, s, d) = if let Some(h) = self.intact(self.lists().fit(&self.walk(), b)) {
+            } else {
+                self.intact(self.lists().fit(&self.walk(), b))
+            };
+            let (h, s, d) = if let Some(h) = fitted {
                 self.take_free(h, b)
             } else if self.top_size() >= b {
                 self.bump(b)
@@ -179,14 +196,18 @@ impl<S: Source> RawHeap<S> {
     /// The head of exact class `b` (below 512) taken whole, in use, when
     /// it passes every check [`take_free`](Self::take_free) makes (its
     /// header, its place in the top segment, its footer, the block after
-    /// it, its links); else 0 and nothing changed: an empty list, a block
-    /// in another segment, or damage, which the checked path then reports.
+    /// it, its links); else nothing changed: the list is empty, or its
+    /// head is in another segment or damaged, which the checked path then
+    /// takes or reports.
     #[inline(always)]
-    fn take_exact(&mut self, b: usize) -> usize {
+    fn take_exact(&mut self, b: usize) -> Exact {
         let h = self.lists().exact_head(b);
+        if h == 0 {
+            return Exact::Empty;
+        }
         let (m, tag, first, top) = (self.mem(), self.tag(), self.top_first(), self.top());
-        if h == 0 || h.wrapping_sub(first) >= top - first || b > top - h {
-            return 0;
+        if h.wrapping_sub(first) >= top - first || b > top - h {
+            return Exact::Refused;
         }
         // SAFETY: `h` heads a list (a block address) and `[h, h+b]` lies in
         // the top segment, `h+b` at most the top.
@@ -196,15 +217,15 @@ impl<S: Source> RawHeap<S> {
                 || m.rd(h + b - HDR) != b
                 || nh & (TAG_BITS | IN_USE | PREV_IN_USE) != tag | IN_USE
             {
-                return 0;
+                return Exact::Refused;
             }
             if !self.unlist_exact(h, b) {
-                return 0;
+                return Exact::Refused;
             }
             m.wr(h, tag | b | IN_USE | PREV_IN_USE);
             m.wr(h + b, nh | PREV_IN_USE);
         }
-        h
+        Exact::Taken(h)
     }
 
     /// [`take_free`](Self::take_free) for the slow paths, one copy.
