@@ -142,26 +142,35 @@ impl FreeLists {
         FreeLists { fl_map: 0, sl_map: [0; FL], heads: [[0; SL]; FL] }
     }
 
-    /// Puts free block `h` of size `s` at the head of its list.
+    /// Puts free block `h` of size `s` at the head of its list, after
+    /// checking that the list's present head is a free block of the heap
+    /// with tag `tag`, whose back link is about to be written (a head left
+    /// stale by a forged back link may be a block in use: its payload is
+    /// not written). Nothing changes on `Err`.
     ///
     /// # Safety
     /// `h` must be a free block of size `s` with room for its links; the
-    /// listed blocks must be intact (the head's back link is written).
+    /// heads must be block addresses of the heap.
     #[inline]
-    pub unsafe fn insert(&mut self, m: Mem, h: usize, s: usize) {
+    pub unsafe fn insert(&mut self, m: Mem, tag: usize, h: usize, s: usize) -> Result<(), Damage> {
         let (fl, sl) = class_of(s);
         let head = self.heads[fl % FL][sl % SL];
-        // SAFETY: `h` and `head` are free blocks owned by the heap.
+        // SAFETY: `h` is a free block owned by the heap; `head` is a block
+        // address of the heap, written to only once its header says free.
         unsafe {
-            m.wr(h + 8, head);
-            m.wr(h + 16, 0);
             if head != 0 {
+                if m.rd(head) & (TAG_BITS | IN_USE | PREV_IN_USE) != tag | PREV_IN_USE {
+                    return Err((Corruption::FreeHeader, head));
+                }
                 m.wr(head + 16, h);
             }
+            m.wr(h + 8, head);
+            m.wr(h + 16, 0);
         }
         self.heads[fl % FL][sl % SL] = h;
         self.fl_map |= 1 << fl;
         self.sl_map[fl % FL] |= 1 << sl;
+        Ok(())
     }
 
     /// Takes free block `h` of size `s` off its list, after checking that
@@ -185,11 +194,15 @@ impl FreeLists {
                 // A back link forged on a list's head (to a block whose
                 // next word an attacker set to `h`) passes: `h` leaves as
                 // if from the middle and its list still starts at it. That
-                // stale head is refused when it is next taken (its header
-                // says in use, or, merged into a free block before it, its
-                // footer no longer gives its size): asking here whether
-                // `h` heads its list costs a class computation on every
-                // unlink, 4% more instructions where frees coalesce.
+                // stale head is refused when the list is next used: a
+                // block inserted in front of it checks its header first
+                // (`insert`), and one taken from it is checked whole (in
+                // use, or merged into a free block around it, it fails a
+                // header, footer or neighbour check; merged with the free
+                // block after it, it is that block's head now and is
+                // taken from there). Asking here whether `h` heads its
+                // list costs a class computation on every unlink, 4% more
+                // instructions where frees coalesce.
                 if w.m.rd(prev + 8) != h {
                     return Err((Corruption::Unlink, h));
                 }
@@ -223,6 +236,7 @@ impl FreeLists {
     /// or 0.
     #[inline(always)]
     pub fn exact_head(&self, b: usize) -> usize {
+        debug_assert!(b < 512);
         self.heads[(b >> 8) % FL][(b >> 4) % SL]
     }
 
@@ -236,6 +250,7 @@ impl FreeLists {
     /// `h` must be that list's head, its header checked.
     #[inline(always)]
     pub unsafe fn pop_exact(&mut self, w: &Walk<'_>, h: usize, b: usize) -> bool {
+        debug_assert!(b < 512);
         // SAFETY: `h` is a checked free block: its links are its words;
         // `next` is read from only after it passed the link check.
         unsafe {

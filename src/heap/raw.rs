@@ -491,8 +491,10 @@ impl<S: Source> RawHeap<S> {
             }
             self.st.dirty += dirty;
         }
-        // SAFETY: forwarded contract.
-        unsafe { self.lists.insert(self.mem, h, s) };
+        // SAFETY: forwarded contract; the heads are block addresses.
+        if let Err(d) = unsafe { self.lists.insert(self.mem, self.tag, h, s) } {
+            self.corrupt(d);
+        }
         self.st.free += s;
         self.st.free_blocks += 1;
     }

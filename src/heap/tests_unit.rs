@@ -184,6 +184,24 @@ fn damaged_exact_class_heads_are_reported() {
         assert!(d.stderr.starts_with("rawrt: malloc(): "), "{what}: {}", d.stderr);
         assert!(d.stderr.contains(what), "{what}: {}", d.stderr);
     }
+    // The forged back link again, then a free of another block of that
+    // size: inserting it in front of the stale head (handed out, in use)
+    // would write into that block's payload; the insert refuses.
+    let d = crate::testing::dies(|| {
+        let mut h = region_heap(1 << 16);
+        let [p, g, q, _g2, r, _g3] = [0; 6].map(|_| a(&mut h, 40));
+        free(&mut h, q).unwrap();
+        free(&mut h, p).unwrap();
+        poke(g.addr() + 16, p.addr() - 8);
+        poke(p.addr() + 8, g.addr() + 8);
+        let x = a(&mut h, 40);
+        assert_eq!(x, p, "the forged head goes out once");
+        let payload = peek(p.addr() + 8);
+        free(&mut h, r).unwrap();
+        panic!("free went on: p's payload word {payload:#x} -> {:#x}", peek(p.addr() + 8));
+    });
+    assert_eq!(d.signal, Some(6), "{}", d.stderr);
+    assert!(d.stderr.contains("corrupted free block header"), "{}", d.stderr);
     // Undamaged, the fast path serves the list head first, exactly.
     let mut h = region_heap(1 << 16);
     let [p, _g, q, _g2] = [0; 4].map(|_| a(&mut h, 40));
