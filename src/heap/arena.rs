@@ -857,39 +857,26 @@ impl Arenas {
                 // SAFETY: forwarded contract.
                 unsafe { o.realloc_with_outlined(None, ptr, new_size, align, func) }
             } else {
-                // SAFETY: forwarded contract.
-                unsafe { self.realloc_across(c, o, ptr, new_size, align, func) }
+                // A block of another thread's arena moves to the caller's
+                // heap.
+                // SAFETY: forwarded contract (a block of `o` is validated
+                // here).
+                unsafe { o.usable_size(ptr.as_ptr()) }.and_then(|old| {
+                    let q = self
+                        .allocate_quietly(c, new_size, align, false, func)
+                        .ok_or(HeapError::OutOfMemory)?;
+                    // SAFETY: both blocks hold at least the bytes copied and
+                    // are distinct live blocks; the old one is `o`'s, not
+                    // the caller's.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size));
+                        self.free_to_owner(c, ptr.as_ptr().addr())?;
+                    }
+                    Ok(q)
+                })
             }
         };
         Resized::from_result(r)
-    }
-
-    /// [`realloc_foreign`](Self::realloc_foreign) of a block of another
-    /// thread's arena `o`: it moves to the caller's heap.
-    ///
-    /// # Safety
-    /// As for [`Heap::reallocate`].
-    #[inline(always)]
-    unsafe fn realloc_across(
-        &self,
-        c: &mut ThreadCache,
-        o: &ProcHeap,
-        ptr: NonNull<u8>,
-        new_size: usize,
-        align: usize,
-        func: &'static str,
-    ) -> Result<NonNull<u8>, HeapError> {
-        // SAFETY: forwarded contract (a block of `o` is validated here).
-        let old = unsafe { o.usable_size(ptr.as_ptr()) }?;
-        let q =
-            self.allocate_quietly(c, new_size, align, false, func).ok_or(HeapError::OutOfMemory)?;
-        // SAFETY: both blocks hold at least the bytes copied and are
-        // distinct live blocks; the old one is `o`'s, not the caller's.
-        unsafe {
-            core::ptr::copy_nonoverlapping(ptr.as_ptr(), q.as_ptr(), old.min(new_size));
-            self.free_to_owner(c, ptr.as_ptr().addr())?;
-        }
-        Ok(q)
     }
 
     /// The usable size of the block at `ptr` (see [`Heap::usable_size`]).

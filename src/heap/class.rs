@@ -222,6 +222,14 @@ impl FreeLists {
             // SAFETY: as above.
             unsafe { w.m.wr(next + 16, 0) };
         }
+        self.behead(fl, sl, next);
+        Ok(())
+    }
+
+    /// Makes `next` (0: none) the head of list `(fl, sl)`, whose head just
+    /// left it, clearing the bitmaps' bits when the list is now empty.
+    #[inline(always)]
+    fn behead(&mut self, fl: usize, sl: usize, next: usize) {
         self.heads[fl % FL][sl % SL] = next;
         if next == 0 {
             self.sl_map[fl % FL] &= !(1 << sl);
@@ -229,7 +237,6 @@ impl FreeLists {
                 self.fl_map &= !(1 << fl);
             }
         }
-        Ok(())
     }
 
     /// The head of the list of exact class `b` (a block size below 512),
@@ -253,8 +260,9 @@ impl FreeLists {
         debug_assert!(b < 512);
         // SAFETY: `h` is a checked free block: its links are its words;
         // `next` is read from only after it passed the link check.
+        let next = unsafe { w.m.rd(h + 8) };
+        // SAFETY: as above.
         unsafe {
-            let next = w.m.rd(h + 8);
             if w.m.rd(h + 16) != 0 {
                 return false;
             }
@@ -264,15 +272,8 @@ impl FreeLists {
                 }
                 w.m.wr(next + 16, 0);
             }
-            let (fl, sl) = (b >> 8, (b >> 4) % SL);
-            self.heads[fl % FL][sl] = next;
-            if next == 0 {
-                self.sl_map[fl % FL] &= !(1 << sl);
-                if self.sl_map[fl % FL] == 0 {
-                    self.fl_map &= !(1 << fl);
-                }
-            }
         }
+        self.behead(b >> 8, (b >> 4) % SL, next);
         true
     }
 
@@ -309,7 +310,7 @@ impl FreeLists {
         if s < 512 {
             // An exact class: every block on the list is `s` bytes (which
             // `take_free` checks), so its head is the best fit.
-            let h = self.heads[(s >> 8) % FL][(s >> 4) % SL];
+            let h = self.exact_head(s);
             if h != 0 {
                 return Ok(Some(h));
             }

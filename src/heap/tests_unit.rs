@@ -202,7 +202,8 @@ fn damaged_exact_class_heads_are_reported() {
     });
     assert_eq!(d.signal, Some(6), "{}", d.stderr);
     assert!(d.stderr.contains("corrupted free block header"), "{}", d.stderr);
-    // Undamaged, the fast path serves the list head first, exactly.
+    // Undamaged, an allocation serves the list head first (the fast path
+    // or the checked one alike), with exact figures.
     let mut h = region_heap(1 << 16);
     let [p, _g, q, _g2] = [0; 4].map(|_| a(&mut h, 40));
     free(&mut h, q).unwrap();
