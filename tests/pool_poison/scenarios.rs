@@ -125,6 +125,17 @@ fn poke(p: *mut u8, off: isize, v: u8) {
     unsafe { p.offset(off).write_volatile(v) }
 }
 
+/// Damages the byte `off` bytes from `p`: writes its complement, so that
+/// it changes whatever it held (a head canary or a mangled link is random
+/// per process: a fixed value would match it once in 256 runs).
+fn flip(p: *mut u8, off: isize) {
+    // SAFETY: as for `poke`.
+    unsafe {
+        let a = p.offset(off);
+        a.write_volatile(!a.read_volatile());
+    }
+}
+
 fn peek(p: *mut u8, off: usize) -> u8 {
     // SAFETY: as for `poke`.
     unsafe { p.add(off).read_volatile() }
@@ -214,7 +225,7 @@ fn one_byte_underflow() {
         let pool = region_pool();
         let _first = get(pool);
         let p = announce(get(pool));
-        poke(p, -1, 0);
+        flip(p, -1);
         put(pool, p);
     };
     if poisoned() {
@@ -292,7 +303,7 @@ fn canary_of_a_free_block_at_reuse() {
             let p = announce(get(pool));
             let _next = get(pool);
             put(pool, p);
-            poke(p, off, 0x55);
+            flip(p, off);
             let q = get(pool);
             assert_eq!(q, p);
         };
@@ -314,7 +325,7 @@ fn damaged_link_names_the_block() {
         let _keep = get(pool);
         let p = announce(get(pool));
         put(pool, p);
-        poke(p, -16, 0);
+        flip(p, -16);
         let _q = get(pool);
     };
     if poisoned() {
