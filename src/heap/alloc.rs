@@ -88,7 +88,7 @@ impl<S: Source> RawHeap<S> {
                     }
                     // No block of exactly `b` bytes: one from a class
                     // above that is sure to fit (what `fit` would do).
-                    Exact::Empty => self.intact(self.lists().find(&self.walk(), b)),
+                    Exact::Empty => self.lists().find(&self.walk(), b),
                     Exact::Refused => self.intact(self.lists().fit(&self.walk(), b)),
                 }
             } else {

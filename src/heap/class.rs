@@ -89,10 +89,18 @@ impl<'a> Walk<'a> {
     /// the top.
     #[inline(always)]
     pub fn link_ok(&self, x: usize) -> bool {
-        if x.wrapping_sub(self.first).rotate_right(4) < self.steps {
+        if self.in_top(x) {
             return true;
         }
         x % ALIGN == HDR && self.segs.limit_other(x).is_some_and(|end| end - x >= MIN_BLOCK)
+    }
+
+    /// Whether `x` is the header address of a block with room for its
+    /// links in the top segment (the first test of
+    /// [`link_ok`](Self::link_ok); false for 0).
+    #[inline(always)]
+    pub fn in_top(&self, x: usize) -> bool {
+        x.wrapping_sub(self.first).rotate_right(4) < self.steps
     }
 
     /// Follows the link at `at` (block `h`'s word), checked.
@@ -182,6 +190,21 @@ impl FreeLists {
     /// `h` must be a block address of the heap whose header was checked.
     #[inline(always)]
     pub unsafe fn remove(&mut self, w: &Walk<'_>, h: usize, s: usize) -> Result<(), Damage> {
+        // SAFETY: `h` is a checked block: its links are its words. The
+        // common case first: a block in the middle of its list with both
+        // neighbours in the top segment (where `in_top` also refuses 0),
+        // each of which must point back at `h` before it is written.
+        unsafe {
+            let (next, prev) = (w.m.rd(h + 8), w.m.rd(h + 16));
+            if w.in_top(next) && w.in_top(prev) {
+                if w.m.rd(next + 16) != h || w.m.rd(prev + 8) != h {
+                    return Err((Corruption::Unlink, h));
+                }
+                w.m.wr(next + 16, prev);
+                w.m.wr(prev + 8, next);
+                return Ok(());
+            }
+        }
         let next = w.link(h, h + 8)?;
         let prev = w.link(h, h + 16)?;
         // SAFETY: `next` and `prev` passed the link check: block addresses
@@ -280,7 +303,7 @@ impl FreeLists {
     /// A free block of at least `s` bytes from the first non-empty class
     /// that guarantees the fit, in O(1); `None` if there is none.
     #[inline]
-    pub fn find(&self, w: &Walk<'_>, s: usize) -> Result<Option<usize>, Damage> {
+    pub fn find(&self, w: &Walk<'_>, s: usize) -> Option<usize> {
         let (fl, sl) = class_up(s);
         let here = self.sl_map[fl % FL] & (!0u32 << sl);
         let (fl, sl) = if here != 0 {
@@ -288,14 +311,14 @@ impl FreeLists {
         } else {
             let above = self.fl_map & (!0u64 << (fl + 1));
             if above == 0 {
-                return Ok(None);
+                return None;
             }
             let fl = above.trailing_zeros() as usize;
             (fl, self.sl_map[fl % FL].trailing_zeros() as usize)
         };
         let h = self.heads[fl % FL][sl % SL];
         // Only the open-ended last class may hold a block too small.
-        Ok((w.scan_size(h) >= s).then_some(h))
+        (w.scan_size(h) >= s).then_some(h)
     }
 
     /// The best fit for `s` (below [`FIT_BELOW`]) among the first
@@ -314,10 +337,10 @@ impl FreeLists {
             if h != 0 {
                 return Ok(Some(h));
             }
-            return self.find(w, s);
+            return Ok(self.find(w, s));
         }
         if s >= FIT_BELOW {
-            return self.find(w, s);
+            return Ok(self.find(w, s));
         }
         let (fl, sl) = class_of(s);
         let mut h = self.heads[fl % FL][sl % SL];
@@ -338,7 +361,7 @@ impl FreeLists {
         if best != 0 {
             return Ok(Some(best));
         }
-        self.find(w, s)
+        Ok(self.find(w, s))
     }
 
     /// First fit within the class of `s` itself: the slow path that makes
