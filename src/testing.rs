@@ -68,6 +68,7 @@ const MIRI: &[&str] = &[
     "heap::remote::misuse_of_listed_blocks",
     "heap::remote::threads_push_at_once",
     "heap::remote::model_with_remote_frees",
+    "heap::remote::outbox_",
     "heap::poison::",
     "heap::compact::",
     "pool::",

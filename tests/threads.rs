@@ -54,6 +54,7 @@ fn tests() -> i32 {
         arenas::an_ended_threads_arena_is_taken_over,
         arenas::more_threads_than_arenas_share_them,
         arenas::cross_thread_double_free_is_reported,
+        arenas::remote_frees_wait_in_the_outbox,
         ending::stack_overflow_is_sigsegv,
         ending::exit_code_reaches_join,
         ending::panic_in_thread_ends_process_with_101,

@@ -1,7 +1,7 @@
 //! The heap targets: a heap over a region (`heap`), and the same with a
 //! thread cache in front (`cached_heap`, through `Heap::with_caches`),
 //! some of whose frees go through the remote list (as other threads'
-//! frees do), and a compact region heap (`compact_heap`: NuttX's small
+//! frees do, directly or through their outboxes), and a compact region heap (`compact_heap`: NuttX's small
 //! memory model for 4 to 64 KiB, the wide format up to 1 MiB).
 
 use std::collections::BTreeMap;
@@ -18,6 +18,12 @@ trait Subject {
     fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError>;
     fn usable(&mut self, p: *mut u8) -> Result<usize, HeapError>;
     fn info(&mut self) -> HeapInfo;
+    /// The figures as the heap sees them now, without first flushing
+    /// blocks that another thread holds back for it (an outbox): what a
+    /// failed allocation could have used.
+    fn info_now(&mut self) -> HeapInfo {
+        self.info()
+    }
     fn check(&mut self) -> bool;
     /// Gives cached blocks back (nothing without a cache).
     fn flush(&mut self) {}
@@ -51,10 +57,13 @@ impl Subject for RawHeap<RegionSource> {
 }
 
 /// A heap with caches, driven through one cache; every third free goes
-/// through the heap's remote list, as from another thread.
+/// through the heap's remote list, as from another thread, every other one
+/// of those through that thread's outbox (`other`, flushed before the
+/// figures and checks).
 struct Cached<'a> {
     heap: &'a Heap<RegionSource>,
     cache: Box<ThreadCache>,
+    other: Box<ThreadCache>,
     frees: u32,
 }
 
@@ -65,6 +74,10 @@ impl Subject for Cached<'_> {
     fn free(&mut self, p: *mut u8) -> Result<(), HeapError> {
         let p = NonNull::new(p).ok_or(HeapError::InvalidPointer)?;
         self.frees = self.frees.wrapping_add(1);
+        if self.frees.is_multiple_of(6) {
+            // SAFETY: as above; the heap outlives the target's run.
+            return unsafe { self.heap.dealloc_remote_via(&mut self.other, p) };
+        }
         if self.frees.is_multiple_of(3) {
             // SAFETY: as above.
             return unsafe { self.heap.dealloc_remote(p) };
@@ -83,12 +96,18 @@ impl Subject for Cached<'_> {
         unsafe { self.heap.usable_size(p) }
     }
     fn info(&mut self) -> HeapInfo {
+        self.other.flush_outbox();
+        self.heap.lock_cached(&mut self.cache).info()
+    }
+    fn info_now(&mut self) -> HeapInfo {
         self.heap.lock_cached(&mut self.cache).info()
     }
     fn check(&mut self) -> bool {
+        self.other.flush_outbox();
         self.heap.check_cached(&mut self.cache, false, &mut String::new())
     }
     fn flush(&mut self) {
+        self.other.flush_outbox();
         self.heap.flush_cache(&mut self.cache);
     }
 }
@@ -123,7 +142,7 @@ impl<H: Subject> Model<H> {
             if align <= grain {
                 // The usable size of the smallest block that holds `size`.
                 let need = ((size + hdr + grain - 1) & !(grain - 1)).max(min) - hdr;
-                let largest = self.heap.info().largest_free_block;
+                let largest = self.heap.info_now().largest_free_block;
                 assert!(largest < need, "alloc({size}) failed with a free block of {largest}");
             }
             return;
@@ -308,7 +327,12 @@ pub fn cached_heap(data: &[u8]) {
     h.set_trim_threshold(usize::MAX);
     assert!(h.lock().init());
     let base = region.ptr.addr();
-    let heap = Cached { heap: &h, cache: Box::new(ThreadCache::new()), frees: 0 };
+    let heap = Cached {
+        heap: &h,
+        cache: Box::new(ThreadCache::new()),
+        other: Box::new(ThreadCache::new()),
+        frees: 0,
+    };
     let mut m = Model {
         heap,
         live: BTreeMap::new(),

@@ -88,7 +88,7 @@ static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
 static FREE_REMOTE: AtomicUsize = AtomicUsize::new(0);
 
 /// [`free_remote`]'s type.
-type FreeRemoteFn = unsafe fn(&ProcHeap, usize) -> Result<(), HeapError>;
+type FreeRemoteFn = unsafe fn(&ProcHeap, &mut ThreadCache, usize) -> Result<(), HeapError>;
 
 // ---- The debug hook -------------------------------------------------
 // The one place where a debug layer (heap poisoning, `poison/`) takes
@@ -174,13 +174,17 @@ pub fn enable_arenas() {
 }
 
 /// Frees the block at payload `p` of heap `o`, whose user is another
-/// thread: onto its remote list ([`Heap::dealloc_remote`]).
+/// thread: through the calling thread's outbox onto its remote list
+/// ([`Heap::dealloc_remote_via`]; the outbox is flushed when full, when
+/// the thread frees a block of another heap, when it ends, and before the
+/// process heap's figures, checks and trims).
 ///
 /// # Safety
 /// As for [`Heap::dealloc`].
-unsafe fn free_remote(o: &ProcHeap, p: usize) -> Result<(), HeapError> {
-    // SAFETY: forwarded contract; `p` is not null (a payload address).
-    unsafe { o.dealloc_remote(NonNull::new_unchecked(o.mem().ptr(p))) }
+unsafe fn free_remote(o: &ProcHeap, c: &mut ThreadCache, p: usize) -> Result<(), HeapError> {
+    // SAFETY: forwarded contract; `p` is not null (a payload address); the
+    // process heap's heaps never move or go away.
+    unsafe { o.dealloc_remote_via(c, NonNull::new_unchecked(o.mem().ptr(p))) }
 }
 
 /// A setting of [`Arenas`] not made: `usize::MAX`, stored plus one.
@@ -302,6 +306,10 @@ impl Arenas {
             Some(i) => self.arena(i),
             None => &self.main,
         };
+        // What the thread freed for other heaps so far goes now: an outbox
+        // never holds blocks of its thread's own heap, whose locked paths
+        // (and the retries of a failing allocation) would not see them.
+        c.flush_outbox();
         c.home = h as *const ProcHeap as usize;
         c.arena = i.map_or(0, |i| i + 1);
         Self::home_of(c).unwrap_or(&PROCESS.main)
@@ -369,6 +377,7 @@ impl Arenas {
             return;
         }
         let c = own_cache();
+        c.flush_outbox();
         let Some(h) = Self::home_of(c) else { return };
         let mut g = h.lock_cached(c);
         tcache::flush_into(&mut g, c);
@@ -640,6 +649,7 @@ impl Arenas {
             return;
         }
         let c = own_cache();
+        c.flush_outbox();
         let Some(h) = Self::home_of(c) else { return };
         let mut g = h.lock_cached(c);
         tcache::flush_into(&mut g, c);
@@ -672,7 +682,7 @@ impl Arenas {
         }
         // SAFETY: a non-zero `FREE_REMOTE` is `free_remote`'s address,
         // stored by `enable_arenas` with this very type; forwarded contract.
-        unsafe { core::mem::transmute::<usize, FreeRemoteFn>(f)(o, p) }
+        unsafe { core::mem::transmute::<usize, FreeRemoteFn>(f)(o, c, p) }
     }
 
     /// [`free_to_owner`](Self::free_to_owner) with threads homeless: to the
@@ -895,6 +905,16 @@ impl Arenas {
         unsafe { self.owner(ptr.addr()).usable_size(ptr) }
     }
 
+    /// Puts the blocks of other threads' heaps that the calling thread
+    /// holds back in its outbox on their lists, so that the figures,
+    /// checks and trims that follow see every free this thread made.
+    #[inline]
+    fn settle(&self) {
+        if THREADS {
+            own_cache().flush_outbox();
+        }
+    }
+
     /// Whether `h` is the calling thread's heap.
     fn is_home(&self, h: &ProcHeap) -> bool {
         THREADS && own_cache().home == h as *const ProcHeap as usize
@@ -923,6 +943,7 @@ impl Arenas {
     /// caches as allocated; blocks that other threads freed are taken back
     /// first.
     pub fn info(&self) -> HeapInfo {
+        self.settle();
         let mut all = HeapInfo::default();
         for (i, h) in self.heaps().enumerate() {
             let mut g = self.lock_heap(h);
@@ -948,6 +969,7 @@ impl Arenas {
     /// Checks every invariant of every heap and the calling thread's
     /// cache, printing violations to `out` if asked.
     pub fn check(&self, print_errors: bool, out: &mut dyn Write) -> bool {
+        self.settle();
         let mut ok = true;
         for h in self.heaps() {
             ok &= if self.is_home(h) {
@@ -979,6 +1001,7 @@ impl Arenas {
     /// Prints every block of every heap and a summary per heap. `out` must
     /// not allocate from the process heap.
     pub fn dump(&self, out: &mut dyn Write) -> core::fmt::Result {
+        self.settle();
         for (i, h) in self.heaps().enumerate() {
             if i > 0 {
                 writeln!(out, "arena {}:", i - 1)?;
@@ -992,6 +1015,7 @@ impl Arenas {
     /// thread arena) with each one's figures. `out` must not allocate from
     /// the process heap.
     pub fn svg(&self, out: &mut dyn Write) -> core::fmt::Result {
+        self.settle();
         let (mut heaps, mut rows) = (0, 0);
         for h in self.heaps() {
             heaps += 1;
@@ -1012,6 +1036,7 @@ impl Arenas {
     /// Gives the calling thread's cache back, then the free memory of every
     /// heap beyond `pad` bytes of top (see [`Heap::trim`]).
     pub fn trim(&self, pad: usize) -> bool {
+        self.settle();
         if THREADS {
             let c = own_cache();
             if let Some(h) = Self::home_of(c) {

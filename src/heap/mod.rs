@@ -154,6 +154,7 @@ pub use raw::{
     MAX_DYN_MMAP_THRESHOLD, TOP_PAD, TRIM_KEEP,
 };
 pub use region::{RegionRef, SMALL_MODEL_MAX};
+pub use remote::{OUTBOX_BLOCK_MAX, OUTBOX_MAX};
 pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
 pub use svg::svg_to_fd;

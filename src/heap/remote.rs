@@ -16,6 +16,17 @@
 //! never written outside the lock: a listed block stays in use to the
 //! heap (and counts as allocated in its figures) until it is taken back.
 //!
+//! A freeing thread that brings its cache pushes in batches
+//! ([`Heap::dealloc_remote_via`], which the process heap's frees use): small
+//! blocks wait in the cache's *outbox*, already keyed and linked, until
+//! [`OUTBOX_MAX`] of them go onto the list with one compare-and-swap, or
+//! the thread frees a block of another heap, or flushes (at its end, and
+//! before the process heap's figures, checks and trims): one contended
+//! atomic operation per batch instead of one per block (snmalloc batches
+//! its remote messages the same way). Until then the owner does not see
+//! those blocks: a heap may find up to [`OUTBOX_MAX`] blocks of at most
+//! [`OUTBOX_BLOCK_MAX`] bytes per other thread not yet back.
+//!
 //! Before it pushes, the freeing thread checks what it can without the
 //! lock: the block lies in the heap's top segment as published (memory
 //! that stays mapped while a live block is in it), and its header holds
@@ -26,7 +37,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::block::{Mem, HDR, IN_USE, LARGE, TAG_BITS};
+use super::block::{Mem, HDR, IN_USE, LARGE, SIZE, TAG_BITS};
 use super::error::{Corruption, HeapError};
 use super::heap::Heap;
 use super::raw::RawHeap;
@@ -51,6 +62,73 @@ fn mangle(h: usize, next: usize) -> usize {
     next ^ (h >> 12).rotate_left(32) ^ secret::link_mask()
 }
 
+/// The most blocks an outbox holds back (see
+/// [`Heap::dealloc_remote_via`]): one compare-and-swap on the owner's list
+/// per this many cross-thread frees instead of one per free.
+pub const OUTBOX_MAX: usize = 32;
+/// The largest block (header included) that waits in an outbox; bigger
+/// ones go onto the list at once, so that an outbox holds back at most
+/// [`OUTBOX_MAX`] times this many bytes.
+pub const OUTBOX_BLOCK_MAX: usize = 4096;
+
+/// [`Heap::push`] for an outbox, which knows its heap by address only.
+///
+/// # Safety
+/// `heap` points to a live `Heap<S>`; the chain is as `push` wants it.
+unsafe fn push_erased<S: Source>(heap: *const (), first: usize, last: usize) {
+    // SAFETY: per the contract.
+    let h = unsafe { &*heap.cast::<Heap<S>>() };
+    // SAFETY: per the contract.
+    unsafe { h.push(h.mem(), first, last) }
+}
+
+/// Blocks that a thread freed for one other heap and holds back, to put
+/// them on that heap's remote list together (see
+/// [`Heap::dealloc_remote_via`]); part of the thread's cache. All zeros
+/// is empty.
+#[repr(C)]
+pub(in crate::heap) struct Outbox {
+    /// The heap the blocks belong to (null: empty).
+    heap: *const (),
+    /// [`push_erased`] for that heap's type.
+    push: Option<unsafe fn(*const (), usize, usize)>,
+    /// The newest block; each links (mangled) to the one before.
+    head: usize,
+    /// The oldest block, whose link is written when the chain is pushed.
+    tail: usize,
+    /// How many blocks wait.
+    n: usize,
+}
+
+// SAFETY: the pointer is to a heap, which threads share (it is `Sync`);
+// an outbox is used by one thread at a time, as the cache it is part of.
+unsafe impl Send for Outbox {}
+
+impl Outbox {
+    /// An empty outbox.
+    pub(in crate::heap) const fn new() -> Self {
+        Outbox { heap: core::ptr::null(), push: None, head: 0, tail: 0, n: 0 }
+    }
+
+    /// How many blocks wait.
+    pub(in crate::heap) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Puts the waiting blocks on their heap's remote list (one
+    /// compare-and-swap); the outbox is empty afterwards.
+    pub(in crate::heap) fn flush(&mut self) {
+        if let Some(push) = self.push {
+            // SAFETY: stored with `heap` by `dealloc_remote_via`, whose
+            // caller keeps the heap in place until the outbox is flushed;
+            // the chain holds used blocks of it that nothing uses, each
+            // marked with the remote key and linked to the one before.
+            unsafe { push(self.heap, self.head, self.tail) };
+            *self = Outbox::new();
+        }
+    }
+}
+
 /// What [`Heap::free_remote`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Remote {
@@ -70,10 +148,29 @@ impl<S: Source> Heap<S> {
     /// If `p` is a live block of this heap, nothing may use it afterwards.
     #[inline]
     pub(super) unsafe fn free_remote(&self, p: usize) -> Result<Remote, HeapError> {
+        // SAFETY: forwarded contract.
+        let Some((h, _)) = (unsafe { self.remote_check(p) })? else {
+            return Ok(Remote::Locked);
+        };
+        // SAFETY: `h` is a used block that nothing uses any more.
+        unsafe { self.push(self.mem(), h, h) };
+        Ok(Remote::Listed)
+    }
+
+    /// What the remote path can vouch for without the lock: the block at
+    /// payload `p` and its size when it is a used, not large block of this
+    /// heap's top segment that is neither cached nor listed (nor waiting
+    /// in an outbox); `None` sends it to the locked path, which validates
+    /// it fully. A block that carries the remote key is a double free.
+    ///
+    /// # Safety
+    /// If `p` is a live block of this heap, nothing may use it afterwards.
+    #[inline(always)]
+    unsafe fn remote_check(&self, p: usize) -> Result<Option<(usize, usize)>, HeapError> {
         let h = p.wrapping_sub(HDR);
         // A block address of the top segment (so `p` is 16-aligned).
         if !self.is_keyed() || !self.fast_range().holds(h) {
-            return Ok(Remote::Locked);
+            return Ok(None);
         }
         let m = self.mem();
         // The header word is read atomically: the heap's user may change
@@ -84,7 +181,7 @@ impl<S: Source> Heap<S> {
         // and 8-aligned (see `fast_range`).
         let hdr = unsafe { AtomicUsize::from_ptr(m.ptr(h)) }.load(Ordering::Relaxed);
         if hdr & (TAG_BITS | IN_USE | LARGE) != self.tag() | IN_USE {
-            return Ok(Remote::Locked);
+            return Ok(None);
         }
         // SAFETY: a used block of this heap has at least two payload words,
         // which belong to its user, and so now to this free.
@@ -93,33 +190,99 @@ impl<S: Source> Heap<S> {
             return Err(HeapError::DoubleFree);
         }
         if k == key_of(h) {
-            return Ok(Remote::Locked); // cached: the locked path reports it
+            return Ok(None); // cached: the locked path reports it
         }
-        // SAFETY: as above.
-        unsafe { self.push(m, h) };
-        Ok(Remote::Listed)
+        Ok(Some((h, hdr & SIZE)))
     }
 
-    /// Puts used block `h` on the remote list.
+    /// Frees the block at `ptr` from a thread that is not this heap's
+    /// user, as [`dealloc_remote`](Self::dealloc_remote) does, but through
+    /// the outbox of that thread's cache `c`: a small block (at most
+    /// [`OUTBOX_BLOCK_MAX`] bytes) waits there, marked as listed, with up to
+    /// [`OUTBOX_MAX`]` - 1` others of the same heap, and they go onto the
+    /// remote list together, with one compare-and-swap, when the outbox is
+    /// full, when the thread frees a block of another heap this way, or at
+    /// [`ThreadCache::flush_outbox`]. A second free of a waiting block is a
+    /// double free, as for a listed one.
     ///
     /// # Safety
-    /// `h` is a used block of this heap that nothing uses any more.
+    /// As for [`dealloc`](Heap::dealloc); and this heap stays where it is
+    /// until `c`'s outbox has been flushed (the process heap's arenas never
+    /// move or go away).
     #[inline]
-    unsafe fn push(&self, m: Mem, h: usize) {
+    pub unsafe fn dealloc_remote_via(
+        &self,
+        c: &mut ThreadCache,
+        ptr: NonNull<u8>,
+    ) -> Result<(), HeapError> {
+        let p = ptr.as_ptr().addr();
+        // SAFETY: forwarded contract.
+        let Some((h, size)) = (unsafe { self.remote_check(p) })? else {
+            // SAFETY: forwarded contract.
+            return unsafe { self.dealloc_locked(None, p, 0) };
+        };
+        let m = self.mem();
+        if size > OUTBOX_BLOCK_MAX {
+            // SAFETY: `h` is a used block that nothing uses any more.
+            unsafe { self.push(m, h, h) };
+            return Ok(());
+        }
+        let me = core::ptr::from_ref(self).cast::<()>();
+        let o = &mut c.outbox;
+        if o.heap != me {
+            o.flush();
+            o.heap = me;
+            o.push = Some(push_erased::<S>);
+            o.tail = h;
+        }
+        // The block is marked as listed now (a second free is reported);
+        // its link to the next block is written now too, but the oldest
+        // block's only when the chain is pushed.
+        // SAFETY: the block's first two payload words are ours (contract).
+        unsafe {
+            m.wr(h + 16, remote_key(h));
+            if o.head != 0 {
+                m.wr(h + 8, mangle(h, o.head));
+            }
+        }
+        o.head = h;
+        o.n += 1;
+        if o.n >= OUTBOX_MAX {
+            o.flush();
+        }
+        Ok(())
+    }
+
+    /// Puts a chain of used blocks on the remote list: `first` is the
+    /// newest, linked (mangled) down to `last`, whose link this writes;
+    /// every block of it carries the remote key, or, for a chain of one
+    /// (`first == last`), gets it here.
+    ///
+    /// # Safety
+    /// The blocks are used blocks of this heap that nothing uses any more.
+    #[inline]
+    unsafe fn push(&self, m: Mem, first: usize, last: usize) {
         // The lock takes the list back through `take` (see there); the
         // release below orders this store before the list's new head.
         let take: TakeFn<S> = Self::take_remote;
         if self.take.load(Ordering::Relaxed).is_null() {
             self.take.store(take as *mut (), Ordering::Relaxed);
         }
-        // SAFETY: the block's first two payload words are ours (contract).
-        unsafe { m.wr(h + 16, remote_key(h)) };
+        if first == last {
+            // SAFETY: the block's first two payload words are ours (contract).
+            unsafe { m.wr(last + 16, remote_key(last)) };
+        }
         let mut head = self.remote.load(Ordering::Relaxed);
         loop {
             // SAFETY: as above; the list's user reads the link only after
             // the release below.
-            unsafe { m.wr(h + 8, mangle(h, head)) };
-            match self.remote.compare_exchange_weak(head, h, Ordering::Release, Ordering::Relaxed) {
+            unsafe { m.wr(last + 8, mangle(last, head)) };
+            match self.remote.compare_exchange_weak(
+                head,
+                first,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(now) => head = now,
             }

@@ -40,6 +40,7 @@ use core::ptr::NonNull;
 use super::block::{block_of, HDR, IN_USE, MIN_BLOCK, PREV_IN_USE};
 use super::heap::Heap;
 use super::raw::RawHeap;
+use super::remote::Outbox;
 use super::source::Source;
 use bins::Bins;
 
@@ -81,6 +82,9 @@ pub struct ThreadCache {
     pub(super) home: usize,
     /// Which arena that is: 0 the main heap, `i + 1` arena `i`.
     pub(super) arena: usize,
+    /// Blocks of another heap that this thread freed and holds back
+    /// ([`Heap::dealloc_remote_via`]).
+    pub(super) outbox: Outbox,
 }
 
 impl ThreadCache {
@@ -94,12 +98,25 @@ impl ThreadCache {
             limit: 0,
             home: 0,
             arena: 0,
+            outbox: Outbox::new(),
         }
     }
 
     /// Usable bytes and number of blocks held.
     pub fn held(&self) -> (usize, usize) {
         self.bins.held()
+    }
+
+    /// Puts the blocks that this thread freed for another heap and holds
+    /// back ([`Heap::dealloc_remote_via`]) on that heap's remote list, from
+    /// which its user takes them at its next lock.
+    pub fn flush_outbox(&mut self) {
+        self.outbox.flush();
+    }
+
+    /// How many blocks the outbox holds back.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
     }
 
     /// The least `held` since the last call, if it fell below what it

@@ -35,6 +35,12 @@ pub(crate) trait Subject {
     fn realloc(&mut self, p: *mut u8, size: usize, align: usize) -> Result<*mut u8, HeapError>;
     fn usable(&mut self, p: *mut u8) -> usize;
     fn info(&mut self) -> HeapInfo;
+    /// The figures as the heap sees them now, without first flushing
+    /// blocks that another thread holds back for it (an outbox): what a
+    /// failed allocation could have used.
+    fn info_now(&mut self) -> HeapInfo {
+        self.info()
+    }
     fn check(&mut self, out: &mut String) -> bool;
 }
 
@@ -95,15 +101,24 @@ pub(crate) struct Cached<'a, S: Source> {
     pub heap: &'a Heap<S>,
     pub cache: Box<ThreadCache>,
     /// Every `remote`-th free goes through the remote list, as from another
-    /// thread (0: none).
+    /// thread (0: none); every other one of those through that thread's
+    /// outbox (`other`), which `info` and `check` flush first.
     pub remote: u32,
+    /// The cache of the "other thread" whose outbox holds remote frees.
+    pub other: Box<ThreadCache>,
     /// Frees so far.
     pub frees: u32,
 }
 
 impl<'a, S: Source + Send> Cached<'a, S> {
     pub fn new(heap: &'a Heap<S>) -> Self {
-        Cached { heap, cache: Box::new(ThreadCache::new()), remote: 0, frees: 0 }
+        Cached {
+            heap,
+            cache: Box::new(ThreadCache::new()),
+            remote: 0,
+            other: Box::new(ThreadCache::new()),
+            frees: 0,
+        }
     }
 }
 
@@ -115,6 +130,10 @@ impl<S: Source + Send> Subject for Cached<'_, S> {
         self.frees = self.frees.wrapping_add(1);
         let p = NonNull::new(p).unwrap();
         if self.remote != 0 && self.frees % self.remote == 0 {
+            if self.frees % (2 * self.remote) == 0 {
+                // SAFETY: as above; the heap outlives the model.
+                return unsafe { self.heap.dealloc_remote_via(&mut self.other, p) };
+            }
             // SAFETY: as above.
             return unsafe { self.heap.dealloc_remote(p) };
         }
@@ -132,9 +151,14 @@ impl<S: Source + Send> Subject for Cached<'_, S> {
         unsafe { self.heap.usable_size(p) }.expect("usable_size of a live block")
     }
     fn info(&mut self) -> HeapInfo {
+        self.other.flush_outbox();
+        self.heap.lock_cached(&mut self.cache).info()
+    }
+    fn info_now(&mut self) -> HeapInfo {
         self.heap.lock_cached(&mut self.cache).info()
     }
     fn check(&mut self, out: &mut String) -> bool {
+        self.other.flush_outbox();
         self.heap.check_cached(&mut self.cache, true, out)
     }
 }
@@ -237,7 +261,7 @@ impl<H: Subject> Model<H> {
             self.failures += 1;
             if self.oracle && align <= self.oracle_align {
                 // (A request for 0 bytes needs a block too: any free one.)
-                let largest = self.heap.info().largest_free_block;
+                let largest = self.heap.info_now().largest_free_block;
                 assert!(
                     largest < size.max(1),
                     "alloc({size}) failed with a free block of {largest}"

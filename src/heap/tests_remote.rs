@@ -7,7 +7,7 @@
 
 use core::ptr::NonNull;
 
-use super::remote::Remote;
+use super::remote::{Remote, OUTBOX_BLOCK_MAX, OUTBOX_MAX};
 use super::tests_cache::cached_region;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{Heap, HeapError, RegionSource, ThreadCache};
@@ -119,14 +119,105 @@ fn damaged_list_is_reported() {
     }
 }
 
+/// Frees from "another thread" through that thread's cache `o`: its
+/// outbox holds small blocks back and pushes them together.
+fn via(h: &Heap<RegionSource>, o: &mut ThreadCache, p: *mut u8) -> Result<(), HeapError> {
+    // SAFETY: callers pass live blocks of `h`, or misuse `h` must reject;
+    // the heap is leaked (it never moves or goes away).
+    unsafe { h.dealloc_remote_via(o, NonNull::new(p).unwrap()) }
+}
+
+/// An outbox holds up to `OUTBOX_MAX - 1` small blocks back and pushes
+/// the whole chain with the next one; big blocks go at once; a block that
+/// waits in it is a double free for every path; a flush pushes what
+/// waits; the figures are exact once the user took everything back.
+fn outbox_batches_remote_frees() {
+    let h = cached_region(1 << 20);
+    let mut c = Box::new(ThreadCache::new());
+    let mut o = Box::new(ThreadCache::new());
+    let start = h.lock_cached(&mut c).info();
+    let small: Vec<*mut u8> =
+        (0..2 * OUTBOX_MAX + 5).map(|i| alloc(h, &mut c, 16 + i * 8)).collect();
+    let big = alloc(h, &mut c, OUTBOX_BLOCK_MAX);
+    for (i, &p) in small.iter().enumerate() {
+        // SAFETY: a live block; its payload is the user's.
+        unsafe { p.write_bytes(0x5A, 16) };
+        via(h, &mut o, p).unwrap();
+        let n = i + 1;
+        assert_eq!(o.outbox_len(), n % OUTBOX_MAX, "after {n} frees");
+        assert_eq!(h.remote_len(), n / OUTBOX_MAX * OUTBOX_MAX, "after {n} frees");
+    }
+    // A block bigger than OUTBOX_BLOCK_MAX (header included) goes at once.
+    via(h, &mut o, big).unwrap();
+    assert_eq!((o.outbox_len(), h.remote_len()), (5, 2 * OUTBOX_MAX + 1));
+    // A waiting block freed again: by the same thread, by another one, by
+    // the heap's user (whose locked path takes the list back first).
+    let waiting = small[2 * OUTBOX_MAX + 4];
+    assert_eq!(via(h, &mut o, waiting), Err(HeapError::DoubleFree));
+    assert_eq!(remote(h, waiting), Err(HeapError::DoubleFree));
+    // SAFETY: misuse the heap must reject.
+    let e = unsafe { h.dealloc_cached(&mut c, NonNull::new(waiting).unwrap()) };
+    assert_eq!(e, Err(HeapError::DoubleFree));
+    // The user's lock took the listed blocks back, not the waiting ones.
+    assert_eq!((o.outbox_len(), h.remote_len()), (5, 0));
+    let mid = h.lock_cached(&mut c).info();
+    assert_eq!(mid.allocated_blocks, start.allocated_blocks + 5, "5 still wait");
+    o.flush_outbox();
+    assert_eq!((o.outbox_len(), h.remote_len()), (0, 5));
+    o.flush_outbox();
+    assert_eq!(h.remote_len(), 5, "a second flush pushes nothing");
+    let back = h.lock_cached(&mut c).info();
+    assert_eq!(back.allocated_blocks, start.allocated_blocks, "every block came back once");
+    assert_eq!(back.total_allocated_bytes, start.total_allocated_bytes);
+    h.flush_cache(&mut c);
+    let mut out = String::new();
+    assert!(h.check(true, &mut out), "{out}");
+    assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
+}
+
+/// An outbox holds blocks of one heap: a free of another heap's block
+/// pushes what waits first; blocks the remote path cannot vouch for go to
+/// the owner's locked path at once, as with `dealloc_remote`.
+fn outbox_follows_the_heap() {
+    let (a, b) = (cached_region(256 << 10), cached_region(256 << 10));
+    let (mut ca, mut cb) = (Box::new(ThreadCache::new()), Box::new(ThreadCache::new()));
+    let mut o = Box::new(ThreadCache::new());
+    let pa: Vec<*mut u8> = (0..6).map(|_| alloc(a, &mut ca, 40)).collect();
+    let pb: Vec<*mut u8> = (0..6).map(|_| alloc(b, &mut cb, 40)).collect();
+    for i in 0..3 {
+        via(a, &mut o, pa[i]).unwrap();
+        via(a, &mut o, pa[i + 3]).unwrap();
+        assert_eq!(b.remote_len(), 2 * i, "b's blocks pushed when a's came");
+        via(b, &mut o, pb[i]).unwrap();
+        via(b, &mut o, pb[i + 3]).unwrap();
+        assert_eq!(a.remote_len(), 2 * i + 2, "a's blocks pushed when b's came");
+    }
+    assert_eq!(o.outbox_len(), 2);
+    o.flush_outbox();
+    assert_eq!((a.remote_len(), b.remote_len()), (6, 6));
+    // Not a block the remote path can vouch for (interior pointer): the
+    // owner's locked path reports it, and nothing waits.
+    let q = alloc(a, &mut ca, 100);
+    assert_eq!(via(a, &mut o, q.wrapping_add(16)), Err(HeapError::InvalidPointer));
+    assert_eq!(o.outbox_len(), 0);
+    // SAFETY: a live block of `a`.
+    unsafe { a.dealloc_cached(&mut ca, NonNull::new(q).unwrap()).unwrap() };
+    for (h, c) in [(a, &mut ca), (b, &mut cb)] {
+        assert_eq!(h.lock_cached(c).info().allocated_blocks, 0);
+        h.flush_cache(c);
+        let mut out = String::new();
+        assert!(h.check(true, &mut out), "{out}");
+    }
+}
+
 /// A block pointer handed to another thread (with its provenance, for
 /// Miri's strict-provenance checks).
 struct Sent(*mut u8);
 // SAFETY: the receiving thread is the only one that uses the block.
 unsafe impl Send for Sent {}
 
-/// Several threads free one heap's blocks at once while its user keeps
-/// allocating: every block comes back exactly once, contents intact until
+/// Several threads free one heap's blocks at once (half of them through
+/// outboxes) while its user keeps allocating: every block comes back exactly once, contents intact until
 /// freed, figures exact after the join.
 fn threads_push_at_once() {
     let h = cached_region(if cfg!(miri) { 512 << 10 } else { 16 << 20 });
@@ -153,12 +244,19 @@ fn threads_push_at_once() {
         .enumerate()
         .map(|(t, batch)| {
             std::thread::spawn(move || {
+                // Odd threads free through an outbox of their own.
+                let mut o = Box::new(ThreadCache::new());
                 for (i, Sent(p)) in batch.into_iter().enumerate() {
                     // SAFETY: a live block this thread was given.
                     let b = unsafe { core::slice::from_raw_parts(p, 16) };
                     assert!(b.iter().all(|&x| x == (t * 31 + i) as u8), "intact until freed");
-                    assert_eq!(remote(h, p), Ok(Remote::Listed));
+                    if t % 2 == 1 {
+                        via(h, &mut o, p).unwrap();
+                    } else {
+                        assert_eq!(remote(h, p), Ok(Remote::Listed));
+                    }
                 }
+                o.flush_outbox();
             })
         })
         .collect();
@@ -186,7 +284,8 @@ fn threads_push_at_once() {
 }
 
 /// The model over a cached region with every third free through the
-/// remote list (as from another thread): contents intact and figures
+/// remote list (as from another thread; every other one of those through
+/// that thread's outbox): contents intact and figures
 /// exact at every check (each lock takes the list back), everything
 /// coalesced at the end.
 fn model_with_remote_frees() {
@@ -204,6 +303,7 @@ fn model_with_remote_frees() {
     // Frees are about a quarter of the operations (4 runs, then drains):
     // ~20,000 natively, ~400 under Miri's shortened runs.
     assert!(m.heap.frees as usize > ops(20_000) / 2, "{} frees", m.heap.frees);
+    m.heap.other.flush_outbox();
     heap.flush_cache(&mut m.heap.cache);
     let end = heap.info();
     assert_eq!((end.free_blocks, end.total_free_bytes), (1, start.total_free_bytes));
@@ -217,5 +317,7 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
     ("heap::remote::misuse_of_listed_blocks", misuse_of_listed_blocks),
     ("heap::remote::damaged_list_is_reported", damaged_list_is_reported),
     ("heap::remote::threads_push_at_once", threads_push_at_once),
+    ("heap::remote::outbox_batches_remote_frees", outbox_batches_remote_frees),
+    ("heap::remote::outbox_follows_the_heap", outbox_follows_the_heap),
     ("heap::remote::model_with_remote_frees", model_with_remote_frees),
 ];

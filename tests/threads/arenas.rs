@@ -2,12 +2,14 @@
 //! of its own; blocks freed by other threads go back to their arena
 //! (through its remote list) and are reused; an ended thread's arena and
 //! the blocks others still hold pass to the next thread; more threads
-//! than arenas share them; a cross-thread double free is reported.
+//! than arenas share them; a cross-thread double free is reported;
+//! cross-thread frees wait in the freeing thread's outbox and reach their
+//! arena in batches.
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use rawrt::check::{child, Ended, Rng};
-use rawrt::heap::{self, HeapInfo, MAX_ARENAS};
+use rawrt::heap::{self, HeapInfo, MAX_ARENAS, OUTBOX_MAX};
 use rawrt::thread;
 
 use super::heap::heap_ok;
@@ -252,4 +254,54 @@ pub fn cross_thread_double_free_is_reported() {
     assert_eq!(out.ended, Ended::Signaled(6), "{}", out.stderr());
     let line = out.stderr().trim_end();
     assert!(line.starts_with("rawrt: free(): double free of 0x"), "{line}");
+}
+
+/// The allocated blocks as a thread that is neither the owner nor the
+/// freeing thread sees them (a new thread, which holds no cache).
+fn seen_by_another_thread() -> usize {
+    thread::spawn(|| heap::process().info().allocated_blocks).join().unwrap()
+}
+
+/// Blocks that a thread frees for another thread's arena wait in its
+/// outbox (fewer than `OUTBOX_MAX`: no push yet) and count as allocated for
+/// everyone else until they are pushed: by the freeing thread's own
+/// `info` (and `check`, `trim`), by its end, by a full outbox.
+pub fn remote_frees_wait_in_the_outbox() {
+    const N: usize = 60;
+    const _: () = assert!(10 < OUTBOX_MAX && OUTBOX_MAX + 3 <= N - 15);
+    // (This thread's `info` also pushes what earlier tests left waiting.)
+    let before = heap::process().info();
+    let ps: [usize; N] = thread::spawn(|| {
+        // SAFETY: plain C calls.
+        core::array::from_fn(|i| unsafe { malloc(64 + i % 4 * 16) } as usize)
+    })
+    .join()
+    .unwrap();
+    assert!(ps.iter().all(|&p| p != 0 && arena_of(p).is_some()), "blocks of an arena");
+    let start = seen_by_another_thread();
+    // SAFETY: live blocks the ended thread allocated, freed once.
+    unsafe { ps[..10].iter().for_each(|&p| free(p as *mut u8)) };
+    assert_eq!(seen_by_another_thread(), start, "10 wait in this thread's outbox");
+    let mine = heap::process().info().allocated_blocks;
+    assert_eq!(seen_by_another_thread(), start - 10, "this thread's info pushed them");
+    // Another thread frees 5 and ends: its end pushes them.
+    let five: [usize; 5] = ps[10..15].try_into().unwrap();
+    thread::spawn(move || {
+        // SAFETY: live blocks handed to this thread, freed once.
+        unsafe { five.iter().for_each(|&p| free(p as *mut u8)) };
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen_by_another_thread(), start - 15, "the freeing thread's end pushed them");
+    assert_eq!(heap::process().info().allocated_blocks, mine - 5);
+    // A full outbox pushes itself: after OUTBOX_MAX frees, everything freed
+    // so far has reached the arena but what came after.
+    let rest = &ps[15..];
+    // SAFETY: live blocks, freed once.
+    unsafe { rest[..OUTBOX_MAX + 3].iter().for_each(|&p| free(p as *mut u8)) };
+    assert_eq!(seen_by_another_thread(), start - 15 - OUTBOX_MAX, "one batch pushed, 3 wait");
+    // SAFETY: as above.
+    unsafe { rest[OUTBOX_MAX + 3..].iter().for_each(|&p| free(p as *mut u8)) };
+    assert_eq!(allocated(&heap::process().info()), allocated(&before), "every block came back");
+    heap_ok();
 }
