@@ -81,11 +81,35 @@ const THREADS: bool = !cfg!(test);
 /// no code that makes or hands out arenas.
 static TAKE_ARENA: AtomicUsize = AtomicUsize::new(0);
 
+/// [`TAKE_ARENA`]'s type.
+type TakeArenaFn = fn(&Arenas, &mut ThreadCache, bool) -> Option<usize>;
+
 /// [`free_remote`] as an address, once [`enable_arenas`] has run (0
 /// before): frees of blocks that are not the calling thread's own go
 /// through it, so a program that never starts a thread links no remote
 /// list code.
 static FREE_REMOTE: AtomicUsize = AtomicUsize::new(0);
+
+/// [`ThreadCache::flush_outbox`] as an address, once [`enable_arenas`] has
+/// run (0 before): an outbox holds blocks only after a free through
+/// [`FREE_REMOTE`], so a program that never starts a thread links no
+/// flush either.
+static FLUSH_OUTBOX: AtomicUsize = AtomicUsize::new(0);
+
+/// [`FLUSH_OUTBOX`]'s type.
+type FlushFn = fn(&mut ThreadCache);
+
+/// Flushes the outbox of cache `c` (the calling thread's) if threads
+/// were ever started.
+#[inline]
+fn flush_outbox(c: &mut ThreadCache) {
+    let f = FLUSH_OUTBOX.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: a non-zero `FLUSH_OUTBOX` is `ThreadCache::flush_outbox`'s
+        // address, stored by `enable_arenas` with this very type.
+        unsafe { core::mem::transmute::<usize, FlushFn>(f)(c) }
+    }
+}
 
 /// [`free_remote`]'s type.
 type FreeRemoteFn = unsafe fn(&ProcHeap, &mut ThreadCache, usize) -> Result<(), HeapError>;
@@ -166,10 +190,12 @@ fn first_use() {
 /// each other's blocks through the remote lists, and give their caches
 /// back when they end (called before the first thread starts).
 pub fn enable_arenas() {
-    let f: fn(&Arenas) -> Option<usize> = Arenas::take_arena;
+    let f: TakeArenaFn = Arenas::take_arena;
     TAKE_ARENA.store(f as usize, Ordering::Release);
     let f: FreeRemoteFn = free_remote;
     FREE_REMOTE.store(f as usize, Ordering::Release);
+    let f: FlushFn = ThreadCache::flush_outbox;
+    FLUSH_OUTBOX.store(f as usize, Ordering::Release);
     tcache::register_exit_hook();
 }
 
@@ -295,29 +321,33 @@ impl Arenas {
         let main =
             !crate::sync::is_threaded() || crate::rt::tls::current() == crate::rt::tls::main();
         let take = TAKE_ARENA.load(Ordering::Acquire);
-        let i = if main || take == 0 {
+        let i = if take == 0 {
             None
         } else {
             // SAFETY: a non-zero `TAKE_ARENA` is `Arenas::take_arena`'s
             // address, stored by `enable_arenas` with this very type.
-            unsafe { core::mem::transmute::<usize, fn(&Arenas) -> Option<usize>>(take)(self) }
+            unsafe { core::mem::transmute::<usize, TakeArenaFn>(take)(self, c, main) }
         };
         let h = match i {
             Some(i) => self.arena(i),
             None => &self.main,
         };
-        // What the thread freed for other heaps so far goes now: an outbox
-        // never holds blocks of its thread's own heap, whose locked paths
-        // (and the retries of a failing allocation) would not see them.
-        c.flush_outbox();
         c.home = h as *const ProcHeap as usize;
         c.arena = i.map_or(0, |i| i + 1);
         Self::home_of(c).unwrap_or(&PROCESS.main)
     }
 
     /// An arena for a new thread: an idle one, else a new one, else the
-    /// least used; `None` if none could be made.
-    fn take_arena(&self) -> Option<usize> {
+    /// least used; `None` for the main thread (whose heap is the main heap)
+    /// or if none could be made. First, what the thread (cache `c`) freed
+    /// for other heaps goes to them: an outbox never holds blocks of its
+    /// thread's own heap, whose locked paths (and the retries of a failing
+    /// allocation) would not see them.
+    fn take_arena(&self, c: &mut ThreadCache, main: bool) -> Option<usize> {
+        c.flush_outbox();
+        if main {
+            return None;
+        }
         let _g = self.making.lock();
         let idle = self.idle.load(Ordering::Relaxed);
         let n = self.made.load(Ordering::Relaxed);
@@ -911,7 +941,7 @@ impl Arenas {
     #[inline]
     fn settle(&self) {
         if THREADS {
-            own_cache().flush_outbox();
+            flush_outbox(own_cache());
         }
     }
 
