@@ -5,6 +5,9 @@
 use std::path::Path;
 
 fn replay(target: &str, f: fn(&[u8])) {
+    // The test harness runs the targets on several threads at once (each
+    // over its own heap): rawrt's locks must know the process has threads.
+    rawrt::sync::set_threaded();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
