@@ -12,6 +12,8 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 #[path = "threads/arenas.rs"]
 mod arenas;
 #[path = "threads/basic.rs"]
@@ -55,11 +57,13 @@ fn tests() -> i32 {
         arenas::more_threads_than_arenas_share_them,
         arenas::cross_thread_double_free_is_reported,
         arenas::remote_frees_wait_in_the_outbox,
+        arenas::taking_an_arena_pushes_the_outbox,
         ending::stack_overflow_is_sigsegv,
         ending::exit_code_reaches_join,
         ending::panic_in_thread_ends_process_with_101,
         ending::main_thread_exit_waits_for_others,
         ending::detached_threads_drop_results_once,
+        ending::detached_threads_result_blocks_come_back,
         ending::no_mappings_left_after_1000_cycles,
         ending::detached_threads_unmap_themselves,
         pool::producers_and_consumer_share_a_small_pool,

@@ -17,7 +17,11 @@
 //!   address (the arenas' reservations, then the main heap): the caller's
 //!   own arena under its lock, another's through its remote list without
 //!   a lock (`remote.rs`), which the owner takes back at its next locked
-//!   call.
+//!   call. Small blocks for another heap wait in the freeing thread's
+//!   outbox and go onto that list in batches (when it is full, when a
+//!   block of another heap comes, when the thread takes an arena or ends,
+//!   and before this thread's figures, checks, dumps, trims and locks of
+//!   the process heap).
 //! - **Threads that end** give their cache back to their arena, and an
 //!   arena no thread uses any more keeps [`IDLE_KEEP`] bytes of free top
 //!   for the next thread, which takes it over (blocks that other threads
@@ -965,13 +969,15 @@ impl Arenas {
     /// Nothing that allocates from the process heap may run while the
     /// guard lives.
     pub fn lock(&self) -> HeapGuard<'_, ProcessSource> {
+        self.settle();
         self.lock_heap(&self.main)
     }
 
     /// The figures of the main heap and every arena, summed. Blocks in the
     /// calling thread's cache count as free, those in other threads'
     /// caches as allocated; blocks that other threads freed are taken back
-    /// first.
+    /// first (the calling thread's outbox is pushed first; blocks waiting
+    /// in other threads' outboxes still count as allocated).
     pub fn info(&self) -> HeapInfo {
         self.settle();
         let mut all = HeapInfo::default();

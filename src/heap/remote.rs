@@ -100,9 +100,14 @@ pub(in crate::heap) struct Outbox {
     n: usize,
 }
 
-// SAFETY: the pointer is to a heap, which threads share (it is `Sync`);
-// an outbox is used by one thread at a time, as the cache it is part of.
+// SAFETY: the pointer is to a heap that threads may share (a `Heap<S>`
+// with `S: Send`, which `dealloc_remote_via` requires): pushing onto its
+// remote list from another thread is what the list is for. An outbox is
+// changed only through `&mut` (by one thread at a time, as the cache it is
+// part of); through `&` it gives its length only.
 unsafe impl Send for Outbox {}
+// SAFETY: as above.
+unsafe impl Sync for Outbox {}
 
 impl Outbox {
     /// An empty outbox.
@@ -208,13 +213,17 @@ impl<S: Source> Heap<S> {
     /// # Safety
     /// As for [`dealloc`](Heap::dealloc); and this heap stays where it is
     /// until `c`'s outbox has been flushed (the process heap's arenas never
-    /// move or go away).
+    /// move or go away). A cache dropped with blocks in its outbox leaves
+    /// them allocated in their heap: flush it first.
     #[inline]
     pub unsafe fn dealloc_remote_via(
         &self,
         c: &mut ThreadCache,
         ptr: NonNull<u8>,
-    ) -> Result<(), HeapError> {
+    ) -> Result<(), HeapError>
+    where
+        S: Send,
+    {
         let p = ptr.as_ptr().addr();
         // SAFETY: forwarded contract.
         let Some((h, size)) = (unsafe { self.remote_check(p) })? else {

@@ -55,9 +55,12 @@ pub(super) fn cacheable(size: usize) -> bool {
     size <= CACHE_MAX - HDR
 }
 
-/// One thread's cache: its bins and the state of its policy; all zeros
-/// is an empty cache (so that the main thread's cache lives in `.bss`,
-/// not in the program file).
+/// One thread's cache: its bins and the state of its policy, and its
+/// outbox of blocks freed for other heaps; all zeros is an empty cache (so
+/// that the main thread's cache lives in `.bss`, not in the program file).
+/// Give a cache back before dropping it ([`Heap::flush_cache`] for its
+/// blocks, [`flush_outbox`](Self::flush_outbox) for other heaps'): a
+/// dropped cache's blocks stay allocated in their heaps.
 #[repr(C)]
 pub struct ThreadCache {
     /// The cached blocks (`bins.rs`).

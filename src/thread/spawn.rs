@@ -293,6 +293,11 @@ unsafe fn release_self(tcb: *mut Tcb) -> ! {
     let (base, len) = unsafe {
         if *(*tcb).exited.get() == 0 {
             ((*tcb).drop_result)(tcb);
+            // The result's blocks were freed after the exit hook gave the
+            // cache back: what waits in the slot (the heap's outbox of
+            // blocks for other threads' heaps) goes before the slot is
+            // unmapped. The hook runs twice safely.
+            tls::run_exit_hook();
         }
         ((*tcb).map_base, (*tcb).map_len)
     };

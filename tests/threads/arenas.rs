@@ -305,3 +305,35 @@ pub fn remote_frees_wait_in_the_outbox() {
     assert_eq!(allocated(&heap::process().info()), allocated(&before), "every block came back");
     heap_ok();
 }
+
+/// A thread without a heap of its own yet that frees another arena's
+/// blocks holds them in its outbox; when it then takes an arena for its
+/// first allocation, they go first (so an outbox never holds blocks of
+/// its own thread's heap, which that thread's locked paths would not see):
+/// if it took their arena over, its allocations reuse them; if another,
+/// every other thread sees them back.
+pub fn taking_an_arena_pushes_the_outbox() {
+    // SAFETY (both threads): plain C calls on live blocks, each freed once.
+    let ps: [usize; 10] =
+        thread::spawn(|| core::array::from_fn(|_| unsafe { malloc(48) } as usize)).join().unwrap();
+    let start = seen_by_another_thread();
+    let (qs, seen) = thread::spawn(move || {
+        unsafe { ps.iter().for_each(|&p| free(p as *mut u8)) };
+        let qs: [usize; 10] = core::array::from_fn(|_| unsafe { malloc(48) } as usize);
+        (qs, seen_by_another_thread())
+    })
+    .join()
+    .unwrap();
+    if arena_of(qs[0]) == arena_of(ps[0]) {
+        // The first allocation takes the locked path (which takes the list
+        // back into the cache, and serves itself from the heap); the
+        // others come from the cache. Without the push none would.
+        let reused = qs.iter().filter(|q| ps.contains(q)).count();
+        assert!(reused >= 9, "the arena's new user got {reused} of the 10 blocks it freed back");
+    } else {
+        assert_eq!(seen, start, "10 freed (and back in their arena), 10 allocated elsewhere");
+    }
+    // SAFETY: live blocks.
+    unsafe { qs.iter().for_each(|&q| free(q as *mut u8)) };
+    heap_ok();
+}

@@ -115,6 +115,47 @@ pub fn detached_threads_drop_results_once() {
     assert_eq!(DROPS.load(Ordering::Acquire), 3, "each result dropped exactly once");
 }
 
+/// Set when a detached thread's result (`Dropped` last) has been dropped.
+static RESULT_DROPPED: AtomicU32 = AtomicU32::new(0);
+struct Dropped;
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        RESULT_DROPPED.store(1, Ordering::Release);
+    }
+}
+
+/// A detached thread that drops its own result frees the result's blocks
+/// after its exit hook gave its cache back (so as a thread without a
+/// heap, through its outbox): they reach their arena all the same.
+pub fn detached_threads_result_blocks_come_back() {
+    RESULT_DROPPED.store(0, Ordering::Relaxed);
+    let before = rawrt::heap::process().info().allocated_blocks;
+    let h = thread::spawn(|| {
+        thread::sleep(Duration::from_millis(30));
+        // Fields drop in order: the blocks are freed when `Dropped` runs.
+        let blocks: alloc::vec::Vec<_> =
+            (0..20u64).map(|i| alloc::boxed::Box::new([i; 5])).collect();
+        (blocks, Dropped)
+    });
+    drop(h);
+    wait_for(&RESULT_DROPPED, 1);
+    let t0 = now_ns();
+    loop {
+        let now = rawrt::heap::process().info().allocated_blocks;
+        if now == before {
+            break;
+        }
+        assert!(
+            now_ns() - t0 < 5_000_000_000,
+            "{} blocks (of the 21 of the result) did not come back",
+            now as isize - before as isize
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    // Gone before the next test counts mappings.
+    thread::sleep(Duration::from_millis(20));
+}
+
 pub fn no_mappings_left_after_1000_cycles() {
     // Warm up: the first spawn of a process may set things up.
     thread::spawn(|| ()).join().unwrap();
