@@ -103,18 +103,6 @@ static FLUSH_OUTBOX: AtomicUsize = AtomicUsize::new(0);
 /// [`FLUSH_OUTBOX`]'s type.
 type FlushFn = fn(&mut ThreadCache);
 
-/// Flushes the outbox of cache `c` (the calling thread's) if threads
-/// were ever started.
-#[inline]
-fn flush_outbox(c: &mut ThreadCache) {
-    let f = FLUSH_OUTBOX.load(Ordering::Acquire);
-    if f != 0 {
-        // SAFETY: a non-zero `FLUSH_OUTBOX` is `ThreadCache::flush_outbox`'s
-        // address, stored by `enable_arenas` with this very type.
-        unsafe { core::mem::transmute::<usize, FlushFn>(f)(c) }
-    }
-}
-
 /// [`free_remote`]'s type.
 type FreeRemoteFn = unsafe fn(&ProcHeap, &mut ThreadCache, usize) -> Result<(), HeapError>;
 
@@ -944,8 +932,11 @@ impl Arenas {
     /// checks and trims that follow see every free this thread made.
     #[inline]
     fn settle(&self) {
-        if THREADS {
-            flush_outbox(own_cache());
+        let f = FLUSH_OUTBOX.load(Ordering::Acquire);
+        if THREADS && f != 0 {
+            // SAFETY: a non-zero `FLUSH_OUTBOX` is `ThreadCache::flush_outbox`'s
+            // address, stored by `enable_arenas` with this very type.
+            unsafe { core::mem::transmute::<usize, FlushFn>(f)(own_cache()) }
         }
     }
 

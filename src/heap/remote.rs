@@ -158,7 +158,7 @@ impl<S: Source> Heap<S> {
             return Ok(Remote::Locked);
         };
         // SAFETY: `h` is a used block that nothing uses any more.
-        unsafe { self.push(self.mem(), h, h) };
+        unsafe { self.push_one(self.mem(), h) };
         Ok(Remote::Listed)
     }
 
@@ -233,7 +233,7 @@ impl<S: Source> Heap<S> {
         let m = self.mem();
         if size > OUTBOX_BLOCK_MAX {
             // SAFETY: `h` is a used block that nothing uses any more.
-            unsafe { self.push(m, h, h) };
+            unsafe { self.push_one(m, h) };
             return Ok(());
         }
         let me = core::ptr::from_ref(self).cast::<()>();
@@ -262,10 +262,23 @@ impl<S: Source> Heap<S> {
         Ok(())
     }
 
-    /// Puts a chain of used blocks on the remote list: `first` is the
-    /// newest, linked (mangled) down to `last`, whose link this writes;
-    /// every block of it carries the remote key, or, for a chain of one
-    /// (`first == last`), gets it here.
+    /// Marks used block `h` with the remote key and puts it on the remote
+    /// list.
+    ///
+    /// # Safety
+    /// `h` is a used block of this heap that nothing uses any more.
+    #[inline]
+    unsafe fn push_one(&self, m: Mem, h: usize) {
+        // SAFETY: the block's first two payload words are ours (contract).
+        unsafe {
+            m.wr(h + 16, remote_key(h));
+            self.push(m, h, h);
+        }
+    }
+
+    /// Puts a chain of used blocks, each marked with the remote key, on
+    /// the remote list: `first` is the newest, linked (mangled) down to
+    /// `last`, whose link this writes.
     ///
     /// # Safety
     /// The blocks are used blocks of this heap that nothing uses any more.
@@ -276,10 +289,6 @@ impl<S: Source> Heap<S> {
         let take: TakeFn<S> = Self::take_remote;
         if self.take.load(Ordering::Relaxed).is_null() {
             self.take.store(take as *mut (), Ordering::Relaxed);
-        }
-        if first == last {
-            // SAFETY: the block's first two payload words are ours (contract).
-            unsafe { m.wr(last + 16, remote_key(last)) };
         }
         let mut head = self.remote.load(Ordering::Relaxed);
         loop {

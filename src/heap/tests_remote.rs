@@ -23,6 +23,19 @@ fn remote(h: &Heap<RegionSource>, p: *mut u8) -> Result<Remote, HeapError> {
     unsafe { h.free_remote(p.addr()) }
 }
 
+/// Every block freed remotely came back exactly once (the user's lock,
+/// with cache `c`, takes the list back): the figures are `start`'s, and
+/// once `c` is given back the heap is intact and coalesced as at `start`.
+fn all_back(h: &Heap<RegionSource>, c: &mut ThreadCache, start: &super::HeapInfo) {
+    let end = h.lock_cached(c).info();
+    assert_eq!(end.allocated_blocks, start.allocated_blocks, "each block came back once");
+    assert_eq!(end.total_allocated_bytes, start.total_allocated_bytes);
+    h.flush_cache(c);
+    let mut out = String::new();
+    assert!(h.check(true, &mut out), "{out}");
+    assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
+}
+
 /// Frees listed blocks come back at the user's next lock: into its cache
 /// (small ones, while the bins have room) or the heap; the figures count
 /// them as allocated until then and exactly afterwards.
@@ -166,13 +179,7 @@ fn outbox_batches_remote_frees() {
     assert_eq!((o.outbox_len(), h.remote_len()), (0, 5));
     o.flush_outbox();
     assert_eq!(h.remote_len(), 5, "a second flush pushes nothing");
-    let back = h.lock_cached(&mut c).info();
-    assert_eq!(back.allocated_blocks, start.allocated_blocks, "every block came back once");
-    assert_eq!(back.total_allocated_bytes, start.total_allocated_bytes);
-    h.flush_cache(&mut c);
-    let mut out = String::new();
-    assert!(h.check(true, &mut out), "{out}");
-    assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
+    all_back(h, &mut c, &start);
 }
 
 /// An outbox holds blocks of one heap: a free of another heap's block
@@ -273,14 +280,8 @@ fn threads_push_at_once() {
     for t in pushers {
         t.join().unwrap();
     }
-    let end = h.lock_cached(&mut c).info();
+    all_back(h, &mut c, &start);
     assert_eq!(h.remote_len(), 0);
-    assert_eq!(end.allocated_blocks, start.allocated_blocks, "each block came back once");
-    assert_eq!(end.total_allocated_bytes, start.total_allocated_bytes);
-    h.flush_cache(&mut c);
-    let mut out = String::new();
-    assert!(h.check(true, &mut out), "{out}");
-    assert_eq!(h.info().free_blocks, start.free_blocks, "coalesced again");
 }
 
 /// The model over a cached region with every third free through the
