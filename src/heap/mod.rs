@@ -159,8 +159,8 @@ pub use segment::MAX_SEGS;
 pub use source::{RegionSource, Source, Span, SysCounters};
 pub use svg::svg_to_fd;
 pub use tcache::{
-    ThreadCache, CACHE_CAP, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
-    CACHE_NEAR,
+    ThreadCache, CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX,
+    CACHE_MIN_KEEP, CACHE_NEAR,
 };
 pub use traits::{misuse, ProcessHeap};
 

@@ -47,7 +47,7 @@ use bins::Bins;
 pub(super) use bins::Bounds;
 pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_NEAR};
 pub(super) use policy::{enforce_limit, flush_into, spill, take_checked};
-pub use policy::{CACHE_CAP, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MIN_KEEP};
+pub use policy::{CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MIN_KEEP};
 
 /// Whether requests of `size` bytes (alignment 16) go to the cache.
 #[inline(always)]
@@ -79,6 +79,13 @@ pub struct ThreadCache {
     /// set at every locked call (0 at first: the first free takes the lock
     /// once and sets it).
     limit: usize,
+    /// A higher limit while the thread draws on its cache as it fills it
+    /// (0: none; see `policy.rs`, [`CACHE_DEFER_MAX`]).
+    defer: usize,
+    /// The blocks held and `tick` when the limit was last met: what the
+    /// next decision measures the filling and the drawing from.
+    snap_held: usize,
+    snap_tick: usize,
     /// The address of the heap whose blocks the cache holds: the calling
     /// thread's arena of the process heap (`arena.rs`); 0 until the
     /// thread's first allocation past the cache chooses it.
@@ -99,6 +106,9 @@ impl ThreadCache {
             full: [0; bins::BINS],
             tick: 0,
             limit: 0,
+            defer: 0,
+            snap_held: 0,
+            snap_tick: 0,
             home: 0,
             arena: 0,
             outbox: Outbox::new(),

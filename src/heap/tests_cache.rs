@@ -10,7 +10,7 @@ use super::mock_os::MockOs;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
 use super::{
     Corruption, Heap, HeapError, LinuxOs, ProcessSource, RegionSource, ThreadCache, CACHE_CAP,
-    CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
+    CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
 };
 
 fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
@@ -378,7 +378,69 @@ fn a_burst_in_a_small_heap_stays_cached() {
     assert_eq!(heap.info().allocated_blocks, 0);
 }
 
+/// A live set that shrinks with one allocation for every three frees
+/// (mstress's shrinking phase) in a heap big enough for the block limit:
+/// the thread draws on its cache as it fills it, so the cache may go on
+/// past half of the heap's used blocks (it used to be given back whole
+/// there, and the next growing phase went through the heap's lock for
+/// every block); a burst of frees that draws nothing goes back at once.
+fn a_cache_drawn_on_as_it_fills_is_kept() {
+    let heap = cached_region(4 * CACHE_LIMIT_FROM);
+    let mut c = Box::new(ThreadCache::new());
+    let big = heap.alloc_cached(&mut c, CACHE_LIMIT_FROM, 16, false, "test").expect("big").as_ptr();
+    let mut rng = Rng::new(23);
+    let mut live: Vec<(*mut u8, u8)> = Vec::new();
+    let alloc = |c: &mut ThreadCache, rng: &mut Rng, live: &mut Vec<(*mut u8, u8)>| {
+        let n = 16 + rng.below(241);
+        let p = heap.alloc_cached(c, n, 16, false, "test").expect("small").as_ptr();
+        let tag = live.len() as u8;
+        // SAFETY: a live block of at least 16 bytes.
+        unsafe { p.write_bytes(tag, 16) };
+        live.push((p, tag));
+    };
+    let free = |c: &mut ThreadCache, (p, tag): (*mut u8, u8)| {
+        // SAFETY: a live block of this heap, checked before it is freed.
+        unsafe {
+            assert!(core::slice::from_raw_parts(p, 16).iter().all(|&b| b == tag));
+            heap.dealloc_cached(c, nn(p)).unwrap();
+        }
+    };
+    let n = if cfg!(miri) { 600 } else { 4000 };
+    for _ in 0..n {
+        alloc(&mut c, &mut rng, &mut live);
+    }
+    let mut most = 0;
+    for step in 0..3 * n / 2 {
+        if step % 4 == 0 {
+            alloc(&mut c, &mut rng, &mut live);
+        } else {
+            let i = rng.below(live.len());
+            free(&mut c, live.swap_remove(i));
+        }
+        most = most.max(c.held().1);
+    }
+    // Used blocks: the live ones, `big` and the cached ones.
+    let (bytes, held) = c.held();
+    assert!(2 * held > live.len() + 1 + held, "{held} cached, {} live: given back", live.len());
+    assert!(held >= most * 3 / 4, "{held} cached, {most} at most");
+    assert!(bytes < 2 * CACHE_DEFER_MAX, "{bytes} B cached");
+    let mut out = String::new();
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+    // The rest goes at once: the cache is given back at the limit and
+    // holds no more than half of what is left in use.
+    while let Some(b) = live.pop() {
+        free(&mut c, b);
+    }
+    assert!(c.held().1 < held, "{} cached after the burst, {held} before", c.held().1);
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+    // SAFETY: the live big block.
+    unsafe { heap.dealloc_cached(&mut c, nn(big)).unwrap() };
+    heap.flush_cache(&mut c);
+    assert_eq!(heap.info().allocated_blocks, 0);
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    ("heap::cache::a_cache_drawn_on_as_it_fills_is_kept", a_cache_drawn_on_as_it_fills_is_kept),
     (
         "heap::cache::a_bin_grows_for_batches_and_shrinks_when_idle",
         a_bin_grows_for_batches_and_shrinks_when_idle,

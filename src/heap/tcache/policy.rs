@@ -20,7 +20,13 @@
 //! burst of blocks, in any order, the blocks reach the heap, which
 //! coalesces them and gives the memory back to the kernel, instead of
 //! cached blocks scattered over it keeping their pages resident; in a small
-//! heap, stack-like rounds of allocation and free stay in the cache. A
+//! heap, stack-like rounds of allocation and free stay in the cache. Not
+//! while the thread draws on its cache as it fills it: when, since the
+//! limit was last met, it took out at least one block for every three it
+//! gained, and the cache holds less than [`CACHE_DEFER_MAX`], the limit is
+//! raised by a quarter instead (a live set that shrinks while the program
+//! still allocates, whose blocks the next growth reuses; giving them all
+//! back sent that growth through the heap's lock block by block). A
 //! thread's cache is emptied when the thread ends, by `trim`, and by an
 //! allocation that would fail otherwise (before it reports ENOMEM).
 
@@ -53,6 +59,9 @@ pub const CACHE_LIMIT_FROM: usize = 4 << 20;
 pub const CACHE_GROW_AFTER: u8 = 2;
 /// Requests to a cache between two collections of its unused blocks.
 pub const CACHE_GC_PERIOD: usize = 8192;
+/// Usable bytes up to which a cache that the thread draws on as it fills
+/// it may go on past its block limit (see the module documentation).
+pub const CACHE_DEFER_MAX: usize = 1 << 20;
 
 impl ThreadCache {
     /// How many blocks bin `i` may hold.
@@ -74,14 +83,35 @@ impl ThreadCache {
     }
 
     /// Sets the block limit from the heap's count of used blocks (this
-    /// cache's included) and the bytes its blocks span.
+    /// cache's included) and the bytes its blocks span; a deferred limit
+    /// ([`must_give_back`](Self::must_give_back)) stands.
     #[inline]
     pub(in crate::heap) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
         self.limit = if heap_bytes < CACHE_LIMIT_FROM {
             usize::MAX
         } else {
-            (used_blocks / 2).max(CACHE_MIN_KEEP)
+            (used_blocks / 2).max(CACHE_MIN_KEEP).max(self.defer)
         };
+    }
+
+    /// The cache is over its limit: whether it must be given back now.
+    /// Not while the thread draws on it as it fills it (since the limit
+    /// was last met, it took out at least one block for every three it
+    /// gained) and it holds less than [`CACHE_DEFER_MAX`]: the limit is
+    /// then raised by a quarter, and met again there. A burst of frees
+    /// draws nothing, and goes back at once.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn must_give_back(&mut self) -> bool {
+        let (bytes, held) = self.bins.held();
+        // Blocks taken out since the snapshot: `tick` counts the requests
+        // since the last collection, which takes a new snapshot.
+        let drawn = self.tick - self.snap_tick;
+        let keep = 3 * drawn + self.snap_held >= held && bytes < CACHE_DEFER_MAX;
+        (self.snap_held, self.snap_tick) = (held, self.tick);
+        self.defer = if keep { held + (held / 4).max(CACHE_MIN_KEEP) } else { 0 };
+        self.limit = self.limit.max(self.defer);
+        !keep
     }
 
     /// Whether the next request runs the collection (see
@@ -108,9 +138,7 @@ impl<S: Source> Heap<S> {
     #[cold]
     pub(super) fn collect_cache(&self, c: &mut ThreadCache) {
         let mut g = self.lock_with(Some(c));
-        if c.over_limit() {
-            flush_into(&mut g, c);
-        }
+        enforce_limit(&mut g, c);
         for i in 1..BINS {
             // Blocks that stayed in the bin all along: half of them go.
             let unused = c.bins.low_water(i).min(c.bins.len(i));
@@ -125,6 +153,7 @@ impl<S: Source> Heap<S> {
             *c.full.at_mut(i) = 0;
         }
         c.tick = 0;
+        (c.snap_held, c.snap_tick) = (c.held().1, 0);
     }
 }
 
@@ -146,6 +175,7 @@ pub(in crate::heap) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadC
     }
     (c.extra, c.full) = ([0; BINS], [0; BINS]);
     c.bins.clear_low();
+    (c.defer, c.snap_held, c.snap_tick) = (0, 0, c.tick);
     c.set_limit(g.stats().used_blocks, g.block_bytes());
 }
 
@@ -165,9 +195,9 @@ fn give_back<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, keep:
 
 /// Gives cache `c` back if it is over its limit (checked on the locked
 /// free path too: frees that do not reach the cache still empty the heap).
-#[inline]
+#[inline(never)]
 pub(in crate::heap) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache) {
-    if c.over_limit() {
+    if c.over_limit() && c.must_give_back() {
         flush_into(g, c);
     }
 }
