@@ -24,8 +24,11 @@
 //! top: [top, top_end) of the top segment. Not on any list, no header; its
 //!   size is 0 or >= MIN_BLOCK and the block before it is always in use.
 //! sentinel: header `TAG | IN_USE` (size 0) in the last word of each
-//!   segment, so every block has a successor header. In the top segment
-//!   its PREV_IN_USE bit is not maintained.
+//!   segment but the top one, so every block has a successor header. The
+//!   top segment's blocks end at the top, which no header describes, and
+//!   its last word is written only when another segment becomes the top
+//!   (so that growing and trimming the top touch no page beyond what the
+//!   blocks use: glibc's top does the same).
 //! large block (own mapping at M, L bytes, payload P):
 //!   P-16   P - M          P-8   L | IN_USE | LARGE
 //! ```

@@ -1,7 +1,7 @@
 //! [`RawHeap`]: the allocator core, `&mut self`, no locks. Its state and
 //! how it takes on memory; the operations live in sibling files.
 
-use super::block::{dirty_of, Mem, HDR, IN_USE, PREV_IN_USE, PURGE_MIN};
+use super::block::{dirty_of, Mem, HDR, PURGE_MIN};
 use super::class::{Damage, FreeLists, Walk};
 use super::decay::Decay;
 use super::error::HeapError;
@@ -126,7 +126,8 @@ pub struct RawHeap<S: Source> {
     fresh: usize,
     /// The segments; the top segment is `segs.top()`. Every byte of a
     /// segment's block area is covered by blocks, then (top segment only)
-    /// the top, then the sentinel header.
+    /// the top, then the sentinel header (not written in the top segment,
+    /// see `block.rs`).
     segs: Segments,
     /// The live large blocks (each its own mapping) and tombstones of
     /// freed ones; `st.large`, `st.large_blocks` and `st.mapped` sum over
@@ -549,8 +550,7 @@ impl<S: Source> RawHeap<S> {
         *self.segs.get_mut(i) = s;
         self.top_end = s.sentinel;
         self.segments_changed();
-        // SAFETY: the new sentinel is inside what the segment kept.
-        unsafe { self.mem.wr(s.sentinel, self.tag | IN_USE | PREV_IN_USE) };
+        // No sentinel is written (see `block.rs`).
         self.fresh = self.fresh.min(self.top_end);
         true
     }

@@ -75,11 +75,13 @@ impl<S: Source> RawHeap<S> {
         let seg = self.segs.get_mut(i);
         *seg = seg.resized(seg.span.len + len);
         let new = seg.sentinel;
-        // SAFETY: the old sentinel word is now part of the top; the new
-        // sentinel lies in the new memory.
-        unsafe {
-            self.mem.wr(old, 0);
-            self.mem.wr(new, self.tag | IN_USE | PREV_IN_USE);
+        // The old end word joins the top. Nothing writes the top
+        // segment's last word (see `block.rs`), so above the fresh mark it
+        // is zero already; at the mark (a trim lowered the end into memory
+        // that was used) it may not be.
+        if old == self.fresh {
+            // SAFETY: the word lies in the top segment.
+            unsafe { self.mem.wr(old, 0) };
         }
         self.top_end = new;
         self.segments_changed();
@@ -101,8 +103,6 @@ impl<S: Source> RawHeap<S> {
         self.fresh = if seg.span.zeroed { seg.first } else { seg.sentinel };
         self.trim_fail_at = 0;
         self.segments_changed();
-        // SAFETY: the sentinel word is inside the new segment.
-        unsafe { self.mem.wr(seg.sentinel, self.tag | IN_USE | PREV_IN_USE) };
         true
     }
 
