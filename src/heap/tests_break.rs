@@ -135,9 +135,10 @@ fn end_word(h: &Mocked) -> usize {
 /// Growing and trimming the top write nothing at the top segment's end
 /// (glibc's top does not either): the page there is otherwise untouched,
 /// and a write faulted it in at every move of the break (the `large`
-/// C workload took 8% more page faults than glibc's for it). The word
-/// stays as the kernel gave it, zero, through growths, a top taken whole
-/// and trims; the heap's checks pass throughout.
+/// C workload took 8% more page faults than glibc's for it). After each
+/// growth the word is as the kernel gave it, zero; a top taken whole, the
+/// frees and trims keep the heap's checks passing, and memory the heap
+/// takes for zero after growing from a trimmed end is zero.
 fn the_top_end_is_not_written() {
     let mut h = mock();
     let mut ps = grow_by(&mut h, 3);
@@ -149,11 +150,26 @@ fn the_top_end_is_not_written() {
     ps.push(a(&mut h, rest));
     assert_eq!(h.top_size(), 0);
     assert!(h.check(true, &mut out), "{out}");
+    for &p in &ps[..ps.len() - 1] {
+        // SAFETY: live blocks of 1000 bytes (not the last, the rest of
+        // the top): dirty them all.
+        unsafe { (p as *mut u8).write_bytes(0xEE, 1000) };
+    }
+    // The frees trim the top (past the trim threshold): its end now lies
+    // in memory that blocks used, and keeps what they wrote there.
     free_all(&mut h, ps);
-    assert_eq!(end_word(&h), 0, "after the frees");
-    assert!(h.trim(0));
-    assert_eq!(end_word(&h), 0, "after the trim");
-    let ps = grow_by(&mut h, 2);
+    h.trim(0);
+    assert!(h.check(true, &mut out), "{out}");
+    // Growing from a top whose end lies in memory that was used: what
+    // the heap takes for zero (it skips zeroing it) is zero.
+    let (brk, mut ps) = (h.source().os().current_brk(), Vec::new());
+    while h.source().os().current_brk() < brk + 2 * GROW_STEP {
+        let p = h.alloc_zeroed(1000, 16).expect("alloc_zeroed");
+        // SAFETY: a live block of 1000 bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), 1000) };
+        assert!(bytes.iter().all(|&b| b == 0), "a zeroed block at {p:p} is not zero");
+        ps.push(p.as_ptr() as usize);
+    }
     assert_eq!(end_word(&h), 0, "after growing again");
     free_all(&mut h, ps);
 }

@@ -73,15 +73,17 @@ impl<S: Source> RawHeap<S> {
         let i = self.segs.top();
         let old = self.top_end;
         let seg = self.segs.get_mut(i);
+        let old_span_end = seg.span.end();
         *seg = seg.resized(seg.span.len + len);
         let new = seg.sentinel;
         // The old end word joins the top. Nothing writes the top
         // segment's last word (see `block.rs`), so above the fresh mark it
         // is zero already; at the mark (a trim lowered the end into memory
-        // that was used) it may not be.
+        // that was used) it may not be: the zero memory then starts where
+        // the new memory does (writing a zero there would fault in a page
+        // that nothing else may touch).
         if old == self.fresh {
-            // SAFETY: the word lies in the top segment.
-            unsafe { self.mem.wr(old, 0) };
+            self.fresh = old_span_end;
         }
         self.top_end = new;
         self.segments_changed();
