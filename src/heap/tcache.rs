@@ -82,9 +82,10 @@ pub struct ThreadCache {
     /// A higher limit while the thread draws on its cache as it fills it
     /// (0: none; see `policy.rs`, [`CACHE_DEFER_MAX`]).
     defer: usize,
-    /// The blocks held and `tick` when the limit was last met: what the
-    /// next decision measures the filling and the drawing from.
+    /// The blocks held when the limit was last met (or the last
+    /// collection ran): what the next decision measures the filling from.
     snap_held: usize,
+    /// `tick` then: what it measures the drawing from.
     snap_tick: usize,
     /// The address of the heap whose blocks the cache holds: the calling
     /// thread's arena of the process heap (`arena.rs`); 0 until the
