@@ -109,8 +109,13 @@ impl ThreadCache {
         let drawn = self.tick - self.snap_tick;
         let keep = 3 * drawn + self.snap_held >= held && bytes < CACHE_DEFER_MAX;
         (self.snap_held, self.snap_tick) = (held, self.tick);
-        self.defer = if keep { held + (held / 4).max(CACHE_MIN_KEEP) } else { 0 };
-        self.limit = self.limit.max(self.defer);
+        if keep {
+            // Above `held`, so above the limit the cache is over.
+            self.defer = held + (held / 4).max(CACHE_MIN_KEEP);
+            self.limit = self.defer;
+        } else {
+            self.defer = 0;
+        }
         !keep
     }
 
