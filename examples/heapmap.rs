@@ -1,5 +1,6 @@
 //! A picture of the process heap after a fragmenting workload: 1,200
-//! blocks of 16 B to 2 KiB, every other one freed, 400 more of other
+//! blocks of 16 B to 2 KiB, every other one freed (and the thread's cache
+//! given back, so that they are the heap's free blocks), 400 more of other
 //! sizes, a block big enough for its own mapping, and a few freed
 //! small blocks left in the thread's cache. Writes the SVG to stdout, or to
 //! the file named by the first argument:
@@ -44,6 +45,9 @@ fn run() -> Result<(), Errno> {
     for b in live.iter_mut().step_by(2) {
         *b = None; // every other block: holes all over the heap
     }
+    // The thread's cache keeps many of those (its small and medium bins):
+    // give it back, so that the holes are the heap's free blocks.
+    heap::process().trim(usize::MAX);
     live.extend((0..400).map(|_| Some(block(64 + rng.below(4033)))));
     live.push(Some(block(1 << 20))); // its own mapping
     for b in live.iter_mut().rev().skip(1).step_by(41) {

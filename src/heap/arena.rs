@@ -688,8 +688,15 @@ impl Arenas {
     unsafe fn free_to_owner(&self, c: &mut ThreadCache, p: usize) -> Result<(), HeapError> {
         let o = self.owner(p);
         if c.home == o as *const ProcHeap as usize {
+            // A medium block goes to the cache if it can (the fast path
+            // takes only small ones).
+            let full = match o.cache_free_medium(c, p) {
+                tcache::Freed::Cached => return Ok(()),
+                tcache::Freed::BinFull(i) => i,
+                tcache::Freed::ToHeap => 0,
+            };
             // SAFETY: forwarded contract.
-            return unsafe { o.dealloc_locked(Some(c), p, 0) };
+            return unsafe { o.dealloc_locked(Some(c), p, full) };
         }
         if c.home == 0 && diverted() {
             // SAFETY: forwarded contract.

@@ -10,7 +10,7 @@ use super::raw::RawHeap;
 use super::remote::remote_key;
 use super::segment::NONE;
 use super::source::Source;
-use super::tcache::{key_of, CACHE_MAX};
+use super::tcache::{key_of, CACHE_MEDIUM_MAX};
 
 /// What `locate` reports when the tags around a block disagree with it.
 const NEIGHBOUR: HeapError = HeapError::Corrupted(Corruption::Neighbour);
@@ -97,7 +97,7 @@ impl<S: Source> RawHeap<S> {
         if !self.unkeyed() {
             // SAFETY: the block is at least MIN_BLOCK bytes.
             let k = unsafe { m.rd(h + 16) };
-            if (s <= CACHE_MAX && k == key_of(h)) || k == remote_key(h) {
+            if (s <= CACHE_MEDIUM_MAX && k == key_of(h)) || k == remote_key(h) {
                 // It sits in a thread cache, or on the heap's list of
                 // blocks freed by other threads.
                 return Err(HeapError::DoubleFree);

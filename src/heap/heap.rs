@@ -298,7 +298,7 @@ impl<S: Source> Heap<S> {
         if let Some(p) = g.alloc_inline(size, align, zero) {
             return Some(p);
         }
-        let p = recover_alloc(&mut g, None, size, align, zero);
+        let p = recover_alloc(&mut g, None, (size, size), align, zero);
         drop(g);
         drop(ext);
         if p.is_none() {
@@ -329,8 +329,8 @@ impl<S: Source> Heap<S> {
 
     /// An allocation past the fast path of cache `c` (which found its bins
     /// empty, or its collection due): the cache if its collection is due
-    /// (which runs now), then the locked heap. The failed-allocation
-    /// callback is the caller's to call.
+    /// (which runs now), or its medium bins, then the locked heap. The
+    /// failed-allocation callback is the caller's to call.
     #[inline(always)]
     pub(super) fn allocate_past_cache(
         &self,
@@ -340,18 +340,31 @@ impl<S: Source> Heap<S> {
         zero: bool,
         func: &'static str,
     ) -> Option<NonNull<u8>> {
-        if align <= ALIGN && tcache::cacheable(size) {
+        let mut ask = size;
+        let got = if align > ALIGN {
+            None
+        } else if tcache::cacheable(size) {
             if !c.collection_due() {
                 c.count_request();
-            } else if let Some(p) = self.cache_alloc(c, size, func) {
-                if zero {
-                    // SAFETY: the block holds at least `size` bytes.
-                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                }
-                return Some(p);
+                None
+            } else {
+                self.cache_alloc(c, size, func)
             }
+        } else if tcache::medium(size) {
+            // A medium block from the cache, else one of its bin's size
+            // from the heap (of `size` if even that finds no room).
+            self.medium_take(c, size, func).map_err(|n| ask = n).ok()
+        } else {
+            None
+        };
+        if let Some(p) = got {
+            if zero {
+                // SAFETY: the block holds at least `size` bytes.
+                unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+            }
+            return Some(p);
         }
-        self.allocate_locked(Some(c), size, align, zero, func)
+        self.allocate_locked_or(Some(c), ask, size, align, zero, func)
     }
 
     /// [`allocate`](Self::allocate) with cache `c` in front (a heap made
@@ -372,6 +385,8 @@ impl<S: Source> Heap<S> {
             self.allocate_locked(None, size, align, zero, func)
         } else if align > ALIGN {
             self.allocate_locked(Some(c), size, align, zero, func)
+        } else if tcache::medium(size) {
+            self.allocate_past_cache(c, size, align, zero, func)
         } else if let Some(p) = self.cache_alloc(c, size, func) {
             if zero {
                 // SAFETY: the block holds at least `size` bytes.
@@ -391,8 +406,25 @@ impl<S: Source> Heap<S> {
     #[inline(always)]
     pub(super) fn allocate_locked(
         &self,
+        c: Option<&mut ThreadCache>,
+        size: usize,
+        align: usize,
+        zero: bool,
+        func: &'static str,
+    ) -> Option<NonNull<u8>> {
+        self.allocate_locked_or(c, size, size, align, zero, func)
+    }
+
+    /// [`allocate_locked`](Self::allocate_locked) of `size` bytes, or of
+    /// `least` (at most `size`) if the recovery finds no room for `size`:
+    /// a medium request asks for its cache bin's size, and takes what it
+    /// asked for when memory is that short.
+    #[inline(always)]
+    fn allocate_locked_or(
+        &self,
         mut c: Option<&mut ThreadCache>,
         size: usize,
+        least: usize,
         align: usize,
         zero: bool,
         func: &'static str,
@@ -403,7 +435,7 @@ impl<S: Source> Heap<S> {
         if p.is_some() {
             return p;
         }
-        recover_alloc(&mut g, c, size, align, zero)
+        recover_alloc(&mut g, c, (size, least), align, zero)
     }
 
     /// Calls the failed-allocation callback, if one is registered.
@@ -486,7 +518,11 @@ impl<S: Source> Heap<S> {
         let full = match self.cache_free(c, p) {
             tcache::Freed::Cached => return Ok(()),
             tcache::Freed::BinFull(i) => i,
-            tcache::Freed::ToHeap => 0,
+            tcache::Freed::ToHeap => match self.cache_free_medium(c, p) {
+                tcache::Freed::Cached => return Ok(()),
+                tcache::Freed::BinFull(i) => i,
+                tcache::Freed::ToHeap => 0,
+            },
         };
         // SAFETY: forwarded contract.
         unsafe { self.dealloc_locked(Some(c), p, full) }
@@ -774,17 +810,25 @@ unsafe fn realloc_recover<S: Source>(
     Resized::from_result(recover(&mut g, c, new_size, again).ok_or(HeapError::OutOfMemory))
 }
 
-/// [`recover`] for an allocation.
+/// [`recover`] for an allocation of `size` bytes, or of `least` (at
+/// most `size`, tried first if less) when `size` finds no room.
 #[cold]
 #[inline(never)]
 fn recover_alloc<S: Source>(
     g: &mut RawHeap<S>,
     c: Option<&mut ThreadCache>,
-    size: usize,
+    (size, least): (usize, usize),
     align: usize,
     zero: bool,
 ) -> Option<NonNull<u8>> {
-    recover(g, c, size, |g| if zero { g.alloc_zeroed(size, align) } else { g.alloc(size, align) })
+    let alloc =
+        |g: &mut RawHeap<S>, n| if zero { g.alloc_zeroed(n, align) } else { g.alloc(n, align) };
+    if least < size {
+        if let Some(p) = alloc(g, least) {
+            return Some(p);
+        }
+    }
+    recover(g, c, least, |g| alloc(g, size).or_else(|| (least < size).then(|| alloc(g, least))?))
 }
 
 /// After an allocation of `size` bytes in `g` failed: if the memory the

@@ -6,7 +6,7 @@ use core::fmt::{self, Write};
 use super::block::{HDR, IN_USE, MIN_BLOCK, SIZE};
 use super::raw::RawHeap;
 use super::source::Source;
-use super::tcache::{key_of, unmangle, CACHE_MAX};
+use super::tcache::{key_of, unmangle, CACHE_MEDIUM_MAX};
 
 /// A snapshot of a heap's state. The first seven fields mean what they
 /// mean in ESP-IDF's `multi_heap_info_t`; sizes are usable bytes.
@@ -182,7 +182,7 @@ impl<S: Source> RawHeap<S> {
             let (nf, key) = unsafe { (self.mem().rd(h + 8), self.mem().rd(h + 16)) };
             let (kind, link) = if hdr & IN_USE == 0 {
                 (BlockKind::Free, nf)
-            } else if !self.unkeyed() && s <= CACHE_MAX && key == key_of(h) {
+            } else if !self.unkeyed() && s <= CACHE_MEDIUM_MAX && key == key_of(h) {
                 (BlockKind::Cached, unmangle(h, nf))
             } else {
                 (BlockKind::Used, 0)

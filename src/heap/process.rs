@@ -91,6 +91,8 @@ pub struct ProcessSource<O: Os = LinuxOs> {
     mmap_segs: u32,
     /// Times the break was found moved by someone else.
     foreign_moves: u32,
+    /// The kernel refused memory once (see [`Source::refused`]).
+    refused: bool,
     /// The reservation the source commits from (`reserve.rs`); all zeros
     /// when it uses the break and mappings.
     space: Reserve,
@@ -110,6 +112,7 @@ impl<O: Os> ProcessSource<O> {
             no_brk: false,
             mmap_segs: 0,
             foreign_moves: 0,
+            refused: false,
             space: Reserve { lo: 0, hi: 0, end: 0 },
         }
     }
@@ -124,6 +127,7 @@ impl<O: Os> ProcessSource<O> {
             no_brk: true,
             mmap_segs: 0,
             foreign_moves: 0,
+            refused: false,
             space: Reserve { lo: 0, hi: 0, end: 0 },
         }
     }
@@ -203,6 +207,7 @@ impl<O: Os> ProcessSource<O> {
             self.brk_end = want;
             Raised::Done
         } else if got == end {
+            self.refused = true;
             Raised::Refused
         } else {
             Raised::Moved
@@ -263,6 +268,7 @@ impl<O: Os> ProcessSource<O> {
                 self.mmap_segs += 1;
                 return Some(Span { base, len, kind: KIND_MMAP, zeroed: true });
             }
+            self.refused = true;
         }
         None
     }
@@ -352,7 +358,9 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
             return None;
         }
         self.n.mmap += 1;
-        self.os.mmap(len)
+        let got = self.os.mmap(len);
+        self.refused |= got.is_none();
+        got
     }
 
     unsafe fn unmap(&mut self, base: usize, len: usize) {
@@ -368,6 +376,10 @@ unsafe impl<O: Os> Source for ProcessSource<O> {
         self.n.mremap += 1;
         // SAFETY: the heap accepts the move.
         unsafe { self.os.mremap(base, old, new, true) }
+    }
+
+    fn refused(&self) -> bool {
+        self.refused
     }
 
     fn page_size(&mut self) -> usize {

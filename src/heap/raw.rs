@@ -356,7 +356,7 @@ impl<S: Source> RawHeap<S> {
         }
         self.parked = held;
         self.parked_blocks = blocks;
-        c.set_limit(self.st.used_blocks, self.block_bytes());
+        c.set_limit(self.st.used_blocks, self.block_bytes(), self.source.refused());
     }
 
     /// Bytes the heap's segments hold in blocks and the top (about its

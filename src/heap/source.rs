@@ -104,6 +104,14 @@ pub unsafe trait Source {
     /// On success no pointer into the old mapping stays valid.
     unsafe fn remap(&mut self, base: usize, old: usize, new: usize) -> Option<usize>;
 
+    /// Whether the system ever refused this source memory (a growth or a
+    /// mapping): a memory limit is near, and the heap keeps less memory
+    /// aside from its free lists (the thread caches' medium bins, see
+    /// `tcache`). False by default.
+    fn refused(&self) -> bool {
+        false
+    }
+
     /// The page size that `shrink`, `purge` and `map` work in.
     fn page_size(&mut self) -> usize;
 

@@ -17,9 +17,17 @@
 //! links, and their checks) are in `tcache/bins.rs`; how much a cache
 //! keeps (growth, collection, limits, flushing) in `tcache/policy.rs`.
 //!
-//! Sizes: a bin per 16 bytes up to [`CACHE_MAX`]. A request takes a block
-//! of its own size, or of up to [`CACHE_NEAR`] sizes above (at most 32
-//! bytes more), before it goes to the heap.
+//! Sizes: a small bin per 16 bytes up to [`CACHE_MAX`] (1 KiB), then a
+//! medium bin per quarter of each doubling up to [`CACHE_MEDIUM_MAX`] (40
+//! KiB). A small request takes a block of its own size, or of up to
+//! [`CACHE_NEAR`] sizes above (at most 32 bytes more), before it goes to
+//! the heap. A medium request is rounded up to its bin's size (at most a
+//! quarter more, as jemalloc's and mimalloc's size classes do): it takes a
+//! block of that bin, or the heap makes one of that size, so that the
+//! block comes back to the same bin when it is freed. The small bins are
+//! `malloc`'s inlined fast path; the medium ones are behind it, still
+//! without the lock. A block of another size (a realloc's, an aligned
+//! one's) goes back to the heap.
 //!
 //! Blocks of the top segment are checked without the lock: the heap
 //! publishes the segment's block area as it unlocks ([`Heap::fast_range`]),
@@ -45,14 +53,25 @@ use super::source::Source;
 use bins::Bins;
 
 pub(super) use bins::Bounds;
-pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_NEAR};
+#[cfg(test)]
+pub(super) use bins::{bin_bytes, medium_bin, medium_bin_for, BINS, SMALL_BINS};
+pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_MEDIUM_MAX, CACHE_NEAR};
 pub(super) use policy::{enforce_limit, flush_into, spill, take_checked};
-pub use policy::{CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MIN_KEEP};
+pub use policy::{
+    CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MEDIUM_CAP,
+    CACHE_MEDIUM_MIN, CACHE_MEDIUM_SHARE, CACHE_MIN_KEEP,
+};
 
-/// Whether requests of `size` bytes (alignment 16) go to the cache.
+/// Whether requests of `size` bytes (alignment 16) go to the small bins.
 #[inline(always)]
 pub(super) fn cacheable(size: usize) -> bool {
     size <= CACHE_MAX - HDR
+}
+
+/// Whether requests of `size` bytes (alignment 16) go to the medium bins.
+#[inline(always)]
+pub(super) fn medium(size: usize) -> bool {
+    size > CACHE_MAX - HDR && size <= CACHE_MEDIUM_MAX - HDR
 }
 
 /// One thread's cache: its bins and the state of its policy, and its
@@ -73,12 +92,18 @@ pub struct ThreadCache {
     extra: [u16; bins::BINS],
     /// Times each bin was found full since the last collection.
     full: [u8; bins::BINS],
+    /// The medium bins are off: the heap's source was refused memory
+    /// (set with the limit).
+    medium_off: bool,
     /// Requests to the cache since the last collection.
     tick: usize,
     /// Beyond this many blocks the cache is given back (see `policy.rs`);
     /// set at every locked call (0 at first: the first free takes the lock
     /// once and sets it).
     limit: usize,
+    /// Usable bytes the medium bins may hold (see [`CACHE_MEDIUM_SHARE`];
+    /// set with the limit).
+    medium_room: usize,
     /// A higher limit while the thread draws on its cache as it fills it
     /// (0: none; see `policy.rs`, [`CACHE_DEFER_MAX`]).
     defer: usize,
@@ -107,6 +132,8 @@ impl ThreadCache {
             full: [0; bins::BINS],
             tick: 0,
             limit: 0,
+            medium_room: 0,
+            medium_off: false,
             defer: 0,
             snap_held: 0,
             snap_tick: 0,
@@ -263,24 +290,92 @@ impl<S: Source> Heap<S> {
         if s.wrapping_sub(MIN_BLOCK).rotate_right(4) > (CACHE_MAX - MIN_BLOCK) >> 4 {
             return Freed::ToHeap;
         }
+        let i = s >> 4;
+        self.cache_block(c, h, (i, false), s, c.small_cap(i))
+    }
+
+    /// What [`cache_free`](Self::cache_free) does for a medium block, past
+    /// the fast path (which sent it to the heap: `free`'s inlined part
+    /// stays as small as it was): caches the block at payload `p` in `c`
+    /// if it is a used block of this heap's top segment of a medium bin's
+    /// size and the bin has room; else the locked path takes it.
+    #[inline(never)]
+    pub(super) fn cache_free_medium(&self, c: &mut ThreadCache, p: usize) -> Freed {
+        let h = p.wrapping_sub(HDR);
+        if !self.fast_range().holds(h) {
+            return Freed::ToHeap;
+        }
+        // SAFETY: `h` lies in the top segment's block area (as in
+        // `cache_free`).
+        let hdr = unsafe { self.mem().rd(h) };
+        // A used block of this heap's tag of a medium size exactly: no
+        // flags or tag bits left over once they are taken off.
+        let s = (hdr & !PREV_IN_USE).wrapping_sub(self.tag() | IN_USE);
+        match bins::medium_bin(s) {
+            Some(i) if c.medium_fits(s) => self.cache_block(c, h, (i, true), s, c.cap(i)),
+            _ => Freed::ToHeap,
+        }
+    }
+
+    /// Caches used block `h` of `s` bytes, of this heap's top segment, in
+    /// bin `i` (whose size is `s`; a medium bin if `medium`) if it is not
+    /// cached already (nor on the remote list) and the bin holds less than
+    /// `cap`.
+    #[inline(always)]
+    fn cache_block(
+        &self,
+        c: &mut ThreadCache,
+        h: usize,
+        (i, medium): (usize, bool),
+        s: usize,
+        cap: u16,
+    ) -> Freed {
+        let m = self.mem();
         let key = key_of(h);
         // Its key or its complement, the remote key (`remote.rs`): cached
         // already, or on the heap's remote list. The locked path reports
         // it (after taking the remote list back). One comparison: the xor
         // is 0 or all ones.
-        // SAFETY: the block is at least MIN_BLOCK bytes.
+        // SAFETY: the block is at least MIN_BLOCK bytes, in the top
+        // segment's block area (see `cache_free`).
         if (unsafe { m.rd(h + 16) } ^ key).wrapping_add(1) < 2 {
             return Freed::ToHeap;
         }
-        let i = s >> 4;
-        if c.bins.len(i) >= c.cap(i) {
+        if c.bins.len(i) >= cap {
             return Freed::BinFull(i);
         }
-        c.bins.push(m, i, h, key);
+        c.bins.push(m, (i, medium), s, h, key);
         if c.over_limit() {
             self.collect_cache(c);
         }
         Freed::Cached
+    }
+
+    /// A block for a medium request of `size` bytes (see [`medium`]) from
+    /// cache `c`'s bin for it; else `Err` with the size to ask the heap for:
+    /// `size` rounded up to the bin's size (less the header), whose block
+    /// the bin takes when it is freed, or `size` itself once the medium
+    /// bins are off (see `CACHE_MEDIUM_SHARE`: memory was refused).
+    /// Counts towards the next collection, and runs it when it is due.
+    #[inline(never)]
+    pub(super) fn medium_take(
+        &self,
+        c: &mut ThreadCache,
+        size: usize,
+        func: &'static str,
+    ) -> Result<NonNull<u8>, usize> {
+        let i = bins::medium_bin_for(block_of(size));
+        let m = self.mem();
+        let h = c.bins.pop_any(m, self.bounds(), i, func);
+        c.tick += 1;
+        if c.tick >= CACHE_GC_PERIOD {
+            self.collect_cache(c);
+        }
+        if h == 0 {
+            return Err(if c.medium_off { size } else { bins::bin_bytes(i) - HDR });
+        }
+        // SAFETY: payload addresses are never 0.
+        Ok(unsafe { NonNull::new_unchecked(m.ptr(h + HDR)) })
     }
 
     /// Gives all of cache `c` back to this heap.

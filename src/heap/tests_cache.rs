@@ -8,9 +8,11 @@ use core::ptr::NonNull;
 
 use super::mock_os::MockOs;
 use super::tests_model::{leak_region, mixed_size, ops, Cached, Model, Rng};
+use super::Source as _;
 use super::{
     Corruption, Heap, HeapError, LinuxOs, ProcessSource, RegionSource, ThreadCache, CACHE_CAP,
-    CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MIN_KEEP,
+    CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MAX, CACHE_MEDIUM_CAP,
+    CACHE_MEDIUM_MAX, CACHE_MIN_KEEP,
 };
 
 fn cached_heap() -> &'static Heap<ProcessSource<MockOs>> {
@@ -284,6 +286,63 @@ fn enomem_only_after_the_cache_went_back() {
     assert!(heap.check_cached(&mut c, true, &mut String::new()));
 }
 
+/// A heap that may not grow any more: a medium request whose bin's size
+/// finds no room takes what it asked for (the hole left between used
+/// blocks); once the system refused memory the medium bins hold nothing
+/// and requests are no longer rounded up (rounding, and blocks kept from
+/// the heap, fragment a heap that is short of memory).
+fn medium_requests_once_memory_was_refused() {
+    let heap: &'static Heap<ProcessSource<MockOs>> =
+        Box::leak(Box::new(Heap::with_caches(ProcessSource::new(MockOs::new(16 << 20)))));
+    heap.set_mmap_threshold(usize::MAX);
+    let mut c = Box::new(ThreadCache::new());
+    let alloc = |c: &mut ThreadCache, n| heap.alloc_cached(c, n, 16, false, "test");
+    // SAFETY: every free below is of a live block of this heap.
+    let free = |c: &mut ThreadCache, p: NonNull<u8>| unsafe { heap.dealloc_cached(c, p).unwrap() };
+    // Rounded up and cached while memory is plenty.
+    let p = alloc(&mut c, 3000).unwrap();
+    // SAFETY: a live block.
+    assert_eq!(unsafe { heap.usable_size(p.as_ptr()) }, Ok(3080));
+    free(&mut c, p);
+    assert_eq!(c.held(), (3080, 1));
+    heap.flush_cache(&mut c);
+    // Ten blocks of 320 bytes in a row, a used one after them, and the
+    // rest of the heap's memory in one block; then no more memory.
+    let row: Vec<NonNull<u8>> = (0..10).map(|_| alloc(&mut c, 300).unwrap()).collect();
+    let _guard = alloc(&mut c, 300).unwrap();
+    let rest = heap.info().largest_free_block;
+    let _rest = alloc(&mut c, rest).unwrap();
+    assert_eq!(heap.info().largest_free_block, 0);
+    {
+        let mut g = heap.lock();
+        let os = g.source().os();
+        (os.brk_fail, os.map_budget) = (true, 0);
+    }
+    assert!(!heap.lock().source().refused());
+    for &b in &row {
+        free(&mut c, b);
+    }
+    heap.flush_cache(&mut c);
+    // One free block of 3,200 bytes (3,192 usable).
+    assert_eq!(heap.info().largest_free_block, 3192);
+    // 3,100 bytes: its bin's 3,584 do not fit, what it asked for does.
+    let p = alloc(&mut c, 3100).expect("3,100 bytes in a hole of 3,200");
+    assert_eq!(p, row[0]);
+    // SAFETY: a live block.
+    assert_eq!(unsafe { heap.usable_size(p.as_ptr()) }, Ok(3112));
+    assert!(heap.lock().source().refused());
+    free(&mut c, p);
+    heap.flush_cache(&mut c);
+    // Now nothing is rounded up, nor cached.
+    let p = alloc(&mut c, 3000).unwrap();
+    // SAFETY: a live block.
+    assert_eq!(unsafe { heap.usable_size(p.as_ptr()) }, Ok(3000));
+    free(&mut c, p);
+    assert_eq!(c.held(), (0, 0));
+    let mut out = String::new();
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+}
+
 /// Cached blocks in `heap`'s dump of `usable` bytes.
 fn cached_in_dump(heap: &Heap<ProcessSource<MockOs>>, usable: usize) -> usize {
     let mut d = String::new();
@@ -439,7 +498,109 @@ fn a_cache_drawn_on_as_it_fills_is_kept() {
     assert_eq!(heap.info().allocated_blocks, 0);
 }
 
+/// The medium bins' sizes: four per doubling of the payload from 1,280 to
+/// 40,960 bytes, plus 16 for the header; every block size above 1 KiB
+/// rounds up to the least of them that holds it, at most a quarter more,
+/// and only those sizes themselves have a bin.
+fn medium_sizes_round_up_by_at_most_a_quarter() {
+    use super::tcache::{bin_bytes, medium_bin, medium_bin_for, BINS, SMALL_BINS};
+    let sizes: Vec<usize> = (SMALL_BINS..BINS).map(bin_bytes).collect();
+    assert_eq!(sizes.len(), 21);
+    assert_eq!(&sizes[..5], &[1296, 1552, 1808, 2064, 2576]);
+    assert_eq!(sizes[sizes.len() - 3..], [28688, 32784, CACHE_MEDIUM_MAX]);
+    for (k, &s) in sizes.iter().enumerate() {
+        assert_eq!(medium_bin(s), Some(SMALL_BINS + k), "{s}");
+        assert_eq!(medium_bin(s + 16), None, "{}", s + 16);
+        assert_eq!(medium_bin(s - 16), None, "{}", s - 16);
+    }
+    assert_eq!(medium_bin(CACHE_MAX), None);
+    assert_eq!(medium_bin(CACHE_MAX + 16), None);
+    assert_eq!(medium_bin(CACHE_MEDIUM_MAX + 8192), None);
+    for b in (CACHE_MAX + 16..=CACHE_MEDIUM_MAX).step_by(16) {
+        let i = medium_bin_for(b);
+        let s = bin_bytes(i);
+        assert!(s >= b && 4 * (s - 16) <= 5 * b, "{b} -> {s}");
+        assert!(i == SMALL_BINS || bin_bytes(i - 1) < b, "{b} -> {s}");
+    }
+    // A power of two, or a quarter between two, takes just its size.
+    for n in [2048, 4096, 5120, 8192, 16384, 32768, 40960] {
+        assert_eq!(bin_bytes(medium_bin_for(n + 16)), n + 16, "{n}");
+    }
+}
+
+/// Medium blocks (over 1 KiB, up to 40 KiB) are cached: a request is
+/// rounded up to its bin's size, the block freed goes to that bin and
+/// serves the next request of the bin; a bin holds CACHE_MEDIUM_CAP
+/// blocks before the heap takes more; blocks of other sizes go to the
+/// heap; a second free of a cached medium block is a double free; and the
+/// figures count cached blocks as free.
+fn medium_blocks_are_cached_by_size_class() {
+    let heap = cached_region(4 << 20);
+    let mut c = Box::new(ThreadCache::new());
+    let mut out = String::new();
+    let alloc = |c: &mut ThreadCache, n: usize| heap.alloc_cached(c, n, 16, false, "test").unwrap();
+    // SAFETY: every free below is of a live block of this heap.
+    let free = |c: &mut ThreadCache, p: NonNull<u8>| unsafe { heap.dealloc_cached(c, p) };
+    for (n, usable) in
+        [(1017, 1288), (1288, 1288), (3000, 3080), (20_000, 20_488), (40_968, 40_968)]
+    {
+        let p = alloc(&mut c, n);
+        // SAFETY: a live block.
+        assert_eq!(unsafe { heap.usable_size(p.as_ptr()) }, Ok(usable), "{n}");
+        // SAFETY: its usable bytes are the caller's.
+        unsafe { p.as_ptr().write_bytes(0x5a, usable) };
+        let before = c.held();
+        free(&mut c, p).unwrap();
+        assert_eq!(c.held(), (before.0 + usable, before.1 + 1), "{n} freed");
+        assert_eq!(heap.lock_cached(&mut c).info().allocated_blocks, 0, "{n}");
+        assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+        // The same bin's next request takes it, whatever its size there.
+        let q = alloc(&mut c, usable - 40);
+        assert_eq!(q, p, "{n}: the cached block again");
+        assert_eq!(c.held(), before);
+        free(&mut c, q).unwrap();
+        assert_eq!(free(&mut c, q), Err(HeapError::DoubleFree), "{n}");
+    }
+    heap.flush_cache(&mut c);
+    // Past 40 KiB, and a block of a medium size aligned past 16 (not of a
+    // bin's size), go to the heap.
+    let held = c.held();
+    let big = alloc(&mut c, CACHE_MEDIUM_MAX);
+    // SAFETY: a live block (not rounded up: 16 bytes of alignment over
+    // the request, a block of 40,976 bytes).
+    assert_eq!(unsafe { heap.usable_size(big.as_ptr()) }, Ok(CACHE_MEDIUM_MAX + 8));
+    free(&mut c, big).unwrap();
+    let aligned = heap.alloc_cached(&mut c, 5000, 256, false, "test").unwrap();
+    free(&mut c, aligned).unwrap();
+    assert_eq!(c.held(), held);
+    assert_eq!(heap.info().allocated_blocks, 0);
+    // A bin holds CACHE_MEDIUM_CAP blocks, and more only when it is found
+    // full again and again.
+    let blocks: Vec<NonNull<u8>> = (0..2 * CACHE_MEDIUM_CAP).map(|_| alloc(&mut c, 2000)).collect();
+    for &p in &blocks {
+        free(&mut c, p).unwrap();
+    }
+    let (bytes, n) = c.held();
+    assert!(n >= CACHE_MEDIUM_CAP as usize && n < blocks.len(), "{n} cached");
+    assert_eq!(bytes, n * 2056);
+    let i = heap.lock_cached(&mut c).info();
+    assert_eq!((i.allocated_blocks, i.total_allocated_bytes), (0, 0));
+    assert!(heap.check_cached(&mut c, true, &mut out), "{out}");
+    heap.flush_cache(&mut c);
+    let i = heap.info();
+    assert_eq!((i.allocated_blocks, i.total_blocks), (0, i.free_blocks));
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    (
+        "heap::cache::medium_sizes_round_up_by_at_most_a_quarter",
+        medium_sizes_round_up_by_at_most_a_quarter,
+    ),
+    ("heap::cache::medium_blocks_are_cached_by_size_class", medium_blocks_are_cached_by_size_class),
+    (
+        "heap::cache::medium_requests_once_memory_was_refused",
+        medium_requests_once_memory_was_refused,
+    ),
     ("heap::cache::a_cache_drawn_on_as_it_fills_is_kept", a_cache_drawn_on_as_it_fills_is_kept),
     (
         "heap::cache::a_bin_grows_for_batches_and_shrinks_when_idle",

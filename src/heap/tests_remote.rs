@@ -37,8 +37,8 @@ fn all_back(h: &Heap<RegionSource>, c: &mut ThreadCache, start: &super::HeapInfo
 }
 
 /// Frees listed blocks come back at the user's next lock: into its cache
-/// (small ones, while the bins have room) or the heap; the figures count
-/// them as allocated until then and exactly afterwards.
+/// (small and medium ones, while the bins have room) or the heap; the
+/// figures count them as allocated until then and exactly afterwards.
 fn listed_blocks_come_back_at_the_next_lock() {
     let h = cached_region(1 << 20);
     let mut c = Box::new(ThreadCache::new());
@@ -57,9 +57,11 @@ fn listed_blocks_come_back_at_the_next_lock() {
     assert_eq!(h.remote_len(), 0, "taken back at the lock");
     assert_eq!(back.allocated_blocks, start.allocated_blocks, "every block came back");
     assert_eq!(back.total_allocated_bytes, start.total_allocated_bytes);
-    // Small blocks went to the cache: the next allocations of their sizes
-    // are served from it, newest first.
-    assert!(c.held().1 > 0 && c.held().1 <= 100, "{:?} cached", c.held());
+    // Small blocks went to the cache, and medium ones up to their bins'
+    // capacity (3,000 to 3,900 bytes: 1, 5 and 4 blocks of 3,072, 3,584 and
+    // 4,096 bytes of payload; a medium bin holds 4): the next allocations of their
+    // sizes are served from it, newest first.
+    assert_eq!(c.held().1, 109, "{:?} cached", c.held());
     let again = alloc(h, &mut c, 24 + 99 % 5 * 40);
     assert!(small.contains(&again), "a listed block is reused");
     // SAFETY: a live block of `h`.

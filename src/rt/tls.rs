@@ -29,9 +29,9 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use crate::sys::Errno;
 
-/// Words in a [`Slot`]: room for the heap's thread cache (1,112 bytes
+/// Words in a [`Slot`]: room for the heap's thread cache (1,440 bytes
 /// today; the heap asserts at compile time that its cache fits).
-pub const SLOT_WORDS: usize = 139;
+pub const SLOT_WORDS: usize = 180;
 
 /// One opaque per-thread area of [`SLOT_WORDS`] words, all zeros in a new
 /// thread. Its owner (the heap) casts it to its own type, which must be

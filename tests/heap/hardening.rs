@@ -46,7 +46,7 @@ fn header(p: *mut u8) -> usize {
 /// The size bits of a header (below its tag, above its flags).
 const SIZE: usize = (1 << 48) - 16;
 
-/// A block of `size` bytes (above the thread caches' sizes) whose
+/// A block of `size` bytes (above the thread caches' sizes, 40 KiB) whose
 /// neighbours on both sides are blocks in use, so that freeing it lists
 /// it whole, its links at its first two payload words. Blocks allocated on
 /// the way stay allocated (this runs in a child).
@@ -89,12 +89,12 @@ pub fn unlink_of_forged_links() {
     static mut TARGET: usize = 0;
     static mut BUF: [usize; 4] = [0; 4];
     dies_at("malloc", "corrupted free list (link outside the heap)", || unsafe {
-        let p = isolated(4000);
+        let p = isolated(45_000);
         free(p);
         announce(p);
         poke(p as usize, (&raw mut TARGET) as usize - 16);
         poke(p as usize + 8, (&raw mut BUF) as usize);
-        core::hint::black_box(malloc(4000)); // unused, it could be left out
+        core::hint::black_box(malloc(45_000)); // unused, it could be left out
         if peek((&raw mut TARGET) as usize) == (&raw mut BUF) as usize {
             rawrt::println!("TARGET overwritten");
         }
@@ -105,15 +105,15 @@ pub fn unlink_of_forged_links() {
 /// made the second allocation of that size return the static buffer.
 pub fn free_list_link_to_static_data() {
     dies_at("malloc", "corrupted free list (link outside the heap)", || unsafe {
-        let p = isolated(2000);
+        let p = isolated(42_000);
         let b = header(p) & SIZE;
         free(p);
         announce(p);
         // A free block of the same size: header with bit 1 (previous in
         // use), links zero.
         poke(p as usize, fake_block(b | 2));
-        let first = core::hint::black_box(malloc(2000));
-        let second = core::hint::black_box(malloc(2000));
+        let first = core::hint::black_box(malloc(42_000));
+        let second = core::hint::black_box(malloc(42_000));
         rawrt::println!("got {:p} then {:p}", first, second);
     });
 }
@@ -143,9 +143,9 @@ pub fn cache_link_to_static_data_with_forged_key() {
 /// malloc with SIGSEGV.
 pub fn overflow_into_a_free_header() {
     dies_at("malloc", "corrupted free block header", || unsafe {
-        let a = isolated(2000);
+        let a = isolated(42_000);
         let b = (a as usize + (header(a) & SIZE)) as *mut u8;
-        let _after_b = malloc(2000); // b is followed by a used block too
+        let _after_b = malloc(42_000); // b is followed by a used block too
         free(b);
         announce(b);
         let end = a as usize + malloc_usable_size(a) + 8;
@@ -155,7 +155,7 @@ pub fn overflow_into_a_free_header() {
         // Blocks that fit better go first; the damaged one (it claims a
         // huge size) is the fit once they are gone.
         for _ in 0..64 {
-            core::hint::black_box(malloc(2000));
+            core::hint::black_box(malloc(42_000));
         }
     });
 }

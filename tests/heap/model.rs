@@ -77,8 +77,17 @@ impl Model {
         let usable = unsafe { malloc_usable_size(p) };
         assert!(usable >= size, "{what}({size}): usable {usable}");
         // realloc leaves a growing block room to grow again (up to a
-        // quarter more), and a block that shrank a little keeps its room.
-        let slack = if what == "realloc" { size / 2 } else { 0 };
+        // quarter more), and a block that shrank a little keeps its room;
+        // a medium request (past 1 KiB, up to 40 KiB) is rounded up to its
+        // thread-cache bin's size, at most a quarter more.
+        let medium = size > heap::CACHE_MAX - 8 && size <= heap::CACHE_MEDIUM_MAX - 8;
+        let slack = if what == "realloc" {
+            size / 2
+        } else if medium {
+            size / 4
+        } else {
+            0
+        };
         assert!(
             usable <= size + slack + 64 || size >= DEFAULT_MMAP_THRESHOLD / 2 || align > 16,
             "{what}({size}): usable {usable} wastes"

@@ -65,8 +65,9 @@ static EXCHANGE: Lock<[Option<Block>; SLOTS]> = Lock::new([None; SLOTS]);
 fn size(rng: &mut Rng) -> usize {
     match rng.below(100) {
         0..=79 => rng.below(600),
-        80..=97 => rng.below(8000),
-        _ => rng.below(300_000), // some large blocks, in their own mappings
+        80..=92 => rng.below(8000),
+        93..=97 => rng.below(41_000), // the caches' medium bins go to 40 KiB
+        _ => rng.below(300_000),      // some large blocks, in their own mappings
     }
 }
 

@@ -1,5 +1,6 @@
 //! The bins of a thread cache: the data structure. Bin `i` is a list of
-//! cached blocks of `16 * i` bytes, newest first, with its count; the
+//! cached blocks of [`bin_bytes`]`(i)` bytes (`16 * i` in the small bins,
+//! then the medium sizes), newest first, with its count; the
 //! totals of what the bins hold and their low-water marks are kept as
 //! blocks come and go.
 //!
@@ -26,12 +27,87 @@ use super::super::raw::RawHeap;
 use super::super::secret;
 use super::super::source::Source;
 
-/// The largest block size (header included) that is cached.
+/// The largest block size (header included) of the small bins: one per
+/// 16 bytes.
 pub const CACHE_MAX: usize = 1024;
-/// Bins: bin `i` holds blocks of `16 * i` bytes.
-pub(super) const BINS: usize = CACHE_MAX / 16 + 1;
+/// The small bins: bin `i` holds blocks of `16 * i` bytes.
+pub(in crate::heap) const SMALL_BINS: usize = CACHE_MAX / 16 + 1;
+/// The largest block size of the medium bins: four per doubling of the
+/// payload above [`CACHE_MAX`] (blocks of 1,296, 1,552, 1,808, 2,064, 2,576,
+/// ... 32,784, 40,976 bytes: payloads of 1,280 ... 40,960 bytes and the
+/// header, aligned), so that requests up to 40,968 bytes are cached too,
+/// and a request of a power of two or a quarter between two takes a
+/// block of just its size.
+pub const CACHE_MEDIUM_MAX: usize = 40960 + 16;
+/// The medium bins (see [`medium_bytes`]).
+const MEDIUM_BINS: usize = 21;
+/// All bins: the small ones, then the medium ones.
+pub(in crate::heap) const BINS: usize = SMALL_BINS + MEDIUM_BINS;
 /// How many bins above its own a request may take a cached block from.
 pub const CACHE_NEAR: usize = 2;
+
+/// The block size of medium bin `i` (`SMALL_BINS <= i < BINS`): with
+/// `k = i - SMALL_BINS + 1`, `(4 + k % 4) << (8 + k / 4)` and 16 bytes
+/// for the header (aligned).
+#[inline(always)]
+const fn medium_bytes(i: usize) -> usize {
+    let k = i + 1 - SMALL_BINS;
+    ((4 + k % 4) << (8 + k / 4)) + 16
+}
+
+/// The size of the blocks bin `i` holds.
+#[inline(always)]
+pub(in crate::heap) const fn bin_bytes(i: usize) -> usize {
+    if i < SMALL_BINS {
+        16 * i
+    } else {
+        medium_bytes(i)
+    }
+}
+
+/// The medium bin whose size is exactly `s` bytes, if there is one: `s`
+/// less 16 is above [`CACHE_MAX`], at most [`CACHE_MEDIUM_MAX`] less 16,
+/// and a multiple of a quarter of the power of two below it.
+#[inline]
+pub(in crate::heap) fn medium_bin(s: usize) -> Option<usize> {
+    let t = s.wrapping_sub(16);
+    if t <= CACHE_MAX || t > CACHE_MEDIUM_MAX - 16 {
+        return None;
+    }
+    let e = usize::BITS - 1 - t.leading_zeros();
+    let q = t >> (e - 2);
+    if q << (e - 2) != t {
+        return None;
+    }
+    // `t = q << (e - 2)`, `4 <= q < 8`: `k = 4 * (e - 10) + q - 4`.
+    Some(SMALL_BINS - 1 + 4 * (e as usize - 10) + q - 4)
+}
+
+/// The bin of the blocks a thread cache may hold: `s` bytes, a small
+/// bin's or a medium bin's size exactly.
+#[inline]
+pub(super) fn bin_of(s: usize) -> Option<usize> {
+    if s <= CACHE_MAX {
+        (s >= 32 && s % 16 == 0).then_some(s >> 4)
+    } else {
+        medium_bin(s)
+    }
+}
+
+/// The medium bin for a block of at least `b` bytes (`CACHE_MAX < b <=
+/// CACHE_MEDIUM_MAX`): the least medium size that holds it.
+#[inline]
+pub(in crate::heap) fn medium_bin_for(b: usize) -> usize {
+    debug_assert!(b > CACHE_MAX && b <= CACHE_MEDIUM_MAX);
+    // The payload part, rounded up to a quarter of its power of two.
+    let t = b.saturating_sub(16).max(CACHE_MAX + 1);
+    let e = usize::BITS - 1 - (t - 1).leading_zeros();
+    let step = 1usize << (e - 2);
+    let up = (t + step - 1) & !(step - 1);
+    // `up + 16` is a medium size (so never the last bin's fallback,
+    // which would still fit).
+    medium_bin(up + 16).unwrap_or(BINS - 1)
+}
 
 /// The key that marks block `h` as cached (see the module documentation).
 #[inline(always)]
@@ -165,10 +241,12 @@ pub(super) struct Bins {
     /// Low-water marks: `lw[i] <= n[i]` is the least `n[i]` since the
     /// policy last reset it.
     lw: [u16; BINS],
-    /// Usable bytes (`16 * i - HDR` each) and number of the blocks held:
+    /// Usable bytes (`bin_bytes(i) - HDR` each) and number of the blocks held:
     /// the sums over the bins.
     held: usize,
     held_blocks: usize,
+    /// Usable bytes of the blocks in the medium bins (part of `held`).
+    medium: usize,
     /// The least `held` since the heap last saw this cache (for the peak
     /// and the low-water mark, see `RawHeap::parked`).
     low: usize,
@@ -185,6 +263,7 @@ impl Bins {
             lw: [0; BINS],
             held: 0,
             held_blocks: 0,
+            medium: 0,
             low: 0,
             synced: 0,
         }
@@ -225,6 +304,12 @@ impl Bins {
         (self.held, self.held_blocks)
     }
 
+    /// Usable bytes held in the medium bins.
+    #[inline]
+    pub(super) fn held_medium(&self) -> usize {
+        self.medium
+    }
+
     /// The least `held` since the last call, if it fell below what it
     /// was then (only then can the allocated figures have risen past what
     /// the heap saw); starts a new period.
@@ -236,10 +321,36 @@ impl Bins {
         low
     }
 
-    /// Takes the newest block of bin `i`, checking and clearing its key
-    /// and checking its link (damage is reported under `func`); 0 if empty.
+    /// Takes the newest block of small bin `i`, checking and clearing its
+    /// key and checking its link (damage is reported under `func`); 0 if
+    /// empty.
     #[inline(always)]
     pub(super) fn pop(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
+        debug_assert!(i < SMALL_BINS);
+        self.pop_sized(m, b, i, 16 * i, func)
+    }
+
+    /// [`pop`](Self::pop) for any bin.
+    #[inline]
+    pub(super) fn pop_any(&mut self, m: Mem, b: Bounds, i: usize, func: &'static str) -> usize {
+        let bytes = bin_bytes(i);
+        let h = self.pop_sized(m, b, i, bytes, func);
+        if h != 0 && i >= SMALL_BINS {
+            self.medium -= bytes - HDR;
+        }
+        h
+    }
+
+    /// [`pop`](Self::pop) of bin `i`, whose blocks are `bytes` bytes.
+    #[inline(always)]
+    fn pop_sized(
+        &mut self,
+        m: Mem,
+        b: Bounds,
+        i: usize,
+        bytes: usize,
+        func: &'static str,
+    ) -> usize {
         let h = *self.heads.at(i);
         if h != 0 {
             // SAFETY: `h` heads bin `i`: a cached block.
@@ -248,8 +359,7 @@ impl Bins {
             if *self.n.at(i) < *self.lw.at(i) {
                 *self.lw.at_mut(i) = *self.n.at(i);
             }
-            let u = 16 * i - HDR;
-            self.held -= u;
+            self.held -= bytes - HDR;
             self.held_blocks -= 1;
             if self.held < self.low {
                 self.low = self.held;
@@ -269,10 +379,11 @@ impl Bins {
         }
     }
 
-    /// The first non-empty bin of the [`CACHE_NEAR`] above `i`, if any.
+    /// The first non-empty bin of the [`CACHE_NEAR`] small bins above `i`,
+    /// if any.
     #[inline(always)]
     pub(super) fn near(&self, i: usize) -> Option<usize> {
-        (1..=CACHE_NEAR).map(|d| i + d).find(|&j| j < BINS && *self.heads.at(j) != 0)
+        (1..=CACHE_NEAR).map(|d| i + d).find(|&j| j < SMALL_BINS && *self.heads.at(j) != 0)
     }
 
     /// Takes all but the newest `keep` blocks out of bin `i`; returns the
@@ -310,16 +421,29 @@ impl Bins {
         let gone = *self.n.at(i) as usize - keep;
         *self.n.at_mut(i) = keep as u16;
         *self.lw.at_mut(i) = (*self.lw.at(i)).min(keep as u16);
-        self.held -= gone * (16 * i - HDR);
+        self.held -= gone * (bin_bytes(i) - HDR);
         self.held_blocks -= gone;
+        if i >= SMALL_BINS {
+            self.medium -= gone * (bin_bytes(i) - HDR);
+        }
         self.low = self.low.min(self.held);
         cur
     }
 
-    /// Caches block `h` of `16 * i` bytes (the bin has room); `key` is
-    /// its key ([`key_of`]).
+    /// Caches block `h` of `bytes` bytes, `bin_bytes(i)` (which the
+    /// caller knows without computing it), in bin `i` (which has room, and
+    /// is a medium bin if `medium`); `key` is its key ([`key_of`]).
     #[inline(always)]
-    pub(super) fn push(&mut self, m: Mem, i: usize, h: usize, key: usize) {
+    pub(super) fn push(
+        &mut self,
+        m: Mem,
+        (i, medium): (usize, bool),
+        bytes: usize,
+        h: usize,
+        key: usize,
+    ) {
+        debug_assert_eq!(bytes, bin_bytes(i));
+        debug_assert_eq!(medium, i >= SMALL_BINS);
         // SAFETY: `h` is a used block of ours, at least MIN_BLOCK bytes.
         unsafe {
             m.wr(h + 8, mangle(h, *self.heads.at(i)));
@@ -327,8 +451,11 @@ impl Bins {
         }
         *self.heads.at_mut(i) = h;
         *self.n.at_mut(i) += 1;
-        self.held += 16 * i - HDR;
+        self.held += bytes - HDR;
         self.held_blocks += 1;
+        if medium {
+            self.medium += bytes - HDR;
+        }
     }
 
     /// Checks the bins against heap `g`: every cached block is a used
@@ -341,7 +468,7 @@ impl Bins {
         r: &mut Report<'_>,
     ) {
         let (m, b) = (g.mem(), Bounds::new(g.bounds()));
-        let (mut bytes, mut blocks) = (0, 0);
+        let (mut bytes, mut blocks, mut medium) = (0, 0, 0);
         for i in 1..BINS {
             let (mut h, mut k) = (*self.heads.at(i), 0);
             while h != 0 {
@@ -352,7 +479,7 @@ impl Bins {
                 // SAFETY: `h` is a block address inside a segment.
                 let (hdr, word, key) = unsafe { (m.rd(h), m.rd(h + 8), m.rd(h + 16)) };
                 if hdr & (TAG_BITS | IN_USE | LARGE) != g.tag() | IN_USE
-                    || hdr & SIZE != 16 * i
+                    || hdr & SIZE != bin_bytes(i)
                     || key != key_of(h)
                 {
                     r.err(format_args!("thread cache bin {i} holds {h:#x} with header {hdr:#x}"));
@@ -375,13 +502,22 @@ impl Bins {
                     *self.n.at(i)
                 ));
             }
-            bytes += k * (16 * i - HDR);
+            bytes += k * (bin_bytes(i) - HDR);
             blocks += k;
+            if i >= SMALL_BINS {
+                medium += k * (bin_bytes(i) - HDR);
+            }
         }
         if (bytes, blocks) != self.held() {
             r.err(format_args!(
                 "thread cache holds {blocks} blocks ({bytes} B), totals {} ({} B)",
                 self.held_blocks, self.held
+            ));
+        }
+        if medium != self.medium {
+            r.err(format_args!(
+                "thread cache holds {medium} B in its medium bins, totals {} B",
+                self.medium
             ));
         }
     }

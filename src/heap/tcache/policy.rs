@@ -29,17 +29,35 @@
 //! back sent that growth through the heap's lock block by block). A
 //! thread's cache is emptied when the thread ends, by `trim`, and by an
 //! allocation that would fail otherwise (before it reports ENOMEM).
+//!
+//! The medium bins (blocks over 1 KiB, up to 40 KiB) hold
+//! [`CACHE_MEDIUM_CAP`] blocks each at first, grow as the small ones do,
+//! and together hold at most a [`CACHE_MEDIUM_SHARE`]th of the bytes the
+//! heap's blocks span (at least [`CACHE_MEDIUM_MIN`]): a medium block kept
+//! from the heap keeps its free neighbours from coalescing, and the heap
+//! fragments around it. Their bytes do not count towards
+//! [`CACHE_DEFER_MAX`] (a few of them would end the deferral). Once the
+//! heap's source was refused memory (a memory limit is near: `brk` or
+//! `mmap` failed once), the medium bins take no more blocks and medium
+//! requests are no longer rounded up to their bins' sizes. (Under 1 MiB
+//! of RLIMIT_DATA, `tests/heap/oom.rs`'s random run with up to 640 KiB
+//! live failed with 564 KB live on average over 20 seeds before the
+//! medium bins, with 400 KB with them unbounded, and fails with 561 KB
+//! with these bounds.)
 
 use super::super::block::HDR;
 use super::super::free::Found;
 use super::super::heap::Heap;
 use super::super::raw::RawHeap;
 use super::super::source::Source;
-use super::bins::{key_of, unkey, At, Bounds, BINS, CACHE_MAX};
+use super::bins::{bin_bytes, bin_of, key_of, unkey, At, Bounds, BINS, SMALL_BINS};
 use super::ThreadCache;
 
-/// Blocks cached per size.
+/// Blocks cached per size, in a small bin.
 pub const CACHE_CAP: u16 = 32;
+/// Blocks cached per size, in a medium bin (over 1 KiB: fewer, so that a
+/// cache's bins hold at most a few hundred KiB before they grow).
+pub const CACHE_MEDIUM_CAP: u16 = 4;
 /// The most blocks a bin may grow to hold.
 pub const CACHE_CAP_MAX: u16 = 16384;
 /// Usable bytes beyond which a cache's bins stop growing.
@@ -59,21 +77,53 @@ pub const CACHE_LIMIT_FROM: usize = 4 << 20;
 pub const CACHE_GROW_AFTER: u8 = 2;
 /// Requests to a cache between two collections of its unused blocks.
 pub const CACHE_GC_PERIOD: usize = 8192;
+/// The medium bins together hold at most this share of the bytes the
+/// heap's blocks span (as of the thread's last locked call; at least
+/// [`CACHE_MEDIUM_MIN`]): medium blocks kept from the heap keep it from
+/// coalescing them, and the bigger they are the more a heap fragments
+/// around them.
+pub const CACHE_MEDIUM_SHARE: usize = 4;
+/// The usable bytes the medium bins may always hold.
+pub const CACHE_MEDIUM_MIN: usize = 32 << 10;
 /// Usable bytes up to which a cache that the thread draws on as it fills
 /// it may go on past its block limit (see the module documentation).
 pub const CACHE_DEFER_MAX: usize = 1 << 20;
 
+/// The first capacity of bin `i`: [`CACHE_CAP`] or [`CACHE_MEDIUM_CAP`].
+#[inline]
+fn first_cap(i: usize) -> u16 {
+    if i < SMALL_BINS {
+        CACHE_CAP
+    } else {
+        CACHE_MEDIUM_CAP
+    }
+}
+
 impl ThreadCache {
     /// How many blocks bin `i` may hold.
-    #[inline(always)]
+    #[inline]
     pub(super) fn cap(&self, i: usize) -> u16 {
+        first_cap(i) + *self.extra.at(i)
+    }
+
+    /// Whether a block of `bytes` bytes fits in the room of the medium
+    /// bins (see [`CACHE_MEDIUM_SHARE`]).
+    #[inline]
+    pub(super) fn medium_fits(&self, bytes: usize) -> bool {
+        self.bins.held_medium() + bytes - HDR <= self.medium_room
+    }
+
+    /// How many blocks small bin `i` may hold.
+    #[inline(always)]
+    pub(super) fn small_cap(&self, i: usize) -> u16 {
+        debug_assert!(i < SMALL_BINS);
         CACHE_CAP + *self.extra.at(i)
     }
 
-    /// Sets bin `i`'s capacity to `cap` blocks (a power of two times
-    /// [`CACHE_CAP`]).
+    /// Sets bin `i`'s capacity to `cap` blocks (a power of two times its
+    /// first capacity).
     fn set_cap(&mut self, i: usize, cap: u16) {
-        *self.extra.at_mut(i) = cap - CACHE_CAP;
+        *self.extra.at_mut(i) = cap - first_cap(i);
     }
 
     /// Whether the cache holds more blocks than its limit.
@@ -84,9 +134,19 @@ impl ThreadCache {
 
     /// Sets the block limit from the heap's count of used blocks (this
     /// cache's included) and the bytes its blocks span; a deferred limit
-    /// ([`must_give_back`](Self::must_give_back)) stands.
+    /// ([`must_give_back`](Self::must_give_back)) stands. Sets the room of
+    /// the medium bins from the latter too, none if the heap's source was
+    /// ever `refused` memory.
     #[inline]
-    pub(in crate::heap) fn set_limit(&mut self, used_blocks: usize, heap_bytes: usize) {
+    pub(in crate::heap) fn set_limit(
+        &mut self,
+        used_blocks: usize,
+        heap_bytes: usize,
+        refused: bool,
+    ) {
+        self.medium_off = refused;
+        self.medium_room =
+            if refused { 0 } else { (heap_bytes / CACHE_MEDIUM_SHARE).max(CACHE_MEDIUM_MIN) };
         self.limit = if heap_bytes < CACHE_LIMIT_FROM {
             usize::MAX
         } else {
@@ -107,7 +167,8 @@ impl ThreadCache {
         // Blocks taken out since the snapshot: `tick` counts the requests
         // since the last collection, which takes a new snapshot.
         let drawn = self.tick - self.snap_tick;
-        let keep = 3 * drawn + self.snap_held >= held && bytes < CACHE_DEFER_MAX;
+        let keep =
+            3 * drawn + self.snap_held >= held && bytes - self.bins.held_medium() < CACHE_DEFER_MAX;
         (self.snap_held, self.snap_tick) = (held, self.tick);
         if keep {
             // Above `held`, so above the limit the cache is over.
@@ -150,7 +211,7 @@ impl<S: Source> Heap<S> {
             if unused > 0 {
                 shed(&mut g, c, i, unused.div_ceil(2));
                 let cap = c.cap(i);
-                if unused > cap / 2 && cap > CACHE_CAP && c.bins.len(i) <= cap / 2 {
+                if unused > cap / 2 && cap > first_cap(i) && c.bins.len(i) <= cap / 2 {
                     c.set_cap(i, cap / 2);
                 }
             }
@@ -181,7 +242,7 @@ pub(in crate::heap) fn flush_into<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadC
     (c.extra, c.full) = ([0; BINS], [0; BINS]);
     c.bins.clear_low();
     (c.defer, c.snap_held, c.snap_tick) = (0, 0, c.tick);
-    c.set_limit(g.stats().used_blocks, g.block_bytes());
+    c.set_limit(g.stats().used_blocks, g.block_bytes(), g.source_ref().refused());
 }
 
 /// Frees all but the newest `keep` blocks of bin `i` of cache `c` into
@@ -215,10 +276,11 @@ pub(in crate::heap) fn take_checked<S: Source>(
     found: &Found,
 ) -> bool {
     let Found::Block { h, s, .. } = *found else { return false };
-    if s > CACHE_MAX || c.bins.len(s >> 4) >= c.cap(s >> 4) {
+    let Some(i) = bin_of(s) else { return false };
+    if c.bins.len(i) >= c.cap(i) || (i >= SMALL_BINS && !c.medium_fits(s)) {
         return false;
     }
-    c.bins.push(g.mem(), s >> 4, h, key_of(h));
+    c.bins.push(g.mem(), (i, i >= SMALL_BINS), s, h, key_of(h));
     g.set_parked(c.held());
     enforce_limit(g, c);
     true
@@ -233,7 +295,7 @@ pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache,
     *c.full.at_mut(i) = c.full.at(i).saturating_add(1);
     if *c.full.at(i) > CACHE_GROW_AFTER
         && cap < CACHE_CAP_MAX
-        && c.held().0 + cap as usize * (16 * i - HDR) <= CACHE_BUDGET
+        && c.held().0 + cap as usize * (bin_bytes(i) - HDR) <= CACHE_BUDGET
     {
         c.set_cap(i, 2 * cap);
     } else {
@@ -253,7 +315,7 @@ fn shed<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize, k: u16) {
     }
     let (m, b, func) = (g.mem(), Bounds::new(g.bounds()), g.op().unwrap_or("free"));
     for _ in 0..k {
-        let h = c.bins.pop(m, b, i, func);
+        let h = c.bins.pop_any(m, b, i, func);
         if h == 0 {
             break;
         }

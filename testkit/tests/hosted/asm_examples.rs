@@ -53,7 +53,7 @@ const X86_64: &[Example] = &[
 /// The size budget of each x86_64 example, in bytes (heap poisoning,
 /// chosen at run time, takes about 7 KiB of it; the debugging of its pool,
 /// poisoning and Memcheck, chosen when the pool is made, about 5.6 KiB).
-const MAX_BYTES: u64 = 64 * 1024;
+const MAX_BYTES: u64 = 67 * 1024;
 
 /// Sources checked elsewhere (scripts/cross.sh).
 const CROSS: &[&str] = &["aarch64-gas.s", "riscv64-gas.s"];
