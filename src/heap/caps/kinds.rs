@@ -196,9 +196,11 @@ static EXTMEM_FIRST: AtomicUsize = AtomicUsize::new(0);
 
 /// `heap_caps_malloc_extmem_enable(limit)`: plain `malloc` of at least
 /// `limit` bytes tries external memory ([`MALLOC_CAP_SPIRAM`]) first, and
-/// the process heap if that fails. A limit at or below the thread
-/// caches' largest size ([`CACHE_MAX`](crate::heap::CACHE_MAX), 1 KiB) is
-/// raised above it: those requests keep malloc's fast path.
+/// the process heap if that fails. A limit at or below the largest size
+/// of the thread caches' small bins ([`CACHE_MAX`](crate::heap::CACHE_MAX),
+/// 1 KiB) is raised above it: those requests keep malloc's inlined fast
+/// path. (Medium requests at or above the limit go to external memory
+/// first, as asked, not to the caches' medium bins.)
 pub fn extmem_enable(limit: usize) {
     type First = fn(usize, usize, bool, &'static str) -> Option<NonNull<u8>>;
     EXTMEM_FIRST.store(extmem_first_in as First as usize, Ordering::Release);

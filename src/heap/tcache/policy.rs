@@ -32,7 +32,7 @@
 //!
 //! The medium bins (blocks over 1 KiB, up to 40 KiB) hold
 //! [`CACHE_MEDIUM_CAP`] blocks each at first, grow as the small ones do,
-//! and together hold at most a [`CACHE_MEDIUM_SHARE`]th of the bytes the
+//! and together hold at most 1/[`CACHE_MEDIUM_SHARE`] of the bytes the
 //! heap's blocks span (at least [`CACHE_MEDIUM_MIN`]): a medium block kept
 //! from the heap keeps its free neighbours from coalescing, and the heap
 //! fragments around it. Their bytes do not count towards
@@ -55,8 +55,8 @@ use super::ThreadCache;
 
 /// Blocks cached per size, in a small bin.
 pub const CACHE_CAP: u16 = 32;
-/// Blocks cached per size, in a medium bin (over 1 KiB: fewer, so that a
-/// cache's bins hold at most a few hundred KiB before they grow).
+/// Blocks cached per size, in a medium bin (over 1 KiB: fewer; what the
+/// medium bins hold in all is bounded by [`CACHE_MEDIUM_SHARE`]).
 pub const CACHE_MEDIUM_CAP: u16 = 4;
 /// The most blocks a bin may grow to hold.
 pub const CACHE_CAP_MAX: u16 = 16384;
