@@ -566,8 +566,8 @@ fn medium_blocks_are_cached_by_size_class() {
     // bin's size), go to the heap.
     let held = c.held();
     let big = alloc(&mut c, CACHE_MEDIUM_MAX);
-    // SAFETY: a live block (not rounded up: 16 bytes of alignment over
-    // the request, a block of 40,976 bytes).
+    // SAFETY: a live block (not rounded up: a block of 40,992 bytes, past
+    // the last bin's 40,976).
     assert_eq!(unsafe { heap.usable_size(big.as_ptr()) }, Ok(CACHE_MEDIUM_MAX + 8));
     free(&mut c, big).unwrap();
     let aligned = heap.alloc_cached(&mut c, 5000, 256, false, "test").unwrap();
