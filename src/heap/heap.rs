@@ -353,7 +353,13 @@ impl<S: Source> Heap<S> {
         } else if tcache::medium(size) {
             // A medium block from the cache, else one of its bin's size
             // from the heap (of `size` if even that finds no room).
-            self.medium_take(c, size, func).map_err(|n| ask = n).ok()
+            match self.medium_take(c, size, func) {
+                Ok(p) => Some(p),
+                Err(n) => {
+                    ask = n;
+                    None
+                }
+            }
         } else {
             None
         };
@@ -416,9 +422,9 @@ impl<S: Source> Heap<S> {
     }
 
     /// [`allocate_locked`](Self::allocate_locked) of `size` bytes, or of
-    /// `least` (at most `size`) if the recovery finds no room for `size`:
-    /// a medium request asks for its cache bin's size, and takes what it
-    /// asked for when memory is that short.
+    /// `least` (at most `size`) if `size` finds no room (then with the
+    /// recovery): a medium request asks for its cache bin's size, and takes
+    /// what it asked for when memory is that short.
     #[inline(always)]
     fn allocate_locked_or(
         &self,
@@ -810,8 +816,9 @@ unsafe fn realloc_recover<S: Source>(
     Resized::from_result(recover(&mut g, c, new_size, again).ok_or(HeapError::OutOfMemory))
 }
 
-/// [`recover`] for an allocation of `size` bytes, or of `least` (at
-/// most `size`, tried first if less) when `size` finds no room.
+/// [`recover`] for an allocation of `size` bytes that found no room: of
+/// `least` bytes (at most `size`), first as it is, then after each step
+/// of the recovery.
 #[cold]
 #[inline(never)]
 fn recover_alloc<S: Source>(
@@ -828,7 +835,7 @@ fn recover_alloc<S: Source>(
             return Some(p);
         }
     }
-    recover(g, c, least, |g| alloc(g, size).or_else(|| (least < size).then(|| alloc(g, least))?))
+    recover(g, c, least, |g| alloc(g, least))
 }
 
 /// After an allocation of `size` bytes in `g` failed: if the memory the

@@ -272,26 +272,34 @@ impl<S: Source> Heap<S> {
     /// it, and validates it fully (and reports misuse).
     #[inline(always)]
     pub(super) fn cache_free(&self, c: &mut ThreadCache, p: usize) -> Freed {
-        let h = p.wrapping_sub(HDR);
-        // A block address (so `p` is 16-aligned) in the top segment.
-        if !self.fast_range().holds(h) {
-            return Freed::ToHeap;
-        }
-        let m = self.mem();
-        // SAFETY: `h` lies in the top segment's block area, which is
-        // mapped (see `fast_range`).
-        let hdr = unsafe { m.rd(h) };
+        let Some((h, s)) = self.top_block(p) else { return Freed::ToHeap };
         // A used, not large block of this heap's tag, of a cached size:
-        // with the flags other than IN_USE and LARGE cleared and the tag
-        // and IN_USE subtracted, exactly a size (no low bits left, no tag
-        // bits), between MIN_BLOCK and CACHE_MAX; one comparison after a
-        // rotation, which moves leftover low bits to the top.
-        let s = (hdr & !PREV_IN_USE).wrapping_sub(self.tag() | IN_USE);
+        // exactly a size (no low bits left, no tag bits), between
+        // MIN_BLOCK and CACHE_MAX; one comparison after a rotation, which
+        // moves leftover low bits to the top.
         if s.wrapping_sub(MIN_BLOCK).rotate_right(4) > (CACHE_MAX - MIN_BLOCK) >> 4 {
             return Freed::ToHeap;
         }
         let i = s >> 4;
         self.cache_block(c, h, (i, false), s, c.small_cap(i))
+    }
+
+    /// The block at payload `p` if its address lies in the top segment's
+    /// block area (so `p` is 16-aligned), and what its header holds with
+    /// the flags other than IN_USE and LARGE cleared and this heap's tag
+    /// and IN_USE subtracted: the size of a used, not large block of this
+    /// heap, anything else for other headers. Reads the header only
+    /// inside the area, which is mapped (see `fast_range`).
+    #[inline(always)]
+    fn top_block(&self, p: usize) -> Option<(usize, usize)> {
+        let h = p.wrapping_sub(HDR);
+        if !self.fast_range().holds(h) {
+            return None;
+        }
+        // SAFETY: `h` lies in the top segment's block area, which is
+        // mapped (see `fast_range`).
+        let hdr = unsafe { self.mem().rd(h) };
+        Some((h, (hdr & !PREV_IN_USE).wrapping_sub(self.tag() | IN_USE)))
     }
 
     /// What [`cache_free`](Self::cache_free) does for a medium block, past
@@ -301,16 +309,9 @@ impl<S: Source> Heap<S> {
     /// size and the bin has room; else the locked path takes it.
     #[inline(never)]
     pub(super) fn cache_free_medium(&self, c: &mut ThreadCache, p: usize) -> Freed {
-        let h = p.wrapping_sub(HDR);
-        if !self.fast_range().holds(h) {
-            return Freed::ToHeap;
-        }
-        // SAFETY: `h` lies in the top segment's block area (as in
-        // `cache_free`).
-        let hdr = unsafe { self.mem().rd(h) };
+        let Some((h, s)) = self.top_block(p) else { return Freed::ToHeap };
         // A used block of this heap's tag of a medium size exactly: no
-        // flags or tag bits left over once they are taken off.
-        let s = (hdr & !PREV_IN_USE).wrapping_sub(self.tag() | IN_USE);
+        // flags or tag bits left over.
         match bins::medium_bin(s) {
             Some(i) if c.medium_fits(s) => self.cache_block(c, h, (i, true), s, c.cap(i)),
             _ => Freed::ToHeap,

@@ -421,10 +421,11 @@ impl Bins {
         let gone = *self.n.at(i) as usize - keep;
         *self.n.at_mut(i) = keep as u16;
         *self.lw.at_mut(i) = (*self.lw.at(i)).min(keep as u16);
-        self.held -= gone * (bin_bytes(i) - HDR);
+        let bytes = gone * (bin_bytes(i) - HDR);
+        self.held -= bytes;
         self.held_blocks -= gone;
         if i >= SMALL_BINS {
-            self.medium -= gone * (bin_bytes(i) - HDR);
+            self.medium -= bytes;
         }
         self.low = self.low.min(self.held);
         cur
