@@ -62,6 +62,7 @@ const MIRI: &[&str] = &[
     "heap::cache::model_over_a_cached_region",
     "heap::cache::a_cache_drawn_on_as_it_fills_is_kept",
     "heap::cache::medium_",
+    "heap::cache::cache_links_are_none_or_blocks_in_bounds",
     "heap::cache::cache_rounds_of_one_size",
     "heap::cache::threads_share_a_cached_region",
     "heap::cache::misuse_of_cached_blocks",

@@ -591,7 +591,31 @@ fn medium_blocks_are_cached_by_size_class() {
     assert_eq!((i.allocated_blocks, i.total_blocks), (0, i.free_blocks));
 }
 
+/// What a cached block's link may be (`Bounds::link_ok`, which `malloc`
+/// computes without a branch): none (0), or a block address (≡ 8 mod 16)
+/// from the lowest first header up to the last block before the highest
+/// sentinel; nothing else, not even an address a few bytes off.
+fn cache_links_are_none_or_blocks_in_bounds() {
+    use super::tcache::Bounds;
+    let (lo, hi) = (0x10_0008usize, 0x10_0008 + 16 * 100);
+    let b = Bounds::new((lo, hi));
+    assert!(b.link_ok(0));
+    for x in [lo, lo + 16, hi - 16] {
+        assert!(b.link_ok(x) && b.holds(x), "{x:#x}");
+    }
+    for x in [hi, lo - 16, lo + 8, lo + 1, hi - 8, 8, usize::MAX, usize::MAX - 7, lo ^ (1 << 63)] {
+        assert!(!b.link_ok(x) && !b.holds(x), "{x:#x}");
+    }
+    // A single block's bounds still take none and that block.
+    let one = Bounds::new((lo, lo + 16));
+    assert!(one.link_ok(0) && one.link_ok(lo) && !one.link_ok(lo + 16));
+}
+
 pub(crate) const TESTS: &[(&str, fn())] = &[
+    (
+        "heap::cache::cache_links_are_none_or_blocks_in_bounds",
+        cache_links_are_none_or_blocks_in_bounds,
+    ),
     (
         "heap::cache::medium_sizes_round_up_by_at_most_a_quarter",
         medium_sizes_round_up_by_at_most_a_quarter,

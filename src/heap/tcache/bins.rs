@@ -164,7 +164,7 @@ impl Bounds {
     /// about one `malloc` in eight of a random-size workload, whereas the
     /// result is always true in a sound cache).
     #[inline(always)]
-    fn link_ok(self, x: usize) -> bool {
+    pub(in crate::heap) fn link_ok(self, x: usize) -> bool {
         self.holds(if x == 0 { self.lo } else { x })
     }
 }
