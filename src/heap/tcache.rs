@@ -58,7 +58,7 @@ pub(super) use bins::{bin_bytes, medium_bin, medium_bin_for, BINS, SMALL_BINS};
 pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_MEDIUM_MAX, CACHE_NEAR};
 pub(super) use policy::{enforce_limit, flush_into, spill, take_checked};
 pub use policy::{
-    CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MEDIUM_CAP,
+    CACHE_BUDGET, CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MEDIUM_CAP,
     CACHE_MEDIUM_MIN, CACHE_MEDIUM_SHARE, CACHE_MIN_KEEP,
 };
 

@@ -76,6 +76,50 @@ fn listed_blocks_come_back_at_the_next_lock() {
     assert!(h.check(true, &mut out), "{out}");
 }
 
+/// A burst of blocks of one size that other threads freed grows their bin
+/// as the user takes them back (a thread that allocates what others free
+/// gets its blocks back in bursts): after the two times its bin is found
+/// full that a bin is allowed, it doubles each time, so all but those two
+/// are cached and the next allocations take them without the lock; within
+/// the cache's budget (`CACHE_BUDGET`): a burst of more bytes stops growing
+/// there, and the rest goes to the heap. The figures stay exact.
+fn a_burst_of_listed_blocks_grows_their_bin() {
+    use super::tcache::{CACHE_BUDGET, CACHE_CAP};
+    for (size, n, region) in [(48, 200, 1 << 20), (1000, 2500, 4 << 20)] {
+        let h = cached_region(region);
+        let mut c = Box::new(ThreadCache::new());
+        let start = h.lock_cached(&mut c).info();
+        let blocks: Vec<*mut u8> = (0..n).map(|_| alloc(h, &mut c, size)).collect();
+        for &p in &blocks {
+            assert_eq!(remote(h, p), Ok(Remote::Listed));
+        }
+        let back = h.lock_cached(&mut c).info();
+        assert_eq!(back.allocated_blocks, start.allocated_blocks, "every block came back");
+        let (bytes, cached) = c.held();
+        let usable = super::block::block_of(size) - super::block::HDR;
+        assert_eq!(bytes, cached * usable);
+        if n * usable <= CACHE_BUDGET {
+            assert_eq!(cached, n - 2, "all but the first two refusals");
+        } else {
+            // Capacities double from CACHE_CAP while the bytes held and a
+            // doubling's stay within the budget.
+            let mut cap = CACHE_CAP as usize;
+            while cap * usable * 2 <= CACHE_BUDGET {
+                cap *= 2;
+            }
+            assert!(n - 2 > cap);
+            assert_eq!(cached, cap, "up to the budget ({bytes} B)");
+        }
+        // The next allocations of the size come from the cache.
+        let again = alloc(h, &mut c, size);
+        assert!(blocks.contains(&again));
+        assert_eq!(c.held().1, cached - 1);
+        // SAFETY: a live block of `h`.
+        unsafe { h.dealloc_cached(&mut c, NonNull::new(again).unwrap()).unwrap() };
+        all_back(h, &mut c, &start);
+    }
+}
+
 /// A second free of a listed block is a double free, whichever path it
 /// takes; blocks the remote path cannot vouch for go to the locked path,
 /// which reports them.
@@ -318,6 +362,10 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
         listed_blocks_come_back_at_the_next_lock,
     ),
     ("heap::remote::misuse_of_listed_blocks", misuse_of_listed_blocks),
+    (
+        "heap::remote::a_burst_of_listed_blocks_grows_their_bin",
+        a_burst_of_listed_blocks_grows_their_bin,
+    ),
     ("heap::remote::damaged_list_is_reported", damaged_list_is_reported),
     ("heap::remote::threads_push_at_once", threads_push_at_once),
     ("heap::remote::outbox_batches_remote_frees", outbox_batches_remote_frees),

@@ -182,12 +182,22 @@ pub fn overwritten_header_is_corruption() {
     // A write past the end of a block clears the next block's record that
     // its neighbour is in use: freeing the block notices.
     dies_at("free", "corrupted boundary tag next to the block", || unsafe {
-        let p = malloc(40);
-        let next = malloc(40);
+        // Two neighbours: the thread cache may hand out blocks freed
+        // earlier, anywhere in the heap, so allocate until one follows the
+        // other (the top's bump gives such a pair once the cache's are used).
+        // (A cached block of a few bytes more may serve a request: each
+        // block's own usable size says where its neighbour is.)
+        let (mut p, mut next) = (malloc(40), malloc(40));
+        for _ in 0..100_000 {
+            if next as usize == p as usize + malloc_usable_size(p) + 8 {
+                break;
+            }
+            (p, next) = (next, malloc(40));
+        }
         let usable = malloc_usable_size(p);
+        assert_eq!(next as usize, p as usize + usable + 8, "no two neighbours");
         // The next block's header word follows the usable bytes.
         core::ptr::write_bytes(p, 0, usable + 8);
         free(announce(p));
-        let _ = next;
     });
 }

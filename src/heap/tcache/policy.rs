@@ -6,7 +6,10 @@
 //! capacity (up to [`CACHE_CAP_MAX`], while the cache holds less than
 //! [`CACHE_BUDGET`] bytes), so that a thread that frees and reallocates big
 //! batches of one size keeps them, while a mix of sizes that comes and
-//! goes does not pile up blocks; otherwise the bin gives blocks back: the
+//! goes does not pile up blocks (blocks that other threads freed, taken
+//! back from the heap's remote list into a full bin, count and grow it
+//! the same way: a thread that allocates what others free gets them back
+//! in bursts); otherwise the bin gives blocks back: the
 //! older half of a small bin (in a stack-like pattern those are the
 //! highest, next to the top), the newest [`CACHE_CAP`] of a big one. Every
 //! [`CACHE_GC_PERIOD`] requests, each bin gives back half of the blocks it
@@ -269,7 +272,8 @@ pub(in crate::heap) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut Thre
 }
 
 /// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
-/// is small and its bin has room; false if it was not taken.
+/// is of a bin's size and its bin has room, or grows ([`ThreadCache::grow`]);
+/// false if it was not taken.
 pub(in crate::heap) fn take_checked<S: Source>(
     g: &mut RawHeap<S>,
     c: &mut ThreadCache,
@@ -277,7 +281,13 @@ pub(in crate::heap) fn take_checked<S: Source>(
 ) -> bool {
     let Found::Block { h, s, .. } = *found else { return false };
     let Some(i) = bin_of(s) else { return false };
-    if c.bins.len(i) >= c.cap(i) || (i >= SMALL_BINS && !c.medium_fits(s)) {
+    if i >= SMALL_BINS && !c.medium_fits(s) {
+        return false;
+    }
+    // A full bin grows as it would for the free fast path (a thread that
+    // allocates what other threads free gets its blocks back here, in
+    // bursts), but gives nothing back: the block goes to the heap instead.
+    if c.bins.len(i) >= c.cap(i) && !c.grow(i) {
         return false;
     }
     c.bins.push(g.mem(), (i, i >= SMALL_BINS), s, h, key_of(h));
@@ -291,15 +301,26 @@ pub(in crate::heap) fn take_checked<S: Source>(
 /// many blocks (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); otherwise
 /// half of it, at most [`CACHE_CAP`] blocks, goes back to the heap.
 pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
-    let cap = c.cap(i);
-    *c.full.at_mut(i) = c.full.at(i).saturating_add(1);
-    if *c.full.at(i) > CACHE_GROW_AFTER
-        && cap < CACHE_CAP_MAX
-        && c.held().0 + cap as usize * (bin_bytes(i) - HDR) <= CACHE_BUDGET
-    {
-        c.set_cap(i, 2 * cap);
-    } else {
-        shed(g, c, i, (cap / 2).min(CACHE_CAP));
+    if !c.grow(i) {
+        shed(g, c, i, (c.cap(i) / 2).min(CACHE_CAP));
+    }
+}
+
+impl ThreadCache {
+    /// Bin `i` was found full: counts it, and doubles its capacity if it
+    /// was found full more than [`CACHE_GROW_AFTER`] times since the last
+    /// collection (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); whether
+    /// it did.
+    fn grow(&mut self, i: usize) -> bool {
+        let cap = self.cap(i);
+        *self.full.at_mut(i) = self.full.at(i).saturating_add(1);
+        let grows = *self.full.at(i) > CACHE_GROW_AFTER
+            && cap < CACHE_CAP_MAX
+            && self.held().0 + cap as usize * (bin_bytes(i) - HDR) <= CACHE_BUDGET;
+        if grows {
+            self.set_cap(i, 2 * cap);
+        }
+        grows
     }
 }
 
