@@ -57,8 +57,10 @@ pub(super) use bins::Bounds;
 pub(super) use bins::{bin_bytes, medium_bin, medium_bin_for, BINS, SMALL_BINS};
 pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_MEDIUM_MAX, CACHE_NEAR};
 pub(super) use policy::{enforce_limit, flush_into, spill, take_checked};
+#[cfg(test)]
+pub(super) use policy::{CACHE_BUDGET, CACHE_GROW_AFTER};
 pub use policy::{
-    CACHE_BUDGET, CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MEDIUM_CAP,
+    CACHE_CAP, CACHE_DEFER_MAX, CACHE_GC_PERIOD, CACHE_LIMIT_FROM, CACHE_MEDIUM_CAP,
     CACHE_MEDIUM_MIN, CACHE_MEDIUM_SHARE, CACHE_MIN_KEEP,
 };
 

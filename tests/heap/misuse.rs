@@ -183,10 +183,9 @@ pub fn overwritten_header_is_corruption() {
     // its neighbour is in use: freeing the block notices.
     dies_at("free", "corrupted boundary tag next to the block", || unsafe {
         // Two neighbours: the thread cache may hand out blocks freed
-        // earlier, anywhere in the heap, so allocate until one follows the
-        // other (the top's bump gives such a pair once the cache's are used).
-        // (A cached block of a few bytes more may serve a request: each
-        // block's own usable size says where its neighbour is.)
+        // earlier, anywhere in the heap and a few bytes bigger, so allocate
+        // until one follows the other by its own usable size (the top's
+        // bump gives such a pair once the cache's blocks are used).
         let (mut p, mut next) = (malloc(40), malloc(40));
         for _ in 0..100_000 {
             if next as usize == p as usize + malloc_usable_size(p) + 8 {

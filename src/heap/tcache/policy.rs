@@ -129,6 +129,22 @@ impl ThreadCache {
         *self.extra.at_mut(i) = cap - first_cap(i);
     }
 
+    /// Bin `i` was found full: counts it, and doubles its capacity if it
+    /// was found full more than [`CACHE_GROW_AFTER`] times since the last
+    /// collection (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); whether
+    /// it did.
+    fn grow(&mut self, i: usize) -> bool {
+        let cap = self.cap(i);
+        *self.full.at_mut(i) = self.full.at(i).saturating_add(1);
+        let grows = *self.full.at(i) > CACHE_GROW_AFTER
+            && cap < CACHE_CAP_MAX
+            && self.held().0 + cap as usize * (bin_bytes(i) - HDR) <= CACHE_BUDGET;
+        if grows {
+            self.set_cap(i, 2 * cap);
+        }
+        grows
+    }
+
     /// Whether the cache holds more blocks than its limit.
     #[inline(always)]
     pub(super) fn over_limit(&self) -> bool {
@@ -303,24 +319,6 @@ pub(in crate::heap) fn take_checked<S: Source>(
 pub(in crate::heap) fn spill<S: Source>(g: &mut RawHeap<S>, c: &mut ThreadCache, i: usize) {
     if !c.grow(i) {
         shed(g, c, i, (c.cap(i) / 2).min(CACHE_CAP));
-    }
-}
-
-impl ThreadCache {
-    /// Bin `i` was found full: counts it, and doubles its capacity if it
-    /// was found full more than [`CACHE_GROW_AFTER`] times since the last
-    /// collection (within [`CACHE_CAP_MAX`] and [`CACHE_BUDGET`]); whether
-    /// it did.
-    fn grow(&mut self, i: usize) -> bool {
-        let cap = self.cap(i);
-        *self.full.at_mut(i) = self.full.at(i).saturating_add(1);
-        let grows = *self.full.at(i) > CACHE_GROW_AFTER
-            && cap < CACHE_CAP_MAX
-            && self.held().0 + cap as usize * (bin_bytes(i) - HDR) <= CACHE_BUDGET;
-        if grows {
-            self.set_cap(i, 2 * cap);
-        }
-        grows
     }
 }
 
