@@ -43,7 +43,7 @@ use super::heap::Heap;
 use super::raw::RawHeap;
 use super::secret;
 use super::source::Source;
-use super::tcache::{self, key_of, ThreadCache};
+use super::tcache::{self, key_of, Freed, ThreadCache};
 
 /// [`Heap::take_remote`]'s type, for the `take` hook.
 type TakeFn<S> = fn(&Heap<S>, &mut RawHeap<S>, Option<&mut ThreadCache>);
@@ -340,10 +340,11 @@ impl<S: Source> Heap<S> {
         }
     }
 
-    /// Takes the whole remote list back, under the lock (`g`): each block
-    /// is validated as any free is, then cached in `c` if it has room, or
-    /// freed. A damaged link or key, or a block that does not validate, is
-    /// reported (`free()`) and aborts.
+    /// Takes the whole remote list back, under the lock (`g`): a block
+    /// that `free`'s fast path would cache (`tcache::take_listed`) goes
+    /// into `c`; any other is validated as any free is, then cached in `c`
+    /// if it has room, or freed. A damaged link or key, or a block that
+    /// does not validate, is reported (`free()`) and aborts.
     #[cold]
     #[inline(never)]
     pub(super) fn take_remote(&self, g: &mut RawHeap<S>, mut c: Option<&mut ThreadCache>) {
@@ -357,10 +358,27 @@ impl<S: Source> Heap<S> {
             if next != 0 && !b.holds(next) {
                 damaged(Corruption::RemoteLink, h);
             }
+            // A block that `free`'s fast path would cache goes into the
+            // cache as its checks vouch for it; any other gets the full
+            // check, and is cached if it may be (not when its bin was found
+            // full just now: that counted towards the bin's growth once).
+            let offer = match c.as_deref_mut() {
+                Some(c) => match tcache::take_listed(self, c, h) {
+                    Freed::Cached => {
+                        h = next;
+                        continue;
+                    }
+                    other => {
+                        g.set_parked(c.held());
+                        other
+                    }
+                },
+                None => Freed::ToHeap,
+            };
             let found = g.locate(h + HDR).unwrap_or_else(|e| misused(e, h));
-            let cached = match c.as_deref_mut() {
-                Some(c) => tcache::take_checked(g, c, &found),
-                None => false,
+            let cached = match (offer, c.as_deref_mut()) {
+                (Freed::ToHeap, Some(c)) => tcache::take_checked(g, c, &found),
+                _ => false,
             };
             if !cached {
                 if let Err(e) = g.free_found(found) {
@@ -368,6 +386,10 @@ impl<S: Source> Heap<S> {
                 }
             }
             h = next;
+        }
+        if let Some(c) = c {
+            g.set_parked(c.held());
+            tcache::enforce_limit(g, c);
         }
     }
 

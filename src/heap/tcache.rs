@@ -56,7 +56,7 @@ pub(super) use bins::Bounds;
 #[cfg(test)]
 pub(super) use bins::{bin_bytes, medium_bin, medium_bin_for, BINS, SMALL_BINS};
 pub use bins::{key_of, unmangle, CACHE_MAX, CACHE_MEDIUM_MAX, CACHE_NEAR};
-pub(super) use policy::{enforce_limit, flush_into, spill, take_checked};
+pub(super) use policy::{enforce_limit, flush_into, spill, take_checked, take_listed};
 #[cfg(test)]
 pub(super) use policy::{CACHE_BUDGET, CACHE_GROW_AFTER};
 pub use policy::{

@@ -181,6 +181,43 @@ fn damaged_list_is_reported() {
     }
 }
 
+/// A listed block whose header was overwritten after its free (marked
+/// free, or its tag another heap's) is not cached as the fast
+/// path's checks would cache it: the full check finds it when the list is
+/// taken back, and reports it. With its header intact the same block is
+/// cached at that lock.
+fn damaged_header_of_listed_block_is_reported() {
+    /// A heap with three blocks of 64 bytes, the first one listed, and its
+    /// header word `f(header)`; then the lock that takes the list back.
+    fn take_back_with_header(f: fn(usize) -> usize) -> (usize, usize) {
+        let h = cached_region(256 << 10);
+        let mut c = Box::new(ThreadCache::new());
+        let (p, _q, _r) = (alloc(h, &mut c, 64), alloc(h, &mut c, 64), alloc(h, &mut c, 64));
+        assert_eq!(remote(h, p), Ok(Remote::Listed));
+        let at = p.cast::<usize>().wrapping_sub(1);
+        // SAFETY: the header word of a live block of the region; the
+        // test's own damage.
+        unsafe { at.write(f(at.read())) };
+        let held = c.held().1;
+        drop(h.lock_cached(&mut c));
+        (held, c.held().1)
+    }
+    let (before, after) = take_back_with_header(|w| w);
+    assert_eq!(after, before + 1, "an intact listed block is cached");
+    // Marked free (IN_USE cleared), and the tag's high bits flipped.
+    let not_in_use: fn(usize) -> usize = |w| w & !super::block::IN_USE;
+    let other_tag: fn(usize) -> usize = |w| w ^ (0xffff << 48);
+    let damage = [(not_in_use, "double free"), (other_tag, "invalid pointer")];
+    for (f, what) in damage {
+        let d = crate::testing::dies(|| {
+            take_back_with_header(f);
+        });
+        assert_eq!(d.signal, Some(6), "{}", d.stderr);
+        assert!(d.stderr.starts_with("rawrt: free(): "), "{}", d.stderr);
+        assert!(d.stderr.contains(what), "{}", d.stderr);
+    }
+}
+
 /// Frees from "another thread" through that thread's cache `o`: its
 /// outbox holds small blocks back and pushes them together.
 fn via(h: &Heap<RegionSource>, o: &mut ThreadCache, p: *mut u8) -> Result<(), HeapError> {
@@ -370,6 +407,10 @@ pub(crate) const TESTS: &[(&str, fn())] = &[
         a_burst_of_listed_blocks_grows_their_bin,
     ),
     ("heap::remote::damaged_list_is_reported", damaged_list_is_reported),
+    (
+        "heap::remote::damaged_header_of_listed_block_is_reported",
+        damaged_header_of_listed_block_is_reported,
+    ),
     ("heap::remote::threads_push_at_once", threads_push_at_once),
     ("heap::remote::outbox_batches_remote_frees", outbox_batches_remote_frees),
     ("heap::remote::outbox_follows_the_heap", outbox_follows_the_heap),

@@ -54,7 +54,7 @@ use super::super::heap::Heap;
 use super::super::raw::RawHeap;
 use super::super::source::Source;
 use super::bins::{bin_bytes, bin_of, key_of, unkey, At, Bounds, BINS, SMALL_BINS};
-use super::ThreadCache;
+use super::{Freed, ThreadCache};
 
 /// Blocks cached per size, in a small bin.
 pub const CACHE_CAP: u16 = 32;
@@ -310,6 +310,35 @@ pub(in crate::heap) fn take_checked<S: Source>(
     g.set_parked(c.held());
     enforce_limit(g, c);
     true
+}
+
+/// Caches block `h`, just taken off the remote list of `heap` (under the
+/// lock), in `c` when `free`'s fast path would have taken it: a used, not
+/// large block of the top segment (as published) of a bin's size exactly
+/// (the medium bins within their room), whose bin has room or grows
+/// ([`ThreadCache::grow`]); the block is the heap's and no longer listed
+/// (its remote key, checked and cleared, said so). [`Freed::BinFull`]: its
+/// bin is full and did not grow, the heap takes the block; [`Freed::ToHeap`]:
+/// the fast path's checks do not vouch for it, the heap's full check
+/// (`RawHeap::locate`) decides. The caller tells the heap what the cache
+/// holds, and enforces its limit, after the list: the heap's figures are
+/// not read meanwhile.
+#[inline]
+pub(in crate::heap) fn take_listed<S: Source>(
+    heap: &Heap<S>,
+    c: &mut ThreadCache,
+    h: usize,
+) -> Freed {
+    let Some((h, s)) = heap.top_block(h + HDR) else { return Freed::ToHeap };
+    let Some(i) = bin_of(s) else { return Freed::ToHeap };
+    if i >= SMALL_BINS && !c.medium_fits(s) {
+        return Freed::BinFull(i);
+    }
+    if c.bins.len(i) >= c.cap(i) && !c.grow(i) {
+        return Freed::BinFull(i);
+    }
+    c.bins.push(heap.mem(), (i, i >= SMALL_BINS), s, h, key_of(h));
+    Freed::Cached
 }
 
 /// Cache `c`'s bin `i` is full: a bin found full more than
