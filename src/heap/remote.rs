@@ -359,12 +359,18 @@ impl<S: Source> Heap<S> {
                 damaged(Corruption::RemoteLink, h);
             }
             // A block that `free`'s fast path would cache goes into the
-            // cache as its checks vouch for it; any other gets the full
-            // check, and is cached if it may be (not when its bin was found
-            // full just now: that counted towards the bin's growth once).
+            // cache as its checks vouch for it (and the cache's limit is
+            // met as each block comes, as a free meets it); any other gets
+            // the full check, and is cached if it may be (not when its bin
+            // was found full just now: that counted towards the bin's
+            // growth once).
             let offer = match c.as_deref_mut() {
                 Some(c) => match tcache::take_listed(self, c, h) {
                     Freed::Cached => {
+                        if c.over_limit() {
+                            g.set_parked(c.held());
+                            tcache::enforce_limit(g, c);
+                        }
                         h = next;
                         continue;
                     }

@@ -147,7 +147,7 @@ impl ThreadCache {
 
     /// Whether the cache holds more blocks than its limit.
     #[inline(always)]
-    pub(super) fn over_limit(&self) -> bool {
+    pub(in crate::heap) fn over_limit(&self) -> bool {
         self.bins.held().1 > self.limit
     }
 
@@ -320,9 +320,9 @@ pub(in crate::heap) fn take_checked<S: Source>(
 /// (its remote key, checked and cleared, said so). [`Freed::BinFull`]: its
 /// bin is full and did not grow, the heap takes the block; [`Freed::ToHeap`]:
 /// the fast path's checks do not vouch for it, the heap's full check
-/// (`RawHeap::locate`) decides. The caller tells the heap what the cache
-/// holds, and enforces its limit, after the list: the heap's figures are
-/// not read meanwhile.
+/// (`RawHeap::locate`) decides. The caller enforces the cache's limit, and
+/// tells the heap what the cache holds before it frees or gives back a
+/// block and after the list (the heap's figures are not read meanwhile).
 #[inline]
 pub(in crate::heap) fn take_listed<S: Source>(
     heap: &Heap<S>,
