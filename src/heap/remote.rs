@@ -341,9 +341,9 @@ impl<S: Source> Heap<S> {
     }
 
     /// Takes the whole remote list back, under the lock (`g`): a block
-    /// that `free`'s fast path would cache (`tcache::take_listed`) goes
-    /// into `c`; any other is validated as any free is, then cached in `c`
-    /// if it has room, or freed. A damaged link or key, or a block that
+    /// that `free` would cache without the lock goes into `c` after the
+    /// same checks (`tcache::take_listed`); any other is validated as a
+    /// locked free is, then cached in `c` if it has room, or freed. A damaged link or key, or a block that
     /// does not validate, is reported (`free()`) and aborts.
     #[cold]
     #[inline(never)]

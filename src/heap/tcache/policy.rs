@@ -313,9 +313,10 @@ pub(in crate::heap) fn take_checked<S: Source>(
 }
 
 /// Caches block `h`, just taken off the remote list of `heap` (under the
-/// lock), in `c` when `free`'s fast path would have taken it: a used, not
-/// large block of the top segment (as published) of a bin's size exactly
-/// (the medium bins within their room), whose bin has room or grows
+/// lock), in `c` when `free` would have cached it without the lock
+/// (`Heap::cache_free`, `Heap::cache_free_medium`, with the same checks): a
+/// used, not large block of the top segment (as published) of a bin's size
+/// exactly (the medium bins within their room), whose bin has room or grows
 /// ([`ThreadCache::grow`]); the block is the heap's and no longer listed
 /// (its remote key, checked and cleared, said so). [`Freed::BinFull`]: its
 /// bin is full and did not grow, the heap takes the block; [`Freed::ToHeap`]:
