@@ -343,8 +343,9 @@ impl<S: Source> Heap<S> {
     /// Takes the whole remote list back, under the lock (`g`): a block
     /// that `free` would cache without the lock goes into `c` after the
     /// same checks (`tcache::take_listed`); any other is validated as a
-    /// locked free is, then cached in `c` if it has room, or freed. A damaged link or key, or a block that
-    /// does not validate, is reported (`free()`) and aborts.
+    /// locked free is, then cached in `c` if it has room, or freed. A
+    /// damaged link or key, or a block that does not validate, is reported
+    /// (`free()`) and aborts.
     #[cold]
     #[inline(never)]
     pub(super) fn take_remote(&self, g: &mut RawHeap<S>, mut c: Option<&mut ThreadCache>) {
@@ -393,9 +394,9 @@ impl<S: Source> Heap<S> {
             }
             h = next;
         }
+        // The limit was met block by block (here and in `take_checked`).
         if let Some(c) = c {
             g.set_parked(c.held());
-            tcache::enforce_limit(g, c);
         }
     }
 

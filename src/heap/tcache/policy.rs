@@ -48,7 +48,7 @@
 //! medium bins, with 400 KB with them unbounded, and fails with 561 KB
 //! with these bounds.)
 
-use super::super::block::HDR;
+use super::super::block::{Mem, HDR};
 use super::super::free::Found;
 use super::super::heap::Heap;
 use super::super::raw::RawHeap;
@@ -287,50 +287,16 @@ pub(in crate::heap) fn enforce_limit<S: Source>(g: &mut RawHeap<S>, c: &mut Thre
     }
 }
 
-/// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
-/// is of a bin's size and its bin has room, or grows ([`ThreadCache::grow`]);
-/// false if it was not taken.
-pub(in crate::heap) fn take_checked<S: Source>(
-    g: &mut RawHeap<S>,
-    c: &mut ThreadCache,
-    found: &Found,
-) -> bool {
-    let Found::Block { h, s, .. } = *found else { return false };
-    let Some(i) = bin_of(s) else { return false };
-    if i >= SMALL_BINS && !c.medium_fits(s) {
-        return false;
-    }
-    // A full bin grows as it would for the free fast path (a thread that
-    // allocates what other threads free gets its blocks back here, in
-    // bursts), but gives nothing back: the block goes to the heap instead.
-    if c.bins.len(i) >= c.cap(i) && !c.grow(i) {
-        return false;
-    }
-    c.bins.push(g.mem(), (i, i >= SMALL_BINS), s, h, key_of(h));
-    g.set_parked(c.held());
-    enforce_limit(g, c);
-    true
-}
-
-/// Caches block `h`, just taken off the remote list of `heap` (under the
-/// lock), in `c` when `free` would have cached it without the lock
-/// (`Heap::cache_free`, `Heap::cache_free_medium`, with the same checks): a
-/// used, not large block of the top segment (as published) of a bin's size
-/// exactly (the medium bins within their room), whose bin has room or grows
-/// ([`ThreadCache::grow`]); the block is the heap's and no longer listed
-/// (its remote key, checked and cleared, said so). [`Freed::BinFull`]: its
-/// bin is full and did not grow, the heap takes the block; [`Freed::ToHeap`]:
-/// the fast path's checks do not vouch for it, the heap's full check
-/// (`RawHeap::locate`) decides. The caller enforces the cache's limit, and
-/// tells the heap what the cache holds before it frees or gives back a
-/// block and after the list (the heap's figures are not read meanwhile).
-#[inline]
-pub(in crate::heap) fn take_listed<S: Source>(
-    heap: &Heap<S>,
-    c: &mut ThreadCache,
-    h: usize,
-) -> Freed {
-    let Some((h, s)) = heap.top_block(h + HDR) else { return Freed::ToHeap };
+/// Caches used block `h` of `s` bytes, which the caller checked, in `c`
+/// if `s` is a bin's size (a medium one's within the medium bins' room)
+/// and the bin has room or grows ([`ThreadCache::grow`]: a full bin grows
+/// as it would for the free fast path, so a thread that allocates what
+/// other threads free gets its blocks back in bursts, but gives nothing
+/// back here). [`Freed::ToHeap`]: no bin has the size; [`Freed::BinFull`]:
+/// the bin, or the medium bins' room, is full; either way the heap takes
+/// the block. Inlined: `take_remote`'s loop would call it for every block.
+#[inline(always)]
+fn offer(m: Mem, c: &mut ThreadCache, h: usize, s: usize) -> Freed {
     let Some(i) = bin_of(s) else { return Freed::ToHeap };
     if i >= SMALL_BINS && !c.medium_fits(s) {
         return Freed::BinFull(i);
@@ -338,8 +304,48 @@ pub(in crate::heap) fn take_listed<S: Source>(
     if c.bins.len(i) >= c.cap(i) && !c.grow(i) {
         return Freed::BinFull(i);
     }
-    c.bins.push(heap.mem(), (i, i >= SMALL_BINS), s, h, key_of(h));
+    c.bins.push(m, (i, i >= SMALL_BINS), s, h, key_of(h));
     Freed::Cached
+}
+
+/// Caches a block that the heap validated (`RawHeap::locate`) in `c` if it
+/// is of a bin's size and its bin has room, or grows ([`offer`]); false if
+/// it was not taken.
+pub(in crate::heap) fn take_checked<S: Source>(
+    g: &mut RawHeap<S>,
+    c: &mut ThreadCache,
+    found: &Found,
+) -> bool {
+    let Found::Block { h, s, .. } = *found else { return false };
+    if !matches!(offer(g.mem(), c, h, s), Freed::Cached) {
+        return false;
+    }
+    g.set_parked(c.held());
+    enforce_limit(g, c);
+    true
+}
+
+/// Caches block `h`, just taken off the remote list of `heap` (under the
+/// lock), in `c` when `free` would have cached it without the lock, after
+/// the same checks (`Heap::cache_free`, `Heap::cache_free_medium`): a
+/// used, not large block of the top segment (as published) that
+/// [`offer`] takes; the block is the heap's and no longer listed (its
+/// remote key, checked and cleared, said so). [`Freed::BinFull`]: the heap
+/// takes the block; [`Freed::ToHeap`]: those checks do not vouch for it,
+/// the heap's full check (`RawHeap::locate`) decides. The caller enforces
+/// the cache's limit, and tells the heap what the cache holds before it
+/// frees or gives back a block and after the list (the heap's figures are
+/// not read meanwhile).
+#[inline]
+pub(in crate::heap) fn take_listed<S: Source>(
+    heap: &Heap<S>,
+    c: &mut ThreadCache,
+    h: usize,
+) -> Freed {
+    match heap.top_block(h + HDR) {
+        Some((h, s)) => offer(heap.mem(), c, h, s),
+        None => Freed::ToHeap,
+    }
 }
 
 /// Cache `c`'s bin `i` is full: a bin found full more than
