@@ -9,6 +9,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::sync::lock_tests::TESTS,
     crate::mem::tests::TESTS,
     crate::rt::itoa_tests::TESTS,
+    crate::rt::vdso_tests::TESTS,
     crate::pool::tests::TESTS,
     crate::pool::tests_debug::TESTS,
     crate::gran::tests::TESTS,

@@ -58,7 +58,9 @@ pub fn getenv(name: &str) -> Option<&'static CStr> {
 }
 
 /// The value of auxiliary-vector entry `ty` (`AT_PAGESZ`, `AT_RANDOM`, ...),
-/// or `None` if absent.
+/// or `None` if absent. One copy: each of its callers runs once (the page
+/// size, the heap secret, the vDSO lookup).
+#[inline(never)]
 pub fn getauxval(ty: usize) -> Option<usize> {
     let (_, _, mut envp) = initial()?;
     // SAFETY: the auxv follows the environment's NULL on the initial stack

@@ -23,6 +23,8 @@ pub mod symbols;
 pub(crate) mod tls;
 pub mod valgrind;
 mod vdso;
+#[cfg(test)]
+pub(crate) use vdso::tests as vdso_tests;
 
 pub use env::{args, env, getauxval, getenv, page_size};
 pub use exit::{_exit, abort, atexit, exit};
