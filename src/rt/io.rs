@@ -25,6 +25,7 @@ impl FdWriter {
     }
 
     /// Appends bytes, writing the buffer out whenever it fills.
+    #[inline(never)]
     pub fn push(&mut self, mut s: &[u8]) {
         while !s.is_empty() {
             if self.len == BUF {
