@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what rawrt's tests need on a fresh Debian machine: the rustup
 # targets for aarch64 and riscv64, qemu-user to run them, strace for the
-# system-call budget, binutils (readelf, objdump), the assemblers and
+# system-call budget, binutils (readelf, objdump), the cross C compilers
+# (scripts/cross.sh links C programs for aarch64 and riscv64), the assemblers and
 # allocators that later tests and benchmarks use, a C++ compiler for
 # libFuzzer (scripts/fuzz.sh), Python (scripts/svg-blocks.py reads the
 # heap's pictures) and Valgrind (Memcheck reads rawrt's heap). The nightly toolchain with Miri (a test tool only) is
@@ -12,7 +13,9 @@ set -euo pipefail
 need_apt=()
 for pair in qemu-aarch64:qemu-user qemu-riscv64:qemu-user strace:strace readelf:binutils \
             nasm:nasm fasm:fasm aarch64-linux-gnu-as:binutils-aarch64-linux-gnu \
-            riscv64-linux-gnu-as:binutils-riscv64-linux-gnu c++:g++ python3:python3 \
+            riscv64-linux-gnu-as:binutils-riscv64-linux-gnu \
+            aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu \
+            c++:g++ python3:python3 \
             valgrind:valgrind; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
