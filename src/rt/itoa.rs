@@ -24,22 +24,21 @@ pub(crate) fn dec(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 /// bytes of cold code in every program whose allocator can report a bad
 /// pointer; this one is 83 (x86_64).
 #[inline(never)]
-pub(crate) fn hex(n: u64, buf: &mut [u8; 18]) -> &[u8] {
+pub(crate) fn hex(mut n: u64, buf: &mut [u8; 18]) -> &[u8] {
     // 1 to 16 digits (0 has one).
     let digits = (64 - (n | 1).leading_zeros() as usize).div_ceil(4);
     let end = 2 + digits;
     buf[0] = b'0';
     buf[1] = b'x';
-    let mut m = n;
     let mut i = end;
     while i > 2 {
         i -= 1;
         // `i` is below `end`, at most 18: `get_mut` keeps this free of a
         // bounds-check panic.
         if let Some(slot) = buf.get_mut(i) {
-            *slot = b"0123456789abcdef"[(m & 15) as usize];
+            *slot = b"0123456789abcdef"[(n & 15) as usize];
         }
-        m = core::hint::black_box(m >> 4);
+        n = core::hint::black_box(n >> 4);
     }
     buf.get(..end).unwrap_or(&[])
 }
