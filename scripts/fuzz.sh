@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes rawrt's allocators over regions (fuzz/: the heap, the heap with a
-# thread cache, the compact region heap, pools, granules), each driven by arbitrary operation
+# thread cache, the compact region heap, the small heap, pools, granules), each driven by arbitrary operation
 # sequences and checked against a shadow model. Stable Rust: the targets
 # are built with libFuzzer (crate libfuzzer-sys, built with the machine's
 # C++ compiler) and coverage from `-C passes=sancov-module`.
@@ -27,12 +27,12 @@ while [ $# -gt 0 ]; do
         --ci) MODE=ci; SECS=20 ;;
         --merge) MODE=merge ;;
         -h|--help) sed -n '2,17p' "$SELF"; exit 0 ;;
-        heap|cached_heap|compact_heap|pool|granules) TARGETS+=("$1") ;;
+        heap|cached_heap|compact_heap|span_heap|pool|granules) TARGETS+=("$1") ;;
         *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(heap cached_heap compact_heap pool granules)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(heap cached_heap compact_heap span_heap pool granules)
 command -v c++ >/dev/null || { echo "fuzz.sh: libFuzzer needs a C++ compiler (c++)" >&2; exit 1; }
 
 TARGET=x86_64-unknown-linux-gnu

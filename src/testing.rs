@@ -31,6 +31,7 @@ const SUITES: &[&[rawrt_testkit::Test]] = &[
     crate::heap::poison_region_tests::TESTS,
     crate::heap::compact_tests::TESTS,
     crate::heap::compact_poison_tests::TESTS,
+    crate::heap::spans_tests::TESTS,
 ];
 
 /// The tests Miri runs (`scripts/miri.sh`): the allocator cores over
@@ -75,6 +76,7 @@ const MIRI: &[&str] = &[
     "heap::remote::outbox_",
     "heap::poison::",
     "heap::compact::",
+    "heap::spans::",
     "pool::",
     "gran::",
 ];

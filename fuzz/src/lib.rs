@@ -1,6 +1,6 @@
 //! Fuzz targets for rawrt's allocators, each over memory of its own (a
 //! region, or chunks from std's allocator): the heap, the heap with a
-//! thread cache in front, block pools and granules. Each target decodes
+//! thread cache in front, the small heap, block pools and granules. Each target decodes
 //! its input into a sequence of operations (allocations of varied sizes
 //! and alignments, frees in any order, resizes, and misuse: frees of
 //! pointers that are not live blocks, double frees, frees of the wrong
@@ -16,11 +16,13 @@ mod grans;
 mod heaps;
 mod input;
 mod pools;
+mod spans;
 
 pub use grans::granules;
 pub use heaps::{cached_heap, compact_heap, heap};
 pub use input::{inputs, ops};
 pub use pools::pool;
+pub use spans::span_heap;
 
 /// Defines the libFuzzer target `$name` (its binary's `main`), which runs
 /// `$run` on every input and, at exit, prints how many inputs and

@@ -35,6 +35,11 @@ fn compact_heap_corpus() {
 }
 
 #[test]
+fn span_heap_corpus() {
+    replay("span_heap", rawrt_fuzz::span_heap);
+}
+
+#[test]
 fn pool_corpus() {
     replay("pool", rawrt_fuzz::pool);
 }

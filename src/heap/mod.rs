@@ -83,6 +83,7 @@ mod remote;
 mod secret;
 mod segment;
 mod source;
+pub mod spans;
 mod svg;
 mod tcache;
 pub mod trace;
@@ -107,6 +108,8 @@ pub(crate) use decay::tests as decay_tests;
 pub(crate) use poison::tests as poison_tests;
 #[cfg(test)]
 pub(crate) use poison::tests_region as poison_region_tests;
+#[cfg(test)]
+pub(crate) use spans::tests as spans_tests;
 #[cfg(test)]
 pub(crate) use trace::record_tests as trace_tests;
 #[cfg(test)]

@@ -119,6 +119,7 @@ macro_rules! global_alloc_by_entry {
         }
     };
 }
+pub(crate) use global_alloc_by_entry;
 
 // SAFETY: as for `Allocator`; a null return reports failure.
 unsafe impl<S: Source + Send> GlobalAlloc for Heap<S> {
