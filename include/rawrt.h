@@ -474,7 +474,10 @@ size_t RAWRT_N(strlen)(const char *s);
  * free): "rawrt: malloc(): corrupted free list (links do not point back)
  * at 0x...". Before an allocation returns NULL with ENOMEM, the calling
  * thread's cached blocks and the heap's free memory go back and it is
- * tried again.
+ * tried again. A library built with the small-heap feature puts the small
+ * heap behind these functions instead (the README's "The small heap"): the
+ * same contracts and reports; free, realloc and malloc_usable_size then
+ * take only its blocks, and mallinfo2's usmblks is 0.
  * ------------------------------------------------------------------------ */
 
 void *RAWRT_N(malloc)(size_t size);

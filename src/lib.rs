@@ -81,9 +81,15 @@ pub mod sys;
 pub mod thread;
 
 /// Rust's global allocator is the process heap, shared with C's `malloc`.
-#[cfg(all(not(test), feature = "global-allocator"))]
+#[cfg(all(not(test), feature = "global-allocator", not(feature = "small-heap")))]
 #[global_allocator]
 static GLOBAL: heap::ProcessHeap = heap::ProcessHeap;
+
+/// With `small-heap`, Rust's global allocator is the small heap, shared
+/// with C's `malloc`.
+#[cfg(all(not(test), feature = "global-allocator", feature = "small-heap"))]
+#[global_allocator]
+static GLOBAL: heap::spans::SmallProcessHeap = heap::spans::SmallProcessHeap;
 
 #[cfg(test)]
 mod testing;

@@ -213,7 +213,7 @@ c_name! {
 /// `heap_caps_get_allocated_size`: the usable size of a block.
 unsafe extern "C" fn heap_caps_get_allocated_size(p: *mut u8) -> usize {
     // SAFETY: C's contract.
-    unsafe { super::malloc::malloc_usable_size(p) }
+    unsafe { crate::heap::caps::usable_size_or_abort(p, "heap_caps_get_allocated_size") }
 }
 }
 

@@ -38,11 +38,14 @@ fn or_errno<T>(r: Result<T, crate::sys::Errno>, fail: T) -> T {
 
 mod debug;
 mod espidf;
+#[cfg(not(feature = "small-heap"))]
 mod malloc;
 mod nuttx;
 mod pool;
 mod process;
 mod rt;
+#[cfg(feature = "small-heap")]
+mod small;
 mod sys;
 mod thread;
 mod trace;

@@ -3,7 +3,11 @@
 //! double free, a pointer that is not theirs) prints one line and aborts.
 
 use crate::gran::{Gran, GranInfo, PageInfo, PAGES};
-use crate::heap::ProcessHeap;
+/// With the small heap, pools take their chunks from it.
+#[cfg(feature = "small-heap")]
+use crate::heap::spans::SmallProcessHeap as PoolHeap;
+#[cfg(not(feature = "small-heap"))]
+use crate::heap::ProcessHeap as PoolHeap;
 use crate::pool::{Pool, PoolError, PoolInfo};
 use crate::rt::errno;
 use crate::rt::io::FdWriter;
@@ -21,7 +25,7 @@ fn pool_err<T>(e: PoolError, v: T) -> T {
 /// blocks (0: unlimited). NULL with `EINVAL` or `ENOMEM`.
 #[no_mangle]
 extern "C" fn rawrt_pool_create(block_size: usize, align: usize, max_blocks: usize) -> *mut Pool {
-    match Pool::create(block_size, align, max_blocks, &ProcessHeap) {
+    match Pool::create(block_size, align, max_blocks, &PoolHeap) {
         Ok(p) => p.as_ptr(),
         Err(e) => pool_err(e, null_mut()),
     }

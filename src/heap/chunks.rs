@@ -34,3 +34,8 @@ unsafe impl<S: Source + Send> ChunkSource for Heap<S> {
 unsafe impl ChunkSource for ProcessHeap {
     chunks_by_entry!();
 }
+
+// SAFETY: as for `Heap`: the small heap's blocks.
+unsafe impl ChunkSource for super::spans::SmallProcessHeap {
+    chunks_by_entry!();
+}

@@ -56,6 +56,10 @@ const X86_64: &[Example] = &[
 /// chosen when the pool is made, about 5.6 KiB).
 const MAX_BYTES: u64 = 66 * 1024;
 
+/// The same with the small heap (issue 15's goal is 16 KiB: the pools'
+/// debugging, chosen when a pool is made, is most of what is over).
+const SMALL_HEAP_MAX_BYTES: u64 = 22 * 1024;
+
 /// Sources checked elsewhere (scripts/cross.sh).
 const CROSS: &[&str] = &["aarch64-gas.s", "riscv64-gas.s"];
 
@@ -89,8 +93,20 @@ pub(super) fn assembly_examples_x86_64() {
             "examples/asm/{name} is built by neither testkit/tests/hosted/asm_examples.rs nor scripts/cross.sh"
         );
     }
-    let lib = clib::default_lib();
-    let dir = clib::scratch("asm-examples");
+    build_and_run(clib::default_lib(), "asm-examples", MAX_BYTES);
+}
+
+/// The x86_64 examples linked with the small heap's `librawrt.a` (feature
+/// `small-heap`, whose pools take their chunks from it too).
+pub(super) fn assembly_examples_x86_64_small_heap() {
+    build_and_run(clib::small_heap_lib(), "asm-examples-small", SMALL_HEAP_MAX_BYTES);
+}
+
+/// Assembles every x86_64 example in both styles, links it with `lib`,
+/// runs it and checks its output and that it is at most `max` bytes.
+fn build_and_run(lib: &Path, scratch: &str, max: u64) {
+    let root = super::root().join("examples/asm");
+    let dir = clib::scratch(scratch);
     let mut sizes = Vec::new();
     for e in X86_64 {
         for own_start in [false, true] {
@@ -122,7 +138,7 @@ pub(super) fn assembly_examples_x86_64() {
                 panic!("{stem}: {msg}");
             }
             let size = std::fs::metadata(&exe).unwrap().len();
-            assert!(size <= MAX_BYTES, "{stem} is {size} bytes, budget {MAX_BYTES}");
+            assert!(size <= max, "{stem} is {size} bytes, budget {max}");
             sizes.push(format!("{stem} {size} B"));
         }
     }

@@ -38,6 +38,15 @@ fn staticlib(dir: &str, args: &[&str], target: Option<&str>, rustflags: Option<&
     p.join(profile).join("librawrt.a")
 }
 
+/// `librawrt.a` with the small heap behind `malloc` (feature
+/// `small-heap`): release, LTO, C names.
+pub(super) fn small_heap_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        staticlib("staticlib-small", &["--release", "--features", "small-heap"], None, None)
+    })
+}
+
 /// `librawrt.a` without C names (`--no-default-features --features
 /// entry`): only `rawrt_`-prefixed names, for a program that has a libc.
 /// Built position-independent (the default relocation model instead of the

@@ -22,6 +22,7 @@ mod leaks;
 mod memcheck;
 mod nopanic;
 mod poison;
+mod smallheap;
 mod staticlib;
 mod template;
 mod valgrind;
@@ -71,6 +72,17 @@ const TESTS: &[rawrt_testkit::Test] = &[
     ),
     ("hosted::c_program_size", budget::c_program_size),
     ("hosted::many_allocations_syscalls", budget::many_allocations_syscalls),
+    ("hosted::small_heap_exports_the_same_c_names", smallheap::small_heap_exports_the_same_c_names),
+    ("hosted::small_heap_c_program_size", smallheap::small_heap_c_program_size),
+    ("hosted::small_heap_from_c", smallheap::small_heap_from_c),
+    (
+        "hosted::small_heap_is_rusts_global_allocator",
+        smallheap::small_heap_is_rusts_global_allocator,
+    ),
+    (
+        "hosted::assembly_examples_x86_64_small_heap",
+        asm_examples::assembly_examples_x86_64_small_heap,
+    ),
     ("hosted::mem_routines_never_call_themselves", memcheck::never_call_themselves),
     ("hosted::asm_programs_link_with_either_start", staticlib::asm_programs_link_with_either_start),
     ("hosted::malloc_c_program", cmalloc::malloc_c_program),

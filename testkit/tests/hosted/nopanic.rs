@@ -13,7 +13,8 @@ use std::process::Command;
 
 /// Mangled-name fragments of the panic machinery and of `core::fmt` (v0
 /// and legacy manglings).
-const FORBIDDEN: &[&str] = &["4core9panicking", "core..panicking", "4core3fmt", "core..fmt"];
+pub(super) const FORBIDDEN: &[&str] =
+    &["4core9panicking", "core..panicking", "4core3fmt", "core..fmt"];
 
 pub(super) fn allocation_paths_have_no_panic() {
     // The README's line without `-s`: the symbols are what is checked.
