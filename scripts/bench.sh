@@ -9,6 +9,9 @@
 #                               # ("before"), in the same run: a column of
 #                               # every C table, and a table of rawrt's
 #                               # Rust rows against it
+#   scripts/bench.sh --small    # also rawrt with the small heap (feature
+#                               # small-heap, "small"): a column of every
+#                               # C table
 #
 # 1. bench/malloc_bench.c, built against librawrt.a (-nostdlib -static)
 #    and against glibc, the latter run plain and with libmimalloc.so.2 and
@@ -33,12 +36,14 @@ RUST_ARGS=()
 DO_C=1
 DO_RUST=1
 BASE_REV=
+SMALL=0
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) REPS=1; SCALE=25; RUST_ARGS+=(--quick) ;;
         --c-only) DO_RUST=0 ;;
         --rust-only) DO_C=0 ;;
         --baseline) BASE_REV=$2; shift ;;
+        --small) SMALL=1 ;;
         -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -72,6 +77,12 @@ if [ $DO_C = 1 ]; then
         || env -u RUSTFLAGS cargo rustc --release --lib --crate-type staticlib --target-dir "$OUT"
     cc -O2 -Wall -DRAWRT_POOL -nostdlib -static bench/malloc_bench.c "$OUT/release/librawrt.a" -o "$OUT/c/mb_rawrt"
     cc -O2 -Wall bench/malloc_bench.c -o "$OUT/c/mb_glibc"
+    if [ $SMALL = 1 ]; then
+        log "building librawrt.a with the small heap"
+        env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib --features small-heap \
+            --target-dir "$OUT/small" 2>/dev/null
+        cc -O2 -Wall -nostdlib -static bench/malloc_bench.c "$OUT/small/release/librawrt.a" -o "$OUT/c/mb_small"
+    fi
     if [ -n "$BASE_REV" ]; then
         log "building librawrt.a as of $BASE_REV"
         (cd "$BASE_SRC" && env -u RUSTFLAGS cargo rustc --quiet --release --lib --crate-type staticlib \
@@ -104,6 +115,7 @@ fi
 
 ALLOCS="rawrt glibc mimalloc jemalloc"
 [ -n "$BASE_REV" ] && ALLOCS="rawrt before glibc mimalloc jemalloc"
+[ $SMALL = 1 ] && ALLOCS="${ALLOCS/rawrt/rawrt small}"
 WORKLOADS="churn lifo realloc_step realloc_double large large_touch live_1e3 live_1e6 frag pair64 batch64"
 POOL_WORKLOADS="pool_pair64 pool_batch64" # rawrt only: the same loops over rawrt_pool_*
 
@@ -111,6 +123,7 @@ run_one() { # ALLOC WORKLOAD -> one result line
     case $1 in
         rawrt) "$OUT/c/mb_rawrt" "$2" $SCALE ;;
         before) "$OUT/c/mb_before" "$2" $SCALE ;;
+        small) "$OUT/c/mb_small" "$2" $SCALE ;;
         glibc) "$OUT/c/mb_glibc" "$2" $SCALE ;;
         mimalloc) LD_PRELOAD=$MIMALLOC "$OUT/c/mb_glibc" "$2" $SCALE ;;
         jemalloc) LD_PRELOAD=$JEMALLOC "$OUT/c/mb_glibc" "$2" $SCALE ;;
@@ -126,6 +139,7 @@ strace_one() { # ALLOC WORKLOAD -> "total mm" system calls
     local exe=$OUT/c/mb_glibc
     [ "$1" = rawrt ] && exe=$OUT/c/mb_rawrt
     [ "$1" = before ] && exe=$OUT/c/mb_before
+    [ "$1" = small ] && exe=$OUT/c/mb_small
     strace -f -c -o "$f" "${pre[@]}" -- "$exe" "$2" $SCALE >/dev/null
     awk '$NF == "total" { t = $4 }
          $NF ~ /^(brk|mmap|munmap|mremap|madvise)$/ { m += $4 }
@@ -175,7 +189,7 @@ c_bench() {
                 if (sum[A[1], W[i]] != sum[A[j], W[i]]) bad = bad " " W[i] "/" A[j]
             if (bad != "") print "**checksum mismatch:" bad "**\n"
             print "### C workloads: ns per allocator call (lower is better)\n"
-            printf "Best of %d runs, workload scale %d%%. An op is one malloc, free or realloc call. Ratios are rawrt time / other time (below 1: rawrt faster)%s.\n\n", reps, scale, (A[2] == "before" ? "; before is rawrt as of the baseline revision" : "")
+            printf "Best of %d runs, workload scale %d%%. An op is one malloc, free or realloc call. Ratios are rawrt time / other time (below 1: rawrt faster)%s.\n\n", reps, scale, (A[2] == "before" ? "; before is rawrt as of the baseline revision" : A[2] == "small" ? "; small is rawrt with the small heap" : "")
             head(1)
             for (i = 1; i <= nw; i++) {
                 w = W[i]; printf "| %s |", w
